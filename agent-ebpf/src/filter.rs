@@ -1,0 +1,125 @@
+//! The filters every syscall passes before any ring-buffer work, and the ABI of a syscall.
+
+use aya_ebpf::bindings::bpf_pidns_info;
+use aya_ebpf::helpers::{
+    bpf_get_current_task, bpf_probe_read_kernel,
+    generated::{
+        bpf_get_current_ancestor_cgroup_id, bpf_get_current_cgroup_id, bpf_get_ns_current_pid_tgid,
+    },
+};
+use sysaudit_common::{
+    abi, scope, Counters, BITMAP_WORDS, MAX_SYSCALLS, TS_COMPAT, X32_SYSCALL_BIT,
+};
+
+use crate::maps::{
+    konst, HOST_PIDNS_DEV, HOST_PIDNS_INO, INTERESTING, OFFSETS, OWN_TGID, SCOPE, SCOPE_CGROUPS,
+    SCOPE_LEVELS,
+};
+
+/// Deepest cgroup level a scope entry may sit at.
+const MAX_LEVEL: i32 = 32;
+
+#[inline(always)]
+pub fn is_own(pid_tgid: u64) -> bool {
+    (pid_tgid >> 32) as u32 == konst(&OWN_TGID)
+}
+
+/// True when the current task runs in the host pid namespace.
+#[inline(always)]
+pub fn in_host_pidns() -> bool {
+    let mut info = bpf_pidns_info { pid: 0, tgid: 0 };
+    // Fails (-EINVAL) when the task's pid namespace is not the one given.
+    let rc = unsafe {
+        bpf_get_ns_current_pid_tgid(
+            konst(&HOST_PIDNS_DEV),
+            konst(&HOST_PIDNS_INO),
+            &mut info,
+            core::mem::size_of::<bpf_pidns_info>() as u32,
+        )
+    };
+    rc == 0
+}
+
+/// Container scope: `Some(key)` when the current task is in scope. The key is the cgroup the
+/// task is accounted to for profiles: the matching scope root for `scope::CGROUPS`, the task's
+/// own cgroup otherwise.
+#[inline(always)]
+pub fn scope_key() -> Option<u64> {
+    match konst(&SCOPE) {
+        scope::ALL => Some(unsafe { bpf_get_current_cgroup_id() }),
+        scope::CONTAINERS => {
+            if in_host_pidns() {
+                None
+            } else {
+                Some(unsafe { bpf_get_current_cgroup_id() })
+            }
+        }
+        _ => {
+            let levels = konst(&SCOPE_LEVELS);
+            let mut level = 0;
+            while level < MAX_LEVEL {
+                if levels & (1 << level) != 0 {
+                    let id = unsafe { bpf_get_current_ancestor_cgroup_id(level) };
+                    if id != 0 && unsafe { SCOPE_CGROUPS.get(id) }.is_some() {
+                        return Some(id);
+                    }
+                }
+                level += 1;
+            }
+            None
+        }
+    }
+}
+
+/// ABI of the current syscall: x32 by its number bit, ia32 by the task's `TS_COMPAT` status
+/// (which is what seccomp itself uses, so `int 0x80` from 64-bit code counts as ia32 too).
+#[inline(always)]
+pub fn syscall_abi(id: u64) -> u8 {
+    if id & X32_SYSCALL_BIT != 0 {
+        return abi::X32;
+    }
+    let off = konst(&OFFSETS).task_ti_status;
+    if off == 0 {
+        return abi::X86_64;
+    }
+    let task = unsafe { bpf_get_current_task() } as *const u8;
+    let status: u32 =
+        unsafe { bpf_probe_read_kernel(task.add(off as usize) as *const u32) }.unwrap_or(0);
+    if status & TS_COMPAT != 0 {
+        abi::IA32
+    } else {
+        abi::X86_64
+    }
+}
+
+/// Is syscall `nr` of ABI `abi` (native or ia32) in the interesting set?
+#[inline(always)]
+pub fn interesting(abi_idx: u8, nr: u32) -> bool {
+    if nr as usize >= MAX_SYSCALLS {
+        return false;
+    }
+    let idx = abi_idx as u32 * BITMAP_WORDS as u32 + nr / 64;
+    match INTERESTING.get(idx) {
+        Some(word) => *word & (1u64 << (nr % 64)) != 0,
+        None => false,
+    }
+}
+
+/// Run the filter chain shared by the syscall programs, counting what it drops.
+/// Returns the scope key and the syscall's ABI.
+#[inline(always)]
+pub fn syscall_filters(c: &mut Counters, pid_tgid: u64, id: i64) -> Option<(u64, u8)> {
+    if is_own(pid_tgid) {
+        c.filtered_self += 1;
+        return None;
+    }
+    if id < 0 {
+        c.filtered_id += 1;
+        return None;
+    }
+    let Some(key) = scope_key() else {
+        c.filtered_scope += 1;
+        return None;
+    };
+    Some((key, syscall_abi(id as u64)))
+}

@@ -1,0 +1,218 @@
+//! Process lifecycle records for the agent's process table: fork, exec (with the path and the
+//! argument list read from the new image's stack), exit.
+
+use aya_ebpf::{
+    bindings::pt_regs,
+    helpers::{
+        bpf_probe_read_kernel, bpf_probe_read_user,
+        generated::{
+            bpf_get_current_task_btf, bpf_probe_read_kernel_str, bpf_probe_read_user_str,
+            bpf_task_pt_regs,
+        },
+    },
+};
+use sysaudit_common::{
+    abi, flags, kind, CgroupRecord, Counters, ExecRecord, ExitRecord, ForkRecord, ARGC_MAX,
+    ARGV_MAX, PATH_MAX,
+};
+
+use crate::{
+    maps::{konst, EVENTS, OFFSETS, SCRATCH, SCRATCH_LIFECYCLE, SCRATCH_SIZE},
+    record::{fill_header, output, wake_flags},
+};
+
+/// User code segment selector of 32-bit tasks (`__USER32_CS`).
+const USER32_CS: u64 = 0x23;
+
+pub fn fork(c: &mut Counters, pid_tgid: u64, child: *const u8) {
+    let off = konst(&OFFSETS);
+    let child_pid: u32 =
+        unsafe { bpf_probe_read_kernel(child.add(off.task_pid as usize) as *const u32) }
+            .unwrap_or(0);
+    let child_tgid: u32 =
+        unsafe { bpf_probe_read_kernel(child.add(off.task_tgid as usize) as *const u32) }
+            .unwrap_or(0);
+    let Some(mut entry) = EVENTS.reserve::<ForkRecord>(0) else {
+        c.lifecycle_lost += 1;
+        return;
+    };
+    let rec = unsafe { &mut *entry.as_mut_ptr() };
+    fill_header(&mut rec.hdr, kind::FORK, abi::X86_64, pid_tgid);
+    rec.child_pid = child_pid;
+    rec.child_tgid = child_tgid;
+    entry.submit(wake_flags());
+    c.lifecycle_emitted += 1;
+}
+
+pub fn exit(c: &mut Counters, pid_tgid: u64) {
+    let Some(mut entry) = EVENTS.reserve::<ExitRecord>(0) else {
+        c.lifecycle_lost += 1;
+        return;
+    };
+    let rec = unsafe { &mut *entry.as_mut_ptr() };
+    fill_header(&mut rec.hdr, kind::EXIT, abi::X86_64, pid_tgid);
+    entry.submit(wake_flags());
+    c.lifecycle_emitted += 1;
+}
+
+const FIXED: usize = core::mem::size_of::<ExecRecord>();
+const PATH_MASK: usize = PATH_MAX - 1;
+const ARGV_MASK: usize = ARGV_MAX - 1;
+const _: () = assert!(FIXED + 2 * ARGV_MAX + PATH_MAX <= SCRATCH_SIZE);
+
+pub fn exec(c: &mut Counters, pid_tgid: u64, old_pid: u32, bprm: *const u8) {
+    let Some(buf) = SCRATCH.get_ptr_mut(SCRATCH_LIFECYCLE) else {
+        return;
+    };
+    let buf = buf as *mut u8;
+    let rec = unsafe { &mut *(buf as *mut ExecRecord) };
+    // The new image's registers: start_thread() has set the user stack and code segment.
+    let regs = unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) } as *const pt_regs;
+    let (sp, cs) = unsafe {
+        (
+            bpf_probe_read_kernel(&(*regs).rsp).unwrap_or(0),
+            bpf_probe_read_kernel(&(*regs).cs).unwrap_or(0),
+        )
+    };
+    let compat = cs == USER32_CS;
+    fill_header(
+        &mut rec.hdr,
+        kind::EXEC,
+        if compat { abi::IA32 } else { abi::X86_64 },
+        pid_tgid,
+    );
+    rec.old_pid = old_pid;
+    rec.argc = 0;
+    rec.filename_len = 0;
+    rec.argv_len = 0;
+    rec._pad = 0;
+
+    // Initial process stack (System V ABI): argc, then argv[] pointers.
+    let slot = if compat { 4u64 } else { 8u64 };
+    let argc: u64 = if compat {
+        unsafe { bpf_probe_read_user(sp as *const u32) }.unwrap_or(0) as u64
+    } else {
+        unsafe { bpf_probe_read_user(sp as *const u64) }.unwrap_or(0)
+    };
+    rec.argc = argc as u32;
+    let base = unsafe { buf.add(FIXED) };
+    let mut used = 0usize;
+    let mut i = 0u32;
+    while i < ARGC_MAX {
+        if i as u64 >= argc {
+            break;
+        }
+        let at = sp + slot * (1 + i as u64);
+        let p: u64 = if compat {
+            unsafe { bpf_probe_read_user(at as *const u32) }.unwrap_or(0) as u64
+        } else {
+            unsafe { bpf_probe_read_user(at as *const u64) }.unwrap_or(0)
+        };
+        if p == 0 {
+            break;
+        }
+        let room = ARGV_MAX - (used & ARGV_MASK);
+        let n = unsafe {
+            bpf_probe_read_user_str(
+                base.add(used & ARGV_MASK).cast(),
+                room as u32,
+                p as *const _,
+            )
+        };
+        if n <= 0 {
+            rec.hdr.flags |= flags::READ_FAULT;
+            break;
+        }
+        used = (used & ARGV_MASK) + n as usize;
+        if used >= ARGV_MAX {
+            rec.hdr.flags |= flags::TRUNCATED;
+            used = ARGV_MAX;
+            break;
+        }
+        i += 1;
+    }
+    if i as u64 >= ARGC_MAX as u64 && argc > ARGC_MAX as u64 {
+        rec.hdr.flags |= flags::TRUNCATED;
+    }
+    rec.argv_len = used as u16;
+
+    // bprm->filename (the path as passed to execve) after the arguments.
+    let fname_off = konst(&OFFSETS).bprm_filename as usize;
+    let fname: u64 =
+        unsafe { bpf_probe_read_kernel(bprm.add(fname_off) as *const u64) }.unwrap_or(0);
+    let mut flen = 0usize;
+    let at = used & (2 * ARGV_MAX - 1);
+    if fname != 0 {
+        let n = unsafe {
+            bpf_probe_read_kernel_str(
+                buf.add(FIXED + at).cast(),
+                PATH_MAX as u32,
+                fname as *const _,
+            )
+        };
+        if n > 0 {
+            flen = (n as usize - 1) & PATH_MASK;
+        }
+    }
+    rec.filename_len = flen as u16;
+
+    let tail = at + flen;
+    rec.hdr.tail_len = tail as u32;
+    if output(buf, FIXED + tail) {
+        c.lifecycle_emitted += 1;
+    } else {
+        c.lifecycle_lost += 1;
+    }
+}
+
+const CG_FIXED: usize = core::mem::size_of::<CgroupRecord>();
+const _: () = assert!(CG_FIXED + PATH_MAX <= SCRATCH_SIZE);
+
+/// A cgroup of the v2 hierarchy (hierarchy id 0) was made or removed.
+pub fn cgroup(c: &mut Counters, pid_tgid: u64, record_kind: u16, cgrp: *const u8, path: *const u8) {
+    let off = konst(&OFFSETS);
+    let root: u64 =
+        unsafe { bpf_probe_read_kernel(cgrp.add(off.cgroup_root as usize) as *const u64) }
+            .unwrap_or(0);
+    if root == 0 {
+        return;
+    }
+    let hierarchy: i32 = unsafe {
+        bpf_probe_read_kernel((root as *const u8).add(off.root_hierarchy_id as usize) as *const i32)
+    }
+    .unwrap_or(-1);
+    if hierarchy != 0 {
+        return;
+    }
+    let kn: u64 = unsafe { bpf_probe_read_kernel(cgrp.add(off.cgroup_kn as usize) as *const u64) }
+        .unwrap_or(0);
+    if kn == 0 {
+        return;
+    }
+    let id: u64 =
+        unsafe { bpf_probe_read_kernel((kn as *const u8).add(off.kn_id as usize) as *const u64) }
+            .unwrap_or(0);
+    let Some(buf) = SCRATCH.get_ptr_mut(SCRATCH_LIFECYCLE) else {
+        return;
+    };
+    let buf = buf as *mut u8;
+    let rec = unsafe { &mut *(buf as *mut CgroupRecord) };
+    fill_header(&mut rec.hdr, record_kind, abi::X86_64, pid_tgid);
+    rec.id = id;
+    rec._pad = [0; 3];
+    let n = unsafe {
+        bpf_probe_read_kernel_str(buf.add(CG_FIXED).cast(), PATH_MAX as u32, path.cast())
+    };
+    let len = if n > 0 {
+        (n as usize - 1) & PATH_MASK
+    } else {
+        0
+    };
+    rec.path_len = len as u16;
+    rec.hdr.tail_len = len as u32;
+    if output(buf, CG_FIXED + len) {
+        c.lifecycle_emitted += 1;
+    } else {
+        c.lifecycle_lost += 1;
+    }
+}

@@ -1,0 +1,146 @@
+//! sysaudit's kernel side: syscall and process-lifecycle hooks (BTF raw tracepoints).
+//!
+//! Per syscall, in this order and before any ring-buffer work: drop the agent's own tgid,
+//! drop syscall id -1, drop tasks outside the container scope, drop syscalls outside the
+//! interesting set. Trace mode then emits one record at `sys_exit` (at `sys_enter` for
+//! `exit`/`exit_group`, which never return); profile mode marks a per-cgroup bitmap at
+//! `sys_enter` instead.
+#![no_std]
+#![no_main]
+
+mod filter;
+mod lifecycle;
+mod maps;
+mod profile;
+mod record;
+
+use aya_ebpf::{
+    bindings::pt_regs, helpers::bpf_get_current_pid_tgid, macros::btf_tracepoint,
+    programs::BtfTracePointContext,
+};
+use sysaudit_common::{mode, nr, Counters, MAX_SYSCALLS, X32_SYSCALL_BIT};
+
+use crate::maps::{konst, COUNTERS, MODE};
+
+#[inline(always)]
+fn counters() -> Option<&'static mut Counters> {
+    COUNTERS.get_ptr_mut(0).map(|p| unsafe { &mut *p })
+}
+
+#[inline(always)]
+fn syscall_nr(id: i64) -> u32 {
+    (id as u64 & !X32_SYSCALL_BIT) as u32
+}
+
+#[btf_tracepoint(function = "sys_enter")]
+pub fn sys_enter(ctx: BtfTracePointContext) -> i32 {
+    let Some(c) = counters() else { return 0 };
+    c.seen += 1;
+    let regs: *const pt_regs = ctx.arg(0);
+    let id: i64 = ctx.arg(1);
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let Some((key, abi_idx)) = filter::syscall_filters(c, pid_tgid, id) else {
+        return 0;
+    };
+    let n = syscall_nr(id);
+    let m = konst(&MODE);
+    if m & mode::PROFILE != 0 {
+        profile::record(c, regs, key, abi_idx, n);
+    }
+    if m & mode::TRACE != 0 {
+        let a = abi_idx as usize & 1;
+        // Only calls that never reach sys_exit are traced at entry.
+        if n == nr::EXIT[a] || n == nr::EXIT_GROUP[a] {
+            if filter::interesting(abi_idx, n) {
+                record::emit_syscall(c, regs, pid_tgid, abi_idx, n, None, true);
+            } else {
+                c.filtered_syscall += 1;
+            }
+        }
+    }
+    0
+}
+
+#[btf_tracepoint(function = "sys_exit")]
+pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
+    let Some(c) = counters() else { return 0 };
+    c.seen += 1;
+    let regs: *const pt_regs = ctx.arg(0);
+    let ret: i64 = ctx.arg(1);
+    let id = unsafe { (*regs).orig_rax } as i64;
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let Some((_, abi_idx)) = filter::syscall_filters(c, pid_tgid, id) else {
+        return 0;
+    };
+    let n = syscall_nr(id);
+    if n as usize >= MAX_SYSCALLS || !filter::interesting(abi_idx, n) {
+        c.filtered_syscall += 1;
+        return 0;
+    }
+    let a = abi_idx as usize & 1;
+    let new_image = ret == 0 && (n == nr::EXECVE[a] || n == nr::EXECVEAT[a]);
+    record::emit_syscall(c, regs, pid_tgid, abi_idx, n, Some(ret), !new_image);
+    0
+}
+
+#[btf_tracepoint(function = "sched_process_fork")]
+pub fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
+    let Some(c) = counters() else { return 0 };
+    let pid_tgid = bpf_get_current_pid_tgid();
+    if filter::is_own(pid_tgid) {
+        return 0;
+    }
+    let child: *const u8 = ctx.arg(1);
+    lifecycle::fork(c, pid_tgid, child);
+    0
+}
+
+#[btf_tracepoint(function = "sched_process_exec")]
+pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
+    let Some(c) = counters() else { return 0 };
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let old_pid: u32 = ctx.arg(1);
+    let bprm: *const u8 = ctx.arg(2);
+    lifecycle::exec(c, pid_tgid, old_pid, bprm);
+    0
+}
+
+#[btf_tracepoint(function = "sched_process_exit")]
+pub fn sched_process_exit(_ctx: BtfTracePointContext) -> i32 {
+    let Some(c) = counters() else { return 0 };
+    let pid_tgid = bpf_get_current_pid_tgid();
+    if filter::is_own(pid_tgid) {
+        return 0;
+    }
+    lifecycle::exit(c, pid_tgid);
+    0
+}
+
+#[btf_tracepoint(function = "cgroup_mkdir")]
+pub fn cgroup_mkdir(ctx: BtfTracePointContext) -> i32 {
+    cgroup_event(ctx, sysaudit_common::kind::CGROUP_MKDIR)
+}
+
+#[btf_tracepoint(function = "cgroup_rmdir")]
+pub fn cgroup_rmdir(ctx: BtfTracePointContext) -> i32 {
+    cgroup_event(ctx, sysaudit_common::kind::CGROUP_RMDIR)
+}
+
+#[inline(always)]
+fn cgroup_event(ctx: BtfTracePointContext, kind: u16) -> i32 {
+    let Some(c) = counters() else { return 0 };
+    let cgrp: *const u8 = ctx.arg(0);
+    let path: *const u8 = ctx.arg(1);
+    lifecycle::cgroup(c, bpf_get_current_pid_tgid(), kind, cgrp, path);
+    0
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+#[link_section = "license"]
+#[no_mangle]
+static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";

@@ -1,0 +1,264 @@
+//! Building records: the common header, syscall records (fixed, or with strings and a socket
+//! address assembled in the per-CPU scratch slot), and the ring-buffer output.
+
+use aya_ebpf::{
+    bindings::{pt_regs, BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
+    helpers::{
+        bpf_probe_read_user, bpf_probe_read_user_buf,
+        generated::{
+            bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_uid_gid,
+            bpf_ktime_get_boot_ns, bpf_probe_read_user_str,
+        },
+    },
+};
+use sysaudit_common::{
+    abi, flags, ArgSpec, Counters, Header, SyscallRecord, MAX_SYSCALLS, PATH_MAX, SOCKADDR_MAX,
+    TASK_COMM_LEN,
+};
+
+use crate::{
+    filter::in_host_pidns,
+    maps::{
+        konst, ARG_SPECS, EVENTS, HOST_PIDNS_INO, RING_WAKE_BYTES, SCRATCH, SCRATCH_SIZE,
+        SCRATCH_SYSCALL,
+    },
+};
+
+/// Fill the header of a record about the current task.
+#[inline(always)]
+pub fn fill_header(hdr: &mut Header, kind: u16, abi_idx: u8, pid_tgid: u64) {
+    hdr.kind = kind;
+    hdr.abi = abi_idx;
+    hdr.flags = 0;
+    hdr.tail_len = 0;
+    unsafe {
+        hdr.ts_ns = bpf_ktime_get_boot_ns();
+        hdr.cgroup_id = bpf_get_current_cgroup_id();
+        hdr.uid_gid = bpf_get_current_uid_gid();
+        bpf_get_current_comm(hdr.comm.as_mut_ptr().cast(), TASK_COMM_LEN as u32);
+    }
+    hdr.pid_tgid = pid_tgid;
+    if konst(&HOST_PIDNS_INO) != 0 && !in_host_pidns() {
+        hdr.flags |= flags::NON_HOST_PIDNS;
+    }
+}
+
+/// Syscall argument `n` from the saved user registers, in the ABI's calling convention.
+#[inline(always)]
+pub fn arg(regs: *const pt_regs, abi_idx: u8, n: u8) -> u64 {
+    // Direct loads: in a tp_btf program `regs` is a BTF pointer the verifier lets us read.
+    unsafe {
+        if abi_idx == abi::IA32 {
+            match n {
+                0 => (*regs).rbx,
+                1 => (*regs).rcx,
+                2 => (*regs).rdx,
+                3 => (*regs).rsi,
+                4 => (*regs).rdi,
+                _ => (*regs).rbp,
+            }
+        } else {
+            match n {
+                0 => (*regs).rdi,
+                1 => (*regs).rsi,
+                2 => (*regs).rdx,
+                3 => (*regs).r10,
+                4 => (*regs).r8,
+                _ => (*regs).r9,
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn all_args(regs: *const pt_regs, abi_idx: u8) -> [u64; 6] {
+    [
+        arg(regs, abi_idx, 0),
+        arg(regs, abi_idx, 1),
+        arg(regs, abi_idx, 2),
+        arg(regs, abi_idx, 3),
+        arg(regs, abi_idx, 4),
+        arg(regs, abi_idx, 5),
+    ]
+}
+
+#[inline(always)]
+fn arg_spec(abi_idx: u8, nr: u32) -> ArgSpec {
+    // x32 shares the native table's numbers for the calls that matter here.
+    let table = if abi_idx == abi::IA32 { 1 } else { 0 };
+    match ARG_SPECS.get(table * MAX_SYSCALLS as u32 + nr) {
+        Some(s) => *s,
+        None => ArgSpec::EMPTY,
+    }
+}
+
+const FIXED: usize = core::mem::size_of::<SyscallRecord>();
+const PATH_MASK: usize = PATH_MAX - 1;
+// Room for the fixed part, two paths and an address; the masks below keep every offset
+// provably inside the slot for the verifier.
+const _: () = assert!(FIXED + 2 * PATH_MAX + SOCKADDR_MAX <= SCRATCH_SIZE);
+
+/// Emit one syscall record. `ret` is `None` for calls recorded at entry. `copy` false skips
+/// user-memory arguments (after a successful execve they point into the old, gone image).
+#[inline(always)]
+pub fn emit_syscall(
+    c: &mut Counters,
+    regs: *const pt_regs,
+    pid_tgid: u64,
+    abi_idx: u8,
+    nr: u32,
+    ret: Option<i64>,
+    copy: bool,
+) {
+    let spec = if copy {
+        arg_spec(abi_idx, nr)
+    } else {
+        ArgSpec::EMPTY
+    };
+    let simple = spec.str_arg[0] == ArgSpec::NONE
+        && spec.str_arg[1] == ArgSpec::NONE
+        && spec.addr_arg == ArgSpec::NONE;
+    if simple {
+        // Fixed size: reserve in place, no copy.
+        let Some(mut entry) = EVENTS.reserve::<SyscallRecord>(0) else {
+            c.ring_full += 1;
+            return;
+        };
+        let rec = unsafe { &mut *entry.as_mut_ptr() };
+        fill_syscall(rec, regs, pid_tgid, abi_idx, nr, ret);
+        entry.submit(wake_flags());
+        c.emitted += 1;
+        return;
+    }
+
+    let Some(buf) = SCRATCH.get_ptr_mut(SCRATCH_SYSCALL) else {
+        return;
+    };
+    let buf = buf as *mut u8;
+    let rec = unsafe { &mut *(buf as *mut SyscallRecord) };
+    fill_syscall(rec, regs, pid_tgid, abi_idx, nr, ret);
+
+    // Bytes of tail written so far; kept provably below 2 * PATH_MAX for the verifier.
+    let mut tail = 0usize;
+    let mut i = 0;
+    while i < 2 {
+        let a = spec.str_arg[i];
+        if a != ArgSpec::NONE {
+            let ptr = arg(regs, abi_idx, a - 1) as *const u8;
+            let dst = unsafe { buf.add(FIXED + (tail & PATH_MASK)) };
+            let n = unsafe { bpf_probe_read_user_str(dst.cast(), PATH_MAX as u32, ptr.cast()) };
+            if n > 0 {
+                // n counts the NUL; a full buffer means the path was cut.
+                let len = (n as usize - 1) & PATH_MASK;
+                if n as usize == PATH_MAX {
+                    rec.hdr.flags |= flags::TRUNCATED;
+                }
+                rec.str_len[i] = len as u16;
+                tail = (tail & PATH_MASK) + len;
+            } else if ptr as usize != 0 {
+                rec.hdr.flags |= flags::READ_FAULT;
+                c.read_faults += 1;
+            }
+        }
+        i += 1;
+    }
+
+    if spec.addr_arg != ArgSpec::NONE {
+        let ptr = arg(regs, abi_idx, spec.addr_arg - 1) as *const u8;
+        let len_arg = spec.addr_len_arg;
+        let mut len: u64 = SOCKADDR_MAX as u64;
+        let len_pos = len_arg & !ArgSpec::LEN_PTR;
+        if len_pos != ArgSpec::NONE {
+            let v = arg(regs, abi_idx, len_pos - 1);
+            len = if len_arg & ArgSpec::LEN_PTR != 0 {
+                if v == 0 {
+                    0
+                } else {
+                    unsafe { bpf_probe_read_user(v as *const u32) }.unwrap_or(0) as u64
+                }
+            } else {
+                v
+            };
+        }
+        if len > SOCKADDR_MAX as u64 {
+            len = SOCKADDR_MAX as u64;
+        }
+        if ptr as usize != 0 && len > 0 {
+            // Bound the offset so the verifier can prove the copy stays in the slot.
+            let o = tail & (2 * PATH_MAX - 1);
+            let l = (len as usize) & (SOCKADDR_MAX * 2 - 1);
+            if l <= SOCKADDR_MAX {
+                let dst = unsafe { core::slice::from_raw_parts_mut(buf.add(FIXED + o), l) };
+                if unsafe { bpf_probe_read_user_buf(ptr, dst) }.is_ok() {
+                    rec.addr_len = l as u16;
+                    tail = o + l;
+                } else {
+                    rec.hdr.flags |= flags::READ_FAULT;
+                    c.read_faults += 1;
+                }
+            }
+        }
+    }
+
+    let total = FIXED + tail;
+    rec.hdr.tail_len = tail as u32;
+    if total > SCRATCH_SIZE {
+        c.too_big += 1;
+        return;
+    }
+    if output(buf, total) {
+        c.emitted += 1;
+    } else {
+        c.ring_full += 1;
+    }
+}
+
+/// Copy `len` bytes of a scratch slot into the ring buffer; false when the ring is full.
+#[inline(always)]
+pub fn output(buf: *const u8, len: usize) -> bool {
+    let len = len & (SCRATCH_SIZE - 1);
+    let data = unsafe { core::slice::from_raw_parts(buf, len) };
+    EVENTS.output::<[u8]>(data, wake_flags()).is_ok()
+}
+
+#[inline(always)]
+fn fill_syscall(
+    rec: &mut SyscallRecord,
+    regs: *const pt_regs,
+    pid_tgid: u64,
+    abi_idx: u8,
+    nr: u32,
+    ret: Option<i64>,
+) {
+    fill_header(
+        &mut rec.hdr,
+        sysaudit_common::kind::SYSCALL,
+        abi_idx,
+        pid_tgid,
+    );
+    rec.nr = nr;
+    match ret {
+        Some(r) => {
+            rec.has_ret = 1;
+            rec.ret = r;
+        }
+        None => {
+            rec.has_ret = 0;
+            rec.ret = 0;
+        }
+    }
+    rec.args = all_args(regs, abi_idx);
+    rec.str_len = [0, 0];
+    rec.addr_len = 0;
+    rec._pad = 0;
+}
+
+/// Submit silently unless the ring is filling up.
+#[inline(always)]
+pub fn wake_flags() -> u64 {
+    if EVENTS.query(BPF_RB_AVAIL_DATA as u64) > konst(&RING_WAKE_BYTES) {
+        BPF_RB_FORCE_WAKEUP as u64
+    } else {
+        BPF_RB_NO_WAKEUP as u64
+    }
+}

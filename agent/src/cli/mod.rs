@@ -1,0 +1,63 @@
+//! Command-line interface: clap definitions, one module per subcommand. Each subcommand turns
+//! its raw flags into a validated config first (errors name the flag), then runs.
+
+pub mod demo;
+pub mod trace;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sysaudit",
+    version,
+    about = "eBPF syscall audit agent for containers",
+    long_about = "Traces the syscalls of containers with eBPF: streams them, matches them against \
+                  Falco-style rules, and records minimal seccomp profiles."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Stream the syscalls of containers (or of the whole host).
+    Trace(trace::TraceArgs),
+    /// Start a busybox container under runc and show what it does (the embedded default).
+    Demo(demo::DemoArgs),
+}
+
+/// Exit codes: 0 success, 1 error, 2 usage (clap), 3 finished but events were lost.
+pub const EXIT_LOST: u8 = 3;
+
+pub fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .format_timestamp(None)
+        .init();
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sysaudit: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = rt.block_on(async {
+        match cli.command {
+            Command::Trace(a) => trace::run(a).await,
+            Command::Demo(a) => demo::run(a).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("sysaudit: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

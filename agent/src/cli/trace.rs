@@ -1,0 +1,429 @@
+//! `sysaudit trace`: stream the syscalls of containers.
+
+use std::{
+    collections::BTreeSet,
+    io::{self, BufWriter, Write},
+    process::ExitCode,
+    time::Duration,
+};
+
+use anyhow::{bail, Context as _};
+use clap::Args;
+
+use crate::{
+    event::Event,
+    probe::{Probe, ProbeConfig, Scope, SyscallSet},
+    state::{State, HOST},
+    stream::{Ended, Flow, Stream},
+    syscalls::{table, Abi},
+};
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct TraceArgs {
+    /// Trace only this container (full id or unique prefix); repeatable. It may start later.
+    #[arg(long = "container", short = 'c', value_name = "ID")]
+    pub containers: Vec<String>,
+    /// Trace every process on the host, not only containers.
+    #[arg(long, conflicts_with = "containers")]
+    pub host: bool,
+    /// Trace only these syscalls (comma-separated names); filtered in the kernel.
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub syscalls: Vec<String>,
+    /// One JSON object per line (the capture format `sysaudit rules test` replays).
+    #[arg(long)]
+    pub json: bool,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Ring buffer size in bytes (power of two; K and M suffixes). Default: 64 KiB per CPU.
+    #[arg(long, value_name = "BYTES")]
+    pub ring_size: Option<String>,
+}
+
+/// Which containers' events are shown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Selection {
+    /// Every container (the default).
+    Containers,
+    /// Everything, host included.
+    Host,
+    /// These ids or prefixes.
+    Ids(Vec<String>),
+}
+
+impl Selection {
+    pub fn matches(&self, container_id: &str) -> bool {
+        match self {
+            Selection::Host => true,
+            Selection::Containers => container_id != HOST,
+            Selection::Ids(ids) => {
+                container_id != HOST && ids.iter().any(|p| container_id.starts_with(p.as_str()))
+            }
+        }
+    }
+}
+
+/// Validated `trace` flags.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceConfig {
+    pub selection: Selection,
+    /// `None`: every syscall.
+    pub syscalls: Option<SyscallSet>,
+    pub json: bool,
+    pub duration: Option<Duration>,
+    pub ring_bytes: u32,
+}
+
+impl TraceConfig {
+    pub fn new(a: &TraceArgs) -> anyhow::Result<TraceConfig> {
+        let selection = if a.host {
+            Selection::Host
+        } else if a.containers.is_empty() {
+            Selection::Containers
+        } else {
+            for c in &a.containers {
+                if c.is_empty() || c.contains('/') || c.chars().any(char::is_whitespace) {
+                    bail!("--container '{c}': not a container id or prefix");
+                }
+            }
+            Selection::Ids(a.containers.clone())
+        };
+        let syscalls = if a.syscalls.is_empty() {
+            None
+        } else {
+            Some(parse_syscalls(&a.syscalls)?)
+        };
+        let duration = match a.duration {
+            None => None,
+            Some(d) if d.is_finite() && d > 0.0 => Some(Duration::from_secs_f64(d)),
+            Some(d) => bail!("--duration {d}: must be a positive number of seconds"),
+        };
+        let ring_bytes = match &a.ring_size {
+            None => ProbeConfig::default_ring_bytes(),
+            Some(s) => parse_ring_size(s)?,
+        };
+        Ok(TraceConfig {
+            selection,
+            syscalls,
+            json: a.json,
+            duration,
+            ring_bytes,
+        })
+    }
+}
+
+/// Syscall names → numbers in every ABI that has them; unknown names are errors.
+pub fn parse_syscalls(names: &[String]) -> anyhow::Result<SyscallSet> {
+    let mut set = SyscallSet::default();
+    for n in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        let mut found = false;
+        for abi in [Abi::X86_64, Abi::Ia32] {
+            if let Some(nr) = table::number(abi, n) {
+                set.insert(abi, nr);
+                found = true;
+            }
+        }
+        if !found {
+            match table::suggest(n) {
+                Some(s) => bail!("--syscalls: unknown syscall '{n}' (did you mean '{s}'?)"),
+                None => bail!("--syscalls: unknown syscall '{n}'"),
+            }
+        }
+    }
+    if set.native.is_empty() && set.ia32.is_empty() {
+        bail!("--syscalls: no syscall named");
+    }
+    Ok(set)
+}
+
+/// `65536`, `64K`, `4M` → bytes; a power of two of at least one page.
+pub fn parse_ring_size(s: &str) -> anyhow::Result<u32> {
+    let t = s.trim();
+    let (num, mult) = match t.chars().last() {
+        Some('K' | 'k') => (&t[..t.len() - 1], 1024u64),
+        Some('M' | 'm') => (&t[..t.len() - 1], 1024 * 1024),
+        _ => (t, 1),
+    };
+    let v: u64 = num
+        .parse()
+        .with_context(|| format!("--ring-size '{s}': not a size"))?;
+    let bytes = v.saturating_mul(mult);
+    if bytes < 4096 || !bytes.is_power_of_two() || bytes > 1 << 30 {
+        bail!("--ring-size '{s}': must be a power of two between 4K and 1024M");
+    }
+    Ok(bytes as u32)
+}
+
+fn describe(cfg: &TraceConfig) -> String {
+    let who = match &cfg.selection {
+        Selection::Host => "every process".to_string(),
+        Selection::Containers => "every container".to_string(),
+        Selection::Ids(ids) => format!("container {}", ids.join(", ")),
+    };
+    let what = match &cfg.syscalls {
+        None => "all syscalls".to_string(),
+        Some(s) => format!("{} syscalls", s.native.len().max(s.ia32.len())),
+    };
+    format!("{what} of {who}")
+}
+
+/// One line of human-readable output.
+pub fn text_line(ev: &Event) -> String {
+    let t = ev.task();
+    let ctr = if t.container_id == HOST {
+        HOST.to_string()
+    } else {
+        t.container_id.chars().take(12).collect()
+    };
+    let who = format!(
+        "{} {:<12} {}({}:{})",
+        t.time.rfc3339(),
+        ctr,
+        t.comm,
+        t.pid,
+        t.tid
+    );
+    match ev {
+        Event::Syscall(s) => {
+            let args: Vec<String> = s.args.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let abi = if s.abi == Abi::X86_64 {
+                String::new()
+            } else {
+                format!("[{}]", s.abi)
+            };
+            match s.ret {
+                Some(r) => format!("{who} {}{abi}({}) = {r}", s.syscall, args.join(", ")),
+                None => format!("{who} {}{abi}({})", s.syscall, args.join(", ")),
+            }
+        }
+        Event::Exec(e) => format!("{who} exec {} {:?}", e.filename, e.argv),
+        Event::Fork(f) => format!("{who} fork -> {}:{}", f.child_pid, f.child_tid),
+        Event::Exit(_) => format!("{who} exit"),
+    }
+}
+
+pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
+    let cfg = TraceConfig::new(&args)?;
+    crate::probe::preflight()?;
+    let mut state = State::live();
+
+    // Containers named on the command line that already run are scoped in the kernel; any
+    // that has not started yet widens the kernel scope to all containers until it appears.
+    let mut scope = match &cfg.selection {
+        Selection::Host => Scope::All,
+        Selection::Containers => Scope::Containers,
+        Selection::Ids(_) => Scope::Containers,
+    };
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    if let Selection::Ids(ids) = &cfg.selection {
+        let running = state.containers.scan();
+        let mut cgroups = Vec::new();
+        let mut pending = false;
+        for want in ids {
+            let hits: BTreeSet<&str> = running
+                .iter()
+                .filter(|c| c.id.starts_with(want.as_str()))
+                .map(|c| c.id.as_str())
+                .collect();
+            match hits.len() {
+                0 => {
+                    pending = true;
+                    eprintln!("sysaudit: container '{want}' is not running yet; waiting for it");
+                }
+                1 => {
+                    for c in running.iter().filter(|c| c.id.starts_with(want.as_str())) {
+                        let level =
+                            c.cgroup_path.split('/').filter(|p| !p.is_empty()).count() as u32;
+                        cgroups.push((c.cgroup_id, level));
+                    }
+                    seen.insert(want.clone());
+                }
+                _ => bail!(
+                    "--container '{want}' is ambiguous: it matches {}",
+                    hits.into_iter().collect::<Vec<_>>().join(", ")
+                ),
+            }
+        }
+        if !pending {
+            scope = Scope::Cgroups(cgroups);
+        }
+    }
+
+    let probe = Probe::load(&ProbeConfig {
+        trace: true,
+        profile: false,
+        scope,
+        interesting: cfg.syscalls.clone().unwrap_or_else(SyscallSet::all),
+        ring_bytes: cfg.ring_bytes,
+        profiles: Vec::new(),
+    })?;
+    let mut stream = Stream::new(probe, state)?;
+    eprintln!("sysaudit: tracing {}; stop with Ctrl-C", describe(&cfg));
+
+    let stdout = io::stdout();
+    // Both callbacks write: the event handler lines, the tick handler flushes.
+    let out = std::cell::RefCell::new(BufWriter::with_capacity(1 << 16, stdout.lock()));
+    let mut write_failed: Option<io::Error> = None;
+    let selection = cfg.selection.clone();
+    let json = cfg.json;
+    let _ended: Ended = stream
+        .run(
+            cfg.duration,
+            |_, ev| {
+                let t = ev.task();
+                if !selection.matches(&t.container_id) {
+                    return Flow::Continue;
+                }
+                if let Selection::Ids(ids) = &selection {
+                    for p in ids
+                        .iter()
+                        .filter(|p| t.container_id.starts_with(p.as_str()))
+                    {
+                        seen.insert(p.clone());
+                    }
+                }
+                let mut out = out.borrow_mut();
+                let r = if json {
+                    serde_json::to_writer(&mut *out, &ev)
+                        .map_err(io::Error::from)
+                        .and_then(|_| out.write_all(b"\n"))
+                } else {
+                    writeln!(out, "{}", text_line(&ev))
+                };
+                match r {
+                    Ok(()) => Flow::Continue,
+                    Err(e) => {
+                        write_failed = Some(e);
+                        Flow::Stop
+                    }
+                }
+            },
+            |_| match out.borrow_mut().flush() {
+                Ok(()) => Flow::Continue,
+                Err(_) => Flow::Stop,
+            },
+        )
+        .await?;
+    let _ = out.borrow_mut().flush();
+    drop(out);
+
+    let stats = stream.stats();
+    if cfg.json {
+        eprintln!("{}", stats.json());
+    } else {
+        eprintln!("{}", stats.line());
+    }
+    if let Some(e) = write_failed {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            bail!("writing output: {e}");
+        }
+    }
+    if let Selection::Ids(ids) = &cfg.selection {
+        let missing: Vec<&String> = ids.iter().filter(|i| !seen.contains(*i)).collect();
+        if !missing.is_empty() {
+            bail!(
+                "no container matching {} appeared while tracing",
+                missing
+                    .iter()
+                    .map(|m| format!("'{m}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    if stats.lost() > 0 {
+        eprintln!(
+            "sysaudit: {} records were lost; the trace is incomplete",
+            stats.lost()
+        );
+        return Ok(ExitCode::from(super::EXIT_LOST));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parse(argv: &[&str]) -> anyhow::Result<TraceConfig> {
+        #[derive(Parser)]
+        struct T {
+            #[command(flatten)]
+            a: TraceArgs,
+        }
+        let t = T::try_parse_from(std::iter::once("trace").chain(argv.iter().copied()))?;
+        TraceConfig::new(&t.a)
+    }
+
+    #[test]
+    fn default_is_every_container_every_syscall() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.selection, Selection::Containers);
+        assert!(c.syscalls.is_none());
+        assert!(!c.json);
+        assert!(c.ring_bytes.is_power_of_two() && c.ring_bytes >= 64 * 1024);
+    }
+
+    #[test]
+    fn flag_container_is_repeatable_and_checked() {
+        let c = parse(&["--container", "abc", "-c", "def"]).unwrap();
+        assert_eq!(
+            c.selection,
+            Selection::Ids(vec!["abc".into(), "def".into()])
+        );
+        assert!(c.selection.matches("abc123"));
+        assert!(!c.selection.matches("xyz"));
+        assert!(!c.selection.matches(HOST));
+        assert!(parse(&["--container", "a/b"]).is_err());
+        assert!(parse(&["--container", "abc", "--host"]).is_err());
+    }
+
+    #[test]
+    fn flag_host_selects_everything() {
+        let c = parse(&["--host"]).unwrap();
+        assert_eq!(c.selection, Selection::Host);
+        assert!(c.selection.matches(HOST));
+    }
+
+    #[test]
+    fn flag_syscalls_resolves_names_in_both_abis() {
+        let c = parse(&["--syscalls", "openat,execve"]).unwrap();
+        let s = c.syscalls.unwrap();
+        assert!(s.contains(Abi::X86_64, 257) && s.contains(Abi::Ia32, 295));
+        assert!(s.contains(Abi::X86_64, 59) && s.contains(Abi::Ia32, 11));
+        assert!(!s.contains(Abi::X86_64, 0));
+        let e = parse(&["--syscalls", "opneat"]).unwrap_err().to_string();
+        assert!(
+            e.contains("unknown syscall 'opneat'") && e.contains("openat"),
+            "{e}"
+        );
+        // ia32-only names are fine.
+        assert!(parse(&["--syscalls", "socketcall"])
+            .unwrap()
+            .syscalls
+            .unwrap()
+            .native
+            .is_empty());
+    }
+
+    #[test]
+    fn flag_duration_and_json() {
+        let c = parse(&["--duration", "1.5", "--json"]).unwrap();
+        assert_eq!(c.duration, Some(Duration::from_millis(1500)));
+        assert!(c.json);
+        assert!(parse(&["--duration", "0"]).is_err());
+        assert!(parse(&["--duration", "-3"]).is_err());
+        assert!(parse(&["--duration", "soon"]).is_err());
+    }
+
+    #[test]
+    fn flag_ring_size() {
+        assert_eq!(parse_ring_size("64K").unwrap(), 65536);
+        assert_eq!(parse_ring_size("4M").unwrap(), 4 << 20);
+        assert_eq!(parse_ring_size("8192").unwrap(), 8192);
+        assert!(parse_ring_size("1000").is_err());
+        assert!(parse_ring_size("1K").is_err());
+        assert!(parse_ring_size("big").is_err());
+    }
+}

@@ -1,0 +1,306 @@
+//! The typed event model: what `sysaudit trace --json` prints, what captures hold, and what the
+//! rules engine evaluates. Its serde form *is* the capture format, so replaying a capture goes
+//! through exactly the same types as live detection.
+
+use std::fmt;
+
+use serde::{
+    de::{self, MapAccess, Visitor},
+    ser::SerializeMap,
+    Deserialize, Deserializer, Serialize, Serializer,
+};
+
+use crate::syscalls::Abi;
+
+/// Nanoseconds since the Unix epoch, serialized as RFC 3339 UTC with 9 fractional digits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub u64);
+
+impl Timestamp {
+    pub fn rfc3339(self) -> String {
+        let secs = (self.0 / 1_000_000_000) as i64;
+        let nanos = (self.0 % 1_000_000_000) as u32;
+        match time::OffsetDateTime::from_unix_timestamp(secs) {
+            Ok(t) => format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
+                t.year(),
+                t.month() as u8,
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                nanos
+            ),
+            Err(_) => format!("{}.{:09}", secs, nanos),
+        }
+    }
+
+    pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
+        let t =
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+        let ns = t.unix_timestamp_nanos();
+        u64::try_from(ns).ok().map(Timestamp)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.rfc3339())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Timestamp::parse_rfc3339(&s)
+            .ok_or_else(|| de::Error::custom(format!("invalid RFC 3339 time '{s}'")))
+    }
+}
+
+/// One decoded argument value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ArgValue {
+    Int(i64),
+    Str(String),
+    Null,
+}
+
+impl ArgValue {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            ArgValue::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ArgValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ArgValue::Int(i) => write!(f, "{i}"),
+            ArgValue::Str(s) => f.write_str(s),
+            ArgValue::Null => f.write_str("<NA>"),
+        }
+    }
+}
+
+/// Named arguments in signature order (a JSON object on the wire).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Args(pub Vec<(String, ArgValue)>);
+
+impl Args {
+    pub fn push(&mut self, name: &str, v: ArgValue) {
+        self.0.push((name.to_string(), v));
+    }
+    pub fn get(&self, name: &str) -> Option<&ArgValue> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for Args {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Args {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Args;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of arguments")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Args, A::Error> {
+                let mut out = Args::default();
+                while let Some((k, v)) = m.next_entry::<String, ArgValue>()? {
+                    out.0.push((k, v));
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Who did it: the fields every event carries about its task.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    pub time: Timestamp,
+    /// Process id (tgid) in the host pid namespace.
+    pub pid: u32,
+    /// Thread id in the host pid namespace.
+    pub tid: u32,
+    pub ppid: u32,
+    pub comm: String,
+    /// Path of the executable as given to execve (container-relative inside containers).
+    pub exe: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub cgroup_id: u64,
+    /// Container id (full), or `host`.
+    pub container_id: String,
+}
+
+/// A syscall and its result.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SyscallEvent {
+    #[serde(flatten)]
+    pub task: Task,
+    pub syscall: String,
+    pub nr: u32,
+    pub abi: Abi,
+    /// Return value; absent for `exit`/`exit_group`, which never return.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ret: Option<i64>,
+    /// The file the call is about, made absolute where it could be (Falco's `fd.name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Args::is_empty")]
+    pub args: Args,
+    /// A path or argument could not be read completely.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub truncated: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A new process or thread (`task` is the parent).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ForkEvent {
+    #[serde(flatten)]
+    pub task: Task,
+    pub child_pid: u32,
+    pub child_tid: u32,
+}
+
+/// A process replaced its image (`task` describes it after exec).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExecEvent {
+    #[serde(flatten)]
+    pub task: Task,
+    pub filename: String,
+    pub argv: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub truncated: bool,
+}
+
+/// A thread ended (the process ends with its last thread; `tid == pid` marks the leader).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExitEvent {
+    #[serde(flatten)]
+    pub task: Task,
+}
+
+/// Everything that flows from the probe (or a capture) to the consumers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    Syscall(SyscallEvent),
+    Fork(ForkEvent),
+    Exec(ExecEvent),
+    Exit(ExitEvent),
+}
+
+impl Event {
+    pub fn task(&self) -> &Task {
+        match self {
+            Event::Syscall(e) => &e.task,
+            Event::Fork(e) => &e.task,
+            Event::Exec(e) => &e.task,
+            Event::Exit(e) => &e.task,
+        }
+    }
+
+    pub fn task_mut(&mut self) -> &mut Task {
+        match self {
+            Event::Syscall(e) => &mut e.task,
+            Event::Fork(e) => &mut e.task,
+            Event::Exec(e) => &mut e.task,
+            Event::Exit(e) => &mut e.task,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_is_rfc3339_with_nanoseconds() {
+        let t = Timestamp(1_685_022_245_478_445_995);
+        assert_eq!(t.rfc3339(), "2023-05-25T13:44:05.478445995Z");
+        assert_eq!(Timestamp::parse_rfc3339(&t.rfc3339()), Some(t));
+        assert_eq!(Timestamp(5).rfc3339(), "1970-01-01T00:00:00.000000005Z");
+    }
+
+    #[test]
+    fn syscall_json_round_trips() {
+        let mut args = Args::default();
+        args.push("dirfd", ArgValue::Str("AT_FDCWD".into()));
+        args.push("name", ArgValue::Str("/etc/passwd".into()));
+        args.push("mode", ArgValue::Int(0));
+        let e = Event::Syscall(SyscallEvent {
+            task: Task {
+                time: Timestamp(1_700_000_000_000_000_001),
+                pid: 10,
+                tid: 11,
+                ppid: 1,
+                comm: "cat".into(),
+                exe: "/bin/cat".into(),
+                uid: 0,
+                gid: 0,
+                cgroup_id: 4242,
+                container_id: "abc".into(),
+            },
+            syscall: "openat".into(),
+            nr: 257,
+            abi: Abi::X86_64,
+            ret: Some(3),
+            path: Some("/etc/passwd".into()),
+            args,
+            truncated: false,
+        });
+        let s = serde_json::to_string(&e).unwrap();
+        assert!(
+            s.starts_with(r#"{"event":"syscall","time":"2023-11-14T22:13:20.000000001Z","pid":10"#),
+            "{s}"
+        );
+        assert!(
+            s.contains(r#""args":{"dirfd":"AT_FDCWD","name":"/etc/passwd","mode":0}"#),
+            "{s}"
+        );
+        let back: Event = serde_json::from_str(&s).unwrap();
+        assert_eq!(back, e);
+    }
+
+    #[test]
+    fn lifecycle_json_round_trips() {
+        let e = Event::Exec(ExecEvent {
+            task: Task {
+                pid: 7,
+                tid: 7,
+                comm: "sh".into(),
+                container_id: "host".into(),
+                ..Default::default()
+            },
+            filename: "/bin/sh".into(),
+            argv: vec!["sh".into(), "-c".into(), "id".into()],
+            truncated: true,
+        });
+        let s = serde_json::to_string(&e).unwrap();
+        let back: Event = serde_json::from_str(&s).unwrap();
+        assert_eq!(back, e);
+        assert!(serde_json::from_str::<Event>(r#"{"event":"nope"}"#).is_err());
+    }
+}

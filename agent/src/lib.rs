@@ -1,0 +1,13 @@
+//! sysaudit: an eBPF syscall audit agent for containers.
+//!
+//! Data flows one way: `probe` (kernel programs, ring buffer, decoding) → `state` (processes,
+//! containers) → consumers. `event` is the typed model between them and the capture format.
+
+pub mod cli;
+pub mod event;
+pub mod host;
+pub mod probe;
+pub mod runc;
+pub mod state;
+pub mod stream;
+pub mod syscalls;

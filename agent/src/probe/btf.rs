@@ -1,0 +1,112 @@
+//! Kernel structure offsets from the running kernel's BTF.
+//!
+//! aya-ebpf has no CO-RE relocations for Rust programs, so the few struct fields the programs
+//! read (task pid/tgid, the `TS_COMPAT` status word, the exec filename) are located here, at
+//! load time, and handed to the programs as read-only globals. Nothing is hard-coded.
+
+use btf_rs::{Btf, Type};
+use sysaudit_common::KernelOffsets;
+
+use super::ProbeError;
+
+pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+pub fn kernel_offsets(btf: &Btf) -> Result<KernelOffsets, ProbeError> {
+    Ok(KernelOffsets {
+        task_pid: offset_of(btf, "task_struct", "pid")?,
+        task_tgid: offset_of(btf, "task_struct", "tgid")?,
+        task_ti_status: offset_of(btf, "task_struct", "thread_info.status")?,
+        bprm_filename: offset_of(btf, "linux_binprm", "filename")?,
+        cgroup_kn: offset_of(btf, "cgroup", "kn")?,
+        cgroup_root: offset_of(btf, "cgroup", "root")?,
+        kn_id: offset_of(btf, "kernfs_node", "id")?,
+        root_hierarchy_id: offset_of(btf, "cgroup_root", "hierarchy_id")?,
+    })
+}
+
+/// Byte offset of `path` (dot-separated members) inside struct `name`. Members of anonymous
+/// structs and unions are found as if they were direct members, as in C.
+pub fn offset_of(btf: &Btf, name: &str, path: &str) -> Result<u32, ProbeError> {
+    let missing = || ProbeError::Btf(format!("no member {name}.{path} in the kernel's BTF"));
+    let ty = btf
+        .resolve_types_by_name(name)
+        .map_err(|e| ProbeError::Btf(format!("struct {name}: {e}")))?
+        .into_iter()
+        .find(|t| matches!(t, Type::Struct(_)))
+        .ok_or_else(|| ProbeError::Btf(format!("no struct {name} in the kernel's BTF")))?;
+    let mut cur = ty;
+    let mut bits = 0u32;
+    for part in path.split('.') {
+        let (off, next) = find_member(btf, &cur, part).ok_or_else(missing)?;
+        bits += off;
+        cur = next;
+    }
+    if !bits.is_multiple_of(8) {
+        return Err(ProbeError::Btf(format!("{name}.{path} is a bitfield")));
+    }
+    Ok(bits / 8)
+}
+
+/// Find member `want` in struct/union `ty`, descending into anonymous members. Returns its bit
+/// offset and its (typedef-resolved) type.
+fn find_member(btf: &Btf, ty: &Type, want: &str) -> Option<(u32, Type)> {
+    let members = match ty {
+        Type::Struct(s) | Type::Union(s) => &s.members,
+        _ => return None,
+    };
+    for m in members {
+        let name = btf.resolve_name(m).unwrap_or_default();
+        let mty = strip(btf, btf.resolve_chained_type(m).ok()?);
+        if name == want {
+            return Some((m.bit_offset(), mty));
+        }
+        if name.is_empty() {
+            if let Some((off, t)) = find_member(btf, &mty, want) {
+                return Some((m.bit_offset() + off, t));
+            }
+        }
+    }
+    None
+}
+
+/// Follow typedefs and qualifiers to the underlying type.
+fn strip(btf: &Btf, mut ty: Type) -> Type {
+    for _ in 0..16 {
+        let next = match &ty {
+            Type::Typedef(t) => btf.resolve_chained_type(t),
+            Type::Const(t) => btf.resolve_chained_type(t),
+            Type::Volatile(t) => btf.resolve_chained_type(t),
+            Type::Restrict(t) => btf.resolve_chained_type(t),
+            Type::TypeTag(t) => btf.resolve_chained_type(t),
+            _ => return ty,
+        };
+        match next {
+            Ok(n) => ty = n,
+            Err(_) => return ty,
+        }
+    }
+    ty
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Needs the running kernel's BTF; every machine this project targets has it.
+    #[test]
+    fn finds_task_struct_offsets() {
+        if !std::path::Path::new(VMLINUX_BTF).exists() {
+            eprintln!("skipping: no {VMLINUX_BTF}");
+            return;
+        }
+        let btf = Btf::from_file(VMLINUX_BTF).expect("parse vmlinux BTF");
+        let off = kernel_offsets(&btf).expect("offsets");
+        // thread_info is the first member of task_struct on x86 (THREAD_INFO_IN_TASK).
+        assert!(off.task_ti_status < 64, "{off:?}");
+        assert!(
+            off.task_pid > 0 && off.task_tgid == off.task_pid + 4,
+            "{off:?}"
+        );
+        assert!(offset_of(&btf, "task_struct", "no_such_member").is_err());
+    }
+}

@@ -1,0 +1,224 @@
+//! Ring-buffer bytes → typed records. Pure and bounds-checked: a short or inconsistent record
+//! is an error, never a panic or an out-of-bounds read.
+
+use sysaudit_common::{
+    kind, CgroupRecord, ExecRecord, ExitRecord, ForkRecord, Header, SyscallRecord, TASK_COMM_LEN,
+};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("record of {0} bytes is too short for its kind")]
+    Short(usize),
+    #[error("unknown record kind {0}")]
+    Kind(u16),
+    #[error("record tail of {tail} bytes does not match its field lengths")]
+    Tail { tail: usize },
+}
+
+/// A record, borrowing its variable parts from the ring buffer.
+#[derive(Debug)]
+pub enum Record<'a> {
+    Syscall {
+        rec: SyscallRecord,
+        strings: [Option<&'a [u8]>; 2],
+        addr: Option<&'a [u8]>,
+    },
+    Fork(ForkRecord),
+    Exec {
+        rec: ExecRecord,
+        argv: Vec<&'a [u8]>,
+        filename: &'a [u8],
+    },
+    Exit(ExitRecord),
+    /// A cgroup v2 directory was made (`removed` false) or removed.
+    Cgroup {
+        rec: CgroupRecord,
+        path: &'a [u8],
+        removed: bool,
+    },
+}
+
+impl Record<'_> {
+    pub fn header(&self) -> &Header {
+        match self {
+            Record::Syscall { rec, .. } => &rec.hdr,
+            Record::Fork(r) => &r.hdr,
+            Record::Exec { rec, .. } => &rec.hdr,
+            Record::Exit(r) => &r.hdr,
+            Record::Cgroup { rec, .. } => &rec.hdr,
+        }
+    }
+}
+
+fn read<T: Copy>(b: &[u8]) -> Result<T, DecodeError> {
+    if b.len() < std::mem::size_of::<T>() {
+        return Err(DecodeError::Short(b.len()));
+    }
+    // SAFETY: length checked above; T is a plain #[repr(C)] integer struct, any bit pattern
+    // is valid, and read_unaligned copes with the buffer's alignment.
+    Ok(unsafe { std::ptr::read_unaligned(b.as_ptr() as *const T) })
+}
+
+pub fn decode(b: &[u8]) -> Result<Record<'_>, DecodeError> {
+    let hdr: Header = read(b)?;
+    match hdr.kind {
+        kind::SYSCALL => {
+            let rec: SyscallRecord = read(b)?;
+            let mut tail = &b[std::mem::size_of::<SyscallRecord>()..];
+            let mut strings = [None, None];
+            for (i, len) in rec.str_len.iter().enumerate() {
+                let len = *len as usize;
+                if len > 0 {
+                    let (s, rest) = split(tail, len)?;
+                    strings[i] = Some(s);
+                    tail = rest;
+                }
+            }
+            let addr = if rec.addr_len > 0 {
+                let (a, _) = split(tail, rec.addr_len as usize)?;
+                Some(a)
+            } else {
+                None
+            };
+            Ok(Record::Syscall { rec, strings, addr })
+        }
+        kind::FORK => Ok(Record::Fork(read(b)?)),
+        kind::EXIT => Ok(Record::Exit(read(b)?)),
+        kind::EXEC => {
+            let rec: ExecRecord = read(b)?;
+            let tail = &b[std::mem::size_of::<ExecRecord>()..];
+            let (args, rest) = split(tail, rec.argv_len as usize)?;
+            let (filename, _) = split(rest, rec.filename_len as usize)?;
+            // Each argument ends with a NUL (the last one may be cut short of it).
+            let args = args.strip_suffix(&[0]).unwrap_or(args);
+            let argv = if args.is_empty() {
+                Vec::new()
+            } else {
+                args.split(|c| *c == 0).collect()
+            };
+            Ok(Record::Exec {
+                rec,
+                argv,
+                filename,
+            })
+        }
+        kind::CGROUP_MKDIR | kind::CGROUP_RMDIR => {
+            let rec: CgroupRecord = read(b)?;
+            let tail = &b[std::mem::size_of::<CgroupRecord>()..];
+            let (path, _) = split(tail, rec.path_len as usize)?;
+            Ok(Record::Cgroup {
+                rec,
+                path,
+                removed: hdr.kind == kind::CGROUP_RMDIR,
+            })
+        }
+        k => Err(DecodeError::Kind(k)),
+    }
+}
+
+fn split(b: &[u8], n: usize) -> Result<(&[u8], &[u8]), DecodeError> {
+    if b.len() < n {
+        return Err(DecodeError::Tail { tail: b.len() });
+    }
+    Ok(b.split_at(n))
+}
+
+/// `comm` without its NUL padding.
+pub fn comm(c: &[u8; TASK_COMM_LEN]) -> String {
+    let end = c.iter().position(|b| *b == 0).unwrap_or(c.len());
+    String::from_utf8_lossy(&c[..end]).into_owned()
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+    use sysaudit_common::{abi, flags};
+
+    pub fn header(kind: u16) -> Header {
+        let mut comm = [0u8; TASK_COMM_LEN];
+        comm[..3].copy_from_slice(b"cat");
+        Header {
+            kind,
+            abi: abi::X86_64,
+            flags: 0,
+            tail_len: 0,
+            ts_ns: 1000,
+            pid_tgid: (42u64 << 32) | 43,
+            cgroup_id: 7,
+            uid_gid: (5u64 << 32) | 6,
+            comm,
+        }
+    }
+
+    pub fn bytes<T>(v: &T) -> Vec<u8> {
+        // SAFETY: reading the bytes of a plain repr(C) value for a test fixture.
+        unsafe { std::slice::from_raw_parts(v as *const T as *const u8, std::mem::size_of::<T>()) }
+            .to_vec()
+    }
+
+    pub fn syscall_bytes(nr: u32, ret: i64, strs: &[&[u8]], addr: &[u8]) -> Vec<u8> {
+        let mut rec = SyscallRecord {
+            hdr: header(kind::SYSCALL),
+            nr,
+            has_ret: 1,
+            ret,
+            args: [1, 2, 3, 4, 5, 6],
+            str_len: [0, 0],
+            addr_len: addr.len() as u16,
+            _pad: 0,
+        };
+        for (i, s) in strs.iter().enumerate() {
+            rec.str_len[i] = s.len() as u16;
+        }
+        let mut b = bytes(&rec);
+        for s in strs {
+            b.extend_from_slice(s);
+        }
+        b.extend_from_slice(addr);
+        b
+    }
+
+    #[test]
+    fn decodes_syscall_with_two_paths_and_an_address() {
+        let b = syscall_bytes(264, 0, &[b"/a", b"/bb"], &[1, 0, b'x']);
+        let Record::Syscall { rec, strings, addr } = decode(&b).unwrap() else {
+            panic!("kind")
+        };
+        assert_eq!(rec.nr, 264);
+        assert_eq!(strings, [Some(&b"/a"[..]), Some(&b"/bb"[..])]);
+        assert_eq!(addr, Some(&[1u8, 0, b'x'][..]));
+        assert_eq!(comm(&rec.hdr.comm), "cat");
+    }
+
+    #[test]
+    fn rejects_short_and_inconsistent_records() {
+        assert!(matches!(decode(&[1, 0, 0]), Err(DecodeError::Short(3))));
+        let mut b = syscall_bytes(2, 0, &[b"/etc/passwd"], &[]);
+        b.truncate(b.len() - 4);
+        assert!(matches!(decode(&b), Err(DecodeError::Tail { .. })));
+        let mut h = header(99);
+        h.flags = flags::TRUNCATED;
+        assert_eq!(decode(&bytes(&h)).unwrap_err(), DecodeError::Kind(99));
+    }
+
+    #[test]
+    fn decodes_exec_argv_and_filename() {
+        let argv = b"sh\0-c\0\0echo hi\0";
+        let rec = ExecRecord {
+            hdr: header(kind::EXEC),
+            old_pid: 43,
+            argc: 4,
+            filename_len: 7,
+            argv_len: argv.len() as u16,
+            _pad: 0,
+        };
+        let mut b = bytes(&rec);
+        b.extend_from_slice(argv);
+        b.extend_from_slice(b"/bin/sh");
+        let Record::Exec { argv, filename, .. } = decode(&b).unwrap() else {
+            panic!("kind")
+        };
+        assert_eq!(argv, vec![&b"sh"[..], b"-c", b"", b"echo hi"]);
+        assert_eq!(filename, b"/bin/sh");
+    }
+}

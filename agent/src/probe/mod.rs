@@ -1,0 +1,410 @@
+//! Loading, configuring and attaching the kernel programs; reading their ring buffer, maps and
+//! counters. Everything aya-specific lives under this module.
+
+pub mod btf;
+pub mod decode;
+pub mod ring;
+
+use std::collections::BTreeSet;
+
+use aya::{
+    maps::{Array, HashMap as BpfHashMap, MapData, MapError, PerCpuArray, RingBuf},
+    programs::{BtfTracePoint, ProgramError},
+    Ebpf, EbpfLoader,
+};
+use sysaudit_common::{abi, mode, scope, ArgSpec, Counters, Profile, BITMAP_WORDS, MAX_SYSCALLS};
+
+use crate::syscalls::{args::arg_specs, Abi};
+
+/// The eBPF object built by `build.rs` (empty when the BPF toolchain was missing).
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sysaudit"));
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("this sysaudit binary was built without its eBPF programs (bpf-linker or rust-src was missing); rebuild after `cargo xtask setup`")]
+    NoObject,
+    #[error("loading eBPF programs needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN); run sysaudit as root")]
+    NotRoot,
+    #[error("the kernel has no BTF ({0} is missing): sysaudit needs a kernel built with CONFIG_DEBUG_INFO_BTF")]
+    NoBtf(String),
+    #[error("reading the kernel's BTF: {0}")]
+    Btf(String),
+    #[error("loading the eBPF object: {0}")]
+    Load(#[from] aya::EbpfError),
+    #[error(
+        "the kernel verifier rejected program {program}: {error}\n--- verifier log ---\n{log}"
+    )]
+    Verifier {
+        program: &'static str,
+        error: std::io::Error,
+        log: String,
+    },
+    #[error("program {program}: {source}")]
+    Program {
+        program: &'static str,
+        #[source]
+        source: ProgramError,
+    },
+    #[error("map {map}: {source}")]
+    Map {
+        map: &'static str,
+        #[source]
+        source: MapError,
+    },
+    #[error("cannot stat the host pid namespace (/proc/self/ns/pid)")]
+    NoPidns,
+    #[error("no map {0} in the eBPF object")]
+    MissingMap(&'static str),
+}
+
+/// Which tasks the syscall programs look at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything (`--host`).
+    All,
+    /// Every task outside the host pid namespace.
+    Containers,
+    /// These cgroups (id, level) and everything below them.
+    Cgroups(Vec<(u64, u32)>),
+}
+
+/// Syscalls per ABI (numbers).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyscallSet {
+    pub native: BTreeSet<u32>,
+    pub ia32: BTreeSet<u32>,
+}
+
+impl SyscallSet {
+    /// Every syscall of both recorded ABIs.
+    pub fn all() -> SyscallSet {
+        SyscallSet {
+            native: (0..MAX_SYSCALLS as u32).collect(),
+            ia32: (0..MAX_SYSCALLS as u32).collect(),
+        }
+    }
+
+    pub fn insert(&mut self, abi: Abi, nr: u32) {
+        match abi {
+            Abi::Ia32 => self.ia32.insert(nr),
+            _ => self.native.insert(nr),
+        };
+    }
+
+    pub fn contains(&self, abi: Abi, nr: u32) -> bool {
+        match abi {
+            Abi::Ia32 => self.ia32.contains(&nr),
+            _ => self.native.contains(&nr),
+        }
+    }
+
+    fn words(&self) -> Vec<u64> {
+        let mut w = vec![0u64; abi::RECORDED * BITMAP_WORDS];
+        for (base, set) in [(0, &self.native), (BITMAP_WORDS, &self.ia32)] {
+            for nr in set.iter().filter(|n| (**n as usize) < MAX_SYSCALLS) {
+                w[base + *nr as usize / 64] |= 1 << (nr % 64);
+            }
+        }
+        w
+    }
+}
+
+/// What to load and how to configure it.
+#[derive(Clone, Debug)]
+pub struct ProbeConfig {
+    pub trace: bool,
+    pub profile: bool,
+    pub scope: Scope,
+    /// Syscalls to trace (trace mode).
+    pub interesting: SyscallSet,
+    /// Ring buffer size in bytes (a power of two, at least a page).
+    pub ring_bytes: u32,
+    /// Profile mode: cgroups to record from the start, with their gate.
+    pub profiles: Vec<(u64, u32)>,
+}
+
+impl ProbeConfig {
+    /// The default ring: 64 KiB per possible CPU, rounded up to a power of two.
+    pub fn default_ring_bytes() -> u32 {
+        let cpus = aya::util::nr_cpus().unwrap_or(1).max(1) as u32;
+        (64 * 1024 * cpus).next_power_of_two()
+    }
+}
+
+/// Loaded and attached programs.
+pub struct Probe {
+    ebpf: Ebpf,
+    _links: Vec<aya::programs::tp_btf::BtfTracePointLinkId>,
+}
+
+/// Check what can be checked before touching the kernel, with messages a user can act on.
+pub fn preflight() -> Result<(), ProbeError> {
+    if OBJECT.is_empty() {
+        return Err(ProbeError::NoObject);
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(ProbeError::NotRoot);
+    }
+    if !std::path::Path::new(btf::VMLINUX_BTF).exists() {
+        return Err(ProbeError::NoBtf(btf::VMLINUX_BTF.into()));
+    }
+    Ok(())
+}
+
+impl Probe {
+    pub fn load(cfg: &ProbeConfig) -> Result<Probe, ProbeError> {
+        preflight()?;
+        raise_memlock();
+        let kbtf =
+            btf_rs::Btf::from_file(btf::VMLINUX_BTF).map_err(|e| ProbeError::Btf(e.to_string()))?;
+        let offsets = btf::kernel_offsets(&kbtf)?;
+        let btf = aya::Btf::from_sys_fs().map_err(|e| ProbeError::Btf(e.to_string()))?;
+
+        let own_tgid = std::process::id();
+        let mut m = 0u32;
+        if cfg.trace {
+            m |= mode::TRACE;
+        }
+        if cfg.profile {
+            m |= mode::PROFILE;
+        }
+        let (scope_kind, levels) = match &cfg.scope {
+            Scope::All => (scope::ALL, 0u32),
+            Scope::Containers => (scope::CONTAINERS, 0),
+            Scope::Cgroups(v) => (
+                scope::CGROUPS,
+                v.iter().fold(0u32, |acc, (_, l)| acc | 1 << l.min(&31)),
+            ),
+        };
+        let (ns_dev, ns_ino) = crate::host::host_pidns().ok_or(ProbeError::NoPidns)?;
+        let wake = (cfg.ring_bytes / 2) as u64;
+
+        let mut ebpf = EbpfLoader::new()
+            .btf(Some(&btf))
+            .override_global("OWN_TGID", &own_tgid, true)
+            .override_global("MODE", &m, true)
+            .override_global("SCOPE", &scope_kind, true)
+            .override_global("SCOPE_LEVELS", &levels, true)
+            .override_global("RING_WAKE_BYTES", &wake, true)
+            .override_global("HOST_PIDNS_DEV", &ns_dev, true)
+            .override_global("HOST_PIDNS_INO", &ns_ino, true)
+            .override_global("OFFSETS", &offsets, true)
+            .map_max_entries("EVENTS", cfg.ring_bytes)
+            .load(OBJECT)?;
+
+        configure_maps(&mut ebpf, cfg)?;
+
+        // Attach what the mode needs; every program attached costs on every syscall. Trace
+        // mode needs sys_enter only for the calls that never return.
+        let trace_at_entry = cfg.trace
+            && [Abi::X86_64, Abi::Ia32].iter().any(|abi| {
+                ["exit", "exit_group"].iter().any(|n| {
+                    crate::syscalls::table::number(*abi, n)
+                        .is_some_and(|nr| cfg.interesting.contains(*abi, nr))
+                })
+            });
+        let mut names: Vec<&'static str> = Vec::new();
+        if cfg.profile || trace_at_entry {
+            names.push("sys_enter");
+        }
+        if cfg.trace {
+            names.push("sys_exit");
+        }
+        names.extend([
+            "sched_process_fork",
+            "sched_process_exec",
+            "sched_process_exit",
+            "cgroup_mkdir",
+            "cgroup_rmdir",
+        ]);
+        let mut links = Vec::new();
+        for name in names {
+            links.push(attach(&mut ebpf, &btf, name)?);
+        }
+        Ok(Probe {
+            ebpf,
+            _links: links,
+        })
+    }
+
+    /// Kernel counters summed over CPUs.
+    pub fn counters(&self) -> Result<Counters, ProbeError> {
+        let map = self
+            .ebpf
+            .map("COUNTERS")
+            .ok_or(ProbeError::MissingMap("COUNTERS"))?;
+        let arr: PerCpuArray<&MapData, Counters> =
+            PerCpuArray::try_from(map).map_err(|source| ProbeError::Map {
+                map: "COUNTERS",
+                source,
+            })?;
+        let vals = arr.get(&0, 0).map_err(|source| ProbeError::Map {
+            map: "COUNTERS",
+            source,
+        })?;
+        let mut t = Counters::default();
+        for c in vals.iter() {
+            t.seen += c.seen;
+            t.filtered_self += c.filtered_self;
+            t.filtered_id += c.filtered_id;
+            t.filtered_scope += c.filtered_scope;
+            t.filtered_syscall += c.filtered_syscall;
+            t.emitted += c.emitted;
+            t.ring_full += c.ring_full;
+            t.too_big += c.too_big;
+            t.lifecycle_emitted += c.lifecycle_emitted;
+            t.lifecycle_lost += c.lifecycle_lost;
+            t.read_faults += c.read_faults;
+            t.profiled += c.profiled;
+            t.profile_map_full += c.profile_map_full;
+            t.x32_seen += c.x32_seen;
+        }
+        Ok(t)
+    }
+
+    /// The ring buffer, taken out of the object (call once).
+    pub fn take_ring(&mut self) -> Result<RingBuf<MapData>, ProbeError> {
+        let map = self
+            .ebpf
+            .take_map("EVENTS")
+            .ok_or(ProbeError::MissingMap("EVENTS"))?;
+        RingBuf::try_from(map).map_err(|source| ProbeError::Map {
+            map: "EVENTS",
+            source,
+        })
+    }
+
+    /// Every cgroup's recorded syscalls (profile mode).
+    pub fn profiles(&self) -> Result<Vec<(u64, Profile)>, ProbeError> {
+        let map = self
+            .ebpf
+            .map("PROFILES")
+            .ok_or(ProbeError::MissingMap("PROFILES"))?;
+        let h: BpfHashMap<&MapData, u64, Profile> =
+            BpfHashMap::try_from(map).map_err(|source| ProbeError::Map {
+                map: "PROFILES",
+                source,
+            })?;
+        let mut out = Vec::new();
+        for kv in h.iter() {
+            let (k, v) = kv.map_err(|source| ProbeError::Map {
+                map: "PROFILES",
+                source,
+            })?;
+            out.push((k, v));
+        }
+        Ok(out)
+    }
+}
+
+fn configure_maps(ebpf: &mut Ebpf, cfg: &ProbeConfig) -> Result<(), ProbeError> {
+    let map_err = |map: &'static str| move |source| ProbeError::Map { map, source };
+    {
+        let map = ebpf
+            .map_mut("INTERESTING")
+            .ok_or(ProbeError::MissingMap("INTERESTING"))?;
+        let mut arr: Array<&mut MapData, u64> =
+            Array::try_from(map).map_err(map_err("INTERESTING"))?;
+        for (i, w) in cfg.interesting.words().into_iter().enumerate() {
+            if w != 0 {
+                arr.set(i as u32, w, 0).map_err(map_err("INTERESTING"))?;
+            }
+        }
+    }
+    {
+        let map = ebpf
+            .map_mut("ARG_SPECS")
+            .ok_or(ProbeError::MissingMap("ARG_SPECS"))?;
+        let mut arr: Array<&mut MapData, ArgSpec> =
+            Array::try_from(map).map_err(map_err("ARG_SPECS"))?;
+        for (table, abi) in [(0usize, Abi::X86_64), (1, Abi::Ia32)] {
+            for (nr, spec) in arg_specs(abi).into_iter().enumerate() {
+                if spec != ArgSpec::EMPTY {
+                    arr.set((table * MAX_SYSCALLS + nr) as u32, spec, 0)
+                        .map_err(map_err("ARG_SPECS"))?;
+                }
+            }
+        }
+    }
+    if let Scope::Cgroups(list) = &cfg.scope {
+        let map = ebpf
+            .map_mut("SCOPE_CGROUPS")
+            .ok_or(ProbeError::MissingMap("SCOPE_CGROUPS"))?;
+        let mut h: BpfHashMap<&mut MapData, u64, u32> =
+            BpfHashMap::try_from(map).map_err(map_err("SCOPE_CGROUPS"))?;
+        for (id, level) in list {
+            h.insert(id, level, 0).map_err(map_err("SCOPE_CGROUPS"))?;
+        }
+    }
+    if !cfg.profiles.is_empty() {
+        let map = ebpf
+            .map_mut("PROFILES")
+            .ok_or(ProbeError::MissingMap("PROFILES"))?;
+        let mut h: BpfHashMap<&mut MapData, u64, Profile> =
+            BpfHashMap::try_from(map).map_err(map_err("PROFILES"))?;
+        for (id, g) in &cfg.profiles {
+            let p = Profile {
+                gate: *g,
+                pre_gate: 0,
+                seen: [[0; MAX_SYSCALLS]; abi::RECORDED],
+            };
+            h.insert(id, p, 0).map_err(map_err("PROFILES"))?;
+        }
+    }
+    Ok(())
+}
+
+fn attach(
+    ebpf: &mut Ebpf,
+    btf: &aya::Btf,
+    name: &'static str,
+) -> Result<aya::programs::tp_btf::BtfTracePointLinkId, ProbeError> {
+    let prog: &mut BtfTracePoint = ebpf
+        .program_mut(name)
+        .ok_or(ProbeError::Program {
+            program: name,
+            source: ProgramError::NotLoaded,
+        })?
+        .try_into()
+        .map_err(|source| ProbeError::Program {
+            program: name,
+            source,
+        })?;
+    match prog.load(name, btf) {
+        Ok(()) => {}
+        Err(ProgramError::LoadError {
+            io_error,
+            verifier_log,
+        }) => {
+            return Err(ProbeError::Verifier {
+                program: name,
+                error: io_error,
+                log: verifier_log.to_string(),
+            })
+        }
+        Err(source) => {
+            return Err(ProbeError::Program {
+                program: name,
+                source,
+            })
+        }
+    }
+    prog.attach().map_err(|source| ProbeError::Program {
+        program: name,
+        source,
+    })
+}
+
+/// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; newer ones to the cgroup. Raising
+/// it may be refused (no CAP_SYS_RESOURCE): that is fine on the kernels that matter.
+fn raise_memlock() {
+    let lim = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: setrlimit reads the struct we pass.
+    if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) } != 0 {
+        log::debug!("could not raise RLIMIT_MEMLOCK (ignored on kernels >= 5.11)");
+    }
+}

@@ -1,0 +1,333 @@
+//! Containers: cgroup v2 id → cgroup path → container.
+//!
+//! The kernel hands us `bpf_get_current_cgroup_id()`, which is the inode number of the task's
+//! directory under the cgroup2 mount. The path comes from `/proc/<pid>/cgroup` while the task
+//! lives (checked against the inode), else from a walk of the cgroup2 tree. A cgroup is a
+//! container when its path matches a runtime's pattern, or — plain runc, `ctr`, unknown
+//! runtimes — when its tasks run outside the host pid namespace. Host services in their own
+//! cgroups stay host.
+
+use std::{
+    collections::HashMap,
+    fs,
+    os::unix::fs::MetadataExt,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use super::cgroup_path::{self, PathKind, Runtime};
+
+/// A container as sysaudit knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Container {
+    /// Full id (64 hex for most runtimes, the cgroup name for plain runc).
+    pub id: String,
+    pub runtime: Runtime,
+    pub cgroup_path: String,
+    pub cgroup_id: u64,
+}
+
+impl Container {
+    /// Falco's `container.id`: the first 12 characters of a hex id, else the id.
+    pub fn short_id(&self) -> &str {
+        if self.id.len() == 64 && self.id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            &self.id[..12]
+        } else {
+            &self.id
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    path: Option<String>,
+    kind: PathKind,
+    container: Option<Arc<Container>>,
+    /// When an unresolved entry was made; it is retried after `WALK_INTERVAL`.
+    at: Instant,
+    /// When the kernel said the cgroup was removed; the entry lingers for late events.
+    removed: Option<Instant>,
+}
+
+pub struct Containers {
+    root: Option<PathBuf>,
+    host_pidns: Option<u64>,
+    by_cgroup: HashMap<u64, Entry>,
+    last_walk: Option<Instant>,
+}
+
+/// How long a removed cgroup stays resolvable (events still in flight).
+const LINGER: Duration = Duration::from_secs(30);
+/// Minimum time between two full walks of the cgroup tree caused by unknown ids.
+const WALK_INTERVAL: Duration = Duration::from_millis(200);
+
+impl Containers {
+    /// Find the cgroup2 mount and the host pid namespace.
+    pub fn new() -> Containers {
+        Containers {
+            root: crate::host::cgroup2_mount(),
+            host_pidns: crate::host::host_pidns().map(|(_, ino)| ino),
+            by_cgroup: HashMap::new(),
+            last_walk: None,
+        }
+    }
+
+    /// For tests and replays: no filesystem access.
+    pub fn detached() -> Containers {
+        Containers {
+            root: None,
+            host_pidns: None,
+            by_cgroup: HashMap::new(),
+            last_walk: None,
+        }
+    }
+
+    pub fn root(&self) -> Option<&Path> {
+        self.root.as_deref()
+    }
+
+    /// The container a task belongs to (`None`: host). `non_host_pidns` is what the kernel
+    /// saw for the task that produced the event.
+    pub fn resolve(
+        &mut self,
+        cgroup_id: u64,
+        pid: u32,
+        non_host_pidns: bool,
+    ) -> Option<Arc<Container>> {
+        let stale = match self.by_cgroup.get(&cgroup_id) {
+            None => true,
+            Some(e) => e.path.is_none() && e.at.elapsed() >= WALK_INTERVAL && self.root.is_some(),
+        };
+        if stale {
+            let path = self
+                .path_from_proc(cgroup_id, pid)
+                .or_else(|| self.path_from_walk(cgroup_id));
+            if path.is_some() || !self.by_cgroup.contains_key(&cgroup_id) {
+                self.insert(cgroup_id, path);
+            }
+        }
+        let entry = self.by_cgroup.get_mut(&cgroup_id)?;
+        if entry.container.is_none() && non_host_pidns && entry.kind == PathKind::Other {
+            // Only the pid namespace says "container": name it after its cgroup (or its id
+            // while the path is unknown).
+            let id = entry
+                .path
+                .as_deref()
+                .and_then(cgroup_path::fallback_id)
+                .unwrap_or_else(|| format!("cgroup-{cgroup_id}"));
+            entry.container = Some(Arc::new(Container {
+                id,
+                runtime: Runtime::Unknown,
+                cgroup_path: entry.path.clone().unwrap_or_default(),
+                cgroup_id,
+            }));
+        }
+        entry.container.clone()
+    }
+
+    /// The cgroup path of an id, if known or findable.
+    pub fn path(&mut self, cgroup_id: u64) -> Option<String> {
+        if !self.by_cgroup.contains_key(&cgroup_id) {
+            let path = self.path_from_walk(cgroup_id);
+            self.insert(cgroup_id, path);
+        }
+        self.by_cgroup.get(&cgroup_id).and_then(|e| e.path.clone())
+    }
+
+    fn insert(&mut self, cgroup_id: u64, path: Option<String>) {
+        let kind = path
+            .as_deref()
+            .map(cgroup_path::classify)
+            .unwrap_or(PathKind::Other);
+        let container = match &kind {
+            PathKind::Container { runtime, id } => Some(Arc::new(Container {
+                id: id.clone(),
+                runtime: *runtime,
+                cgroup_path: path.clone().unwrap_or_default(),
+                cgroup_id,
+            })),
+            _ => None,
+        };
+        self.by_cgroup.insert(
+            cgroup_id,
+            Entry {
+                path,
+                kind,
+                container,
+                at: Instant::now(),
+                removed: None,
+            },
+        );
+    }
+
+    /// The kernel made a cgroup (`cgroup_mkdir`): its path is known before any task runs.
+    pub fn cgroup_created(&mut self, cgroup_id: u64, path: &str) {
+        self.insert(cgroup_id, Some(path.to_string()));
+    }
+
+    /// The kernel removed a cgroup; forget it after `LINGER`.
+    pub fn cgroup_removed(&mut self, cgroup_id: u64) {
+        if let Some(e) = self.by_cgroup.get_mut(&cgroup_id) {
+            e.removed = Some(Instant::now());
+        }
+    }
+
+    /// Drop removed cgroups whose linger time is over.
+    pub fn sweep(&mut self) {
+        self.by_cgroup
+            .retain(|_, e| e.removed.is_none_or(|t| t.elapsed() < LINGER));
+    }
+
+    /// Record what a replayed event says about a cgroup (captures carry the container id).
+    pub fn learn(&mut self, cgroup_id: u64, container_id: &str) {
+        if container_id == "host" || self.by_cgroup.contains_key(&cgroup_id) {
+            return;
+        }
+        self.by_cgroup.insert(
+            cgroup_id,
+            Entry {
+                path: None,
+                kind: PathKind::Other,
+                container: Some(Arc::new(Container {
+                    id: container_id.to_string(),
+                    runtime: Runtime::Unknown,
+                    cgroup_path: String::new(),
+                    cgroup_id,
+                })),
+                at: Instant::now(),
+                removed: None,
+            },
+        );
+    }
+
+    fn path_from_proc(&self, cgroup_id: u64, pid: u32) -> Option<String> {
+        let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+        let path = text
+            .lines()
+            .find_map(|l| l.strip_prefix("0::"))?
+            .to_string();
+        let root = self.root.as_ref()?;
+        let ino = fs::metadata(root.join(path.trim_start_matches('/')))
+            .ok()?
+            .ino();
+        (ino == cgroup_id).then_some(path)
+    }
+
+    fn path_from_walk(&mut self, cgroup_id: u64) -> Option<String> {
+        if self.last_walk.is_some_and(|t| t.elapsed() < WALK_INTERVAL) {
+            return None;
+        }
+        self.last_walk = Some(Instant::now());
+        let mut found = None;
+        for (id, path) in self.walk() {
+            if id == cgroup_id {
+                found = Some(path.clone());
+            }
+            if !self.by_cgroup.contains_key(&id) {
+                self.insert(id, Some(path));
+            }
+        }
+        found
+    }
+
+    /// Every cgroup under the cgroup2 mount: (id, path).
+    fn walk(&self) -> Vec<(u64, String)> {
+        let Some(root) = &self.root else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut stack = vec![(root.clone(), String::from("/"))];
+        while let Some((dir, path)) = stack.pop() {
+            let Ok(meta) = fs::metadata(&dir) else {
+                continue;
+            };
+            out.push((meta.ino(), path.clone()));
+            let Ok(rd) = fs::read_dir(&dir) else { continue };
+            for e in rd.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let child = if path == "/" {
+                        format!("/{name}")
+                    } else {
+                        format!("{path}/{name}")
+                    };
+                    stack.push((e.path(), child));
+                }
+            }
+        }
+        out
+    }
+
+    /// All containers that exist now: recognised by path, or cgroups whose tasks run in a
+    /// pid namespace of their own.
+    pub fn scan(&mut self) -> Vec<Arc<Container>> {
+        let mut out = Vec::new();
+        for (id, path) in self.walk() {
+            self.by_cgroup.remove(&id);
+            self.insert(id, Some(path.clone()));
+            let non_host = self.cgroup_in_own_pidns(&path);
+            if let Some(c) = self.resolve(id, 0, non_host) {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    fn cgroup_in_own_pidns(&self, path: &str) -> bool {
+        let (Some(root), Some(host)) = (&self.root, self.host_pidns) else {
+            return false;
+        };
+        let procs =
+            fs::read_to_string(root.join(path.trim_start_matches('/')).join("cgroup.procs"))
+                .unwrap_or_default();
+        procs
+            .lines()
+            .filter_map(|l| l.trim().parse::<u32>().ok())
+            .any(|pid| fs::metadata(format!("/proc/{pid}/ns/pid")).is_ok_and(|m| m.ino() != host))
+    }
+
+    /// Forget a cgroup (it was removed); a later event re-resolves it.
+    pub fn forget(&mut self, cgroup_id: u64) {
+        self.by_cgroup.remove(&cgroup_id);
+    }
+}
+
+impl Default for Containers {
+    fn default() -> Self {
+        Containers::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_ids_follow_falco() {
+        let c = Container {
+            id: "8c4a2d1e9f0b3a5c7d6e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c".into(),
+            runtime: Runtime::Docker,
+            cgroup_path: String::new(),
+            cgroup_id: 1,
+        };
+        assert_eq!(c.short_id(), "8c4a2d1e9f0b");
+        let r = Container {
+            id: "web-1".into(),
+            ..c
+        };
+        assert_eq!(r.short_id(), "web-1");
+    }
+
+    #[test]
+    fn learned_ids_resolve_without_the_filesystem() {
+        let mut cs = Containers::detached();
+        cs.learn(99, "abc");
+        cs.learn(1, "host");
+        assert_eq!(
+            cs.resolve(99, 0, false).map(|c| c.id.clone()).as_deref(),
+            Some("abc")
+        );
+        assert!(cs.resolve(1, 0, false).is_none());
+    }
+}

@@ -1,0 +1,344 @@
+//! State the kernel does not send with every record: the process table, the containers, the
+//! clock. `State::ingest` turns a decoded kernel record into a typed [`Event`]; `observe`
+//! applies an event's lifecycle effect, and is the only way the process table changes — live
+//! and replayed events go through the same code.
+
+pub mod cgroup_path;
+pub mod containers;
+pub mod procs;
+
+use std::{collections::HashMap, fs, path::Path};
+
+use sysaudit_common::flags;
+
+use crate::{
+    event::{ArgValue, Event, ExecEvent, ExitEvent, ForkEvent, SyscallEvent, Task, Timestamp},
+    probe::decode::{comm, Record},
+    syscalls::{args, table, Abi},
+};
+use containers::Containers;
+use procs::ProcessTable;
+
+/// `container_id` of host tasks (as Falco's `container.id`).
+pub const HOST: &str = "host";
+
+pub struct State {
+    pub procs: ProcessTable,
+    pub containers: Containers,
+    /// Added to the kernel's boot-time clock to get wall-clock time.
+    boot_to_real_ns: i128,
+    /// Filename of an exec whose `execve` exit has not been seen yet, by thread.
+    pending_exec: HashMap<u32, String>,
+    live: bool,
+}
+
+impl State {
+    /// State for live tracing: reads /proc and the cgroup tree.
+    pub fn live() -> State {
+        let mut procs = ProcessTable::new(true);
+        procs.scan_proc();
+        State {
+            procs,
+            containers: Containers::new(),
+            boot_to_real_ns: boot_to_real_offset(),
+            pending_exec: HashMap::new(),
+            live: true,
+        }
+    }
+
+    /// State for replaying captures: nothing is read from this machine.
+    pub fn replay() -> State {
+        State {
+            procs: ProcessTable::new(false),
+            containers: Containers::detached(),
+            boot_to_real_ns: 0,
+            pending_exec: HashMap::new(),
+            live: false,
+        }
+    }
+
+    fn task(&mut self, hdr: &sysaudit_common::Header) -> Task {
+        let tgid = (hdr.pid_tgid >> 32) as u32;
+        let tid = hdr.pid_tgid as u32;
+        let uid = hdr.uid_gid as u32;
+        let comm = comm(&hdr.comm);
+        let (ppid, exe) = match self.procs.get_or_load(tgid) {
+            Some(p) => (p.ppid, p.exe.clone()),
+            None => (0, String::new()),
+        };
+        let non_host = hdr.flags & flags::NON_HOST_PIDNS != 0;
+        let container_id = match self.containers.resolve(hdr.cgroup_id, tgid, non_host) {
+            Some(c) => c.id.clone(),
+            None => HOST.to_string(),
+        };
+        self.procs
+            .ensure(tgid, ppid, &comm, &exe, uid, hdr.cgroup_id);
+        Task {
+            time: Timestamp((hdr.ts_ns as i128 + self.boot_to_real_ns).max(0) as u64),
+            pid: tgid,
+            tid,
+            ppid,
+            comm,
+            exe,
+            uid,
+            gid: (hdr.uid_gid >> 32) as u32,
+            cgroup_id: hdr.cgroup_id,
+            container_id,
+        }
+    }
+
+    /// Turn a kernel record into an event and apply its effect on the state. Cgroup records
+    /// only update the state.
+    pub fn ingest(&mut self, rec: &Record<'_>) -> Option<Event> {
+        let ev = match rec {
+            Record::Cgroup { rec, path, removed } => {
+                let path = format!("/{}", String::from_utf8_lossy(path).trim_start_matches('/'));
+                if *removed {
+                    self.containers.cgroup_removed(rec.id);
+                } else {
+                    self.containers.cgroup_created(rec.id, &path);
+                }
+                return None;
+            }
+            Record::Syscall { rec, strings, addr } => {
+                let task = self.task(&rec.hdr);
+                let abi = Abi::from_kernel(rec.hdr.abi);
+                let name = table::display_name(abi, rec.nr);
+                let raw = args::RawArgs {
+                    regs: rec.args,
+                    strings: *strings,
+                    addr: *addr,
+                };
+                let mut args = args::decode(&name, &raw);
+                let ret = (rec.has_ret != 0).then_some(rec.ret);
+                let mut path = primary_path(&args).map(str::to_string);
+                if name == "execve" || name == "execveat" {
+                    if let Some(f) = self.pending_exec.remove(&task.tid) {
+                        if ret == Some(0) {
+                            // The registers now belong to the new image: the exec record
+                            // has what was passed.
+                            args = crate::event::Args::default();
+                            args.push("filename", ArgValue::Str(f.clone()));
+                            path = Some(f);
+                        }
+                    }
+                }
+                if let Some(p) = &path {
+                    if self.live && !p.starts_with('/') {
+                        path = Some(absolute(task.pid, dirfd(&args), p));
+                    }
+                }
+                Event::Syscall(SyscallEvent {
+                    task,
+                    syscall: name,
+                    nr: rec.nr,
+                    abi,
+                    ret,
+                    path,
+                    args,
+                    truncated: rec.hdr.flags & (flags::TRUNCATED | flags::READ_FAULT) != 0,
+                })
+            }
+            Record::Fork(r) => {
+                let task = self.task(&r.hdr);
+                Event::Fork(ForkEvent {
+                    task,
+                    child_pid: r.child_tgid,
+                    child_tid: r.child_pid,
+                })
+            }
+            Record::Exec {
+                rec,
+                argv,
+                filename,
+            } => {
+                let filename = String::from_utf8_lossy(filename).into_owned();
+                let mut task = self.task(&rec.hdr);
+                task.exe = self.exe_path(&task, &filename);
+                self.pending_exec.insert(task.tid, filename.clone());
+                if self.pending_exec.len() > 4096 {
+                    // Exec exits that were never traced (outside the interesting set).
+                    self.pending_exec.clear();
+                }
+                Event::Exec(ExecEvent {
+                    task,
+                    filename,
+                    argv: argv
+                        .iter()
+                        .map(|a| String::from_utf8_lossy(a).into_owned())
+                        .collect(),
+                    truncated: rec.hdr.flags & (flags::TRUNCATED | flags::READ_FAULT) != 0,
+                })
+            }
+            Record::Exit(r) => Event::Exit(ExitEvent {
+                task: self.task(&r.hdr),
+            }),
+        };
+        self.observe(&ev);
+        Some(ev)
+    }
+
+    /// The executable an exec ran, as Falco's `proc.exepath` would name it: symlinks resolved
+    /// in the process's root; fexecve and re-exec of `/proc/self/exe` (busybox applets, runc)
+    /// named by the file behind the descriptor. Falls back to the path as given.
+    fn exe_path(&mut self, task: &Task, filename: &str) -> String {
+        if !self.live {
+            return filename.to_string();
+        }
+        let via_fd = filename.starts_with("/proc/") || filename.starts_with("/dev/fd/");
+        if via_fd {
+            if let Some(real) = procs::exe_of(task.pid) {
+                return real;
+            }
+            // Gone already: /proc/self/exe was the image the process ran before this exec.
+            if filename == "/proc/self/exe" {
+                if let Some(prev) = self
+                    .procs
+                    .get(task.pid)
+                    .map(|p| p.exe.clone())
+                    .filter(|e| !e.is_empty())
+                {
+                    return prev;
+                }
+            }
+            return filename.to_string();
+        }
+        if !filename.starts_with('/') {
+            return filename.to_string();
+        }
+        [task.pid, task.ppid]
+            .iter()
+            .find_map(|p| procs::resolve_in_root(*p, filename))
+            .unwrap_or_else(|| filename.to_string())
+    }
+
+    /// Apply an event's effect on the process table (fork, exec, exit).
+    pub fn observe(&mut self, ev: &Event) {
+        let t = ev.task();
+        if !self.live {
+            // Replays learn containers and processes from the events themselves.
+            self.containers.learn(t.cgroup_id, &t.container_id);
+            self.procs
+                .ensure(t.pid, t.ppid, &t.comm, &t.exe, t.uid, t.cgroup_id);
+        }
+        match ev {
+            Event::Fork(f) => {
+                if f.child_pid != f.task.pid {
+                    self.procs.fork(f.task.pid, f.child_pid);
+                }
+            }
+            Event::Exec(e) => {
+                self.procs.exec(
+                    e.task.pid,
+                    &e.task.comm,
+                    &e.task.exe,
+                    e.argv.clone(),
+                    e.task.uid,
+                    e.task.cgroup_id,
+                );
+            }
+            Event::Exit(e) => {
+                if e.task.tid == e.task.pid {
+                    self.procs.exit(e.task.pid);
+                }
+            }
+            Event::Syscall(_) => {}
+        }
+    }
+}
+
+/// The path argument an event is about (the first one in the signature).
+fn primary_path(a: &crate::event::Args) -> Option<&str> {
+    const NAMES: [&str; 7] = [
+        "name", "path", "filename", "pathname", "oldpath", "target", "dev",
+    ];
+    NAMES
+        .iter()
+        .find_map(|n| a.get(n).and_then(ArgValue::as_str))
+        .filter(|s| !s.is_empty())
+}
+
+fn dirfd(a: &crate::event::Args) -> Option<i64> {
+    match a.get("dirfd").or_else(|| a.get("olddirfd")) {
+        Some(ArgValue::Int(fd)) => Some(*fd),
+        _ => None,
+    }
+}
+
+/// Make `p` absolute against the process's cwd or directory fd, in the process's own view of
+/// the filesystem (its root stripped), then normalise `.` and `..`.
+fn absolute(pid: u32, dirfd: Option<i64>, p: &str) -> String {
+    let base = match dirfd {
+        Some(fd) if fd >= 0 => fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok(),
+        _ => fs::read_link(format!("/proc/{pid}/cwd")).ok(),
+    };
+    let Some(base) = base else {
+        return p.to_string();
+    };
+    let root = fs::read_link(format!("/proc/{pid}/root")).unwrap_or_else(|_| "/".into());
+    let base = match base.strip_prefix(&root) {
+        Ok(rel) if root != Path::new("/") => Path::new("/").join(rel),
+        _ => base,
+    };
+    normalize(&base.join(p).to_string_lossy())
+}
+
+/// Lexical `.`/`..` removal of an absolute path.
+pub fn normalize(p: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    format!("/{}", out.join("/"))
+}
+
+/// Wall clock minus boot clock, in ns.
+fn boot_to_real_offset() -> i128 {
+    fn now(clock: libc::clockid_t) -> i128 {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes into the timespec we own.
+        unsafe { libc::clock_gettime(clock, &mut ts) };
+        ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128
+    }
+    now(libc::CLOCK_REALTIME) - now(libc::CLOCK_BOOTTIME)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::decode::{decode, tests::syscall_bytes};
+
+    #[test]
+    fn normalizes_paths() {
+        assert_eq!(normalize("/a/./b/../c"), "/a/c");
+        assert_eq!(normalize("/../.."), "/");
+        assert_eq!(normalize("/etc//passwd"), "/etc/passwd");
+    }
+
+    #[test]
+    fn ingests_a_syscall_record() {
+        let mut st = State::replay();
+        let b = syscall_bytes(257, 3, &[b"/etc/passwd"], &[]);
+        let rec = decode(&b).unwrap();
+        let Some(Event::Syscall(e)) = st.ingest(&rec) else {
+            panic!("kind")
+        };
+        assert_eq!(e.syscall, "openat");
+        assert_eq!(e.path.as_deref(), Some("/etc/passwd"));
+        assert_eq!(
+            (e.task.pid, e.task.tid, e.task.uid, e.task.gid),
+            (42, 43, 6, 5)
+        );
+        assert_eq!(e.task.container_id, HOST);
+        assert_eq!(e.ret, Some(3));
+    }
+}

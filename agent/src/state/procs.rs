@@ -1,0 +1,404 @@
+//! The process table: pid → what the rules and outputs need to know about a process (name,
+//! executable, arguments, parent), kept from fork/exec/exit events and an initial /proc scan.
+//! Threads are not entries: every event names its process (tgid).
+
+use std::{
+    collections::HashMap,
+    fs,
+    time::{Duration, Instant},
+};
+
+/// One process.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Process {
+    pub pid: u32,
+    pub ppid: u32,
+    /// `task->comm` after the last exec (threads may rename themselves; events carry theirs).
+    pub comm: String,
+    /// Path given to the last execve (Falco's `proc.exepath` as far as it can be known).
+    pub exe: String,
+    /// argv of the last exec (argv[0] is Falco's `proc.exe`).
+    pub args: Vec<String>,
+    pub uid: u32,
+    pub cgroup_id: u64,
+    /// Set when its last thread exited; the entry lingers so late events still resolve.
+    pub exited_at: Option<Instant>,
+}
+
+impl Process {
+    /// `proc.cmdline`: name and arguments.
+    pub fn cmdline(&self) -> String {
+        let mut s = self.comm.clone();
+        for a in self.args.iter().skip(1) {
+            s.push(' ');
+            s.push_str(a);
+        }
+        s
+    }
+}
+
+/// How long an exited process stays in the table.
+const LINGER: Duration = Duration::from_secs(10);
+/// Hard cap on entries; beyond it the oldest exited ones go first, then a full sweep.
+const MAX_ENTRIES: usize = 65536;
+
+#[derive(Default)]
+pub struct ProcessTable {
+    procs: HashMap<u32, Process>,
+    /// Read /proc for pids we have not seen (off for replays).
+    live: bool,
+}
+
+impl ProcessTable {
+    pub fn new(live: bool) -> ProcessTable {
+        ProcessTable {
+            procs: HashMap::new(),
+            live,
+        }
+    }
+
+    /// Fill the table from /proc (processes that started before the agent).
+    pub fn scan_proc(&mut self) {
+        let Ok(rd) = fs::read_dir("/proc") else {
+            return;
+        };
+        for e in rd.flatten() {
+            if let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) {
+                if let Some(p) = read_proc(pid) {
+                    self.procs.insert(pid, p);
+                }
+            }
+        }
+    }
+
+    pub fn get(&self, pid: u32) -> Option<&Process> {
+        self.procs.get(&pid)
+    }
+
+    /// The process, reading /proc for it if it is not known yet.
+    pub fn get_or_load(&mut self, pid: u32) -> Option<&Process> {
+        if !self.procs.contains_key(&pid) && self.live {
+            if let Some(p) = read_proc(pid) {
+                self.procs.insert(pid, p);
+            }
+        }
+        self.procs.get(&pid)
+    }
+
+    /// Make sure an entry exists for a process an event names, with what the event knows.
+    pub fn ensure(&mut self, pid: u32, ppid: u32, comm: &str, exe: &str, uid: u32, cgroup_id: u64) {
+        if self.get_or_load(pid).is_some() {
+            return;
+        }
+        self.procs.insert(
+            pid,
+            Process {
+                pid,
+                ppid,
+                comm: comm.to_string(),
+                exe: exe.to_string(),
+                args: Vec::new(),
+                uid,
+                cgroup_id,
+                exited_at: None,
+            },
+        );
+    }
+
+    /// A new process `child` of `parent` (threads are ignored).
+    pub fn fork(&mut self, parent: u32, child: u32) {
+        if child == parent {
+            return;
+        }
+        let base = self.get_or_load(parent).cloned().unwrap_or(Process {
+            pid: parent,
+            ..Default::default()
+        });
+        self.procs.insert(
+            child,
+            Process {
+                pid: child,
+                ppid: parent,
+                exited_at: None,
+                ..base
+            },
+        );
+        self.gc();
+    }
+
+    pub fn exec(
+        &mut self,
+        pid: u32,
+        comm: &str,
+        exe: &str,
+        args: Vec<String>,
+        uid: u32,
+        cgroup_id: u64,
+    ) {
+        let p = self.procs.entry(pid).or_insert_with(|| Process {
+            pid,
+            ..Default::default()
+        });
+        if p.ppid == 0 && self.live {
+            p.ppid = read_ppid(pid).unwrap_or(0);
+        }
+        p.comm = comm.to_string();
+        p.exe = exe.to_string();
+        p.args = args;
+        p.uid = uid;
+        p.cgroup_id = cgroup_id;
+        p.exited_at = None;
+    }
+
+    /// The leader thread of `pid` exited.
+    pub fn exit(&mut self, pid: u32) {
+        if let Some(p) = self.procs.get_mut(&pid) {
+            p.exited_at = Some(Instant::now());
+        }
+    }
+
+    /// Ancestors of `pid`, parent first, as far as the table knows them (bounded: pid reuse
+    /// can make loops).
+    pub fn ancestors(&mut self, pid: u32, max: usize) -> Vec<Process> {
+        let mut out = Vec::new();
+        let mut cur = self.get_or_load(pid).map(|p| p.ppid);
+        while let Some(pp) = cur {
+            if pp == 0 || out.len() >= max {
+                break;
+            }
+            let Some(p) = self.get_or_load(pp).cloned() else {
+                break;
+            };
+            cur = Some(p.ppid);
+            out.push(p);
+        }
+        out
+    }
+
+    pub fn len(&self) -> usize {
+        self.procs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.procs.is_empty()
+    }
+
+    fn gc(&mut self) {
+        if self.procs.len() < MAX_ENTRIES {
+            return;
+        }
+        self.procs
+            .retain(|_, p| p.exited_at.is_none_or(|t| t.elapsed() < LINGER));
+        if self.procs.len() >= MAX_ENTRIES && self.live {
+            // Lost exit events: keep only what still exists.
+            self.procs
+                .retain(|pid, _| fs::metadata(format!("/proc/{pid}")).is_ok());
+        }
+    }
+
+    /// Drop exited processes past their linger time (called periodically).
+    pub fn sweep(&mut self) {
+        self.procs
+            .retain(|_, p| p.exited_at.is_none_or(|t| t.elapsed() < LINGER));
+    }
+}
+
+fn read_ppid(pid: u32) -> Option<u32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&stat).map(|(_, ppid)| ppid)
+}
+
+/// (comm, ppid) from /proc/<pid>/stat; comm may contain spaces and parentheses.
+fn parse_stat(stat: &str) -> Option<(String, u32)> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let comm = stat.get(open + 1..close)?.to_string();
+    let mut rest = stat.get(close + 1..)?.split_whitespace();
+    let _state = rest.next()?;
+    let ppid = rest.next()?.parse().ok()?;
+    Some((comm, ppid))
+}
+
+/// The executable of a live process, as the process itself sees it: /proc's link is in the
+/// host's view, so the process's root (a container's rootfs) is stripped.
+pub fn exe_of(pid: u32) -> Option<String> {
+    let exe = fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+    let root = fs::read_link(format!("/proc/{pid}/root")).unwrap_or_default();
+    Some(match exe.strip_prefix(&root) {
+        Ok(rel) if root.as_os_str() != "/" => format!("/{}", rel.display()),
+        _ => exe.display().to_string(),
+    })
+}
+
+/// Resolve the symlinks of absolute `path` as seen from the root of process `pid` (its
+/// container's rootfs), the way the kernel did when it opened the file. Absolute link targets
+/// stay inside that root. `None` if the process is gone or the path does not resolve.
+pub fn resolve_in_root(pid: u32, path: &str) -> Option<String> {
+    let root = std::path::PathBuf::from(format!("/proc/{pid}/root"));
+    fs::metadata(&root).ok()?;
+    let mut todo: Vec<String> = path
+        .split('/')
+        .filter(|c| !c.is_empty())
+        .rev()
+        .map(str::to_string)
+        .collect();
+    let mut done: Vec<String> = Vec::new();
+    let mut links = 0;
+    while let Some(c) = todo.pop() {
+        match c.as_str() {
+            "." => continue,
+            ".." => {
+                done.pop();
+                continue;
+            }
+            _ => {}
+        }
+        let here = root.join(done.join("/")).join(&c);
+        match fs::read_link(&here) {
+            Ok(target) => {
+                links += 1;
+                if links > 40 {
+                    return None;
+                }
+                let t = target.to_string_lossy().into_owned();
+                if t.starts_with('/') {
+                    done.clear();
+                }
+                todo.extend(
+                    t.split('/')
+                        .filter(|x| !x.is_empty())
+                        .rev()
+                        .map(str::to_string),
+                );
+            }
+            Err(_) => {
+                fs::symlink_metadata(&here).ok()?;
+                done.push(c);
+            }
+        }
+    }
+    Some(format!("/{}", done.join("/")))
+}
+
+fn read_proc(pid: u32) -> Option<Process> {
+    let (comm, ppid) = parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)?;
+    let args: Vec<String> = fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| {
+            b.split(|c| *c == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let exe = exe_of(pid).unwrap_or_default();
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let cgroup_id = 0;
+    Some(Process {
+        pid,
+        ppid,
+        comm,
+        exe,
+        args,
+        uid,
+        cgroup_id,
+        exited_at: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_stat_with_odd_comm() {
+        let s = "123 (my (weird) name) S 45 123 123 0 -1 4194560";
+        assert_eq!(parse_stat(s), Some(("my (weird) name".into(), 45)));
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn lifecycle_builds_ancestry() {
+        let mut t = ProcessTable::new(false);
+        t.exec(
+            10,
+            "containerd-shim",
+            "/usr/bin/containerd-shim",
+            vec![],
+            0,
+            1,
+        );
+        t.fork(10, 20);
+        t.exec(
+            20,
+            "sh",
+            "/bin/sh",
+            vec!["sh".into(), "-c".into(), "cat x".into()],
+            0,
+            5,
+        );
+        t.fork(20, 30);
+        t.exec(30, "cat", "/bin/cat", vec!["cat".into(), "x".into()], 0, 5);
+        let a = t.ancestors(30, 8);
+        assert_eq!(
+            a.iter().map(|p| p.comm.as_str()).collect::<Vec<_>>(),
+            vec!["sh", "containerd-shim"]
+        );
+        assert_eq!(t.get(30).map(|p| p.cmdline()).as_deref(), Some("cat x"));
+        assert_eq!(t.get(30).map(|p| p.ppid), Some(20));
+        // Threads do not create entries.
+        t.fork(30, 30);
+        assert_eq!(t.len(), 3);
+        t.exit(30);
+        assert!(t.get(30).and_then(|p| p.exited_at).is_some());
+    }
+
+    #[test]
+    fn forked_child_inherits_until_exec() {
+        let mut t = ProcessTable::new(false);
+        t.exec(1, "bash", "/bin/bash", vec!["bash".into()], 1000, 3);
+        t.fork(1, 2);
+        let c = t.get(2).cloned().unwrap_or_default();
+        assert_eq!((c.comm.as_str(), c.ppid, c.uid), ("bash", 1, 1000));
+    }
+
+    #[test]
+    fn resolves_links_inside_the_process_root() {
+        let me = std::process::id();
+        let dir = std::env::temp_dir().join(format!("sysaudit-resolve-{me}"));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("bin")).unwrap();
+        fs::write(dir.join("bin/busybox"), b"x").unwrap();
+        std::os::unix::fs::symlink("busybox", dir.join("bin/sh")).unwrap();
+        std::os::unix::fs::symlink(dir.join("bin"), dir.join("abs")).unwrap();
+        let p = format!("{}/bin/sh", dir.display());
+        assert_eq!(
+            resolve_in_root(me, &p),
+            Some(format!("{}/bin/busybox", dir.display()))
+        );
+        let p = format!("{}/abs/./sh", dir.display());
+        assert_eq!(
+            resolve_in_root(me, &p),
+            Some(format!("{}/bin/busybox", dir.display()))
+        );
+        assert_eq!(
+            resolve_in_root(me, &format!("{}/nope", dir.display())),
+            None
+        );
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn reads_itself_from_proc() {
+        let me = std::process::id();
+        let p = read_proc(me).expect("own /proc entry");
+        assert_eq!(p.pid, me);
+        assert!(!p.args.is_empty());
+        assert!(p.exe.starts_with('/'));
+    }
+}

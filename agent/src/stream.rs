@@ -1,0 +1,215 @@
+//! The live pipeline every long-running command shares: drain the ring → decode → state →
+//! the command's handler, until SIGINT/SIGTERM, a duration, or the handler says stop. Drops are
+//! reported as they happen (rate-limited) and counted for the final stats line.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use sysaudit_common::Counters;
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::{
+    event::Event,
+    probe::{
+        decode,
+        ring::{Ring, DRAIN_INTERVAL},
+        Probe,
+    },
+    state::State,
+};
+
+/// What the handler wants after an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Stop,
+}
+
+/// Why the stream ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    Signal,
+    Duration,
+    Handler,
+}
+
+/// Counters of one run: the kernel's, plus what userspace saw.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stats {
+    pub kernel: Counters,
+    pub records: u64,
+    pub decode_errors: u64,
+}
+
+impl Stats {
+    /// Every record lost anywhere on the way.
+    pub fn lost(&self) -> u64 {
+        self.kernel.ring_full
+            + self.kernel.too_big
+            + self.kernel.lifecycle_lost
+            + self.decode_errors
+    }
+
+    /// The final stats as one JSON object (`--json` mode prints this instead of the line).
+    pub fn json(&self) -> serde_json::Value {
+        let k = &self.kernel;
+        serde_json::json!({
+            "event": "stats",
+            "records": self.records,
+            "lost": self.lost(),
+            "decode_errors": self.decode_errors,
+            "kernel": {
+                "seen": k.seen,
+                "filtered_self": k.filtered_self,
+                "filtered_id": k.filtered_id,
+                "filtered_scope": k.filtered_scope,
+                "filtered_syscall": k.filtered_syscall,
+                "emitted": k.emitted,
+                "ring_full": k.ring_full,
+                "too_big": k.too_big,
+                "lifecycle_emitted": k.lifecycle_emitted,
+                "lifecycle_lost": k.lifecycle_lost,
+                "read_faults": k.read_faults,
+                "profiled": k.profiled,
+                "profile_map_full": k.profile_map_full,
+                "x32_seen": k.x32_seen,
+            }
+        })
+    }
+
+    /// The final stats line.
+    pub fn line(&self) -> String {
+        let k = &self.kernel;
+        format!(
+            "sysaudit: {} records received; lost {} (ring full {}, too big {}, lifecycle {}, undecodable {}); kernel saw {} syscall hits, filtered {} (own {}, id -1 {}, scope {}, syscall set {}), emitted {}",
+            self.records,
+            self.lost(),
+            k.ring_full,
+            k.too_big,
+            k.lifecycle_lost,
+            self.decode_errors,
+            k.seen,
+            k.filtered_self + k.filtered_id + k.filtered_scope + k.filtered_syscall,
+            k.filtered_self,
+            k.filtered_id,
+            k.filtered_scope,
+            k.filtered_syscall,
+            k.emitted + k.lifecycle_emitted,
+        )
+    }
+}
+
+/// How often drops are checked and at most reported.
+const DROP_REPORT_EVERY: Duration = Duration::from_secs(1);
+
+pub struct Stream {
+    probe: Probe,
+    ring: Ring,
+    pub state: State,
+    stats: Stats,
+}
+
+impl Stream {
+    pub fn new(mut probe: Probe, state: State) -> anyhow::Result<Stream> {
+        let ring = Ring::new(probe.take_ring()?).context("polling the ring buffer")?;
+        Ok(Stream {
+            probe,
+            ring,
+            state,
+            stats: Stats::default(),
+        })
+    }
+
+    pub fn probe(&self) -> &Probe {
+        &self.probe
+    }
+
+    /// Run until stopped. `on_event` sees every event; `on_tick` runs about every 10 ms.
+    pub async fn run(
+        &mut self,
+        duration: Option<Duration>,
+        mut on_event: impl FnMut(&mut State, Event) -> Flow,
+        mut on_tick: impl FnMut(&mut State) -> Flow,
+    ) -> anyhow::Result<Ended> {
+        let mut sigint = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+        let mut sigterm = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+        let deadline = duration.map(|d| tokio::time::Instant::now() + d);
+        let mut tick = tokio::time::interval(DRAIN_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_report = Instant::now();
+        let mut reported_lost = 0u64;
+        let mut last_sweep = Instant::now();
+
+        let ended = loop {
+            let sleep_until =
+                deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                _ = sigint.recv() => break Ended::Signal,
+                _ = sigterm.recv() => break Ended::Signal,
+                _ = tokio::time::sleep_until(sleep_until), if deadline.is_some() => break Ended::Duration,
+                r = self.ring.wakeup() => { r.context("waiting on the ring buffer")?; }
+                _ = tick.tick() => {}
+            }
+            if self.drain(&mut on_event) == Flow::Stop || on_tick(&mut self.state) == Flow::Stop {
+                break Ended::Handler;
+            }
+            if last_report.elapsed() >= DROP_REPORT_EVERY {
+                self.refresh_counters();
+                let lost = self.stats.lost();
+                if lost > reported_lost {
+                    eprintln!(
+                        "sysaudit: {} records lost in the last {:.1}s ({} in total); the ring buffer is too small or the reader too slow (try --ring-size)",
+                        lost - reported_lost,
+                        last_report.elapsed().as_secs_f64(),
+                        lost
+                    );
+                    reported_lost = lost;
+                }
+                last_report = Instant::now();
+            }
+            if last_sweep.elapsed() >= Duration::from_secs(5) {
+                self.state.procs.sweep();
+                self.state.containers.sweep();
+                last_sweep = Instant::now();
+            }
+        };
+        // Flush what the kernel already wrote.
+        self.drain(&mut on_event);
+        self.refresh_counters();
+        Ok(ended)
+    }
+
+    fn drain(&mut self, on_event: &mut impl FnMut(&mut State, Event) -> Flow) -> Flow {
+        let state = &mut self.state;
+        let stats = &mut self.stats;
+        let mut flow = Flow::Continue;
+        self.ring.drain(|bytes| {
+            stats.records += 1;
+            match decode::decode(bytes) {
+                Ok(rec) => {
+                    if let Some(ev) = state.ingest(&rec) {
+                        if flow == Flow::Continue {
+                            flow = on_event(state, ev);
+                        }
+                    }
+                }
+                Err(e) => {
+                    stats.decode_errors += 1;
+                    log::debug!("undecodable record: {e}");
+                }
+            }
+        });
+        flow
+    }
+
+    fn refresh_counters(&mut self) {
+        match self.probe.counters() {
+            Ok(c) => self.stats.kernel = c,
+            Err(e) => log::warn!("reading kernel counters: {e}"),
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+}

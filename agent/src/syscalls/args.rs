@@ -1,0 +1,592 @@
+//! Syscall signatures (argument names and kinds) and the decoding of raw arguments into the
+//! values events carry. Argument names follow Falco's event table so that `evt.arg.<name>`
+//! means the same thing here as in Falco rules.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use sysaudit_common::ArgSpec;
+
+use super::{flags, table, Abi};
+use crate::event::{ArgValue, Args};
+
+/// How one argument is decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Fd,
+    /// `AT_FDCWD` (-100) or a descriptor.
+    DirFd,
+    Int,
+    UInt,
+    Hex,
+    /// A NUL-terminated user path, copied by the kernel program.
+    Path,
+    OpenFlags,
+    Mode,
+    AtFlags,
+    RenameFlags,
+    CloneFlags,
+    MountFlags,
+    UmountFlags,
+    MemfdFlags,
+    Prot,
+    Family,
+    SockType,
+    /// A `struct sockaddr *` whose length is the argument at the given index.
+    SockAddr(u8),
+    /// A `struct sockaddr *` whose length is read through the `socklen_t *` at the index.
+    SockAddrOut(u8),
+    PtraceRequest,
+    BpfCmd,
+    Signal,
+    PrctlOption,
+    /// A user string the kernel does not copy (e.g. mount data); shown as a pointer.
+    Ptr,
+}
+
+use Kind::*;
+
+/// (syscall, [(argument name, kind)]) in argument order.
+type Sig = (&'static str, &'static [(&'static str, Kind)]);
+
+const SIGS: &[Sig] = &[
+    (
+        "open",
+        &[("name", Path), ("flags", OpenFlags), ("mode", Mode)],
+    ),
+    (
+        "openat",
+        &[
+            ("dirfd", DirFd),
+            ("name", Path),
+            ("flags", OpenFlags),
+            ("mode", Mode),
+        ],
+    ),
+    (
+        "openat2",
+        &[
+            ("dirfd", DirFd),
+            ("name", Path),
+            ("how", Ptr),
+            ("size", UInt),
+        ],
+    ),
+    ("creat", &[("name", Path), ("mode", Mode)]),
+    (
+        "open_by_handle_at",
+        &[("mountfd", Fd), ("handle", Ptr), ("flags", OpenFlags)],
+    ),
+    (
+        "execve",
+        &[("filename", Path), ("argv", Ptr), ("envp", Ptr)],
+    ),
+    (
+        "execveat",
+        &[
+            ("dirfd", DirFd),
+            ("pathname", Path),
+            ("argv", Ptr),
+            ("envp", Ptr),
+            ("flags", AtFlags),
+        ],
+    ),
+    ("unlink", &[("path", Path)]),
+    (
+        "unlinkat",
+        &[("dirfd", DirFd), ("name", Path), ("flags", AtFlags)],
+    ),
+    ("rmdir", &[("path", Path)]),
+    ("rename", &[("oldpath", Path), ("newpath", Path)]),
+    (
+        "renameat",
+        &[
+            ("olddirfd", DirFd),
+            ("oldpath", Path),
+            ("newdirfd", DirFd),
+            ("newpath", Path),
+        ],
+    ),
+    (
+        "renameat2",
+        &[
+            ("olddirfd", DirFd),
+            ("oldpath", Path),
+            ("newdirfd", DirFd),
+            ("newpath", Path),
+            ("flags", RenameFlags),
+        ],
+    ),
+    ("mkdir", &[("path", Path), ("mode", Mode)]),
+    (
+        "mkdirat",
+        &[("dirfd", DirFd), ("path", Path), ("mode", Mode)],
+    ),
+    ("chmod", &[("filename", Path), ("mode", Mode)]),
+    ("fchmod", &[("fd", Fd), ("mode", Mode)]),
+    (
+        "fchmodat",
+        &[("dirfd", DirFd), ("filename", Path), ("mode", Mode)],
+    ),
+    (
+        "fchmodat2",
+        &[
+            ("dirfd", DirFd),
+            ("filename", Path),
+            ("mode", Mode),
+            ("flags", AtFlags),
+        ],
+    ),
+    ("chown", &[("path", Path), ("uid", Int), ("gid", Int)]),
+    ("lchown", &[("path", Path), ("uid", Int), ("gid", Int)]),
+    (
+        "fchownat",
+        &[
+            ("dirfd", DirFd),
+            ("pathname", Path),
+            ("uid", Int),
+            ("gid", Int),
+            ("flags", AtFlags),
+        ],
+    ),
+    ("link", &[("oldpath", Path), ("newpath", Path)]),
+    (
+        "linkat",
+        &[
+            ("olddir", DirFd),
+            ("oldpath", Path),
+            ("newdir", DirFd),
+            ("newpath", Path),
+            ("flags", AtFlags),
+        ],
+    ),
+    ("symlink", &[("target", Path), ("linkpath", Path)]),
+    (
+        "symlinkat",
+        &[("target", Path), ("linkdirfd", DirFd), ("linkpath", Path)],
+    ),
+    ("truncate", &[("path", Path), ("length", Int)]),
+    ("chdir", &[("path", Path)]),
+    ("fchdir", &[("fd", Fd)]),
+    ("chroot", &[("path", Path)]),
+    ("access", &[("pathname", Path), ("mode", Int)]),
+    (
+        "faccessat",
+        &[("dirfd", DirFd), ("pathname", Path), ("mode", Int)],
+    ),
+    (
+        "faccessat2",
+        &[
+            ("dirfd", DirFd),
+            ("pathname", Path),
+            ("mode", Int),
+            ("flags", AtFlags),
+        ],
+    ),
+    (
+        "mount",
+        &[
+            ("dev", Path),
+            ("dir", Path),
+            ("type", Ptr),
+            ("flags", MountFlags),
+            ("data", Ptr),
+        ],
+    ),
+    ("umount2", &[("name", Path), ("flags", UmountFlags)]),
+    ("umount", &[("name", Path)]),
+    ("pivot_root", &[("new_root", Path), ("put_old", Path)]),
+    ("close", &[("fd", Fd)]),
+    ("read", &[("fd", Fd), ("buf", Ptr), ("size", UInt)]),
+    ("write", &[("fd", Fd), ("buf", Ptr), ("size", UInt)]),
+    ("dup", &[("fd", Fd)]),
+    ("dup2", &[("oldfd", Fd), ("newfd", Fd)]),
+    (
+        "dup3",
+        &[("oldfd", Fd), ("newfd", Fd), ("flags", OpenFlags)],
+    ),
+    (
+        "socket",
+        &[("domain", Family), ("type", SockType), ("proto", Int)],
+    ),
+    (
+        "socketpair",
+        &[("domain", Family), ("type", SockType), ("proto", Int)],
+    ),
+    (
+        "connect",
+        &[("fd", Fd), ("addr", SockAddr(2)), ("addrlen", UInt)],
+    ),
+    (
+        "bind",
+        &[("fd", Fd), ("addr", SockAddr(2)), ("addrlen", UInt)],
+    ),
+    ("listen", &[("fd", Fd), ("backlog", Int)]),
+    (
+        "accept",
+        &[("fd", Fd), ("addr", SockAddrOut(2)), ("addrlen", Ptr)],
+    ),
+    (
+        "accept4",
+        &[
+            ("fd", Fd),
+            ("addr", SockAddrOut(2)),
+            ("addrlen", Ptr),
+            ("flags", Hex),
+        ],
+    ),
+    (
+        "sendto",
+        &[
+            ("fd", Fd),
+            ("buf", Ptr),
+            ("size", UInt),
+            ("flags", Hex),
+            ("addr", SockAddr(5)),
+            ("addrlen", UInt),
+        ],
+    ),
+    (
+        "recvfrom",
+        &[
+            ("fd", Fd),
+            ("buf", Ptr),
+            ("size", UInt),
+            ("flags", Hex),
+            ("addr", SockAddrOut(5)),
+            ("addrlen", Ptr),
+        ],
+    ),
+    ("sendmsg", &[("fd", Fd), ("msg", Ptr), ("flags", Hex)]),
+    ("recvmsg", &[("fd", Fd), ("msg", Ptr), ("flags", Hex)]),
+    (
+        "getsockname",
+        &[("fd", Fd), ("addr", SockAddrOut(2)), ("addrlen", Ptr)],
+    ),
+    (
+        "getpeername",
+        &[("fd", Fd), ("addr", SockAddrOut(2)), ("addrlen", Ptr)],
+    ),
+    ("shutdown", &[("fd", Fd), ("how", Int)]),
+    (
+        "ptrace",
+        &[
+            ("request", PtraceRequest),
+            ("pid", Int),
+            ("addr", Hex),
+            ("data", Hex),
+        ],
+    ),
+    ("kill", &[("pid", Int), ("sig", Signal)]),
+    ("tkill", &[("tid", Int), ("sig", Signal)]),
+    ("tgkill", &[("pid", Int), ("tid", Int), ("sig", Signal)]),
+    ("setuid", &[("uid", Int)]),
+    ("setgid", &[("gid", Int)]),
+    ("setreuid", &[("ruid", Int), ("euid", Int)]),
+    ("setregid", &[("rgid", Int), ("egid", Int)]),
+    ("setresuid", &[("ruid", Int), ("euid", Int), ("suid", Int)]),
+    ("setresgid", &[("rgid", Int), ("egid", Int), ("sgid", Int)]),
+    ("setns", &[("fd", Fd), ("nstype", CloneFlags)]),
+    ("unshare", &[("flags", CloneFlags)]),
+    (
+        "clone",
+        &[
+            ("flags", CloneFlags),
+            ("stack", Ptr),
+            ("parent_tid", Ptr),
+            ("child_tid", Ptr),
+            ("tls", Ptr),
+        ],
+    ),
+    ("clone3", &[("args", Ptr), ("size", UInt)]),
+    (
+        "init_module",
+        &[("img", Ptr), ("length", UInt), ("uargs", Ptr)],
+    ),
+    (
+        "finit_module",
+        &[("fd", Fd), ("uargs", Ptr), ("flags", Hex)],
+    ),
+    ("delete_module", &[("name", Ptr), ("flags", Hex)]),
+    ("bpf", &[("cmd", BpfCmd), ("attr", Ptr), ("size", UInt)]),
+    (
+        "prctl",
+        &[
+            ("option", PrctlOption),
+            ("arg2", Hex),
+            ("arg3", Hex),
+            ("arg4", Hex),
+            ("arg5", Hex),
+        ],
+    ),
+    ("memfd_create", &[("name", Path), ("flags", MemfdFlags)]),
+    (
+        "mmap",
+        &[
+            ("addr", Hex),
+            ("length", UInt),
+            ("prot", Prot),
+            ("flags", Hex),
+            ("fd", Fd),
+            ("offset", UInt),
+        ],
+    ),
+    (
+        "mprotect",
+        &[("addr", Hex), ("length", UInt), ("prot", Prot)],
+    ),
+    ("ioctl", &[("fd", Fd), ("request", Hex), ("argument", Hex)]),
+    ("userfaultfd", &[("flags", Hex)]),
+    ("seccomp", &[("op", Int), ("flags", Hex), ("args", Ptr)]),
+    ("setsid", &[]),
+    ("setpgid", &[("pid", Int), ("pgid", Int)]),
+    ("exit", &[("status", Int)]),
+    ("exit_group", &[("status", Int)]),
+    ("fcntl", &[("fd", Fd), ("cmd", Int), ("arg", Hex)]),
+    (
+        "newfstatat",
+        &[
+            ("dirfd", DirFd),
+            ("path", Path),
+            ("statbuf", Ptr),
+            ("flags", AtFlags),
+        ],
+    ),
+    (
+        "statx",
+        &[
+            ("dirfd", DirFd),
+            ("path", Path),
+            ("flags", AtFlags),
+            ("mask", Hex),
+            ("statxbuf", Ptr),
+        ],
+    ),
+    ("stat", &[("path", Path), ("statbuf", Ptr)]),
+    ("lstat", &[("path", Path), ("statbuf", Ptr)]),
+    ("readlink", &[("path", Path), ("buf", Ptr), ("size", UInt)]),
+    (
+        "readlinkat",
+        &[
+            ("dirfd", DirFd),
+            ("path", Path),
+            ("buf", Ptr),
+            ("size", UInt),
+        ],
+    ),
+];
+
+/// The signature of a syscall, if we decode it.
+pub fn signature(name: &str) -> Option<&'static [(&'static str, Kind)]> {
+    SIGS.iter().find(|(n, _)| *n == name).map(|(_, a)| *a)
+}
+
+/// What the kernel must copy for syscall `name`: up to two paths and one socket address.
+pub fn arg_spec(name: &str) -> ArgSpec {
+    let mut spec = ArgSpec::EMPTY;
+    let Some(sig) = signature(name) else {
+        return spec;
+    };
+    let mut s = 0;
+    for (i, (_, kind)) in sig.iter().enumerate() {
+        match kind {
+            Path if s < 2 => {
+                spec.str_arg[s] = ArgSpec::pos(i);
+                s += 1;
+            }
+            SockAddr(len) => {
+                spec.addr_arg = ArgSpec::pos(i);
+                spec.addr_len_arg = ArgSpec::pos(*len as usize);
+            }
+            SockAddrOut(len) => {
+                spec.addr_arg = ArgSpec::pos(i);
+                spec.addr_len_arg = ArgSpec::pos(*len as usize) | ArgSpec::LEN_PTR;
+            }
+            _ => {}
+        }
+    }
+    spec
+}
+
+/// The kernel's argument-copy table for one ABI, indexed by syscall number.
+pub fn arg_specs(abi: Abi) -> Vec<ArgSpec> {
+    let mut v = vec![ArgSpec::EMPTY; sysaudit_common::MAX_SYSCALLS];
+    for (nr, name) in table::all(abi) {
+        if let Some(slot) = v.get_mut(nr as usize) {
+            *slot = arg_spec(name);
+        }
+    }
+    v
+}
+
+/// The raw material of one syscall's arguments as the kernel delivered it.
+pub struct RawArgs<'a> {
+    pub regs: [u64; 6],
+    pub strings: [Option<&'a [u8]>; 2],
+    pub addr: Option<&'a [u8]>,
+}
+
+/// Decode the arguments of syscall `name` into named values.
+pub fn decode(name: &str, raw: &RawArgs<'_>) -> Args {
+    let mut out = Args::default();
+    let Some(sig) = signature(name) else {
+        return out;
+    };
+    let mut s = 0;
+    for (i, (arg_name, kind)) in sig.iter().enumerate() {
+        let v = raw.regs[i];
+        let value = match kind {
+            Fd => ArgValue::Int(v as i32 as i64),
+            DirFd => {
+                if v as i32 == libc::AT_FDCWD {
+                    ArgValue::Str("AT_FDCWD".into())
+                } else {
+                    ArgValue::Int(v as i32 as i64)
+                }
+            }
+            Int => ArgValue::Int(v as i64),
+            UInt => ArgValue::Int(v as i64),
+            Hex | Ptr => ArgValue::Str(format!("{v:#x}")),
+            Path => {
+                let p = raw.strings.get(s).copied().flatten();
+                s += 1;
+                match p {
+                    Some(b) => ArgValue::Str(String::from_utf8_lossy(b).into_owned()),
+                    None => ArgValue::Null,
+                }
+            }
+            OpenFlags => ArgValue::Str(flags::open_flags(v)),
+            Mode => ArgValue::Str(flags::mode(v)),
+            AtFlags => ArgValue::Str(flags::bits(v, flags::AT_FLAGS)),
+            RenameFlags => ArgValue::Str(flags::bits(v, flags::RENAME_FLAGS)),
+            CloneFlags => ArgValue::Str(flags::bits(v, flags::CLONE_FLAGS)),
+            MountFlags => ArgValue::Str(flags::bits(v, flags::MOUNT_FLAGS)),
+            UmountFlags => ArgValue::Str(flags::bits(v, flags::UMOUNT_FLAGS)),
+            MemfdFlags => ArgValue::Str(flags::bits(v, flags::MEMFD_FLAGS)),
+            Prot => ArgValue::Str(flags::bits(v, flags::PROT_FLAGS)),
+            Family => ArgValue::Str(flags::enum_name(v as i64, flags::ADDRESS_FAMILIES)),
+            SockType => ArgValue::Str(flags::sock_type(v)),
+            SockAddr(_) | SockAddrOut(_) => match raw.addr {
+                Some(b) => sockaddr(b),
+                None => ArgValue::Null,
+            },
+            PtraceRequest => ArgValue::Str(flags::enum_name(v as i64, flags::PTRACE_REQUESTS)),
+            BpfCmd => ArgValue::Str(flags::enum_name(v as i64, flags::BPF_CMDS)),
+            Signal => ArgValue::Str(flags::enum_name(v as i64, flags::SIGNALS)),
+            PrctlOption => ArgValue::Str(flags::enum_name(v as i64, flags::PRCTL_OPTIONS)),
+        };
+        out.push(arg_name, value);
+    }
+    out
+}
+
+/// `1.2.3.4:80`, `[::1]:443`, a unix path (`@name` when abstract), or the family name.
+pub fn sockaddr(b: &[u8]) -> ArgValue {
+    if b.len() < 2 {
+        return ArgValue::Null;
+    }
+    let family = u16::from_ne_bytes([b[0], b[1]]) as i32;
+    let s = match family {
+        libc::AF_INET if b.len() >= 8 => {
+            let port = u16::from_be_bytes([b[2], b[3]]);
+            let ip = Ipv4Addr::new(b[4], b[5], b[6], b[7]);
+            format!("{ip}:{port}")
+        }
+        libc::AF_INET6 if b.len() >= 24 => {
+            let port = u16::from_be_bytes([b[2], b[3]]);
+            let mut a = [0u8; 16];
+            a.copy_from_slice(&b[8..24]);
+            format!("[{}]:{port}", Ipv6Addr::from(a))
+        }
+        libc::AF_UNIX => {
+            let p = &b[2..];
+            if p.first() == Some(&0) {
+                let end = p.len();
+                format!(
+                    "@{}",
+                    String::from_utf8_lossy(&p[1..end]).trim_end_matches('\0')
+                )
+            } else {
+                let end = p.iter().position(|c| *c == 0).unwrap_or(p.len());
+                String::from_utf8_lossy(&p[..end]).into_owned()
+            }
+        }
+        f => flags::enum_name(f as i64, flags::ADDRESS_FAMILIES),
+    };
+    ArgValue::Str(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_follow_signatures() {
+        // Positions are stored plus one: 0 means "none", the value of an unset map slot.
+        let s = arg_spec("openat");
+        assert_eq!(s.str_arg, [2, ArgSpec::NONE]);
+        let s = arg_spec("renameat2");
+        assert_eq!(s.str_arg, [2, 4]);
+        let s = arg_spec("connect");
+        assert_eq!((s.addr_arg, s.addr_len_arg), (2, 3));
+        let s = arg_spec("accept4");
+        assert_eq!((s.addr_arg, s.addr_len_arg), (2, 3 | ArgSpec::LEN_PTR));
+        assert_eq!(arg_spec("getppid"), ArgSpec::EMPTY);
+        assert_eq!(arg_spec("close"), ArgSpec::EMPTY);
+        let native = arg_specs(Abi::X86_64);
+        assert_eq!(native[257].str_arg[0], 2); // openat
+        let compat = arg_specs(Abi::Ia32);
+        assert_eq!(compat[5].str_arg[0], 1); // ia32 open
+    }
+
+    #[test]
+    fn decodes_openat() {
+        let raw = RawArgs {
+            regs: [
+                libc::AT_FDCWD as u32 as u64,
+                0x1000,
+                (libc::O_RDONLY | libc::O_CLOEXEC) as u64,
+                0,
+                0,
+                0,
+            ],
+            strings: [Some(b"/etc/passwd"), None],
+            addr: None,
+        };
+        let a = decode("openat", &raw);
+        assert_eq!(a.get("dirfd"), Some(&ArgValue::Str("AT_FDCWD".into())));
+        assert_eq!(a.get("name"), Some(&ArgValue::Str("/etc/passwd".into())));
+        assert_eq!(
+            a.get("flags"),
+            Some(&ArgValue::Str("O_RDONLY|O_CLOEXEC".into()))
+        );
+    }
+
+    #[test]
+    fn decodes_socket_addresses() {
+        let mut v4 = vec![0u8; 16];
+        v4[..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+        v4[2..4].copy_from_slice(&8080u16.to_be_bytes());
+        v4[4..8].copy_from_slice(&[127, 0, 0, 1]);
+        assert_eq!(sockaddr(&v4), ArgValue::Str("127.0.0.1:8080".into()));
+        let mut v6 = vec![0u8; 28];
+        v6[..2].copy_from_slice(&(libc::AF_INET6 as u16).to_ne_bytes());
+        v6[2..4].copy_from_slice(&443u16.to_be_bytes());
+        v6[23] = 1;
+        assert_eq!(sockaddr(&v6), ArgValue::Str("[::1]:443".into()));
+        let mut un = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
+        un.extend_from_slice(b"/run/x.sock\0\0\0");
+        assert_eq!(sockaddr(&un), ArgValue::Str("/run/x.sock".into()));
+        let mut abs = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
+        abs.extend_from_slice(b"\0hidden");
+        assert_eq!(sockaddr(&abs), ArgValue::Str("@hidden".into()));
+        assert_eq!(sockaddr(&[1]), ArgValue::Null);
+    }
+
+    #[test]
+    fn every_signature_names_a_real_syscall() {
+        for (name, args) in SIGS {
+            assert!(table::is_known(name), "{name}");
+            assert!(args.len() <= 6, "{name}");
+        }
+    }
+}

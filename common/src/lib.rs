@@ -1,0 +1,283 @@
+//! The record layout shared by the sysaudit eBPF programs and the agent.
+//!
+//! Everything here is plain `#[repr(C)]` data: the kernel side writes these records into the
+//! ring buffer or maps, the agent reads them back. Nothing else crosses the boundary.
+#![no_std]
+
+/// Length of `task_struct::comm`.
+pub const TASK_COMM_LEN: usize = 16;
+/// Syscall numbers per ABI covered by the in-kernel bitmaps (x86_64 tops out near 470).
+pub const MAX_SYSCALLS: usize = 512;
+/// `u64` words of one ABI's syscall bitmap.
+pub const BITMAP_WORDS: usize = MAX_SYSCALLS / 64;
+/// Longest path copied from user memory (PATH_MAX).
+pub const PATH_MAX: usize = 4096;
+/// Longest socket address copied (sizeof(struct sockaddr_storage)).
+pub const SOCKADDR_MAX: usize = 128;
+/// Bytes of argv copied at exec (NUL-separated), as Falco's proc.cmdline limit.
+pub const ARGV_MAX: usize = 4096;
+/// Arguments followed at exec before giving up (the rest is marked truncated).
+pub const ARGC_MAX: u32 = 64;
+
+/// Syscall ABIs, as stored in [`Header::abi`] and used to index the per-ABI bitmaps.
+pub mod abi {
+    pub const X86_64: u8 = 0;
+    pub const IA32: u8 = 1;
+    pub const X32: u8 = 2;
+    /// ABIs that have a bitmap (x32 is counted, not recorded).
+    pub const RECORDED: usize = 2;
+}
+
+/// Record kinds, in [`Header::kind`].
+pub mod kind {
+    /// A syscall that returned (or `exit`/`exit_group`, which never return).
+    pub const SYSCALL: u16 = 1;
+    /// `sched_process_fork`: a new task.
+    pub const FORK: u16 = 2;
+    /// `sched_process_exec`: a task replaced its image.
+    pub const EXEC: u16 = 3;
+    /// `sched_process_exit`: a task ended.
+    pub const EXIT: u16 = 4;
+    /// `cgroup_mkdir` / `cgroup_rmdir`: the id → path mapping, before any task of the
+    /// cgroup runs (a short-lived container is gone before /proc or a walk could tell).
+    pub const CGROUP_MKDIR: u16 = 5;
+    pub const CGROUP_RMDIR: u16 = 6;
+}
+
+/// Bits of [`Header::flags`].
+pub mod flags {
+    /// The task runs in a pid namespace other than the host's (only computed for emitted
+    /// records, so it is a property of the task, never a filter decision).
+    pub const NON_HOST_PIDNS: u8 = 1;
+    /// A string or argument list did not fit and was cut.
+    pub const TRUNCATED: u8 = 2;
+    /// A user-memory read failed (bad pointer or page not resident); the field is empty.
+    pub const READ_FAULT: u8 = 4;
+}
+
+/// Common prefix of every ring-buffer record.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Header {
+    pub kind: u16,
+    pub abi: u8,
+    pub flags: u8,
+    /// Bytes of the variable tail that follows the fixed record.
+    pub tail_len: u32,
+    /// `bpf_ktime_get_boot_ns()`.
+    pub ts_ns: u64,
+    /// `bpf_get_current_pid_tgid()`: tgid in the upper half, tid in the lower.
+    pub pid_tgid: u64,
+    pub cgroup_id: u64,
+    /// `bpf_get_current_uid_gid()`: gid in the upper half, uid in the lower.
+    pub uid_gid: u64,
+    pub comm: [u8; TASK_COMM_LEN],
+}
+
+/// A syscall, emitted at `sys_exit` (or at `sys_enter` for calls that never return).
+///
+/// Tail: `str_len[0]` bytes of the first path argument, `str_len[1]` of the second, then
+/// `addr_len` bytes of a socket address. Strings carry no NUL.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct SyscallRecord {
+    pub hdr: Header,
+    pub nr: u32,
+    /// 1 when `ret` is meaningful (0 for `exit`/`exit_group`, recorded at entry).
+    pub has_ret: u32,
+    pub ret: i64,
+    /// Raw argument registers in ABI order.
+    pub args: [u64; 6],
+    pub str_len: [u16; 2],
+    pub addr_len: u16,
+    pub _pad: u16,
+}
+
+/// `sched_process_fork`, emitted in the parent's context.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ForkRecord {
+    pub hdr: Header,
+    pub child_pid: u32,
+    pub child_tgid: u32,
+}
+
+/// `sched_process_exec`. Tail: `argv_len` bytes of NUL-terminated arguments read from the new
+/// image's stack, then `filename_len` bytes of the path given to execve (no NUL).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ExecRecord {
+    pub hdr: Header,
+    pub old_pid: u32,
+    pub argc: u32,
+    pub filename_len: u16,
+    pub argv_len: u16,
+    pub _pad: u32,
+}
+
+/// `sched_process_exit`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ExitRecord {
+    pub hdr: Header,
+}
+
+/// `cgroup_mkdir` / `cgroup_rmdir` of the cgroup v2 hierarchy. Tail: `path_len` bytes of the
+/// path below the hierarchy's root (no NUL).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct CgroupRecord {
+    pub hdr: Header,
+    /// `cgrp->kn->id`: what `bpf_get_current_cgroup_id()` returns for its tasks.
+    pub id: u64,
+    pub path_len: u16,
+    pub _pad: [u16; 3],
+}
+
+/// Where the kernel looks for string and address arguments of one syscall; indexed by syscall
+/// number in the `ARG_SPECS` array (one block of [`MAX_SYSCALLS`] per recorded ABI).
+/// Argument positions are stored plus one so that the all-zero entry of an unset array slot
+/// means "nothing to copy".
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArgSpec {
+    /// Positions (+1) of arguments holding user path strings.
+    pub str_arg: [u8; 2],
+    /// Position (+1) of a `struct sockaddr *` argument.
+    pub addr_arg: u8,
+    /// Position (+1) of its length; [`ArgSpec::LEN_PTR`] set when that argument is a
+    /// `socklen_t *` (accept, getsockname); 0 for a fixed size.
+    pub addr_len_arg: u8,
+}
+
+impl ArgSpec {
+    pub const NONE: u8 = 0;
+    pub const LEN_PTR: u8 = 0x80;
+    pub const EMPTY: ArgSpec = ArgSpec {
+        str_arg: [Self::NONE; 2],
+        addr_arg: Self::NONE,
+        addr_len_arg: Self::NONE,
+    };
+
+    /// Encode argument position `i` (0-based).
+    pub const fn pos(i: usize) -> u8 {
+        i as u8 + 1
+    }
+}
+
+/// Per-CPU counters, one struct in a per-CPU array (index 0). Summed by the agent.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Counters {
+    /// Syscall tracepoint hits (enter and exit programs each count their own).
+    pub seen: u64,
+    pub filtered_self: u64,
+    pub filtered_id: u64,
+    pub filtered_scope: u64,
+    pub filtered_syscall: u64,
+    /// Syscall records written to the ring buffer.
+    pub emitted: u64,
+    /// Records lost because the ring buffer was full.
+    pub ring_full: u64,
+    /// Records lost because they did not fit the scratch buffer.
+    pub too_big: u64,
+    /// Process lifecycle records written / lost.
+    pub lifecycle_emitted: u64,
+    pub lifecycle_lost: u64,
+    /// User-memory reads that failed.
+    pub read_faults: u64,
+    /// Profile mode: syscalls recorded into a bitmap.
+    pub profiled: u64,
+    /// Profile mode: a new cgroup could not get a bitmap (map full) — its profile is incomplete.
+    pub profile_map_full: u64,
+    /// x32 syscalls (not recorded: no bitmap for that ABI).
+    pub x32_seen: u64,
+}
+
+/// Scope of the syscall programs, in the `SCOPE` global.
+pub mod scope {
+    /// Every task (`--host`).
+    pub const ALL: u32 = 0;
+    /// Tasks outside the host pid namespace (the default: every container).
+    pub const CONTAINERS: u32 = 1;
+    /// Tasks in the cgroups of `SCOPE_CGROUPS` or below them.
+    pub const CGROUPS: u32 = 2;
+}
+
+/// Bits of the `MODE` global.
+pub mod mode {
+    /// Stream syscall records through the ring buffer.
+    pub const TRACE: u32 = 1;
+    /// Set bits in per-cgroup syscall bitmaps, no per-syscall ring traffic.
+    pub const PROFILE: u32 = 2;
+}
+
+/// Gate of a profile bitmap: when recording starts for that cgroup.
+pub mod gate {
+    /// Record everything from now on.
+    pub const OPEN: u32 = 0;
+    /// Wait for the container runtime's hand-over to the workload (runc's init calls
+    /// `prctl(PR_GET_PDEATHSIG)` once its mounts and pivot_root are done; any runtime ends
+    /// with the workload's `execve`).
+    pub const RUNTIME: u32 = 1;
+    /// Wait for the first `execve` (a command we launch ourselves).
+    pub const EXEC: u32 = 2;
+}
+
+/// One cgroup's recorded syscalls (`PROFILES` map value).
+///
+/// A byte per syscall rather than a bit: several CPUs record the same cgroup at once, and a
+/// plain byte store cannot lose a neighbour's update the way a read-modify-write of a shared
+/// word can (BPF atomics would need a newer ISA level for no gain).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Profile {
+    pub gate: u32,
+    /// Set by the kernel when a syscall of this cgroup was seen before the gate opened.
+    pub pre_gate: u32,
+    /// `seen[abi][nr]` is 1 once syscall `nr` of that ABI ran with the gate open.
+    pub seen: [[u8; MAX_SYSCALLS]; abi::RECORDED],
+}
+
+/// Kernel structure offsets found in the running kernel's BTF by the agent and handed to the
+/// programs as read-only globals (aya has no CO-RE for Rust programs).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KernelOffsets {
+    pub task_pid: u32,
+    pub task_tgid: u32,
+    /// `task_struct.thread_info.status` (x86: holds `TS_COMPAT`).
+    pub task_ti_status: u32,
+    pub bprm_filename: u32,
+    pub cgroup_kn: u32,
+    pub cgroup_root: u32,
+    pub kn_id: u32,
+    pub root_hierarchy_id: u32,
+}
+
+/// x86 `TS_COMPAT`: the current syscall is a 32-bit (ia32) one.
+pub const TS_COMPAT: u32 = 0x0002;
+/// x32 syscalls carry this bit in their number.
+pub const X32_SYSCALL_BIT: u64 = 0x4000_0000;
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: all of these are plain integer structs without padding holes that matter.
+    unsafe impl aya::Pod for super::ArgSpec {}
+    unsafe impl aya::Pod for super::Counters {}
+    unsafe impl aya::Pod for super::Profile {}
+    unsafe impl aya::Pod for super::KernelOffsets {}
+}
+
+/// The few syscall numbers the kernel programs must know themselves (the agent checks them
+/// against its syscall table in a unit test). Index: [`abi::X86_64`], [`abi::IA32`].
+pub mod nr {
+    pub const EXIT: [u32; 2] = [60, 1];
+    pub const EXIT_GROUP: [u32; 2] = [231, 252];
+    pub const EXECVE: [u32; 2] = [59, 11];
+    pub const EXECVEAT: [u32; 2] = [322, 358];
+    pub const PRCTL: [u32; 2] = [157, 172];
+}
+
+/// `prctl` option runc's init calls once its own set-up is done (see [`gate::RUNTIME`]).
+pub const PR_GET_PDEATHSIG: u64 = 2;

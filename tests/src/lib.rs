@@ -1,0 +1,258 @@
+//! Harness for the privileged end-to-end tests: run the real `sysaudit` binary (real eBPF) and
+//! real runc containers, collect what the agent printed.
+//!
+//! These tests need root. Outside CI a non-root run skips them with a loud message; under
+//! `CI=true` a missing privilege is a failure, never a skip.
+
+use std::{
+    io::{BufRead, BufReader, Read},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::{
+        atomic::{AtomicU32, Ordering},
+        mpsc,
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+pub use sysaudit::runc::{Bundle, Runc};
+
+/// True when the test may run. Panics under CI when it cannot.
+pub fn privileged() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if root {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("privileged end-to-end tests must run as root under CI=true");
+    }
+    eprintln!("\n*** SKIPPED: this end-to-end test needs root (real eBPF and runc) ***\n");
+    false
+}
+
+/// The sysaudit binary under test: `$SYSAUDIT_BIN` (set by `cargo xtask test`), else the
+/// workspace's release or debug build.
+pub fn bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("SYSAUDIT_BIN") {
+        return PathBuf::from(p);
+    }
+    let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for p in ["target/release/sysaudit", "target/debug/sysaudit"] {
+        let b = ws.join(p);
+        if b.is_file() {
+            return b;
+        }
+    }
+    panic!(
+        "no sysaudit binary: run `cargo xtask test` or `cargo build --release -p sysaudit` first"
+    );
+}
+
+/// A unique name for containers and directories of this test run.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A scratch directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let p = std::env::temp_dir().join(unique(name));
+        std::fs::create_dir_all(&p).expect("create temp dir");
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Cgroup parent of every test container.
+pub const PARENT: &str = "sysaudit-test";
+
+/// A busybox container bundle in its own temp dir.
+pub struct TestContainer {
+    pub bundle: Bundle,
+    _dir: TempDir,
+}
+
+impl TestContainer {
+    pub fn new(args: &[&str]) -> TestContainer {
+        Self::with_id(&unique("ctr"), args)
+    }
+
+    pub fn with_id(id: &str, args: &[&str]) -> TestContainer {
+        let dir = TempDir::new("ctr");
+        let bundle = Bundle::busybox(&dir.0, id, PARENT, args).expect("bundle");
+        TestContainer { bundle, _dir: dir }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.bundle.id
+    }
+
+    /// Run to completion; panics with runc's stderr if it fails.
+    pub fn run(&self) -> std::process::Output {
+        let out = Runc::default().run(&self.bundle).expect("runc");
+        assert!(
+            out.status.success(),
+            "container {} failed: {}\n{}",
+            self.id(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+}
+
+/// What the agent printed.
+pub struct AgentOutput {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl AgentOutput {
+    /// stdout parsed as JSON lines (panics on a bad line: the format is the contract).
+    pub fn events(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+            .collect()
+    }
+
+    /// Distinct container ids in the JSON output (for failure messages).
+    pub fn container_ids(&self) -> std::collections::BTreeSet<String> {
+        self.stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|v| v["container_id"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// The final `{"event":"stats"}` object from stderr (`--json` mode).
+    pub fn stats(&self) -> Value {
+        self.stderr
+            .lines()
+            .rev()
+            .find_map(|l| {
+                serde_json::from_str::<Value>(l)
+                    .ok()
+                    .filter(|v| v["event"] == "stats")
+            })
+            .unwrap_or_else(|| panic!("no stats line in stderr:\n{}", self.stderr))
+    }
+}
+
+/// A running `sysaudit` process.
+pub struct Agent {
+    child: Child,
+    stdout: thread::JoinHandle<String>,
+    stderr: thread::JoinHandle<String>,
+}
+
+impl Agent {
+    /// Start `sysaudit ARGS` and wait until it says it is tracing (probes attached).
+    pub fn start(args: &[&str]) -> Agent {
+        let mut child = Command::new(bin())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sysaudit");
+        let mut out = child.stdout.take().expect("stdout");
+        let stdout = thread::spawn(move || {
+            let mut s = String::new();
+            let _ = out.read_to_string(&mut s);
+            s
+        });
+        let err = child.stderr.take().expect("stderr");
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let stderr = thread::spawn(move || {
+            let mut all = String::new();
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if line.starts_with("sysaudit: tracing") || line.starts_with("sysaudit: recording")
+                {
+                    let _ = ready_tx.send(());
+                }
+                all.push_str(&line);
+                all.push('\n');
+            }
+            all
+        });
+        let agent = Agent {
+            child,
+            stdout,
+            stderr,
+        };
+        match ready_rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(()) => agent,
+            Err(_) => {
+                let out = agent.stop();
+                panic!("sysaudit did not start ({}):\n{}", out.status, out.stderr);
+            }
+        }
+    }
+
+    /// SIGINT, then collect everything (SIGKILL after 30 s).
+    pub fn stop(self) -> AgentOutput {
+        // SAFETY: signalling our own child by pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        self.wait()
+    }
+
+    /// Wait for the agent to end by itself (e.g. `--duration`).
+    pub fn wait(mut self) -> AgentOutput {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                break self.child.wait().expect("wait after kill");
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        AgentOutput {
+            status,
+            stdout: self.stdout.join().unwrap_or_default(),
+            stderr: self.stderr.join().unwrap_or_default(),
+        }
+    }
+}
+
+/// Run `sysaudit ARGS` to completion (for commands that end by themselves).
+pub fn sysaudit(args: &[&str]) -> AgentOutput {
+    let o = Command::new(bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sysaudit");
+    AgentOutput {
+        status: o.status,
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+/// Syscall events of one container.
+pub fn syscalls_of<'a>(events: &'a [Value], container: &str) -> Vec<&'a Value> {
+    events
+        .iter()
+        .filter(|e| e["event"] == "syscall" && e["container_id"] == container)
+        .collect()
+}

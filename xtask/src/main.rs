@@ -1,0 +1,130 @@
+//! Project automation: `cargo xtask setup | demo | test`.
+//!
+//! Every command installs what it is missing first (idempotently, saying what it does), so
+//! the README's two commands work on a fresh machine.
+
+mod setup;
+mod sh;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "sysaudit project tasks")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Install the BPF toolchain pieces and the Debian packages the demo and tests need.
+    Setup,
+    /// Set up, build, and run `sysaudit demo` (a busybox container traced by the agent).
+    Demo,
+    /// Set up, then run every check: fmt, clippy, unit tests, privileged end-to-end tests.
+    Test {
+        /// Only the unit tests (no root needed).
+        #[arg(long)]
+        unit: bool,
+        /// Extra arguments for the end-to-end test binary (e.g. a test name filter).
+        #[arg(last = true)]
+        filter: Vec<String>,
+    },
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let root = root();
+    std::env::set_current_dir(&root)?;
+    match cli.cmd {
+        Cmd::Setup => setup::all(),
+        Cmd::Demo => {
+            setup::all()?;
+            let bin = build_release()?;
+            sh::step("running `sysaudit demo`");
+            sh::run(sh::cmd(bin).arg("demo"))
+        }
+        Cmd::Test { unit, filter } => test(unit, &filter),
+    }
+}
+
+/// Build the release binary with the real eBPF object; returns its path.
+fn build_release() -> Result<PathBuf> {
+    sh::step("building sysaudit (release, with its eBPF programs)");
+    sh::run(
+        sh::cmd("cargo")
+            .args(["build", "--release", "--package", "sysaudit"])
+            .env("SYSAUDIT_REQUIRE_EBPF", "1"),
+    )?;
+    Ok(root().join("target/release/sysaudit"))
+}
+
+fn test(unit_only: bool, filter: &[String]) -> Result<()> {
+    setup::all()?;
+    sh::step("cargo fmt --check");
+    sh::run(sh::cmd("cargo").args(["fmt", "--all", "--check"]))?;
+    sh::step("cargo clippy -D warnings (host crates)");
+    sh::run(
+        sh::cmd("cargo")
+            .args(["clippy", "--all-targets", "--", "-D", "warnings"])
+            .env("SYSAUDIT_REQUIRE_EBPF", "1"),
+    )?;
+    sh::step("cargo clippy -D warnings (eBPF crate, bpf target)");
+    sh::run(
+        sh::cmd("cargo")
+            .args([
+                "clippy",
+                "--package",
+                "agent-ebpf",
+                "--release",
+                "--target",
+                "bpfel-unknown-none",
+                "-Z",
+                "build-std=core",
+                "--",
+                "-D",
+                "warnings",
+            ])
+            .env("RUSTC_BOOTSTRAP", "1"),
+    )?;
+    sh::step("unit tests");
+    sh::run(
+        sh::cmd("cargo")
+            .args([
+                "test",
+                "--package",
+                "sysaudit",
+                "--package",
+                "sysaudit-common",
+            ])
+            .env("SYSAUDIT_REQUIRE_EBPF", "1"),
+    )?;
+    if unit_only {
+        return Ok(());
+    }
+    let bin = build_release()?;
+    sh::step("privileged end-to-end tests (real eBPF, real runc containers; one at a time)");
+    let mut c = sh::cmd("cargo");
+    c.args([
+        "test",
+        "--release",
+        "--package",
+        "sysaudit-tests",
+        "--",
+        "--test-threads=1",
+    ])
+    .args(filter)
+    .env("SYSAUDIT_BIN", &bin)
+    .env("SYSAUDIT_REQUIRE_EBPF", "1");
+    sh::run(&mut c)
+}

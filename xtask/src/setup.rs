@@ -1,0 +1,87 @@
+//! Installing what the build and the tests need, each piece only when missing.
+
+use anyhow::{bail, Result};
+
+use crate::sh;
+
+/// Debian packages: runc and a static busybox for real containers; gcc-multilib for the
+/// 32-bit test binaries; libseccomp-dev for the seccomp loader used to verify profiles.
+pub const PACKAGES: &[&str] = &["runc", "busybox-static", "gcc-multilib", "libseccomp-dev"];
+
+/// The bpf-linker that works with this machine's rustc (it loads rustc's own LLVM; 0.11+
+/// needs a system LLVM 23).
+const BPF_LINKER: &str = "0.10.0";
+
+pub fn all() -> Result<()> {
+    rust_src()?;
+    bpf_linker()?;
+    packages()
+}
+
+fn toolchain() -> String {
+    std::env::var("RUSTUP_TOOLCHAIN").unwrap_or_else(|_| "stable".into())
+}
+
+/// `-Z build-std=core` for the bpf target needs the standard library's sources.
+fn rust_src() -> Result<()> {
+    let tc = toolchain();
+    let sysroot = sh::output(sh::cmd("rustc").args(["--print", "sysroot"])).unwrap_or_default();
+    let lock = std::path::Path::new(sysroot.trim()).join("lib/rustlib/src/rust/library/Cargo.lock");
+    if lock.is_file() {
+        eprintln!("ok: rust-src is installed for {tc}");
+        return Ok(());
+    }
+    sh::step(&format!("installing the rust-src component for {tc}"));
+    sh::run(sh::cmd("rustup").args(["component", "add", "rust-src", "--toolchain", &tc]))
+}
+
+fn bpf_linker() -> Result<()> {
+    let have = sh::output(sh::cmd("bpf-linker").arg("--version")).unwrap_or_default();
+    if have.contains(BPF_LINKER) {
+        eprintln!("ok: bpf-linker {BPF_LINKER}");
+        return Ok(());
+    }
+    sh::step(&format!(
+        "installing bpf-linker {BPF_LINKER} (cargo install --locked, ~1-2 min)"
+    ));
+    sh::run(sh::cmd("cargo").args(["install", "--locked", &format!("bpf-linker@{BPF_LINKER}")]))
+}
+
+fn packages() -> Result<()> {
+    let missing: Vec<&str> = PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| {
+            let st = sh::output(sh::cmd("dpkg-query").args(["-W", "-f=${Status}", p]))
+                .unwrap_or_default();
+            !st.contains("install ok installed")
+        })
+        .collect();
+    if missing.is_empty() {
+        eprintln!("ok: Debian packages {}", PACKAGES.join(" "));
+        return Ok(());
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        bail!(
+            "Debian packages missing ({}); run as root or install them: apt-get install -y {}",
+            missing.join(" "),
+            missing.join(" ")
+        );
+    }
+    sh::step(&format!(
+        "installing Debian packages: {}",
+        missing.join(" ")
+    ));
+    let mut install = sh::cmd("apt-get");
+    install
+        .args(["install", "-y", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    if sh::run(&mut install).is_err() {
+        // A stale package index gives 404s; refresh it once and retry.
+        sh::run(sh::cmd("apt-get").args(["update", "-q"]))?;
+        sh::run(&mut install)?;
+    }
+    Ok(())
+}
