@@ -99,7 +99,8 @@ impl Stats {
     }
 }
 
-/// How often drops are checked and at most reported.
+/// How often the kernel counters are read for drops, and how often drops are at most reported.
+const DROP_CHECK_EVERY: Duration = Duration::from_millis(250);
 const DROP_REPORT_EVERY: Duration = Duration::from_secs(1);
 
 pub struct Stream {
@@ -136,7 +137,8 @@ impl Stream {
         let deadline = duration.map(|d| tokio::time::Instant::now() + d);
         let mut tick = tokio::time::interval(DRAIN_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut last_report = Instant::now();
+        let mut last_check = Instant::now();
+        let mut last_report: Option<Instant> = None;
         let mut reported_lost = 0u64;
         let mut last_sweep = Instant::now();
 
@@ -153,19 +155,22 @@ impl Stream {
             if self.drain(&mut on_event) == Flow::Stop || on_tick(&mut self.state) == Flow::Stop {
                 break Ended::Handler;
             }
-            if last_report.elapsed() >= DROP_REPORT_EVERY {
+            if last_check.elapsed() >= DROP_CHECK_EVERY {
+                last_check = Instant::now();
                 self.refresh_counters();
                 let lost = self.stats.lost();
-                if lost > reported_lost {
+                let due = last_report.is_none_or(|t| t.elapsed() >= DROP_REPORT_EVERY);
+                if lost > reported_lost && due {
+                    let since = last_report.map_or(String::new(), |t| {
+                        format!(" in the last {:.1}s", t.elapsed().as_secs_f64())
+                    });
                     eprintln!(
-                        "sysaudit: {} records lost in the last {:.1}s ({} in total); the ring buffer is too small or the reader too slow (try --ring-size)",
+                        "sysaudit: {} records lost{since} ({lost} in total): the ring buffer is too small or the reader too slow (try --ring-size)",
                         lost - reported_lost,
-                        last_report.elapsed().as_secs_f64(),
-                        lost
                     );
                     reported_lost = lost;
+                    last_report = Some(Instant::now());
                 }
-                last_report = Instant::now();
             }
             if last_sweep.elapsed() >= Duration::from_secs(5) {
                 self.state.procs.sweep();

@@ -294,3 +294,44 @@ fn ia32_syscalls_are_named_from_the_compat_table() {
     // The runtime before the exec was 64-bit.
     assert!(mine.iter().any(|e| e["abi"] == "x86_64"));
 }
+
+#[test]
+fn lost_records_are_counted_reported_and_fail_the_run() {
+    if !privileged() {
+        return;
+    }
+    // A 4 KiB ring holds a few dozen records; a busy container overflows it between drains.
+    let agent = Agent::start(&["trace", "--json", "--ring-size", "4K"]);
+    let ctr = TestContainer::new(&[
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 300 ]; do cat /etc/passwd; i=$((i+1)); done >/dev/null",
+    ]);
+    ctr.run();
+    let res = agent.stop();
+    assert_eq!(
+        res.status.code(),
+        Some(3),
+        "a lossy run must not exit 0:\n{}",
+        res.stderr
+    );
+    let stats = res.stats();
+    let lost = stats["lost"].as_u64().unwrap_or(0);
+    assert!(lost > 0, "{stats}");
+    assert_eq!(
+        lost,
+        stats["kernel"]["ring_full"].as_u64().unwrap_or(0)
+            + stats["kernel"]["lifecycle_lost"].as_u64().unwrap_or(0),
+        "{stats}"
+    );
+    assert!(
+        res.stderr.contains("records lost") && res.stderr.contains("try --ring-size"),
+        "no drop report:\n{}",
+        res.stderr
+    );
+    assert!(
+        res.stderr.contains("the trace is incomplete"),
+        "{}",
+        res.stderr
+    );
+}

@@ -46,6 +46,20 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     let root = root();
     std::env::set_current_dir(&root)?;
+    // `cargo install` puts bpf-linker in $CARGO_HOME/bin; make sure the build finds it.
+    let cargo_bin = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|h| h.join("bin"));
+    if let Some(bin) = cargo_bin {
+        let mut paths: Vec<PathBuf> = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).collect())
+            .unwrap_or_default();
+        if !paths.contains(&bin) {
+            paths.insert(0, bin);
+            std::env::set_var("PATH", std::env::join_paths(paths)?);
+        }
+    }
     match cli.cmd {
         Cmd::Setup => setup::all(),
         Cmd::Demo => {
