@@ -145,6 +145,11 @@ pub struct Task {
     pub exe: String,
     pub uid: u32,
     pub gid: u32,
+    /// Names of `uid` and `gid` in the task's own root (its container's /etc/passwd).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub user: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub group: String,
     pub cgroup_id: u64,
     /// Container id (full), or `host`.
     pub container_id: String,
@@ -193,6 +198,63 @@ pub struct ExecEvent {
     pub argv: Vec<String>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub truncated: bool,
+    /// What else was known about the process at exec (so a replay rebuilds the same
+    /// process table the live agent had).
+    #[serde(flatten)]
+    pub attrs: ProcAttrs,
+}
+
+/// Process attributes beyond the event header, read when the process is first seen or execs
+/// and inherited across fork.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcAttrs {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cwd: String,
+    /// Controlling terminal device number (0: none).
+    #[serde(default)]
+    pub tty: u32,
+    /// Audit login uid; -1 when unset.
+    #[serde(default = "unset_loginuid")]
+    pub loginuid: i64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub loginname: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
+    #[serde(default)]
+    pub cap_effective: u64,
+    #[serde(default)]
+    pub cap_permitted: u64,
+    #[serde(default)]
+    pub cap_inheritable: u64,
+    /// Pid, session and process group as seen in the process's own pid namespace (0: unknown).
+    #[serde(default)]
+    pub vpid: u32,
+    #[serde(default)]
+    pub sid: u32,
+    #[serde(default)]
+    pub vpgid: u32,
+}
+
+fn unset_loginuid() -> i64 {
+    -1
+}
+
+impl Default for ProcAttrs {
+    fn default() -> Self {
+        ProcAttrs {
+            cwd: String::new(),
+            tty: 0,
+            loginuid: -1,
+            loginname: String::new(),
+            env: Vec::new(),
+            cap_effective: 0,
+            cap_permitted: 0,
+            cap_inheritable: 0,
+            vpid: 0,
+            sid: 0,
+            vpgid: 0,
+        }
+    }
 }
 
 /// A thread ended (the process ends with its last thread; `tid == pid` marks the leader).
@@ -260,6 +322,8 @@ mod tests {
                 exe: "/bin/cat".into(),
                 uid: 0,
                 gid: 0,
+                user: "root".into(),
+                group: "root".into(),
                 cgroup_id: 4242,
                 container_id: "abc".into(),
             },
@@ -297,6 +361,13 @@ mod tests {
             filename: "/bin/sh".into(),
             argv: vec!["sh".into(), "-c".into(), "id".into()],
             truncated: true,
+            attrs: ProcAttrs {
+                cwd: "/root".into(),
+                tty: 34816,
+                env: vec!["HOME=/root".into()],
+                vpid: 1,
+                ..Default::default()
+            },
         });
         let s = serde_json::to_string(&e).unwrap();
         let back: Event = serde_json::from_str(&s).unwrap();

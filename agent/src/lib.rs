@@ -7,6 +7,7 @@ pub mod cli;
 pub mod event;
 pub mod host;
 pub mod probe;
+pub mod rules;
 pub mod runc;
 pub mod state;
 pub mod stream;

@@ -129,7 +129,7 @@ impl Stream {
     pub async fn run(
         &mut self,
         duration: Option<Duration>,
-        mut on_event: impl FnMut(&mut State, Event) -> Flow,
+        mut on_event: impl FnMut(&mut State, &Event) -> Flow,
         mut on_tick: impl FnMut(&mut State) -> Flow,
     ) -> anyhow::Result<Ended> {
         let mut sigint = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
@@ -184,7 +184,7 @@ impl Stream {
         Ok(ended)
     }
 
-    fn drain(&mut self, on_event: &mut impl FnMut(&mut State, Event) -> Flow) -> Flow {
+    fn drain(&mut self, on_event: &mut impl FnMut(&mut State, &Event) -> Flow) -> Flow {
         let state = &mut self.state;
         let stats = &mut self.stats;
         let mut flow = Flow::Continue;
@@ -194,8 +194,9 @@ impl Stream {
                 Ok(rec) => {
                     if let Some(ev) = state.ingest(&rec) {
                         if flow == Flow::Continue {
-                            flow = on_event(state, ev);
+                            flow = on_event(state, &ev);
                         }
+                        state.observe(&ev);
                     }
                 }
                 Err(e) => {

@@ -74,15 +74,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
                 if ev.task().container_id != id {
                     return Flow::Continue;
                 }
-                match &ev {
+                match ev {
                     Event::Syscall(s) => *counts.entry(s.syscall.clone()).or_default() += 1,
                     Event::Exec(e) => execs.push(e.argv.join(" ")),
                     _ => {}
                 }
                 let line = if args.json {
-                    serde_json::to_string(&ev).unwrap_or_default()
+                    serde_json::to_string(ev).unwrap_or_default()
                 } else {
-                    text_line(&ev)
+                    text_line(ev)
                 };
                 let _ = writeln!(out, "{line}");
                 Flow::Continue

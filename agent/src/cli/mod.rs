@@ -2,6 +2,7 @@
 //! its raw flags into a validated config first (errors name the flag), then runs.
 
 pub mod demo;
+pub mod rules;
 pub mod trace;
 
 use std::process::ExitCode;
@@ -27,6 +28,9 @@ pub enum Command {
     Trace(trace::TraceArgs),
     /// Start a busybox container under runc and show what it does (the embedded default).
     Demo(demo::DemoArgs),
+    /// Falco-style rules: validate, list, replay captures.
+    #[command(subcommand)]
+    Rules(rules::RulesCmd),
 }
 
 /// Exit codes: 0 success, 1 error, 2 usage (clap), 3 finished but events were lost.
@@ -51,6 +55,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Trace(a) => trace::run(a).await,
             Command::Demo(a) => demo::run(a).await,
+            Command::Rules(c) => rules::run(c),
         }
     });
     match result {

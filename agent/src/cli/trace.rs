@@ -284,11 +284,11 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
                 }
                 let mut out = out.borrow_mut();
                 let r = if json {
-                    serde_json::to_writer(&mut *out, &ev)
+                    serde_json::to_writer(&mut *out, ev)
                         .map_err(io::Error::from)
                         .and_then(|_| out.write_all(b"\n"))
                 } else {
-                    writeln!(out, "{}", text_line(&ev))
+                    writeln!(out, "{}", text_line(ev))
                 };
                 match r {
                     Ok(()) => Flow::Continue,

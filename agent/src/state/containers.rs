@@ -126,6 +126,18 @@ impl Containers {
         entry.container.clone()
     }
 
+    /// The container of a cgroup, if already resolved (no filesystem access).
+    pub fn peek(&self, cgroup_id: u64) -> Option<&Container> {
+        self.by_cgroup
+            .get(&cgroup_id)
+            .and_then(|e| e.container.as_deref())
+    }
+
+    /// The cgroup path of an id, if already known.
+    pub fn peek_path(&self, cgroup_id: u64) -> Option<String> {
+        self.by_cgroup.get(&cgroup_id).and_then(|e| e.path.clone())
+    }
+
     /// The cgroup path of an id, if known or findable.
     pub fn path(&mut self, cgroup_id: u64) -> Option<String> {
         if !self.by_cgroup.contains_key(&cgroup_id) {

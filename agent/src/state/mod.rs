@@ -1,30 +1,38 @@
-//! State the kernel does not send with every record: the process table, the containers, the
-//! clock. `State::ingest` turns a decoded kernel record into a typed [`Event`]; `observe`
-//! applies an event's lifecycle effect, and is the only way the process table changes — live
-//! and replayed events go through the same code.
+//! State the kernel does not send with every record: the process table, descriptor tables,
+//! containers, users, the clock. `State::ingest` turns a decoded kernel record into a typed
+//! [`Event`]; `observe` applies an event's effect on the tables, and is the only way they
+//! change — live and replayed events go through the same code.
 
 pub mod cgroup_path;
 pub mod containers;
+pub mod fds;
 pub mod procs;
+pub mod users;
 
 use std::{collections::HashMap, fs, path::Path};
 
 use sysaudit_common::flags;
 
 use crate::{
-    event::{ArgValue, Event, ExecEvent, ExitEvent, ForkEvent, SyscallEvent, Task, Timestamp},
+    event::{
+        ArgValue, Args, Event, ExecEvent, ExitEvent, ForkEvent, SyscallEvent, Task, Timestamp,
+    },
     probe::decode::{comm, Record},
     syscalls::{args, table, Abi},
 };
 use containers::Containers;
+use fds::FdTables;
 use procs::ProcessTable;
+use users::Users;
 
 /// `container_id` of host tasks (as Falco's `container.id`).
 pub const HOST: &str = "host";
 
 pub struct State {
     pub procs: ProcessTable,
+    pub fds: FdTables,
     pub containers: Containers,
+    pub users: Users,
     /// Added to the kernel's boot-time clock to get wall-clock time.
     boot_to_real_ns: i128,
     /// Filename of an exec whose `execve` exit has not been seen yet, by thread.
@@ -39,7 +47,9 @@ impl State {
         procs.scan_proc();
         State {
             procs,
+            fds: FdTables::default(),
             containers: Containers::new(),
+            users: Users::default(),
             boot_to_real_ns: boot_to_real_offset(),
             pending_exec: HashMap::new(),
             live: true,
@@ -50,17 +60,24 @@ impl State {
     pub fn replay() -> State {
         State {
             procs: ProcessTable::new(false),
+            fds: FdTables::default(),
             containers: Containers::detached(),
+            users: Users::default(),
             boot_to_real_ns: 0,
             pending_exec: HashMap::new(),
             live: false,
         }
     }
 
+    pub fn is_live(&self) -> bool {
+        self.live
+    }
+
     fn task(&mut self, hdr: &sysaudit_common::Header) -> Task {
         let tgid = (hdr.pid_tgid >> 32) as u32;
         let tid = hdr.pid_tgid as u32;
         let uid = hdr.uid_gid as u32;
+        let gid = (hdr.uid_gid >> 32) as u32;
         let comm = comm(&hdr.comm);
         let (ppid, exe) = match self.procs.get_or_load(tgid) {
             Some(p) => (p.ppid, p.exe.clone()),
@@ -81,14 +98,22 @@ impl State {
             comm,
             exe,
             uid,
-            gid: (hdr.uid_gid >> 32) as u32,
+            gid,
+            user: self
+                .users
+                .user(tgid, uid)
+                .map(|u| u.name)
+                .unwrap_or_default(),
+            group: self.users.group(tgid, gid).unwrap_or_default(),
             cgroup_id: hdr.cgroup_id,
             container_id,
         }
     }
 
-    /// Turn a kernel record into an event and apply its effect on the state. Cgroup records
-    /// only update the state.
+    /// Turn a kernel record into an event. Cgroup records only update the state. The event's
+    /// own effect (a new descriptor, a fork...) is applied by [`State::observe`] once the
+    /// consumers have seen it: rules see a `close` with the descriptor still known, as Falco's
+    /// do.
     pub fn ingest(&mut self, rec: &Record<'_>) -> Option<Event> {
         let ev = match rec {
             Record::Cgroup { rec, path, removed } => {
@@ -117,7 +142,7 @@ impl State {
                         if ret == Some(0) {
                             // The registers now belong to the new image: the exec record
                             // has what was passed.
-                            args = crate::event::Args::default();
+                            args = Args::default();
                             args.push("filename", ArgValue::Str(f.clone()));
                             path = Some(f);
                         }
@@ -160,6 +185,14 @@ impl State {
                     // Exec exits that were never traced (outside the interesting set).
                     self.pending_exec.clear();
                 }
+                let mut attrs = self.procs.attrs_at_exec(task.pid, task.ppid);
+                if attrs.loginuid >= 0 {
+                    attrs.loginname = self
+                        .users
+                        .user(task.pid, attrs.loginuid as u32)
+                        .map(|u| u.name)
+                        .unwrap_or_default();
+                }
                 Event::Exec(ExecEvent {
                     task,
                     filename,
@@ -168,13 +201,13 @@ impl State {
                         .map(|a| String::from_utf8_lossy(a).into_owned())
                         .collect(),
                     truncated: rec.hdr.flags & (flags::TRUNCATED | flags::READ_FAULT) != 0,
+                    attrs,
                 })
             }
             Record::Exit(r) => Event::Exit(ExitEvent {
                 task: self.task(&r.hdr),
             }),
         };
-        self.observe(&ev);
         Some(ev)
     }
 
@@ -212,7 +245,7 @@ impl State {
             .unwrap_or_else(|| filename.to_string())
     }
 
-    /// Apply an event's effect on the process table (fork, exec, exit).
+    /// Apply an event's effect on the tables (processes, descriptors, working directories).
     pub fn observe(&mut self, ev: &Event) {
         let t = ev.task();
         if !self.live {
@@ -224,7 +257,8 @@ impl State {
         match ev {
             Event::Fork(f) => {
                 if f.child_pid != f.task.pid {
-                    self.procs.fork(f.task.pid, f.child_pid);
+                    self.procs.fork(f.task.pid, f.child_pid, f.task.time);
+                    self.fds.fork(f.task.pid, f.child_pid);
                 }
             }
             Event::Exec(e) => {
@@ -235,20 +269,45 @@ impl State {
                     e.argv.clone(),
                     e.task.uid,
                     e.task.cgroup_id,
+                    &e.attrs,
                 );
             }
             Event::Exit(e) => {
                 if e.task.tid == e.task.pid {
                     self.procs.exit(e.task.pid);
+                    self.fds.exit(e.task.pid);
                 }
             }
-            Event::Syscall(_) => {}
+            Event::Syscall(s) => {
+                self.fds.observe(s);
+                if s.ret == Some(0) {
+                    match s.syscall.as_str() {
+                        "chdir" => {
+                            if let Some(p) = &s.path {
+                                self.procs.chdir(s.task.pid, p);
+                            }
+                        }
+                        "fchdir" => {
+                            let dir = match s.args.get("fd") {
+                                Some(ArgValue::Int(fd)) => {
+                                    self.fds.get(s.task.pid, *fd).map(|f| f.name.clone())
+                                }
+                                _ => None,
+                            };
+                            if let Some(d) = dir {
+                                self.procs.chdir(s.task.pid, &d);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
         }
     }
 }
 
 /// The path argument an event is about (the first one in the signature).
-fn primary_path(a: &crate::event::Args) -> Option<&str> {
+fn primary_path(a: &Args) -> Option<&str> {
     const NAMES: [&str; 7] = [
         "name", "path", "filename", "pathname", "oldpath", "target", "dev",
     ];
@@ -258,7 +317,7 @@ fn primary_path(a: &crate::event::Args) -> Option<&str> {
         .filter(|s| !s.is_empty())
 }
 
-fn dirfd(a: &crate::event::Args) -> Option<i64> {
+fn dirfd(a: &Args) -> Option<i64> {
     match a.get("dirfd").or_else(|| a.get("olddirfd")) {
         Some(ArgValue::Int(fd)) => Some(*fd),
         _ => None,
@@ -329,7 +388,11 @@ mod tests {
         let mut st = State::replay();
         let b = syscall_bytes(257, 3, &[b"/etc/passwd"], &[]);
         let rec = decode(&b).unwrap();
-        let Some(Event::Syscall(e)) = st.ingest(&rec) else {
+        let Some(ev) = st.ingest(&rec) else {
+            panic!("no event")
+        };
+        st.observe(&ev);
+        let Event::Syscall(e) = ev else {
             panic!("kind")
         };
         assert_eq!(e.syscall, "openat");
@@ -340,5 +403,10 @@ mod tests {
         );
         assert_eq!(e.task.container_id, HOST);
         assert_eq!(e.ret, Some(3));
+        // The open put the file in the process's descriptor table.
+        assert_eq!(
+            st.fds.get(42, 3).map(|f| f.name.as_str()),
+            Some("/etc/passwd")
+        );
     }
 }

@@ -8,6 +8,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::event::{ProcAttrs, Timestamp};
+
 /// One process.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Process {
@@ -21,6 +23,9 @@ pub struct Process {
     pub args: Vec<String>,
     pub uid: u32,
     pub cgroup_id: u64,
+    pub attrs: ProcAttrs,
+    /// When it started (fork, or first sight); 0 when unknown.
+    pub start: Timestamp,
     /// Set when its last thread exited; the entry lingers so late events still resolve.
     pub exited_at: Option<Instant>,
 }
@@ -97,16 +102,16 @@ impl ProcessTable {
                 ppid,
                 comm: comm.to_string(),
                 exe: exe.to_string(),
-                args: Vec::new(),
                 uid,
                 cgroup_id,
-                exited_at: None,
+                ..Default::default()
             },
         );
     }
 
-    /// A new process `child` of `parent` (threads are ignored).
-    pub fn fork(&mut self, parent: u32, child: u32) {
+    /// A new process `child` of `parent` (threads are ignored). It inherits everything but
+    /// its ids until it execs.
+    pub fn fork(&mut self, parent: u32, child: u32, at: Timestamp) {
         if child == parent {
             return;
         }
@@ -114,11 +119,20 @@ impl ProcessTable {
             pid: parent,
             ..Default::default()
         });
+        let mut attrs = base.attrs.clone();
+        attrs.vpid = 0;
+        if self.live {
+            if let Some(ids) = read_ns_ids(child) {
+                (attrs.vpid, attrs.sid, attrs.vpgid) = ids;
+            }
+        }
         self.procs.insert(
             child,
             Process {
                 pid: child,
                 ppid: parent,
+                attrs,
+                start: at,
                 exited_at: None,
                 ..base
             },
@@ -126,6 +140,7 @@ impl ProcessTable {
         self.gc();
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub fn exec(
         &mut self,
         pid: u32,
@@ -134,6 +149,7 @@ impl ProcessTable {
         args: Vec<String>,
         uid: u32,
         cgroup_id: u64,
+        attrs: &ProcAttrs,
     ) {
         let p = self.procs.entry(pid).or_insert_with(|| Process {
             pid,
@@ -147,7 +163,37 @@ impl ProcessTable {
         p.args = args;
         p.uid = uid;
         p.cgroup_id = cgroup_id;
+        p.attrs = attrs.clone();
         p.exited_at = None;
+    }
+
+    /// The process changed its working directory.
+    pub fn chdir(&mut self, pid: u32, cwd: &str) {
+        if let Some(p) = self.procs.get_mut(&pid) {
+            p.attrs.cwd = cwd.to_string();
+        }
+    }
+
+    /// Attributes for a process that is exec'ing: from /proc while it lives, else what it
+    /// inherited from its parent.
+    pub fn attrs_at_exec(&self, pid: u32, ppid: u32) -> ProcAttrs {
+        if self.live {
+            if let Some(a) = read_attrs(pid) {
+                return a;
+            }
+        }
+        match self.procs.get(&pid) {
+            Some(p) => p.attrs.clone(),
+            None => {
+                let mut a = self
+                    .procs
+                    .get(&ppid)
+                    .map(|p| p.attrs.clone())
+                    .unwrap_or_default();
+                a.vpid = 0;
+                a
+            }
+        }
     }
 
     /// The leader thread of `pid` exited.
@@ -292,13 +338,10 @@ fn read_proc(pid: u32) -> Option<Process> {
         .unwrap_or_default();
     let exe = exe_of(pid).unwrap_or_default();
     let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let uid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|v| v.split_whitespace().next())
+    let uid = status_field(&status, "Uid:")
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    let cgroup_id = 0;
+    let attrs = read_attrs(pid).unwrap_or_default();
     Some(Process {
         pid,
         ppid,
@@ -306,9 +349,94 @@ fn read_proc(pid: u32) -> Option<Process> {
         exe,
         args,
         uid,
-        cgroup_id,
+        cgroup_id: 0,
+        attrs,
+        start: Timestamp(0),
         exited_at: None,
     })
+}
+
+/// First value of a `Name:\tvalue ...` line of /proc/<pid>/status.
+fn status_field<'a>(status: &'a str, name: &str) -> Option<&'a str> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|v| v.split_whitespace().next())
+}
+
+/// Last value of a namespaced id line (`NSpid:\t1234\t1`): the id in the innermost namespace.
+fn status_ns_last(status: &str, name: &str) -> Option<u32> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|v| v.split_whitespace().last())
+        .and_then(|v| v.parse().ok())
+}
+
+fn read_ns_ids(pid: u32) -> Option<(u32, u32, u32)> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    Some((
+        status_ns_last(&status, "NSpid:")?,
+        status_ns_last(&status, "NSsid:").unwrap_or(0),
+        status_ns_last(&status, "NSpgid:").unwrap_or(0),
+    ))
+}
+
+/// What /proc says about a live process beyond its name and arguments.
+pub fn read_attrs(pid: u32) -> Option<ProcAttrs> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let cap = |name: &str| {
+        status_field(&status, name)
+            .and_then(|v| u64::from_str_radix(v, 16).ok())
+            .unwrap_or(0)
+    };
+    let loginuid = fs::read_to_string(format!("/proc/{pid}/loginuid"))
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .map_or(-1, |v| if v == u32::MAX { -1 } else { v as i64 });
+    let cwd = fs::read_link(format!("/proc/{pid}/cwd"))
+        .ok()
+        .map(|c| {
+            let root = fs::read_link(format!("/proc/{pid}/root")).unwrap_or_default();
+            match c.strip_prefix(&root) {
+                Ok(rel) if root.as_os_str() != "/" => format!("/{}", rel.display()),
+                _ => c.display().to_string(),
+            }
+        })
+        .unwrap_or_default();
+    let env = fs::read(format!("/proc/{pid}/environ"))
+        .map(|b| {
+            b.split(|c| *c == 0)
+                .filter(|e| !e.is_empty())
+                .map(|e| String::from_utf8_lossy(e).into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(ProcAttrs {
+        cwd,
+        tty: parse_stat_tty(&stat).unwrap_or(0),
+        loginuid,
+        loginname: String::new(),
+        env,
+        cap_effective: cap("CapEff:"),
+        cap_permitted: cap("CapPrm:"),
+        cap_inheritable: cap("CapInh:"),
+        vpid: status_ns_last(&status, "NSpid:").unwrap_or(0),
+        sid: status_ns_last(&status, "NSsid:").unwrap_or(0),
+        vpgid: status_ns_last(&status, "NSpgid:").unwrap_or(0),
+    })
+}
+
+/// tty_nr, the 7th field of /proc/<pid>/stat.
+fn parse_stat_tty(stat: &str) -> Option<u32> {
+    let close = stat.rfind(')')?;
+    stat.get(close + 1..)?
+        .split_whitespace()
+        .nth(4)?
+        .parse::<i64>()
+        .ok()
+        .map(|v| v as u32)
 }
 
 #[cfg(test)]
@@ -325,6 +453,7 @@ mod tests {
     #[test]
     fn lifecycle_builds_ancestry() {
         let mut t = ProcessTable::new(false);
+        let a = ProcAttrs::default();
         t.exec(
             10,
             "containerd-shim",
@@ -332,8 +461,9 @@ mod tests {
             vec![],
             0,
             1,
+            &a,
         );
-        t.fork(10, 20);
+        t.fork(10, 20, Timestamp(1));
         t.exec(
             20,
             "sh",
@@ -341,9 +471,18 @@ mod tests {
             vec!["sh".into(), "-c".into(), "cat x".into()],
             0,
             5,
+            &a,
         );
-        t.fork(20, 30);
-        t.exec(30, "cat", "/bin/cat", vec!["cat".into(), "x".into()], 0, 5);
+        t.fork(20, 30, Timestamp(2));
+        t.exec(
+            30,
+            "cat",
+            "/bin/cat",
+            vec!["cat".into(), "x".into()],
+            0,
+            5,
+            &a,
+        );
         let a = t.ancestors(30, 8);
         assert_eq!(
             a.iter().map(|p| p.comm.as_str()).collect::<Vec<_>>(),
@@ -352,7 +491,7 @@ mod tests {
         assert_eq!(t.get(30).map(|p| p.cmdline()).as_deref(), Some("cat x"));
         assert_eq!(t.get(30).map(|p| p.ppid), Some(20));
         // Threads do not create entries.
-        t.fork(30, 30);
+        t.fork(30, 30, Timestamp(3));
         assert_eq!(t.len(), 3);
         t.exit(30);
         assert!(t.get(30).and_then(|p| p.exited_at).is_some());
@@ -361,10 +500,29 @@ mod tests {
     #[test]
     fn forked_child_inherits_until_exec() {
         let mut t = ProcessTable::new(false);
-        t.exec(1, "bash", "/bin/bash", vec!["bash".into()], 1000, 3);
-        t.fork(1, 2);
+        let a = ProcAttrs {
+            cwd: "/home/u".into(),
+            tty: 34817,
+            loginuid: 1000,
+            vpid: 1,
+            ..Default::default()
+        };
+        t.exec(1, "bash", "/bin/bash", vec!["bash".into()], 1000, 3, &a);
+        t.fork(1, 2, Timestamp(5));
         let c = t.get(2).cloned().unwrap_or_default();
         assert_eq!((c.comm.as_str(), c.ppid, c.uid), ("bash", 1, 1000));
+        assert_eq!(
+            (
+                c.attrs.cwd.as_str(),
+                c.attrs.tty,
+                c.attrs.loginuid,
+                c.attrs.vpid
+            ),
+            ("/home/u", 34817, 1000, 0)
+        );
+        assert_eq!(c.start, Timestamp(5));
+        t.chdir(2, "/tmp");
+        assert_eq!(t.get(2).map(|p| p.attrs.cwd.as_str()), Some("/tmp"));
     }
 
     #[test]
@@ -400,5 +558,18 @@ mod tests {
         assert_eq!(p.pid, me);
         assert!(!p.args.is_empty());
         assert!(p.exe.starts_with('/'));
+        assert_eq!(p.attrs.vpid, me, "the test runs in the host pid namespace");
+        assert_eq!(
+            p.attrs.cwd,
+            std::env::current_dir().unwrap().display().to_string()
+        );
+        assert!(p.attrs.env.iter().any(|e| e.starts_with("PATH=")));
+    }
+
+    #[test]
+    fn parses_stat_tty() {
+        let s = "123 (bash) S 45 123 123 34816 123 4194560";
+        assert_eq!(parse_stat_tty(s), Some(34816));
+        assert_eq!(status_ns_last("NSpid:\t4242\t1\n", "NSpid:"), Some(1));
     }
 }

@@ -1,0 +1,233 @@
+//! Condition syntax tree, as parsed (before macros are resolved and fields checked).
+
+use std::fmt;
+
+/// Byte offset in the condition text an item came from (for error locations).
+pub type Pos = usize;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expr {
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    Not(Box<Expr>),
+    /// A bare identifier: a macro reference.
+    Macro {
+        name: String,
+        pos: Pos,
+    },
+    Check(Check),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Check {
+    pub lhs: Operand,
+    pub op: Op,
+    pub rhs: Rhs,
+    pub pos: Pos,
+}
+
+/// A field, possibly wrapped in transformers (`tolower(proc.name)`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Operand {
+    Field(FieldRef),
+    Transform(Transformer, Box<Operand>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldRef {
+    /// As written, without the `[arg]` (e.g. `evt.arg.flags`, `proc.aname`).
+    pub name: String,
+    /// The bracketed argument (`proc.aname[2]` → `2`).
+    pub arg: Option<String>,
+    pub pos: Pos,
+}
+
+impl FieldRef {
+    /// The field as written in a rule (`proc.aname[2]`), the key Falco uses in output_fields.
+    pub fn display(&self) -> String {
+        match &self.arg {
+            Some(a) => format!("{}[{}]", self.name, a),
+            None => self.name.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transformer {
+    ToLower,
+    ToUpper,
+    Basename,
+    Len,
+    B64,
+}
+
+impl Transformer {
+    pub fn from_name(s: &str) -> Option<Transformer> {
+        Some(match s {
+            "tolower" => Transformer::ToLower,
+            "toupper" => Transformer::ToUpper,
+            "basename" => Transformer::Basename,
+            "len" => Transformer::Len,
+            "b64" => Transformer::B64,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Transformer::ToLower => "tolower",
+            Transformer::ToUpper => "toupper",
+            Transformer::Basename => "basename",
+            Transformer::Len => "len",
+            Transformer::B64 => "b64",
+        }
+    }
+}
+
+/// A literal on the right-hand side, remembering whether it was quoted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Literal {
+    pub text: String,
+    pub quoted: bool,
+    pub pos: Pos,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Rhs {
+    /// `exists` has no right-hand side.
+    None,
+    Value(Literal),
+    List(Vec<Literal>),
+    /// `val(field)` or a transformer: compare with another field of the same event.
+    Operand(Operand),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Contains,
+    IContains,
+    BContains,
+    StartsWith,
+    BStartsWith,
+    EndsWith,
+    Glob,
+    IGlob,
+    Regex,
+    In,
+    Intersects,
+    Pmatch,
+    Exists,
+}
+
+impl Op {
+    pub fn word(s: &str) -> Option<Op> {
+        Some(match s {
+            "contains" => Op::Contains,
+            "icontains" => Op::IContains,
+            "bcontains" => Op::BContains,
+            "startswith" => Op::StartsWith,
+            "bstartswith" => Op::BStartsWith,
+            "endswith" => Op::EndsWith,
+            "glob" => Op::Glob,
+            "iglob" => Op::IGlob,
+            "regex" => Op::Regex,
+            "in" => Op::In,
+            "intersects" => Op::Intersects,
+            "pmatch" => Op::Pmatch,
+            "exists" => Op::Exists,
+            _ => return None,
+        })
+    }
+
+    /// Operators whose right-hand side is a list.
+    pub fn takes_list(self) -> bool {
+        matches!(self, Op::In | Op::Intersects | Op::Pmatch)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Eq => "=",
+            Op::Ne => "!=",
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+            Op::Contains => "contains",
+            Op::IContains => "icontains",
+            Op::BContains => "bcontains",
+            Op::StartsWith => "startswith",
+            Op::BStartsWith => "bstartswith",
+            Op::EndsWith => "endswith",
+            Op::Glob => "glob",
+            Op::IGlob => "iglob",
+            Op::Regex => "regex",
+            Op::In => "in",
+            Op::Intersects => "intersects",
+            Op::Pmatch => "pmatch",
+            Op::Exists => "exists",
+        }
+    }
+}
+
+impl fmt::Display for Operand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Operand::Field(r) => f.write_str(&r.display()),
+            Operand::Transform(t, inner) => write!(f, "{}({inner})", t.name()),
+        }
+    }
+}
+
+fn lit(l: &Literal) -> String {
+    if l.quoted || l.text.is_empty() || l.text.contains([' ', '(', ')', ',']) {
+        format!("{:?}", l.text)
+    } else {
+        l.text.clone()
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.lhs, self.op.as_str())?;
+        match &self.rhs {
+            Rhs::None => Ok(()),
+            Rhs::Value(v) => write!(f, " {}", lit(v)),
+            Rhs::List(items) => {
+                let v: Vec<String> = items.iter().map(lit).collect();
+                write!(f, " ({})", v.join(", "))
+            }
+            Rhs::Operand(o) => write!(f, " val({o})"),
+        }
+    }
+}
+
+impl fmt::Display for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expr::And(v) | Expr::Or(v) => {
+                let sep = if matches!(self, Expr::And(_)) {
+                    " and "
+                } else {
+                    " or "
+                };
+                f.write_str("(")?;
+                for (i, e) in v.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(sep)?;
+                    }
+                    write!(f, "{e}")?;
+                }
+                f.write_str(")")
+            }
+            Expr::Not(e) => write!(f, "not {e}"),
+            Expr::Macro { name, .. } => f.write_str(name),
+            Expr::Check(c) => write!(f, "{c}"),
+        }
+    }
+}

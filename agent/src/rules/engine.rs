@@ -1,0 +1,304 @@
+//! The loaded rule set: rules indexed by event type, evaluated in file order, stopping at the
+//! first match (`rule_matching: first`, Falco's default) or not (`all`).
+
+use std::collections::BTreeSet;
+
+use super::{
+    ast::Op,
+    compile::{compile, CCheck, CRhs, Node, Rule},
+    diag::{Diag, Level},
+    evttype,
+    extract::{transform, Ctx},
+    loader::{Collection, Priority},
+    output::{value_of, Alert},
+    value::{compare, compare_values, Val},
+};
+use crate::{event::Event, state::State, syscalls::table};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Matching {
+    /// One alert per event: the first matching rule (Falco's default).
+    #[default]
+    First,
+    All,
+}
+
+pub struct Engine {
+    pub rules: Vec<Rule>,
+    /// Enabled rules per event type id, in file order.
+    index: Vec<Vec<u32>>,
+    pub matching: Matching,
+    pub lists: usize,
+    pub macros: usize,
+    pub hostname: String,
+}
+
+/// The outcome of loading rules files.
+pub struct Loaded {
+    pub engine: Option<Engine>,
+    pub diags: Vec<Diag>,
+    pub files: Vec<String>,
+}
+
+impl Loaded {
+    pub fn errors(&self) -> impl Iterator<Item = &Diag> {
+        self.diags.iter().filter(|d| d.level == Level::Error)
+    }
+
+    pub fn warnings(&self) -> impl Iterator<Item = &Diag> {
+        self.diags.iter().filter(|d| d.level == Level::Warning)
+    }
+}
+
+/// Name of this host as Falco reports it (`$FALCO_HOSTNAME` first).
+pub fn hostname() -> String {
+    if let Ok(h) = std::env::var("FALCO_HOSTNAME") {
+        return h;
+    }
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return String::new();
+    }
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+impl Engine {
+    /// Load rules files in order (later ones amend earlier ones). Parsing and compiling
+    /// recurse on nested conditions, so they run on a thread with a large stack.
+    pub fn load(sources: &[(String, String)], min_priority: Priority) -> Loaded {
+        let sources = sources.to_vec();
+        let handle = std::thread::Builder::new()
+            .name("rules-load".into())
+            .stack_size(256 << 20)
+            .spawn(move || Self::load_here(&sources, min_priority));
+        match handle.map(|h| h.join()) {
+            Ok(Ok(l)) => l,
+            _ => Loaded {
+                engine: None,
+                diags: vec![Diag::error(
+                    None,
+                    "",
+                    "the rules loader failed unexpectedly",
+                )],
+                files: Vec::new(),
+            },
+        }
+    }
+
+    fn load_here(sources: &[(String, String)], min_priority: Priority) -> Loaded {
+        let mut col = Collection::new();
+        for (name, text) in sources {
+            col.add_file(name, text);
+        }
+        let c = compile(&col);
+        let files = col.files.clone();
+        let failed = c.diags.iter().any(|d| d.level == Level::Error);
+        let engine = (!failed).then(|| {
+            let rules: Vec<Rule> = c
+                .rules
+                .into_iter()
+                .filter(|r| r.priority <= min_priority)
+                .collect();
+            let mut index = vec![Vec::new(); evttype::count()];
+            for (i, r) in rules.iter().enumerate().filter(|(_, r)| r.enabled) {
+                for t in r.evttypes.ids() {
+                    index[t].push(i as u32);
+                }
+            }
+            Engine {
+                rules,
+                index,
+                matching: Matching::First,
+                lists: c.lists,
+                macros: c.macros,
+                hostname: hostname(),
+            }
+        });
+        Loaded {
+            engine,
+            diags: c.diags,
+            files,
+        }
+    }
+
+    /// The syscalls the enabled rules can match (for the kernel's interesting set), and
+    /// whether some rule needs every event type.
+    pub fn syscalls(&self) -> (BTreeSet<&'static str>, bool) {
+        let mut out = BTreeSet::new();
+        let mut all = false;
+        for r in self.rules.iter().filter(|r| r.enabled) {
+            if r.evttypes.is_all() {
+                all = true;
+                continue;
+            }
+            out.extend(
+                r.evttypes
+                    .names()
+                    .into_iter()
+                    .filter(|n| table::is_known(n)),
+            );
+        }
+        (out, all)
+    }
+
+    fn event_type(ev: &Event) -> Option<usize> {
+        match ev {
+            Event::Syscall(s) => evttype::id(&s.syscall),
+            Event::Exit(_) => evttype::id("procexit"),
+            // Lifecycle records feed the state; their syscalls carry the rules.
+            Event::Fork(_) | Event::Exec(_) => None,
+        }
+    }
+
+    /// Evaluate an event; alerts are appended to `out`.
+    pub fn eval(&self, ev: &Event, st: &State, num: u64, out: &mut Vec<Alert>) {
+        let Some(t) = Self::event_type(ev) else {
+            return;
+        };
+        let Some(rules) = self.index.get(t) else {
+            return;
+        };
+        if rules.is_empty() {
+            return;
+        }
+        let cx = Ctx::new(ev, st, num, &self.hostname);
+        for &i in rules {
+            let r = &self.rules[i as usize];
+            if eval_node(&r.node, &cx) {
+                out.push(alert(r, &cx));
+                if self.matching == Matching::First {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Explain how rule `name` decided on this event: every check with its value, the
+    /// deciding path marked. `None` when the rule does not apply to this event type.
+    pub fn explain(
+        &self,
+        name: &str,
+        ev: &Event,
+        st: &State,
+        num: u64,
+    ) -> Option<(bool, Vec<String>)> {
+        let r = self.rules.iter().find(|r| r.name == name)?;
+        let t = Self::event_type(ev)?;
+        if !r.evttypes.contains(t) {
+            return None;
+        }
+        let cx = Ctx::new(ev, st, num, &self.hostname);
+        let mut lines = Vec::new();
+        let v = explain_node(&r.node, &cx, 1, true, &mut lines);
+        Some((v, lines))
+    }
+}
+
+fn alert(r: &Rule, cx: &Ctx<'_>) -> Alert {
+    let (message, output_fields) = r.output.render(cx);
+    let mut tags = r.tags.clone();
+    tags.sort();
+    Alert {
+        time: cx.ev.task().time,
+        rule: r.name.clone(),
+        priority: r.priority,
+        message,
+        output_fields,
+        tags,
+        hostname: cx.hostname.to_string(),
+    }
+}
+
+pub fn eval_node(n: &Node, cx: &Ctx<'_>) -> bool {
+    match n {
+        Node::And(v) => v.iter().all(|c| eval_node(c, cx)),
+        Node::Or(v) => v.iter().any(|c| eval_node(c, cx)),
+        Node::Not(c) => !eval_node(c, cx),
+        Node::Check(c) => eval_check(c, cx),
+        Node::True => true,
+    }
+}
+
+fn eval_check(c: &CCheck, cx: &Ctx<'_>) -> bool {
+    if c.lhs.field.any {
+        // `proc.aname = x`: any ancestor.
+        let mut vals = Vec::new();
+        cx.values(&c.lhs.field, &mut vals);
+        if c.op == Op::Exists {
+            return !vals.is_empty();
+        }
+        return vals.into_iter().any(|v| {
+            let v = c.lhs.transforms.iter().try_fold(v, |v, t| transform(*t, v));
+            v.is_some_and(|v| cmp(c, &v, cx))
+        });
+    }
+    let v = value_of(cx, &c.lhs);
+    match (c.op, v) {
+        (Op::Exists, v) => v.is_some(),
+        (_, None) => false,
+        (_, Some(v)) => cmp(c, &v, cx),
+    }
+}
+
+fn cmp(c: &CCheck, v: &Val<'_>, cx: &Ctx<'_>) -> bool {
+    match &c.rhs {
+        CRhs::Const(k) => compare(v, c.op, k),
+        CRhs::Field(e) => value_of(cx, e).is_some_and(|w| compare_values(v, c.op, &w)),
+        CRhs::None => false,
+    }
+}
+
+/// Evaluate with a trace. `decisive` marks the path that decided the outcome.
+fn explain_node(
+    n: &Node,
+    cx: &Ctx<'_>,
+    depth: usize,
+    decisive: bool,
+    out: &mut Vec<String>,
+) -> bool {
+    let pad = "  ".repeat(depth);
+    let mark = if decisive { "=>" } else { "  " };
+    match n {
+        Node::And(v) | Node::Or(v) => {
+            let is_and = matches!(n, Node::And(_));
+            let result = eval_node(n, cx);
+            out.push(format!(
+                "{mark}{pad}{} -> {result}",
+                if is_and { "and" } else { "or" }
+            ));
+            // For `and` the first false child decides (all true: the last); for `or` the
+            // first true child (all false: the last).
+            let decider = v
+                .iter()
+                .position(|c| eval_node(c, cx) != is_and)
+                .unwrap_or(v.len().saturating_sub(1));
+            for (i, c) in v.iter().enumerate() {
+                explain_node(c, cx, depth + 1, decisive && i == decider, out);
+            }
+            result
+        }
+        Node::Not(c) => {
+            let r = !eval_node(c, cx);
+            out.push(format!("{mark}{pad}not -> {r}"));
+            explain_node(c, cx, depth + 1, decisive, out);
+            r
+        }
+        Node::Check(c) => {
+            let r = eval_check(c, cx);
+            let v = value_of(cx, &c.lhs)
+                .map(|v| v.render())
+                .unwrap_or_else(|| "<NA>".into());
+            out.push(format!(
+                "{mark}{pad}{} {} -> {r}    ({} = {v})",
+                if r { "✓" } else { "✗" },
+                c.text,
+                c.lhs.display()
+            ));
+            r
+        }
+        Node::True => true,
+    }
+}

@@ -1,0 +1,811 @@
+//! Field values for one event: an evaluation context that looks things up in the event and
+//! the state (process table, descriptor tables, containers) once, lazily, and hands out
+//! borrowed values so that evaluating many rules on one event allocates little.
+
+use std::{borrow::Cow, cell::OnceCell, net::IpAddr};
+
+use super::{
+    ast::Transformer,
+    fields::{Arg, Bound, F},
+    value::Val,
+};
+use crate::{
+    event::{ArgValue, Event, SyscallEvent},
+    state::{
+        fds::{parse_addr, FdInfo, FdKind},
+        procs::Process,
+        State, HOST,
+    },
+};
+
+/// The descriptor an event is about, as Falco's `fd.*` fields see it.
+#[derive(Clone, Debug)]
+pub struct FdView<'a> {
+    pub num: i64,
+    pub info: Cow<'a, FdInfo>,
+    pub name_changed: bool,
+}
+
+pub struct Ctx<'a> {
+    pub ev: &'a Event,
+    pub st: &'a State,
+    /// Event number (evt.num), from 1.
+    pub num: u64,
+    pub hostname: &'a str,
+    proc: OnceCell<Option<&'a Process>>,
+    parent: OnceCell<Option<&'a Process>>,
+    ancestors: OnceCell<Vec<&'a Process>>,
+    cmdline: OnceCell<String>,
+    args: OnceCell<String>,
+    pcmdline: OnceCell<Option<String>>,
+    fd: OnceCell<Option<FdView<'a>>>,
+}
+
+/// Ancestors followed at most (pid reuse can make loops).
+const MAX_ANCESTORS: usize = 64;
+
+fn s(v: &str) -> Option<Val<'_>> {
+    Some(Val::Str(Cow::Borrowed(v)))
+}
+
+fn owned<'a>(v: String) -> Option<Val<'a>> {
+    Some(Val::Str(Cow::Owned(v)))
+}
+
+fn join_args(p: &Process) -> String {
+    p.args
+        .iter()
+        .skip(1)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn cmdline_of(p: &Process) -> String {
+    let mut c = p.comm.clone();
+    for a in p.args.iter().skip(1) {
+        c.push(' ');
+        c.push_str(a);
+    }
+    c
+}
+
+/// Capability names in bit order, as Falco renders them.
+const CAPS: [&str; 41] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+pub fn caps(v: u64) -> String {
+    CAPS.iter()
+        .enumerate()
+        .filter(|(i, _)| v & (1 << i) != 0)
+        .map(|(_, n)| *n)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Local time of day with nanoseconds (`13:44:05.478445995`), as Falco prints `evt.time`.
+pub fn local_time(ns: u64, with_date: bool, with_ns: bool) -> String {
+    let secs = (ns / 1_000_000_000) as libc::time_t;
+    // SAFETY: localtime_r writes into the tm we own.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    unsafe { libc::localtime_r(&secs, &mut tm) };
+    let mut out = String::new();
+    if with_date {
+        out.push_str(&format!(
+            "{:04}-{:02}-{:02} ",
+            tm.tm_year + 1900,
+            tm.tm_mon + 1,
+            tm.tm_mday
+        ));
+    }
+    out.push_str(&format!(
+        "{:02}:{:02}:{:02}",
+        tm.tm_hour, tm.tm_min, tm.tm_sec
+    ));
+    if with_ns {
+        out.push_str(&format!(".{:09}", ns % 1_000_000_000));
+    }
+    out
+}
+
+/// `ENOENT` for -2; Falco's `evt.res` for failures.
+pub fn errno_name(e: i64) -> String {
+    let n = (-e) as i32;
+    let name = match n {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::ESRCH => "ESRCH",
+        libc::EINTR => "EINTR",
+        libc::EIO => "EIO",
+        libc::ENXIO => "ENXIO",
+        libc::E2BIG => "E2BIG",
+        libc::ENOEXEC => "ENOEXEC",
+        libc::EBADF => "EBADF",
+        libc::ECHILD => "ECHILD",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EFAULT => "EFAULT",
+        libc::EBUSY => "EBUSY",
+        libc::EEXIST => "EEXIST",
+        libc::EXDEV => "EXDEV",
+        libc::ENODEV => "ENODEV",
+        libc::ENOTDIR => "ENOTDIR",
+        libc::EISDIR => "EISDIR",
+        libc::EINVAL => "EINVAL",
+        libc::ENFILE => "ENFILE",
+        libc::EMFILE => "EMFILE",
+        libc::ENOTTY => "ENOTTY",
+        libc::ETXTBSY => "ETXTBSY",
+        libc::EFBIG => "EFBIG",
+        libc::ENOSPC => "ENOSPC",
+        libc::ESPIPE => "ESPIPE",
+        libc::EROFS => "EROFS",
+        libc::EMLINK => "EMLINK",
+        libc::EPIPE => "EPIPE",
+        libc::ERANGE => "ERANGE",
+        libc::ENAMETOOLONG => "ENAMETOOLONG",
+        libc::ENOSYS => "ENOSYS",
+        libc::ENOTEMPTY => "ENOTEMPTY",
+        libc::ELOOP => "ELOOP",
+        libc::ENOTSOCK => "ENOTSOCK",
+        libc::EADDRINUSE => "EADDRINUSE",
+        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
+        libc::ENETUNREACH => "ENETUNREACH",
+        libc::ECONNRESET => "ECONNRESET",
+        libc::EISCONN => "EISCONN",
+        libc::ENOTCONN => "ENOTCONN",
+        libc::ETIMEDOUT => "ETIMEDOUT",
+        libc::ECONNREFUSED => "ECONNREFUSED",
+        libc::EHOSTUNREACH => "EHOSTUNREACH",
+        libc::EALREADY => "EALREADY",
+        libc::EINPROGRESS => "EINPROGRESS",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::EAFNOSUPPORT => "EAFNOSUPPORT",
+        libc::EPROTONOSUPPORT => "EPROTONOSUPPORT",
+        _ => return format!("E{n}"),
+    };
+    name.to_string()
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(ev: &'a Event, st: &'a State, num: u64, hostname: &'a str) -> Ctx<'a> {
+        Ctx {
+            ev,
+            st,
+            num,
+            hostname,
+            proc: OnceCell::new(),
+            parent: OnceCell::new(),
+            ancestors: OnceCell::new(),
+            cmdline: OnceCell::new(),
+            args: OnceCell::new(),
+            pcmdline: OnceCell::new(),
+            fd: OnceCell::new(),
+        }
+    }
+
+    fn sys(&self) -> Option<&'a SyscallEvent> {
+        match self.ev {
+            Event::Syscall(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Falco's event type: the syscall's name, `procexit` for a process exit.
+    pub fn evt_type(&self) -> &'a str {
+        match self.ev {
+            Event::Syscall(e) => &e.syscall,
+            Event::Exit(_) => "procexit",
+            Event::Fork(_) => "fork",
+            Event::Exec(_) => "exec",
+        }
+    }
+
+    fn proc(&self) -> Option<&'a Process> {
+        *self
+            .proc
+            .get_or_init(|| self.st.procs.get(self.ev.task().pid))
+    }
+
+    fn parent(&self) -> Option<&'a Process> {
+        *self.parent.get_or_init(|| {
+            let ppid = self.proc().map(|p| p.ppid).unwrap_or(self.ev.task().ppid);
+            (ppid != 0).then(|| self.st.procs.get(ppid)).flatten()
+        })
+    }
+
+    /// Index 0 is the process itself, 1 its parent, ...
+    fn ancestors(&self) -> &Vec<&'a Process> {
+        self.ancestors.get_or_init(|| {
+            let mut out = Vec::new();
+            let Some(mut cur) = self.proc() else {
+                return out;
+            };
+            out.push(cur);
+            while out.len() < MAX_ANCESTORS {
+                match (cur.ppid != 0)
+                    .then(|| self.st.procs.get(cur.ppid))
+                    .flatten()
+                {
+                    Some(p) if p.pid != cur.pid => {
+                        out.push(p);
+                        cur = p;
+                    }
+                    _ => break,
+                }
+            }
+            out
+        })
+    }
+
+    fn arg(&self, name: &str) -> Option<&'a ArgValue> {
+        self.sys().and_then(|e| e.args.get(name))
+    }
+
+    fn arg_int(&self, name: &str) -> Option<i64> {
+        match self.arg(name) {
+            Some(ArgValue::Int(i)) => Some(*i),
+            _ => None,
+        }
+    }
+
+    pub fn fd(&self) -> Option<&FdView<'a>> {
+        self.fd.get_or_init(|| self.compute_fd()).as_ref()
+    }
+
+    fn compute_fd(&self) -> Option<FdView<'a>> {
+        let e = self.sys()?;
+        let pid = e.task.pid;
+        let ret = e.ret.unwrap_or(-1);
+        let table = |fd: i64| self.st.fds.get(pid, fd);
+        match e.syscall.as_str() {
+            "open" | "openat" | "openat2" | "creat" | "open_by_handle_at" => {
+                let raw = e
+                    .args
+                    .get("name")
+                    .and_then(ArgValue::as_str)
+                    .unwrap_or_default();
+                let path = e.path.as_deref().unwrap_or(raw);
+                let dir = e
+                    .args
+                    .get("flags")
+                    .and_then(ArgValue::as_str)
+                    .is_some_and(|f| f.contains("O_DIRECTORY"));
+                Some(FdView {
+                    num: if ret >= 0 { ret } else { -1 },
+                    info: Cow::Owned(FdInfo::file(path, raw, dir)),
+                    name_changed: false,
+                })
+            }
+            "execve" | "execveat" => None,
+            "socket" | "memfd_create" => {
+                let mut t = crate::state::fds::FdTables::default();
+                t.observe(e);
+                t.get(pid, ret).cloned().map(|i| FdView {
+                    num: ret,
+                    info: Cow::Owned(i),
+                    name_changed: false,
+                })
+            }
+            "accept" | "accept4" => {
+                let mut info = self.arg_int("fd").and_then(table).cloned()?;
+                info.remote = e
+                    .args
+                    .get("addr")
+                    .and_then(ArgValue::as_str)
+                    .and_then(parse_addr);
+                info.server = true;
+                info.connected = true;
+                Some(FdView {
+                    num: ret,
+                    info: Cow::Owned(info),
+                    name_changed: false,
+                })
+            }
+            "connect" | "sendto" | "sendmsg" | "recvfrom" => {
+                let fd = self.arg_int("fd")?;
+                let addr = e.args.get("addr").and_then(ArgValue::as_str);
+                let base = table(fd);
+                match addr.and_then(parse_addr) {
+                    Some(a) => {
+                        let mut info = base.cloned().unwrap_or_else(|| FdInfo {
+                            kind: if a.is_ipv4() {
+                                FdKind::Ipv4
+                            } else {
+                                FdKind::Ipv6
+                            },
+                            name: String::new(),
+                            nameraw: String::new(),
+                            l4proto: None,
+                            local: None,
+                            remote: None,
+                            server: false,
+                            connected: false,
+                        });
+                        info.remote = Some(a);
+                        if e.syscall == "connect" {
+                            info.connected = ret == 0 || ret == -(libc::EINPROGRESS as i64);
+                        }
+                        Some(FdView {
+                            num: fd,
+                            info: Cow::Owned(info),
+                            name_changed: e.syscall != "connect",
+                        })
+                    }
+                    None => base.map(|i| FdView {
+                        num: fd,
+                        info: Cow::Borrowed(i),
+                        name_changed: false,
+                    }),
+                }
+            }
+            _ => {
+                let fd = self.arg_int("fd").or_else(|| self.arg_int("oldfd"))?;
+                table(fd).map(|i| FdView {
+                    num: fd,
+                    info: Cow::Borrowed(i),
+                    name_changed: false,
+                })
+            }
+        }
+    }
+
+    /// One value of field `b` (for `any` fields: the first; use [`Ctx::values`]).
+    pub fn value(&self, b: &Bound) -> Option<Val<'_>> {
+        let t = self.ev.task();
+        match b.f {
+            F::EvtType => s(self.evt_type()),
+            F::EvtDir => s("<"),
+            F::EvtNum => Some(Val::Int(self.num as i64)),
+            F::EvtRes => {
+                let r = self.sys()?.ret?;
+                if r < 0 {
+                    owned(errno_name(r))
+                } else {
+                    s("SUCCESS")
+                }
+            }
+            F::EvtRawRes => self.sys()?.ret.map(Val::Int),
+            F::EvtFailed => Some(Val::Bool(self.sys()?.ret? < 0)),
+            F::EvtArg | F::EvtRawArg => {
+                let e = self.sys()?;
+                let v = match &b.arg {
+                    Arg::Key(k) if k == "res" || (k == "fd" && e.args.get("fd").is_none()) => {
+                        return e.ret.map(Val::Int)
+                    }
+                    Arg::Key(k) => e.args.get(k)?,
+                    Arg::Index(i) => &e.args.0.get(*i)?.1,
+                    Arg::None => return None,
+                };
+                match v {
+                    ArgValue::Int(i) => Some(Val::Int(*i)),
+                    ArgValue::Str(x) if b.f == F::EvtArg => s(x),
+                    _ => None,
+                }
+            }
+            F::EvtArgs => {
+                let e = self.sys()?;
+                owned(
+                    e.args
+                        .0
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                )
+            }
+            F::EvtTime => owned(local_time(t.time.0, false, true)),
+            F::EvtTimeS => owned(local_time(t.time.0, false, false)),
+            F::EvtTimeIso => owned(t.time.rfc3339()),
+            F::EvtDatetime => owned(local_time(t.time.0, true, false)),
+            F::EvtRawTime => Some(Val::Int(t.time.0 as i64)),
+            F::EvtRawTimeS => Some(Val::Int((t.time.0 / 1_000_000_000) as i64)),
+            F::EvtRawTimeNs => Some(Val::Int((t.time.0 % 1_000_000_000) as i64)),
+            F::EvtIsOpenRead | F::EvtIsOpenWrite | F::EvtIsOpenExec | F::EvtIsOpenCreate => {
+                let e = self.sys()?;
+                if !matches!(
+                    e.syscall.as_str(),
+                    "open" | "openat" | "openat2" | "creat" | "open_by_handle_at"
+                ) {
+                    return Some(Val::Bool(false));
+                }
+                let flags = e.args.get("flags").and_then(ArgValue::as_str).unwrap_or(
+                    if e.syscall == "creat" {
+                        "O_WRONLY|O_CREAT|O_TRUNC"
+                    } else {
+                        ""
+                    },
+                );
+                let create = flags.contains("O_CREAT") || e.syscall == "creat";
+                let v = match b.f {
+                    F::EvtIsOpenRead => flags.contains("O_RDONLY") || flags.contains("O_RDWR"),
+                    F::EvtIsOpenWrite => flags.contains("O_WRONLY") || flags.contains("O_RDWR"),
+                    F::EvtIsOpenCreate => create,
+                    _ => {
+                        create
+                            && e.args
+                                .get("mode")
+                                .and_then(ArgValue::as_str)
+                                .is_some_and(|m| m.contains("S_IX"))
+                    }
+                };
+                Some(Val::Bool(v))
+            }
+            F::EvtSource => s("syscall"),
+            F::EvtHostname => s(self.hostname),
+            F::EvtAbi => s(self.sys()?.abi.as_str()),
+            F::ProcName => s(&t.comm),
+            F::ProcExe => match self.proc() {
+                Some(p) if !p.args.is_empty() => s(&p.args[0]),
+                Some(p) => s(&p.comm),
+                None => s(&t.comm),
+            },
+            F::ProcExePath => match self.proc() {
+                Some(p) if !p.exe.is_empty() => s(&p.exe),
+                _ if !t.exe.is_empty() => s(&t.exe),
+                _ => None,
+            },
+            F::ProcArgs => {
+                let p = self.proc()?;
+                Some(Val::Str(Cow::Borrowed(
+                    self.args.get_or_init(|| join_args(p)).as_str(),
+                )))
+            }
+            F::ProcCmdline => {
+                let c = self.cmdline.get_or_init(|| match self.proc() {
+                    Some(p) => {
+                        let mut q = p.clone();
+                        q.comm = t.comm.clone();
+                        cmdline_of(&q)
+                    }
+                    None => t.comm.clone(),
+                });
+                Some(Val::Str(Cow::Borrowed(c.as_str())))
+            }
+            F::ProcExeline => {
+                let p = self.proc()?;
+                owned(p.args.join(" "))
+            }
+            F::ProcPid => Some(Val::Int(t.pid as i64)),
+            F::ProcPpidField => Some(Val::Int(
+                self.proc().map(|p| p.ppid).unwrap_or(t.ppid) as i64
+            )),
+            F::ProcVpid => {
+                let v = self.proc()?.attrs.vpid;
+                (v != 0).then_some(Val::Int(v as i64))
+            }
+            F::ProcTty => Some(Val::Int(self.proc()?.attrs.tty as i64)),
+            F::ProcCwd => {
+                let c = &self.proc()?.attrs.cwd;
+                (!c.is_empty()).then_some(Val::Str(Cow::Borrowed(c.as_str())))
+            }
+            F::ProcEnv => {
+                let env = &self.proc()?.attrs.env;
+                match &b.arg {
+                    Arg::Key(k) => env
+                        .iter()
+                        .find_map(|e| e.strip_prefix(k.as_str()).and_then(|r| r.strip_prefix('=')))
+                        .and_then(s),
+                    _ => owned(env.join(" ")),
+                }
+            }
+            F::ProcSid => {
+                let v = self.proc()?.attrs.sid;
+                (v != 0).then_some(Val::Int(v as i64))
+            }
+            F::ProcSname => {
+                let sid = self.proc()?.attrs.sid;
+                let vpid = self.proc()?.attrs.vpid;
+                // The session leader is the ancestor whose namespace pid is the session id.
+                self.ancestors()
+                    .iter()
+                    .find(|a| a.attrs.vpid == sid && sid != 0)
+                    .map(|a| a.comm.as_str())
+                    .or((vpid == sid && sid != 0).then_some(t.comm.as_str()))
+                    .and_then(s)
+            }
+            F::ProcVpgid => {
+                let v = self.proc()?.attrs.vpgid;
+                (v != 0).then_some(Val::Int(v as i64))
+            }
+            F::ProcIsVpgidLeader => {
+                let a = &self.proc()?.attrs;
+                (a.vpid != 0).then_some(Val::Bool(a.vpid == a.vpgid))
+            }
+            F::ProcIsSidLeader => {
+                let a = &self.proc()?.attrs;
+                (a.vpid != 0).then_some(Val::Bool(a.vpid == a.sid))
+            }
+            F::ProcDuration => {
+                let st = self.proc()?.start.0;
+                (st != 0).then(|| Val::Int(t.time.0.saturating_sub(st) as i64))
+            }
+            F::ProcPname => s(&self.parent()?.comm),
+            F::ProcPexe => {
+                let p = self.parent()?;
+                s(p.args.first().unwrap_or(&p.comm))
+            }
+            F::ProcPexePath => {
+                let e = &self.parent()?.exe;
+                (!e.is_empty()).then_some(Val::Str(Cow::Borrowed(e.as_str())))
+            }
+            F::ProcPcmdline => self
+                .pcmdline
+                .get_or_init(|| self.parent().map(cmdline_of))
+                .as_deref()
+                .map(|c| Val::Str(Cow::Borrowed(c))),
+            F::ProcAname | F::ProcAexe | F::ProcAexePath | F::ProcApid => {
+                let i = match &b.arg {
+                    Arg::Index(i) => *i,
+                    _ => 1,
+                };
+                let a = *self.ancestors().get(i)?;
+                ancestor_field(b.f, a)
+            }
+            F::ProcIsExeFromMemfd => {
+                let e = self.proc().map(|p| p.exe.as_str()).unwrap_or(&t.exe);
+                Some(Val::Bool(
+                    e.starts_with("/memfd:") || e.starts_with("memfd:"),
+                ))
+            }
+            F::ThreadTid => Some(Val::Int(t.tid as i64)),
+            F::ThreadCapPermitted => owned(caps(self.proc()?.attrs.cap_permitted)),
+            F::ThreadCapEffective => owned(caps(self.proc()?.attrs.cap_effective)),
+            F::ThreadCapInheritable => owned(caps(self.proc()?.attrs.cap_inheritable)),
+            F::UserUid => Some(Val::Int(t.uid as i64)),
+            F::UserName => (!t.user.is_empty()).then_some(Val::Str(Cow::Borrowed(t.user.as_str()))),
+            F::UserLoginUid => Some(Val::Int(self.proc().map_or(-1, |p| p.attrs.loginuid))),
+            F::UserLoginName => {
+                let n = &self.proc()?.attrs.loginname;
+                (!n.is_empty()).then_some(Val::Str(Cow::Borrowed(n.as_str())))
+            }
+            F::GroupGid => Some(Val::Int(t.gid as i64)),
+            F::GroupName => {
+                (!t.group.is_empty()).then_some(Val::Str(Cow::Borrowed(t.group.as_str())))
+            }
+            F::FdNum => Some(Val::Int(self.fd()?.num)),
+            F::FdType => s(self.fd()?.info.kind.name()),
+            F::FdTypeChar => s(self.fd()?.info.kind.typechar()),
+            F::FdName => {
+                let f = self.fd()?;
+                if f.info.kind.is_net() {
+                    owned(f.info.tuple())
+                } else {
+                    self.fd_str(|i| &i.name)
+                }
+            }
+            F::FdNameRaw => self.fd_str(|i| &i.nameraw),
+            F::FdDirectory | F::FdFilename => {
+                let f = self.fd()?;
+                if !matches!(f.info.kind, FdKind::File | FdKind::Directory)
+                    || f.info.name.is_empty()
+                {
+                    return None;
+                }
+                let name = f.info.name.clone();
+                let (dir, file) = match name.rsplit_once('/') {
+                    Some(("", file)) => ("/".to_string(), file.to_string()),
+                    Some((d, file)) => (d.to_string(), file.to_string()),
+                    None => (String::new(), name.clone()),
+                };
+                owned(if b.f == F::FdDirectory { dir } else { file })
+            }
+            F::FdIp | F::FdNet => self.ip(|c, s| c.or(s)),
+            F::FdCip | F::FdCnet => self.ip(|c, _| c),
+            F::FdSip | F::FdSnet => self.ip(|_, s| s),
+            F::FdLip | F::FdLnet => self
+                .fd()
+                .and_then(|f| f.info.local)
+                .map(|a| Val::Ip(a.ip())),
+            F::FdRip | F::FdRnet => self
+                .fd()
+                .and_then(|f| f.info.remote)
+                .map(|a| Val::Ip(a.ip())),
+            F::FdPort => self.port(|c, s| s.or(c)),
+            F::FdCport => self.port(|c, _| c),
+            F::FdSport => self.port(|_, s| s),
+            F::FdLport => self
+                .fd()
+                .and_then(|f| f.info.local)
+                .map(|a| Val::Int(a.port() as i64)),
+            F::FdRport => self
+                .fd()
+                .and_then(|f| f.info.remote)
+                .map(|a| Val::Int(a.port() as i64)),
+            F::FdL4Proto => s(self.fd()?.info.l4proto?),
+            F::FdSockFamily => match self.fd()?.info.kind {
+                FdKind::Ipv4 | FdKind::Ipv6 => s("ip"),
+                FdKind::Unix => s("unix"),
+                _ => None,
+            },
+            F::FdIsServer => Some(Val::Bool(self.fd()?.info.server)),
+            F::FdConnected => Some(Val::Bool(self.fd()?.info.connected)),
+            F::FdNameChanged => Some(Val::Bool(self.fd()?.name_changed)),
+            F::ContainerId | F::ContainerFullId | F::ContainerName => {
+                if t.container_id == HOST {
+                    return s(HOST);
+                }
+                if b.f == F::ContainerId {
+                    let id = &t.container_id;
+                    let short = if id.len() == 64 && id.bytes().all(|c| c.is_ascii_hexdigit()) {
+                        &id[..12]
+                    } else {
+                        id.as_str()
+                    };
+                    s(short)
+                } else {
+                    s(&t.container_id)
+                }
+            }
+            F::ContainerType => {
+                if t.container_id == HOST {
+                    return s(HOST);
+                }
+                let cg = self.st.containers.peek(t.cgroup_id)?;
+                s(cg.runtime.as_str())
+            }
+            F::ContainerCgroup => owned(self.st.containers.peek_path(t.cgroup_id)?),
+            F::Unavailable => None,
+        }
+    }
+
+    fn fd_str(&self, f: impl Fn(&FdInfo) -> &String) -> Option<Val<'_>> {
+        let v = self.fd()?;
+        let x = f(&v.info);
+        if x.is_empty() {
+            return None;
+        }
+        match &v.info {
+            Cow::Borrowed(i) => Some(Val::Str(Cow::Borrowed(f(i).as_str()))),
+            Cow::Owned(_) => owned(x.clone()),
+        }
+    }
+
+    fn ip(
+        &self,
+        pick: impl Fn(Option<IpAddr>, Option<IpAddr>) -> Option<IpAddr>,
+    ) -> Option<Val<'_>> {
+        let f = self.fd()?;
+        if !f.info.kind.is_net() {
+            return None;
+        }
+        let (c, s) = f.info.client_server();
+        pick(c.map(|a| a.ip()), s.map(|a| a.ip())).map(Val::Ip)
+    }
+
+    fn port(&self, pick: impl Fn(Option<u16>, Option<u16>) -> Option<u16>) -> Option<Val<'_>> {
+        let f = self.fd()?;
+        if !f.info.kind.is_net() {
+            return None;
+        }
+        let (c, s) = f.info.client_server();
+        pick(c.map(|a| a.port()), s.map(|a| a.port())).map(|p| Val::Int(p as i64))
+    }
+
+    /// Every value of a multi-valued field (`proc.aname` without index: all ancestors).
+    pub fn values<'s>(&'s self, b: &Bound, out: &mut Vec<Val<'s>>) {
+        if b.any {
+            for a in self.ancestors().iter().skip(1) {
+                if let Some(v) = ancestor_field(b.f, a) {
+                    out.push(v);
+                }
+            }
+        } else if let Some(v) = self.value(b) {
+            out.push(v);
+        }
+    }
+}
+
+fn ancestor_field<'a>(f: F, a: &'a Process) -> Option<Val<'a>> {
+    match f {
+        F::ProcAname => s(&a.comm),
+        F::ProcAexe => s(a.args.first().unwrap_or(&a.comm)),
+        F::ProcAexePath => (!a.exe.is_empty()).then_some(Val::Str(Cow::Borrowed(a.exe.as_str()))),
+        _ => Some(Val::Int(a.pid as i64)),
+    }
+}
+
+/// Apply a transformer to a value.
+pub fn transform<'a>(t: Transformer, v: Val<'a>) -> Option<Val<'a>> {
+    let text = match &v {
+        Val::Str(s) => s.clone(),
+        other => Cow::Owned(other.render()),
+    };
+    Some(match t {
+        Transformer::ToLower => Val::Str(Cow::Owned(text.to_lowercase())),
+        Transformer::ToUpper => Val::Str(Cow::Owned(text.to_uppercase())),
+        Transformer::Len => Val::Int(text.chars().count() as i64),
+        Transformer::Basename => {
+            if text.ends_with('/') {
+                Val::Str(Cow::Borrowed(""))
+            } else {
+                Val::Str(Cow::Owned(
+                    text.rsplit('/').next().unwrap_or("").to_string(),
+                ))
+            }
+        }
+        Transformer::B64 => {
+            use base64::Engine as _;
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(text.trim())
+                .ok()?;
+            Val::Str(Cow::Owned(String::from_utf8_lossy(&raw).into_owned()))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_caps_errnos_and_times() {
+        assert_eq!(caps(0), "");
+        assert_eq!(caps(1 << 21 | 1), "CAP_CHOWN CAP_SYS_ADMIN");
+        assert_eq!(errno_name(-2), "ENOENT");
+        assert_eq!(errno_name(-115), "EINPROGRESS");
+        assert_eq!(errno_name(-4095), "E4095");
+        let t = local_time(1_685_022_245_478_445_995, false, true);
+        assert_eq!(t.len(), 18);
+        assert!(t.ends_with(".478445995"));
+    }
+
+    #[test]
+    fn transformers() {
+        let v = |x: &'static str| Val::Str(Cow::Borrowed(x));
+        assert_eq!(transform(Transformer::ToUpper, v("ab")), Some(v("AB")));
+        assert_eq!(
+            transform(Transformer::Basename, v("/usr/bin/ls")),
+            Some(v("ls"))
+        );
+        assert_eq!(
+            transform(Transformer::Basename, v("/usr/bin/")),
+            Some(v(""))
+        );
+        assert_eq!(transform(Transformer::Len, v("héllo")), Some(Val::Int(5)));
+        assert_eq!(transform(Transformer::B64, v("aGVsbG8=")), Some(v("hello")));
+        assert_eq!(transform(Transformer::B64, v("!!")), None);
+    }
+}

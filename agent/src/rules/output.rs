@@ -1,0 +1,293 @@
+//! Rule outputs: `%field`, `%field[arg]`, `%toupper(field)` and `%Nfield` (padded or cut to N
+//! characters) in free text; `<NA>` for a missing value. After `%` the longest prefix that is
+//! a field wins, so `%proc.name)` stops at the parenthesis. Alerts render as Falco's text
+//! line and Falco's JSON.
+
+use serde_json::{json, Map, Value};
+
+use super::{
+    ast::Transformer,
+    compile::Extract,
+    extract::{local_time, transform, Ctx},
+    fields::bind,
+    loader::Priority,
+    value::Val,
+};
+use crate::event::Timestamp;
+
+#[derive(Clone, Debug)]
+enum Seg {
+    Lit(String),
+    Field {
+        ex: Extract,
+        key: String,
+        width: Option<usize>,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Format {
+    segs: Vec<Seg>,
+}
+
+fn is_field_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '.'
+}
+
+impl Format {
+    /// Parse an output format; errors are (message, offending text).
+    pub fn parse(text: &str) -> Result<Format, (String, String)> {
+        // Falco's leading `*` means "print even with missing values", which we always do.
+        let text = text.strip_prefix('*').unwrap_or(text);
+        let mut segs = Vec::new();
+        let mut lit = String::new();
+        let mut rest = text;
+        while let Some(i) = rest.find('%') {
+            lit.push_str(&rest[..i]);
+            rest = &rest[i + 1..];
+            if rest.is_empty() {
+                return Err(("an output must not end with '%'".into(), "%".into()));
+            }
+            let digits = rest.chars().take_while(char::is_ascii_digit).count();
+            let width = rest[..digits].parse::<usize>().ok();
+            rest = &rest[digits..];
+            let (seg, used) = field_at(rest)?;
+            if !lit.is_empty() {
+                segs.push(Seg::Lit(std::mem::take(&mut lit)));
+            }
+            let Seg::Field { ex, key, .. } = seg else {
+                unreachable!("field_at returns fields")
+            };
+            segs.push(Seg::Field { ex, key, width });
+            rest = &rest[used..];
+        }
+        lit.push_str(rest);
+        if !lit.is_empty() {
+            segs.push(Seg::Lit(lit));
+        }
+        Ok(Format { segs })
+    }
+
+    /// The fields named by the format, as written (`proc.aname[2]`).
+    pub fn fields(&self) -> Vec<String> {
+        self.segs
+            .iter()
+            .filter_map(|s| match s {
+                Seg::Field { key, .. } => Some(key.clone()),
+                Seg::Lit(_) => None,
+            })
+            .collect()
+    }
+
+    /// The text, and the output fields with their JSON values (null when missing).
+    pub fn render(&self, cx: &Ctx<'_>) -> (String, Vec<(String, Value)>) {
+        let mut out = String::new();
+        let mut fields: Vec<(String, Value)> = Vec::new();
+        for s in &self.segs {
+            match s {
+                Seg::Lit(l) => out.push_str(l),
+                Seg::Field { ex, key, width } => {
+                    let v = value_of(cx, ex);
+                    let text = v.as_ref().map(Val::render).unwrap_or_else(|| "<NA>".into());
+                    match width {
+                        Some(w) => {
+                            let t: String = text.chars().take(*w).collect();
+                            out.push_str(&format!("{t:<w$}"));
+                        }
+                        None => out.push_str(&text),
+                    }
+                    if !fields.iter().any(|(k, _)| k == key) {
+                        let json = match (key.as_str(), &v) {
+                            // Falco gives evt.time as integer nanoseconds in output_fields.
+                            ("evt.time", _) => Value::from(cx.ev.task().time.0),
+                            (_, Some(v)) => v.to_json(),
+                            (_, None) => Value::Null,
+                        };
+                        fields.push((key.clone(), json));
+                    }
+                }
+            }
+        }
+        (out, fields)
+    }
+}
+
+/// The value of an extraction, transformers applied (`any` fields: the first value).
+pub fn value_of<'s>(cx: &'s Ctx<'_>, ex: &Extract) -> Option<Val<'s>> {
+    let mut v = if ex.field.any {
+        let mut all = Vec::new();
+        cx.values(&ex.field, &mut all);
+        if all.is_empty() {
+            None
+        } else {
+            // Falco prints every ancestor, space-separated.
+            Some(Val::Str(std::borrow::Cow::Owned(
+                all.iter().map(Val::render).collect::<Vec<_>>().join(" "),
+            )))
+        }
+    } else {
+        cx.value(&ex.field)
+    }?;
+    for t in &ex.transforms {
+        v = transform(*t, v)?;
+    }
+    Some(v)
+}
+
+/// Parse the field (or transformer call) at the start of `s`; returns it and the bytes used.
+fn field_at(s: &str) -> Result<(Seg, usize), (String, String)> {
+    // Transformer: name(field)
+    let ident = s
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .count();
+    if s[ident..].starts_with('(') {
+        if let Some(t) = Transformer::from_name(&s[..ident]) {
+            let close = s
+                .find(')')
+                .ok_or_else(|| (format!("unclosed {}(", t.name()), s[..ident].to_string()))?;
+            let (inner, used) = field_at(&s[ident + 1..close])?;
+            if used != close - ident - 1 {
+                return Err((
+                    format!("{}() takes one field", t.name()),
+                    s[..close + 1].to_string(),
+                ));
+            }
+            let Seg::Field { mut ex, key, .. } = inner else {
+                unreachable!("field_at returns fields")
+            };
+            ex.transforms.push(t);
+            return Ok((
+                Seg::Field {
+                    ex,
+                    key: format!("{}({key})", t.name()),
+                    width: None,
+                },
+                close + 1,
+            ));
+        }
+    }
+    let run = s.chars().take_while(|c| is_field_char(*c)).count();
+    let mut name = s[..run].trim_end_matches('.');
+    // Longest prefix at a dot boundary that names a field.
+    loop {
+        let after = &s[name.len()..];
+        let (arg, extra) = if after.starts_with('[') {
+            match after.find(']') {
+                Some(e) => (Some(&after[1..e]), e + 1),
+                None => (None, 0),
+            }
+        } else {
+            (None, 0)
+        };
+        if let Ok(field) = bind(name, arg) {
+            let key = match arg {
+                Some(a) => format!("{name}[{a}]"),
+                None => name.to_string(),
+            };
+            let used = name.len() + extra;
+            return Ok((
+                Seg::Field {
+                    ex: Extract {
+                        field,
+                        transforms: Vec::new(),
+                    },
+                    key,
+                    width: None,
+                },
+                used,
+            ));
+        }
+        match name.rfind('.') {
+            Some(i) if name[..i].contains('.') => name = &name[..i],
+            _ => {
+                let shown = if s[..run].is_empty() {
+                    s.chars().take(10).collect()
+                } else {
+                    s[..run].to_string()
+                };
+                return Err((format!("unknown field %{shown}"), shown));
+            }
+        }
+    }
+}
+
+/// One alert: a rule matched an event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Alert {
+    pub time: Timestamp,
+    pub rule: String,
+    pub priority: Priority,
+    /// The rule output, rendered.
+    pub message: String,
+    pub output_fields: Vec<(String, Value)>,
+    /// Sorted (Falco keeps them in a set).
+    pub tags: Vec<String>,
+    pub hostname: String,
+}
+
+impl Alert {
+    /// Falco's text line: `<local time>: <Priority> <output>`.
+    pub fn line(&self) -> String {
+        format!(
+            "{}: {} {}",
+            local_time(self.time.0, false, true),
+            self.priority.as_str(),
+            self.message
+        )
+    }
+
+    /// Falco's JSON alert (hostname, output, output_fields, priority, rule, source, tags,
+    /// time), consumable by Falcosidekick and Falco's event-generator.
+    pub fn to_json(&self) -> Value {
+        let mut fields = Map::new();
+        fields.insert("evt.time".into(), Value::from(self.time.0));
+        for (k, v) in &self.output_fields {
+            fields.insert(k.clone(), v.clone());
+        }
+        json!({
+            "hostname": self.hostname,
+            "output": self.line(),
+            "output_fields": fields,
+            "priority": self.priority.as_str(),
+            "rule": self.rule,
+            "source": "syscall",
+            "tags": self.tags,
+            "time": self.time.rfc3339(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_fields_longest_prefix_first() {
+        let f = Format::parse(
+            "shell (user=%user.name %proc.name) gp=%proc.aname[2] flags=%evt.arg.flags x%",
+        )
+        .unwrap_err();
+        assert_eq!(f.0, "an output must not end with '%'");
+        let f = Format::parse("*shell (user=%user.name %proc.name) gp=%proc.aname[2] f=%evt.arg.flags, %toupper(proc.name) %5proc.pid.").unwrap();
+        assert_eq!(
+            f.fields(),
+            vec![
+                "user.name",
+                "proc.name",
+                "proc.aname[2]",
+                "evt.arg.flags",
+                "toupper(proc.name)",
+                "proc.pid"
+            ]
+        );
+        let e = Format::parse("x %proc.nmae y").unwrap_err();
+        assert_eq!(
+            e,
+            (
+                "unknown field %proc.nmae".to_string(),
+                "proc.nmae".to_string()
+            )
+        );
+    }
+}

@@ -1,0 +1,654 @@
+//! The Falco condition grammar (libsinsp's), by recursive descent over the text:
+//!
+//! ```text
+//! Expr  := And ('or' And)*            -- lowest precedence
+//! And   := Not ('and' Not)*
+//! Not   := 'not' Not | Check          -- `not a and b` = `(not a) and b`
+//! Check := '(' Expr ')' | Operand Cond | Identifier   -- identifier: a macro
+//! Cond  := 'exists' | CmpOp Value | ListOp List
+//! ```
+//! Lists have been substituted into the text before parsing (Falco does the same).
+
+use super::ast::{Check, Expr, FieldRef, Literal, Op, Operand, Pos, Rhs, Transformer};
+
+/// Deepest nesting accepted (Falco's loader uses 1000; the parser's default is 100).
+pub const MAX_DEPTH: usize = 1000;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{msg}")]
+pub struct ParseError {
+    pub msg: String,
+    /// Byte offset in the condition.
+    pub pos: Pos,
+    /// The text the error is about, to find it in the source file.
+    pub token: String,
+}
+
+pub fn parse(text: &str) -> Result<Expr, ParseError> {
+    let mut p = Parser {
+        s: text,
+        i: 0,
+        depth: 0,
+    };
+    p.ws();
+    if p.eof() {
+        return Err(p.err("empty condition"));
+    }
+    let e = p.expr()?;
+    p.ws();
+    if !p.eof() {
+        return Err(p.err(&format!(
+            "unexpected '{}' after a complete condition",
+            p.peek_token()
+        )));
+    }
+    Ok(e)
+}
+
+struct Parser<'a> {
+    s: &'a str,
+    i: usize,
+    depth: usize,
+}
+
+fn is_field_start(c: char) -> bool {
+    c.is_ascii_alphabetic()
+}
+
+fn is_ident_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// Characters that end a bare (unquoted) value.
+fn ends_bare(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '(' | ')' | '"' | '\'' | '=' | ',')
+}
+
+impl<'a> Parser<'a> {
+    fn rest(&self) -> &'a str {
+        &self.s[self.i..]
+    }
+
+    fn eof(&self) -> bool {
+        self.i >= self.s.len()
+    }
+
+    fn peek(&self) -> Option<char> {
+        self.rest().chars().next()
+    }
+
+    fn ws(&mut self) {
+        while let Some(c) = self.peek() {
+            if c.is_whitespace() {
+                self.i += c.len_utf8();
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn err(&self, msg: &str) -> ParseError {
+        ParseError {
+            msg: msg.to_string(),
+            pos: self.i,
+            token: self.peek_token(),
+        }
+    }
+
+    fn err_at(&self, pos: Pos, token: &str, msg: String) -> ParseError {
+        ParseError {
+            msg,
+            pos,
+            token: token.to_string(),
+        }
+    }
+
+    /// The next whitespace-delimited chunk, for error messages.
+    fn peek_token(&self) -> String {
+        let r = self.rest();
+        let end = r
+            .char_indices()
+            .find(|(i, c)| c.is_whitespace() || (*i > 0 && matches!(c, '(' | ')')))
+            .map(|(i, _)| i)
+            .unwrap_or(r.len());
+        if end == 0 {
+            r.chars().next().map(String::from).unwrap_or_default()
+        } else {
+            r[..end].to_string()
+        }
+    }
+
+    /// Consume keyword `kw` if it is next and followed by whitespace, `(` or the end of the
+    /// text (so that a dangling `a and` is reported as a missing operand).
+    fn keyword(&mut self, kw: &str) -> bool {
+        let r = self.rest();
+        if r.len() < kw.len() || !r[..kw.len()].eq_ignore_ascii_case(kw) {
+            return false;
+        }
+        match r[kw.len()..].chars().next() {
+            Some(c) if !(c.is_whitespace() || c == '(') => false,
+            _ => {
+                self.i += kw.len();
+                true
+            }
+        }
+    }
+
+    fn enter(&mut self) -> Result<(), ParseError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.err(&format!("condition nested deeper than {MAX_DEPTH} levels")));
+        }
+        Ok(())
+    }
+
+    fn expr(&mut self) -> Result<Expr, ParseError> {
+        self.enter()?;
+        let mut items = vec![self.and()?];
+        loop {
+            self.ws();
+            if self.keyword("or") {
+                self.ws();
+                items.push(self.and()?);
+            } else {
+                break;
+            }
+        }
+        self.depth -= 1;
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Expr::Or(items)
+        })
+    }
+
+    fn and(&mut self) -> Result<Expr, ParseError> {
+        let mut items = vec![self.not()?];
+        loop {
+            self.ws();
+            if self.keyword("and") {
+                self.ws();
+                items.push(self.not()?);
+            } else {
+                break;
+            }
+        }
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Expr::And(items)
+        })
+    }
+
+    fn not(&mut self) -> Result<Expr, ParseError> {
+        // Iterative, so `not not not ...` costs no stack.
+        let mut nots = 0usize;
+        loop {
+            self.ws();
+            if self.keyword("not") {
+                nots += 1;
+                if nots > MAX_DEPTH {
+                    return Err(
+                        self.err(&format!("condition nested deeper than {MAX_DEPTH} levels"))
+                    );
+                }
+            } else {
+                break;
+            }
+        }
+        let mut e = self.check()?;
+        for _ in 0..nots {
+            e = Expr::Not(Box::new(e));
+        }
+        Ok(e)
+    }
+
+    fn check(&mut self) -> Result<Expr, ParseError> {
+        self.ws();
+        let start = self.i;
+        match self.peek() {
+            None => Err(self.err("condition ends where a check was expected")),
+            Some('(') => {
+                self.i += 1;
+                let e = self.expr()?;
+                self.ws();
+                if self.peek() != Some(')') {
+                    return Err(self.err("expected ')'"));
+                }
+                self.i += 1;
+                Ok(e)
+            }
+            Some(c) if is_field_start(c) => {
+                let word = self.ident_or_field();
+                // A transformer call: `tolower(proc.name) = ...`.
+                if self.peek() == Some('(') && !word.contains('.') {
+                    if let Some(t) = Transformer::from_name(&word) {
+                        let lhs = self.transform_body(t, start)?;
+                        return self.cond(lhs, start);
+                    }
+                    return Err(self.err_at(start, &word, format!("unknown transformer '{word}'")));
+                }
+                if !word.contains('.') {
+                    return Ok(Expr::Macro {
+                        name: word,
+                        pos: start,
+                    });
+                }
+                let field = self.field_arg(word, start)?;
+                self.cond(Operand::Field(field), start)
+            }
+            Some(_) => Err(self.err(&format!(
+                "expected a field, a macro or '(' but found '{}'",
+                self.peek_token()
+            ))),
+        }
+    }
+
+    /// `[a-zA-Z][a-zA-Z0-9_]*(\.[a-zA-Z0-9_]+)*`
+    fn ident_or_field(&mut self) -> String {
+        let start = self.i;
+        let b = self.s.as_bytes();
+        let mut j = self.i;
+        while j < b.len() {
+            let c = b[j] as char;
+            let dot_then_ident = c == '.' && j + 1 < b.len() && is_ident_char(b[j + 1] as char);
+            if is_ident_char(c) || dot_then_ident {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        self.i = j;
+        self.s[start..j].to_string()
+    }
+
+    /// An optional `[arg]` right after a field name.
+    fn field_arg(&mut self, name: String, pos: Pos) -> Result<FieldRef, ParseError> {
+        if self.peek() != Some('[') {
+            return Ok(FieldRef {
+                name,
+                arg: None,
+                pos,
+            });
+        }
+        self.i += 1;
+        let arg = if matches!(self.peek(), Some('"') | Some('\'')) {
+            self.quoted()?
+        } else {
+            let start = self.i;
+            while let Some(c) = self.peek() {
+                if c == ']' || c == '[' || c == '"' || c == '\'' || c.is_whitespace() {
+                    break;
+                }
+                self.i += c.len_utf8();
+            }
+            self.s[start..self.i].to_string()
+        };
+        if self.peek() != Some(']') {
+            return Err(self.err(&format!("expected ']' after the argument of {name}")));
+        }
+        self.i += 1;
+        Ok(FieldRef {
+            name,
+            arg: Some(arg),
+            pos,
+        })
+    }
+
+    /// `t(` already seen the name; parse `operand )`.
+    fn transform_body(&mut self, t: Transformer, start: Pos) -> Result<Operand, ParseError> {
+        self.enter()?;
+        self.i += 1; // '('
+        self.ws();
+        let inner_start = self.i;
+        let word = self.ident_or_field();
+        let inner = if self.peek() == Some('(') {
+            match Transformer::from_name(&word) {
+                Some(t2) => self.transform_body(t2, inner_start)?,
+                None => {
+                    return Err(self.err_at(
+                        inner_start,
+                        &word,
+                        format!("unknown transformer '{word}'"),
+                    ))
+                }
+            }
+        } else if word.contains('.') {
+            Operand::Field(self.field_arg(word, inner_start)?)
+        } else {
+            return Err(self.err_at(
+                inner_start,
+                &word,
+                format!("{}() needs a field, found '{word}'", t.name()),
+            ));
+        };
+        self.ws();
+        if self.peek() != Some(')') {
+            return Err(self.err(&format!("expected ')' to close {}(", t.name())));
+        }
+        self.i += 1;
+        self.depth -= 1;
+        let _ = start;
+        Ok(Operand::Transform(t, Box::new(inner)))
+    }
+
+    fn cond(&mut self, lhs: Operand, pos: Pos) -> Result<Expr, ParseError> {
+        self.ws();
+        let op_pos = self.i;
+        let op = self.operator().ok_or_else(|| {
+            self.err(&format!(
+                "expected an operator after {lhs} but found '{}'",
+                self.peek_token()
+            ))
+        })?;
+        if op == Op::Exists {
+            return Ok(Expr::Check(Check {
+                lhs,
+                op,
+                rhs: Rhs::None,
+                pos,
+            }));
+        }
+        self.ws();
+        let rhs = if op.takes_list() {
+            if self.peek() == Some('(') {
+                Rhs::List(self.list()?)
+            } else if let Some(o) = self.rhs_operand()? {
+                Rhs::Operand(o)
+            } else {
+                return Err(self.err(&format!("'{}' needs a list: ( ... )", op.as_str())));
+            }
+        } else if let Some(o) = self.rhs_operand()? {
+            Rhs::Operand(o)
+        } else {
+            Rhs::Value(self.value()?)
+        };
+        let _ = op_pos;
+        Ok(Expr::Check(Check { lhs, op, rhs, pos }))
+    }
+
+    /// `val(field)` or a transformer on the right-hand side, if that is what comes next.
+    fn rhs_operand(&mut self) -> Result<Option<Operand>, ParseError> {
+        let r = self.rest();
+        let name_end = r.find(|c: char| !is_ident_char(c)).unwrap_or(r.len());
+        if name_end == 0 || !r[name_end..].starts_with('(') {
+            return Ok(None);
+        }
+        let name = &r[..name_end];
+        let start = self.i;
+        if name == "val" {
+            self.i += name_end + 1;
+            self.ws();
+            let fstart = self.i;
+            let word = self.ident_or_field();
+            if !word.contains('.') {
+                return Err(self.err_at(
+                    fstart,
+                    &word,
+                    format!("val() needs a field, found '{word}'"),
+                ));
+            }
+            let f = self.field_arg(word, fstart)?;
+            self.ws();
+            if self.peek() != Some(')') {
+                return Err(self.err("expected ')' to close val("));
+            }
+            self.i += 1;
+            return Ok(Some(Operand::Field(f)));
+        }
+        if let Some(t) = Transformer::from_name(name) {
+            self.i += name_end;
+            return self.transform_body(t, start).map(Some);
+        }
+        Ok(None)
+    }
+
+    fn operator(&mut self) -> Option<Op> {
+        let r = self.rest();
+        for (sym, op) in [
+            ("==", Op::Eq),
+            ("!=", Op::Ne),
+            ("<=", Op::Le),
+            (">=", Op::Ge),
+            ("=", Op::Eq),
+            ("<", Op::Lt),
+            (">", Op::Gt),
+        ] {
+            if r.starts_with(sym) {
+                self.i += sym.len();
+                return Some(op);
+            }
+        }
+        let end = r
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(r.len());
+        let word = &r[..end];
+        let op = Op::word(word)?;
+        let next = r[end..].chars().next();
+        let ok = match op {
+            // `exists` may end the condition or be followed by ')'.
+            Op::Exists => next.is_none_or(|c| c.is_whitespace() || c == ')'),
+            _ => next.is_none_or(|c| c.is_whitespace() || c == '(' || c == '"' || c == '\''),
+        };
+        if !ok {
+            return None;
+        }
+        self.i += end;
+        Some(op)
+    }
+
+    fn list(&mut self) -> Result<Vec<Literal>, ParseError> {
+        self.i += 1; // '('
+        let mut items = Vec::new();
+        self.ws();
+        if self.peek() == Some(')') {
+            self.i += 1;
+            return Ok(items);
+        }
+        loop {
+            self.ws();
+            items.push(self.value()?);
+            self.ws();
+            match self.peek() {
+                Some(',') => {
+                    self.i += 1;
+                }
+                Some(')') => {
+                    self.i += 1;
+                    return Ok(items);
+                }
+                _ => return Err(self.err("expected ',' or ')' in a list")),
+            }
+        }
+    }
+
+    fn value(&mut self) -> Result<Literal, ParseError> {
+        let pos = self.i;
+        match self.peek() {
+            Some('"') | Some('\'') => Ok(Literal {
+                text: self.quoted()?,
+                quoted: true,
+                pos,
+            }),
+            Some(c) if !ends_bare(c) => {
+                while let Some(c) = self.peek() {
+                    if ends_bare(c) {
+                        break;
+                    }
+                    self.i += c.len_utf8();
+                }
+                Ok(Literal {
+                    text: self.s[pos..self.i].to_string(),
+                    quoted: false,
+                    pos,
+                })
+            }
+            _ => Err(self.err("expected a value")),
+        }
+    }
+
+    fn quoted(&mut self) -> Result<String, ParseError> {
+        let start = self.i;
+        let q = self.peek().unwrap_or('"');
+        self.i += 1;
+        let mut out = String::new();
+        let mut chars = self.rest().char_indices();
+        while let Some((off, c)) = chars.next() {
+            if c == q {
+                self.i += off + 1;
+                return Ok(out);
+            }
+            if c == '\\' {
+                match chars.next() {
+                    Some((_, 'n')) => out.push('\n'),
+                    Some((_, 't')) => out.push('\t'),
+                    Some((_, 'r')) => out.push('\r'),
+                    Some((_, e)) if e == q || e == '\\' => out.push(e),
+                    Some((_, e)) => {
+                        out.push('\\');
+                        out.push(e);
+                    }
+                    None => break,
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        self.i = start;
+        Err(self.err("unterminated quoted string"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> String {
+        parse(s)
+            .map(|e| e.to_string())
+            .unwrap_or_else(|e| format!("ERR {} @{}", e.msg, e.pos))
+    }
+
+    #[test]
+    fn precedence_is_or_and_not() {
+        assert_eq!(p("a or b and c"), "(a or (b and c))");
+        assert_eq!(p("not a and b"), "(not a and b)");
+        assert_eq!(p("not (a and b)"), "not (a and b)");
+        assert_eq!(p("a and not not b or c"), "((a and not not b) or c)");
+        assert_eq!(p("((a))"), "a");
+    }
+
+    #[test]
+    fn checks_and_values() {
+        assert_eq!(p("evt.type=open"), "evt.type = open");
+        assert_eq!(
+            p("evt.type == open and proc.name!=cat"),
+            "(evt.type = open and proc.name != cat)"
+        );
+        assert_eq!(p("fd.name startswith /etc"), "fd.name startswith /etc");
+        assert_eq!(
+            p("proc.name in (a, 'b c', \"d\")"),
+            "proc.name in (a, \"b c\", \"d\")"
+        );
+        assert_eq!(p("proc.name in ()"), "proc.name in ()");
+        assert_eq!(
+            p("proc.pname in (runc:[0:PARENT], runc:[1:CHILD])"),
+            "proc.pname in (runc:[0:PARENT], runc:[1:CHILD])"
+        );
+        assert_eq!(p("proc.aname[2] = sh"), "proc.aname[2] = sh");
+        assert_eq!(
+            p("container.mount.dest[/var/run/docker.sock] exists"),
+            "container.mount.dest[/var/run/docker.sock] exists"
+        );
+        assert_eq!(
+            p("not proc.pname exists or x"),
+            "(not proc.pname exists or x)"
+        );
+        assert_eq!(p("evt.rawres >= 0"), "evt.rawres >= 0");
+        assert_eq!(p("fd.num<3"), "fd.num < 3");
+        assert_eq!(p("evt.dir = <"), "evt.dir = <");
+        assert_eq!(
+            p("evt.buffer bcontains CAFEBABE"),
+            "evt.buffer bcontains CAFEBABE"
+        );
+        assert_eq!(
+            p(r#"proc.cmdline contains "a \"q\" b""#),
+            r#"proc.cmdline contains "a \"q\" b""#
+        );
+        assert_eq!(
+            p("proc.env[\"HTTP PROXY\"] exists"),
+            "proc.env[HTTP PROXY] exists"
+        );
+    }
+
+    #[test]
+    fn transformers_and_val() {
+        assert_eq!(p("tolower(proc.name) = bash"), "tolower(proc.name) = bash");
+        assert_eq!(
+            p("proc.name = val(proc.pname)"),
+            "proc.name = val(proc.pname)"
+        );
+        assert_eq!(p("len(proc.args) > 10"), "len(proc.args) > 10");
+        assert_eq!(
+            p("basename(toupper(fd.name)) = X"),
+            "basename(toupper(fd.name)) = X"
+        );
+        assert_eq!(
+            p("fd.name = tolower(fd.nameraw)"),
+            "fd.name = val(tolower(fd.nameraw))"
+        );
+        assert!(p("nosuch(proc.name) = x").starts_with("ERR unknown transformer 'nosuch'"));
+    }
+
+    #[test]
+    fn keywords_need_a_delimiter() {
+        // `android` is a macro name, not `and` + `roid`.
+        assert_eq!(p("android"), "android");
+        assert_eq!(p("a and(b)"), "(a and b)");
+        assert_eq!(p("notice"), "notice");
+        assert_eq!(
+            p("proc.name containsx"),
+            "ERR expected an operator after proc.name but found 'containsx' @10"
+        );
+    }
+
+    #[test]
+    fn errors_have_positions() {
+        let e = parse("proc.name = a and").unwrap_err();
+        assert!(e.msg.contains("check was expected"), "{}", e.msg);
+        let e = parse("proc.name in (a, b").unwrap_err();
+        assert_eq!(e.msg, "expected ',' or ')' in a list");
+        let e = parse("(a and b").unwrap_err();
+        assert_eq!(e.msg, "expected ')'");
+        let e = parse("a b").unwrap_err();
+        assert_eq!(
+            (e.msg.as_str(), e.pos, e.token.as_str()),
+            ("unexpected 'b' after a complete condition", 2, "b")
+        );
+        assert!(parse("").is_err());
+        assert!(parse("proc.name = 'open")
+            .unwrap_err()
+            .msg
+            .contains("unterminated"));
+        assert!(parse("= x").is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_a_crash() {
+        // The loader parses on a thread with a large stack; so does this test (debug frames
+        // are big).
+        std::thread::Builder::new()
+            .stack_size(64 << 20)
+            .spawn(|| {
+                let deep = format!("{}a{}", "(".repeat(5000), ")".repeat(5000));
+                assert!(parse(&deep).unwrap_err().msg.contains("nested deeper"));
+                let ok = format!("{}a{}", "(".repeat(900), ")".repeat(900));
+                assert!(parse(&ok).is_ok());
+                let nots = format!("{}a", "not ".repeat(5000));
+                assert!(parse(&nots).is_err());
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+}

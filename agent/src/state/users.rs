@@ -1,0 +1,127 @@
+//! User and group names. Inside a container a uid means what the container's own
+//! `/etc/passwd` says, so names are looked up through `/proc/<pid>/root`, per root, cached.
+
+use std::{
+    collections::HashMap,
+    fs,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    pub home: String,
+    pub shell: String,
+}
+
+#[derive(Default)]
+struct Db {
+    users: HashMap<u32, User>,
+    groups: HashMap<u32, String>,
+    loaded: Option<Instant>,
+}
+
+/// How long a root's passwd/group stay cached.
+const TTL: Duration = Duration::from_secs(30);
+
+#[derive(Default)]
+pub struct Users {
+    by_root: HashMap<PathBuf, Db>,
+}
+
+fn parse_passwd(text: &str) -> HashMap<u32, User> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            let uid = f.get(2)?.parse().ok()?;
+            Some((
+                uid,
+                User {
+                    name: f.first()?.to_string(),
+                    home: f.get(5).unwrap_or(&"").to_string(),
+                    shell: f.get(6).unwrap_or(&"").to_string(),
+                },
+            ))
+        })
+        .collect()
+}
+
+fn parse_group(text: &str) -> HashMap<u32, String> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            Some((f.get(2)?.parse().ok()?, f.first()?.to_string()))
+        })
+        .collect()
+}
+
+impl Users {
+    fn db(&mut self, pid: u32) -> Option<&Db> {
+        let root = fs::read_link(format!("/proc/{pid}/root")).ok()?;
+        let stale = self
+            .by_root
+            .get(&root)
+            .is_none_or(|d| d.loaded.is_none_or(|t| t.elapsed() > TTL));
+        if stale {
+            let base = PathBuf::from(format!("/proc/{pid}/root"));
+            let db = Db {
+                users: fs::read_to_string(base.join("etc/passwd"))
+                    .map(|t| parse_passwd(&t))
+                    .unwrap_or_default(),
+                groups: fs::read_to_string(base.join("etc/group"))
+                    .map(|t| parse_group(&t))
+                    .unwrap_or_default(),
+                loaded: Some(Instant::now()),
+            };
+            self.by_root.insert(root.clone(), db);
+        }
+        self.by_root.get(&root)
+    }
+
+    /// The user `uid` of process `pid`'s root.
+    pub fn user(&mut self, pid: u32, uid: u32) -> Option<User> {
+        let found = self.db(pid).and_then(|d| d.users.get(&uid).cloned());
+        found.or_else(|| {
+            (uid == 0).then(|| User {
+                name: "root".into(),
+                home: "/root".into(),
+                shell: String::new(),
+            })
+        })
+    }
+
+    pub fn group(&mut self, pid: u32, gid: u32) -> Option<String> {
+        let found = self.db(pid).and_then(|d| d.groups.get(&gid).cloned());
+        found.or_else(|| (gid == 0).then(|| "root".to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_passwd_and_group() {
+        let p = parse_passwd("root:x:0:0:root:/root:/bin/bash\n# c\nbad\nnobody:x:65534:65534::/nonexistent:/usr/sbin/nologin\n");
+        assert_eq!(p.get(&0).map(|u| u.name.as_str()), Some("root"));
+        assert_eq!(
+            p.get(&65534).map(|u| u.shell.as_str()),
+            Some("/usr/sbin/nologin")
+        );
+        assert_eq!(p.len(), 2);
+        let g = parse_group("root:x:0:\nadm:x:4:syslog\n");
+        assert_eq!(g.get(&4).map(String::as_str), Some("adm"));
+    }
+
+    #[test]
+    fn looks_up_through_the_process_root() {
+        let mut u = Users::default();
+        let me = std::process::id();
+        assert_eq!(u.user(me, 0).map(|u| u.name), Some("root".into()));
+        assert_eq!(u.group(me, 0), Some("root".into()));
+        assert!(u.user(me, 4_000_000).is_none());
+    }
+}
