@@ -12,8 +12,8 @@ use aya_ebpf::{
     },
 };
 use sysaudit_common::{
-    abi, flags, kind, CgroupRecord, Counters, ExecRecord, ExitRecord, ForkRecord, ARGC_MAX,
-    ARGV_MAX, PATH_MAX,
+    abi, flags, kind, CgroupRecord, Counters, ExecRecord, ExitRecord, ForkRecord, TaskCreds,
+    ARGC_MAX, ARGV_MAX, PATH_MAX,
 };
 
 use crate::{
@@ -32,6 +32,7 @@ pub fn fork(c: &mut Counters, pid_tgid: u64, child: *const u8) {
     let child_tgid: u32 =
         unsafe { bpf_probe_read_kernel(child.add(off.task_tgid as usize) as *const u32) }
             .unwrap_or(0);
+    let child_vpid = vpid(child);
     let Some(mut entry) = EVENTS.reserve::<ForkRecord>(0) else {
         c.lifecycle_lost += 1;
         return;
@@ -40,6 +41,8 @@ pub fn fork(c: &mut Counters, pid_tgid: u64, child: *const u8) {
     fill_header(&mut rec.hdr, kind::FORK, abi::X86_64, pid_tgid);
     rec.child_pid = child_pid;
     rec.child_tgid = child_tgid;
+    rec.child_vpid = child_vpid;
+    rec._pad = 0;
     entry.submit(wake_flags());
     c.lifecycle_emitted += 1;
 }
@@ -55,10 +58,121 @@ pub fn exit(c: &mut Counters, pid_tgid: u64) {
     c.lifecycle_emitted += 1;
 }
 
+/// Read a kernel pointer-sized or integer value at `base + off` (0 on failure).
+#[inline(always)]
+fn rd<T: Copy + Default>(base: u64, off: u32) -> T {
+    if base == 0 {
+        return T::default();
+    }
+    unsafe { bpf_probe_read_kernel((base as *const u8).add(off as usize) as *const T) }
+        .unwrap_or_default()
+}
+
+/// The task's pid in its own (innermost) pid namespace: `thread_pid->numbers[level].nr`.
+#[inline(always)]
+fn vpid(task: *const u8) -> u32 {
+    let o = konst(&OFFSETS);
+    if o.upid_size == 0 {
+        return 0;
+    }
+    let pid: u64 = rd(task as u64, o.task_thread_pid);
+    let level: u32 = rd(pid, o.pid_level);
+    if level > 32 {
+        return 0;
+    }
+    rd::<i32>(pid, o.pid_numbers + level * o.upid_size) as u32
+}
+
+/// vpid, login uid, controlling tty and capabilities of a task.
+#[inline(always)]
+fn creds(task: *const u8) -> TaskCreds {
+    let o = konst(&OFFSETS);
+    let t = task as u64;
+    let mut out = TaskCreds {
+        vpid: vpid(task),
+        loginuid: u32::MAX,
+        ..TaskCreds::default()
+    };
+    if o.task_loginuid != 0 {
+        out.loginuid = rd(t, o.task_loginuid);
+        out.valid |= TaskCreds::LOGINUID;
+    }
+    let cred: u64 = rd(t, o.task_cred);
+    if cred != 0 {
+        out.cap_effective = rd(cred, o.cred_cap_effective);
+        out.cap_permitted = rd(cred, o.cred_cap_permitted);
+        out.cap_inheritable = rd(cred, o.cred_cap_inheritable);
+        out.valid |= TaskCreds::CAPS;
+    }
+    let signal: u64 = rd(t, o.task_signal);
+    let tty: u64 = rd(signal, o.signal_tty);
+    if tty != 0 {
+        let index: u32 = rd(tty, o.tty_index);
+        let driver: u64 = rd(tty, o.tty_driver);
+        let major: u32 = rd(driver, o.driver_major);
+        let minor: u32 = rd::<u32>(driver, o.driver_minor_start) + index;
+        // new_encode_dev(), as /proc/<pid>/stat prints tty_nr.
+        out.tty = (minor & 0xff) | (major << 8) | ((minor & !0xff) << 12);
+    }
+    out
+}
+
 const FIXED: usize = core::mem::size_of::<ExecRecord>();
 const PATH_MASK: usize = PATH_MAX - 1;
 const ARGV_MASK: usize = ARGV_MAX - 1;
-const _: () = assert!(FIXED + 2 * ARGV_MAX + PATH_MAX <= SCRATCH_SIZE);
+// argv and env (ARGV_MAX each, offsets masked to twice that) then a path.
+const _: () = assert!(FIXED + 4 * ARGV_MAX <= SCRATCH_SIZE);
+const _: () = assert!(FIXED + 3 * ARGV_MAX + PATH_MAX <= SCRATCH_SIZE);
+
+/// One pointer slot of the initial stack (4 bytes for 32-bit images).
+#[inline(always)]
+fn read_slot(at: u64, compat: bool) -> u64 {
+    if compat {
+        unsafe { bpf_probe_read_user(at as *const u32) }.unwrap_or(0) as u64
+    } else {
+        unsafe { bpf_probe_read_user(at as *const u64) }.unwrap_or(0)
+    }
+}
+
+/// Copy the strings of a NULL-terminated pointer array at `arr` (at most `limit` entries and
+/// ARGC_MAX) into `dst`, NUL-separated, at most ARGV_MAX bytes. Returns (bytes, strings).
+#[inline(always)]
+fn copy_strv(
+    hflags: &mut u8,
+    dst: *mut u8,
+    arr: u64,
+    slot: u64,
+    compat: bool,
+    limit: u64,
+) -> (usize, u32) {
+    let mut used = 0usize;
+    let mut i = 0u32;
+    while i < ARGC_MAX {
+        if i as u64 >= limit {
+            break;
+        }
+        let p = read_slot(arr + slot * i as u64, compat);
+        if p == 0 {
+            break;
+        }
+        let room = ARGV_MAX - (used & ARGV_MASK);
+        let n = unsafe {
+            bpf_probe_read_user_str(dst.add(used & ARGV_MASK).cast(), room as u32, p as *const _)
+        };
+        if n <= 0 {
+            *hflags |= flags::READ_FAULT;
+            break;
+        }
+        used = (used & ARGV_MASK) + n as usize;
+        if used >= ARGV_MAX {
+            *hflags |= flags::TRUNCATED;
+            used = ARGV_MAX;
+            break;
+        }
+        i += 1;
+    }
+    (used, i)
+}
 
 pub fn exec(c: &mut Counters, pid_tgid: u64, old_pid: u32, bprm: *const u8) {
     let Some(buf) = SCRATCH.get_ptr_mut(SCRATCH_LIFECYCLE) else {
@@ -82,66 +196,47 @@ pub fn exec(c: &mut Counters, pid_tgid: u64, old_pid: u32, bprm: *const u8) {
         pid_tgid,
     );
     rec.old_pid = old_pid;
+    rec.creds = creds(unsafe { aya_ebpf::helpers::bpf_get_current_task() } as *const u8);
     rec.argc = 0;
     rec.filename_len = 0;
     rec.argv_len = 0;
+    rec.env_len = 0;
     rec._pad = 0;
 
-    // Initial process stack (System V ABI): argc, then argv[] pointers.
+    // Initial process stack (System V ABI): argc, argv[] pointers, NULL, envp[] pointers, NULL.
     let slot = if compat { 4u64 } else { 8u64 };
-    let argc: u64 = if compat {
-        unsafe { bpf_probe_read_user(sp as *const u32) }.unwrap_or(0) as u64
-    } else {
-        unsafe { bpf_probe_read_user(sp as *const u64) }.unwrap_or(0)
-    };
+    let argc: u64 = read_slot(sp, compat);
     rec.argc = argc as u32;
-    let base = unsafe { buf.add(FIXED) };
-    let mut used = 0usize;
-    let mut i = 0u32;
-    while i < ARGC_MAX {
-        if i as u64 >= argc {
-            break;
-        }
-        let at = sp + slot * (1 + i as u64);
-        let p: u64 = if compat {
-            unsafe { bpf_probe_read_user(at as *const u32) }.unwrap_or(0) as u64
-        } else {
-            unsafe { bpf_probe_read_user(at as *const u64) }.unwrap_or(0)
-        };
-        if p == 0 {
-            break;
-        }
-        let room = ARGV_MAX - (used & ARGV_MASK);
-        let n = unsafe {
-            bpf_probe_read_user_str(
-                base.add(used & ARGV_MASK).cast(),
-                room as u32,
-                p as *const _,
-            )
-        };
-        if n <= 0 {
-            rec.hdr.flags |= flags::READ_FAULT;
-            break;
-        }
-        used = (used & ARGV_MASK) + n as usize;
-        if used >= ARGV_MAX {
-            rec.hdr.flags |= flags::TRUNCATED;
-            used = ARGV_MAX;
-            break;
-        }
-        i += 1;
-    }
-    if i as u64 >= ARGC_MAX as u64 && argc > ARGC_MAX as u64 {
+    let (used, n) = copy_strv(
+        &mut rec.hdr.flags,
+        unsafe { buf.add(FIXED) },
+        sp + slot,
+        slot,
+        compat,
+        argc,
+    );
+    if n as u64 >= ARGC_MAX as u64 && argc > ARGC_MAX as u64 {
         rec.hdr.flags |= flags::TRUNCATED;
     }
     rec.argv_len = used as u16;
+    let env_at = used & (2 * ARGV_MAX - 1);
+    let envp = sp + slot * (argc + 2);
+    let (env_used, _) = copy_strv(
+        &mut rec.hdr.flags,
+        unsafe { buf.add(FIXED + env_at) },
+        envp,
+        slot,
+        compat,
+        u64::MAX,
+    );
+    rec.env_len = env_used as u16;
 
-    // bprm->filename (the path as passed to execve) after the arguments.
+    // bprm->filename (the path as passed to execve) after the arguments and environment.
     let fname_off = konst(&OFFSETS).bprm_filename as usize;
     let fname: u64 =
         unsafe { bpf_probe_read_kernel(bprm.add(fname_off) as *const u64) }.unwrap_or(0);
     let mut flen = 0usize;
-    let at = used & (2 * ARGV_MAX - 1);
+    let at = (env_at + (env_used & (2 * ARGV_MAX - 1))) & (4 * ARGV_MAX - 1);
     if fname != 0 {
         let n = unsafe {
             bpf_probe_read_kernel_str(

@@ -7,7 +7,7 @@ use aya_ebpf::{
 use sysaudit_common::{abi, ArgSpec, Counters, KernelOffsets, Profile, BITMAP_WORDS, MAX_SYSCALLS};
 
 /// Size of one per-CPU scratch slot; records with strings are assembled there.
-pub const SCRATCH_SIZE: usize = 16384;
+pub const SCRATCH_SIZE: usize = 32768;
 /// Scratch slots: one for syscall records, one for lifecycle records, so a lifecycle
 /// tracepoint that fires in the middle of a syscall record cannot clobber it.
 pub const SCRATCH_SYSCALL: u32 = 0;
@@ -42,6 +42,21 @@ pub static OFFSETS: KernelOffsets = KernelOffsets {
     cgroup_root: 0,
     kn_id: 0,
     root_hierarchy_id: 0,
+    task_thread_pid: 0,
+    pid_level: 0,
+    pid_numbers: 0,
+    upid_size: 0,
+    task_loginuid: 0,
+    task_cred: 0,
+    cred_cap_effective: 0,
+    cred_cap_permitted: 0,
+    cred_cap_inheritable: 0,
+    task_signal: 0,
+    signal_tty: 0,
+    tty_index: 0,
+    tty_driver: 0,
+    driver_major: 0,
+    driver_minor_start: 0,
 };
 
 /// Read a load-time constant without letting the compiler fold the default value in.

@@ -187,6 +187,9 @@ pub struct ForkEvent {
     pub task: Task,
     pub child_pid: u32,
     pub child_tid: u32,
+    /// The child's pid in its own pid namespace (0: unknown).
+    #[serde(default)]
+    pub child_vpid: u32,
 }
 
 /// A process replaced its image (`task` describes it after exec).

@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod event;
 pub mod host;
+pub mod outputs;
 pub mod probe;
 pub mod rules;
 pub mod runc;

@@ -100,10 +100,14 @@ pub struct ForkRecord {
     pub hdr: Header,
     pub child_pid: u32,
     pub child_tgid: u32,
+    /// The child's pid in its own pid namespace (0: unknown).
+    pub child_vpid: u32,
+    pub _pad: u32,
 }
 
-/// `sched_process_exec`. Tail: `argv_len` bytes of NUL-terminated arguments read from the new
-/// image's stack, then `filename_len` bytes of the path given to execve (no NUL).
+/// `sched_process_exec`. Tail: `argv_len` bytes of NUL-terminated arguments and `env_len`
+/// bytes of NUL-terminated environment read from the new image's stack, then `filename_len`
+/// bytes of the path given to execve (no NUL).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct ExecRecord {
@@ -112,7 +116,32 @@ pub struct ExecRecord {
     pub argc: u32,
     pub filename_len: u16,
     pub argv_len: u16,
-    pub _pad: u32,
+    pub env_len: u16,
+    pub _pad: u16,
+    /// Read from the task at exec, race-free even for processes that live a millisecond.
+    pub creds: TaskCreds,
+}
+
+/// Task attributes the kernel reads at exec (0 / all-ones when the kernel lacks the field).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TaskCreds {
+    /// Pid in the task's own pid namespace.
+    pub vpid: u32,
+    /// Audit login uid (`u32::MAX`: unset).
+    pub loginuid: u32,
+    /// Controlling terminal, encoded as /proc/<pid>/stat's tty_nr (0: none).
+    pub tty: u32,
+    /// Bit 0: loginuid read; bit 1: capabilities read.
+    pub valid: u32,
+    pub cap_effective: u64,
+    pub cap_permitted: u64,
+    pub cap_inheritable: u64,
+}
+
+impl TaskCreds {
+    pub const LOGINUID: u32 = 1;
+    pub const CAPS: u32 = 2;
 }
 
 /// `sched_process_exit`.
@@ -253,6 +282,22 @@ pub struct KernelOffsets {
     pub cgroup_root: u32,
     pub kn_id: u32,
     pub root_hierarchy_id: u32,
+    pub task_thread_pid: u32,
+    pub pid_level: u32,
+    pub pid_numbers: u32,
+    pub upid_size: u32,
+    /// 0 when the kernel has no audit login uid.
+    pub task_loginuid: u32,
+    pub task_cred: u32,
+    pub cred_cap_effective: u32,
+    pub cred_cap_permitted: u32,
+    pub cred_cap_inheritable: u32,
+    pub task_signal: u32,
+    pub signal_tty: u32,
+    pub tty_index: u32,
+    pub tty_driver: u32,
+    pub driver_major: u32,
+    pub driver_minor_start: u32,
 }
 
 /// x86 `TS_COMPAT`: the current syscall is a 32-bit (ia32) one.

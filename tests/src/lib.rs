@@ -19,6 +19,8 @@ use std::{
 use serde_json::Value;
 pub use sysaudit::runc::{Bundle, Runc};
 
+pub mod scenarios;
+
 /// True when the test may run. Panics under CI when it cannot.
 pub fn privileged() -> bool {
     // SAFETY: geteuid has no preconditions.
@@ -184,7 +186,13 @@ impl Agent {
         let stderr = thread::spawn(move || {
             let mut all = String::new();
             for line in BufReader::new(err).lines().map_while(Result::ok) {
-                if line.starts_with("sysaudit: tracing") || line.starts_with("sysaudit: recording")
+                if [
+                    "sysaudit: tracing",
+                    "sysaudit: recording",
+                    "sysaudit: watching",
+                ]
+                .iter()
+                .any(|p| line.starts_with(p))
                 {
                     let _ = ready_tx.send(());
                 }

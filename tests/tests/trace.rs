@@ -242,7 +242,7 @@ fn bad_flags_and_absent_containers_fail_clearly() {
     assert_eq!(r.status.code(), Some(1), "{}", r.stderr);
     assert!(
         r.stderr
-            .contains("no container matching 'nosuchcontainer' appeared"),
+            .contains("no container matching 'nosuchcontainer' appeared while running"),
         "{}",
         r.stderr
     );

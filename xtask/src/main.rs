@@ -25,6 +25,8 @@ enum Cmd {
     /// Set up, build, and run `sysaudit demo` (a busybox container traced by the agent).
     Demo,
     /// Set up, then run every check: fmt, clippy, unit tests, privileged end-to-end tests.
+    /// Re-record the default ruleset's captures (rules/tests/) from real containers.
+    Captures,
     Test {
         /// Only the unit tests (no root needed).
         #[arg(long)]
@@ -69,6 +71,26 @@ fn main() -> Result<()> {
             sh::run(sh::cmd(bin).arg("demo"))
         }
         Cmd::Test { unit, filter } => test(unit, &filter),
+        Cmd::Captures => {
+            setup::all()?;
+            let bin = build_release()?;
+            sh::step("recording rules/tests/*.jsonl from real containers");
+            sh::run(
+                sh::cmd("cargo")
+                    .args([
+                        "test",
+                        "--release",
+                        "--package",
+                        "sysaudit-tests",
+                        "--test",
+                        "rules_live",
+                        "--",
+                    ])
+                    .args(["--ignored", "--test-threads=1", "record_rule_captures"])
+                    .env("SYSAUDIT_BIN", &bin)
+                    .env("SYSAUDIT_REQUIRE_EBPF", "1"),
+            )
+        }
     }
 }
 

@@ -3,7 +3,9 @@
 
 pub mod demo;
 pub mod rules;
+pub mod select;
 pub mod trace;
+pub mod watch;
 
 use std::process::ExitCode;
 
@@ -28,6 +30,8 @@ pub enum Command {
     Trace(trace::TraceArgs),
     /// Start a busybox container under runc and show what it does (the embedded default).
     Demo(demo::DemoArgs),
+    /// Detect threats live: match container syscalls against Falco-style rules.
+    Watch(watch::WatchArgs),
     /// Falco-style rules: validate, list, replay captures.
     #[command(subcommand)]
     Rules(rules::RulesCmd),
@@ -56,6 +60,7 @@ pub fn main() -> ExitCode {
             Command::Trace(a) => trace::run(a).await,
             Command::Demo(a) => demo::run(a).await,
             Command::Rules(c) => rules::run(c),
+            Command::Watch(a) => watch::run(a).await,
         }
     });
     match result {

@@ -28,6 +28,9 @@ pub enum RulesCmd {
     List(FilesArgs),
     /// Replay a capture (`sysaudit trace --json` output) through the rules.
     Test(TestArgs),
+    /// Print the syscalls live detection traces for these rules (theirs plus the state's),
+    /// comma-separated, as `trace --syscalls` takes them.
+    Syscalls(FilesArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -137,6 +140,22 @@ pub fn run(cmd: RulesCmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         RulesCmd::Test(a) => test(a),
+        RulesCmd::Syscalls(a) => {
+            let (e, _) = load(&a.files, Priority::Debug)?;
+            let (names, all) = e.syscalls();
+            if all {
+                println!("all");
+            } else {
+                let mut v: Vec<&str> = names
+                    .into_iter()
+                    .chain(super::watch::STATE_SYSCALLS.iter().copied())
+                    .collect();
+                v.sort_unstable();
+                v.dedup();
+                println!("{}", v.join(","));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -1,7 +1,6 @@
 //! `sysaudit trace`: stream the syscalls of containers.
 
 use std::{
-    collections::BTreeSet,
     io::{self, BufWriter, Write},
     process::ExitCode,
     time::Duration,
@@ -10,9 +9,10 @@ use std::{
 use anyhow::{bail, Context as _};
 use clap::Args;
 
+use super::select::{self, Selection};
 use crate::{
     event::Event,
-    probe::{Probe, ProbeConfig, Scope, SyscallSet},
+    probe::{Probe, ProbeConfig, SyscallSet},
     state::{State, HOST},
     stream::{Ended, Flow, Stream},
     syscalls::{table, Abi},
@@ -40,29 +40,6 @@ pub struct TraceArgs {
     pub ring_size: Option<String>,
 }
 
-/// Which containers' events are shown.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Selection {
-    /// Every container (the default).
-    Containers,
-    /// Everything, host included.
-    Host,
-    /// These ids or prefixes.
-    Ids(Vec<String>),
-}
-
-impl Selection {
-    pub fn matches(&self, container_id: &str) -> bool {
-        match self {
-            Selection::Host => true,
-            Selection::Containers => container_id != HOST,
-            Selection::Ids(ids) => {
-                container_id != HOST && ids.iter().any(|p| container_id.starts_with(p.as_str()))
-            }
-        }
-    }
-}
-
 /// Validated `trace` flags.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TraceConfig {
@@ -81,11 +58,7 @@ impl TraceConfig {
         } else if a.containers.is_empty() {
             Selection::Containers
         } else {
-            for c in &a.containers {
-                if c.is_empty() || c.contains('/') || c.chars().any(char::is_whitespace) {
-                    bail!("--container '{c}': not a container id or prefix");
-                }
-            }
+            select::check_ids(&a.containers)?;
             Selection::Ids(a.containers.clone())
         };
         let syscalls = if a.syscalls.is_empty() {
@@ -207,47 +180,7 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
     crate::probe::preflight()?;
     let mut state = State::live();
 
-    // Containers named on the command line that already run are scoped in the kernel; any
-    // that has not started yet widens the kernel scope to all containers until it appears.
-    let mut scope = match &cfg.selection {
-        Selection::Host => Scope::All,
-        Selection::Containers => Scope::Containers,
-        Selection::Ids(_) => Scope::Containers,
-    };
-    let mut seen: BTreeSet<String> = BTreeSet::new();
-    if let Selection::Ids(ids) = &cfg.selection {
-        let running = state.containers.scan();
-        let mut cgroups = Vec::new();
-        let mut pending = false;
-        for want in ids {
-            let hits: BTreeSet<&str> = running
-                .iter()
-                .filter(|c| c.id.starts_with(want.as_str()))
-                .map(|c| c.id.as_str())
-                .collect();
-            match hits.len() {
-                0 => {
-                    pending = true;
-                    eprintln!("sysaudit: container '{want}' is not running yet; waiting for it");
-                }
-                1 => {
-                    for c in running.iter().filter(|c| c.id.starts_with(want.as_str())) {
-                        let level =
-                            c.cgroup_path.split('/').filter(|p| !p.is_empty()).count() as u32;
-                        cgroups.push((c.cgroup_id, level));
-                    }
-                    seen.insert(want.clone());
-                }
-                _ => bail!(
-                    "--container '{want}' is ambiguous: it matches {}",
-                    hits.into_iter().collect::<Vec<_>>().join(", ")
-                ),
-            }
-        }
-        if !pending {
-            scope = Scope::Cgroups(cgroups);
-        }
-    }
+    let (scope, mut seen) = select::kernel_scope(&cfg.selection, &mut state)?;
 
     let probe = Probe::load(&ProbeConfig {
         trace: true,
@@ -274,14 +207,7 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
                 if !selection.matches(&t.container_id) {
                     return Flow::Continue;
                 }
-                if let Selection::Ids(ids) = &selection {
-                    for p in ids
-                        .iter()
-                        .filter(|p| t.container_id.starts_with(p.as_str()))
-                    {
-                        seen.insert(p.clone());
-                    }
-                }
+                selection.note_seen(&t.container_id, &mut seen);
                 let mut out = out.borrow_mut();
                 let r = if json {
                     serde_json::to_writer(&mut *out, ev)
@@ -318,19 +244,7 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
             bail!("writing output: {e}");
         }
     }
-    if let Selection::Ids(ids) = &cfg.selection {
-        let missing: Vec<&String> = ids.iter().filter(|i| !seen.contains(*i)).collect();
-        if !missing.is_empty() {
-            bail!(
-                "no container matching {} appeared while tracing",
-                missing
-                    .iter()
-                    .map(|m| format!("'{m}'"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
-    }
+    cfg.selection.check_all_seen(&seen)?;
     if stats.lost() > 0 {
         eprintln!(
             "sysaudit: {} records were lost; the trace is incomplete",

@@ -21,7 +21,35 @@ pub fn kernel_offsets(btf: &Btf) -> Result<KernelOffsets, ProbeError> {
         cgroup_root: offset_of(btf, "cgroup", "root")?,
         kn_id: offset_of(btf, "kernfs_node", "id")?,
         root_hierarchy_id: offset_of(btf, "cgroup_root", "hierarchy_id")?,
+        task_thread_pid: offset_of(btf, "task_struct", "thread_pid")?,
+        pid_level: offset_of(btf, "pid", "level")?,
+        pid_numbers: offset_of(btf, "pid", "numbers")?,
+        upid_size: struct_size(btf, "upid")?,
+        // Kernels without CONFIG_AUDIT have no login uid: leave it unread.
+        task_loginuid: offset_of(btf, "task_struct", "loginuid").unwrap_or(0),
+        task_cred: offset_of(btf, "task_struct", "cred")?,
+        cred_cap_effective: offset_of(btf, "cred", "cap_effective")?,
+        cred_cap_permitted: offset_of(btf, "cred", "cap_permitted")?,
+        cred_cap_inheritable: offset_of(btf, "cred", "cap_inheritable")?,
+        task_signal: offset_of(btf, "task_struct", "signal")?,
+        signal_tty: offset_of(btf, "signal_struct", "tty")?,
+        tty_index: offset_of(btf, "tty_struct", "index")?,
+        tty_driver: offset_of(btf, "tty_struct", "driver")?,
+        driver_major: offset_of(btf, "tty_driver", "major")?,
+        driver_minor_start: offset_of(btf, "tty_driver", "minor_start")?,
     })
+}
+
+/// Size in bytes of struct `name`.
+pub fn struct_size(btf: &Btf, name: &str) -> Result<u32, ProbeError> {
+    btf.resolve_types_by_name(name)
+        .map_err(|e| ProbeError::Btf(format!("struct {name}: {e}")))?
+        .into_iter()
+        .find_map(|t| match t {
+            Type::Struct(s) => Some(s.size() as u32),
+            _ => None,
+        })
+        .ok_or_else(|| ProbeError::Btf(format!("no struct {name} in the kernel's BTF")))
 }
 
 /// Byte offset of `path` (dot-separated members) inside struct `name`. Members of anonymous
@@ -108,5 +136,7 @@ mod tests {
             "{off:?}"
         );
         assert!(offset_of(&btf, "task_struct", "no_such_member").is_err());
+        assert_eq!(off.upid_size, 16);
+        assert!(off.cred_cap_effective > off.cred_cap_permitted);
     }
 }

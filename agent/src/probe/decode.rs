@@ -27,6 +27,7 @@ pub enum Record<'a> {
     Exec {
         rec: ExecRecord,
         argv: Vec<&'a [u8]>,
+        env: Vec<&'a [u8]>,
         filename: &'a [u8],
     },
     Exit(ExitRecord),
@@ -88,17 +89,12 @@ pub fn decode(b: &[u8]) -> Result<Record<'_>, DecodeError> {
             let rec: ExecRecord = read(b)?;
             let tail = &b[std::mem::size_of::<ExecRecord>()..];
             let (args, rest) = split(tail, rec.argv_len as usize)?;
+            let (env, rest) = split(rest, rec.env_len as usize)?;
             let (filename, _) = split(rest, rec.filename_len as usize)?;
-            // Each argument ends with a NUL (the last one may be cut short of it).
-            let args = args.strip_suffix(&[0]).unwrap_or(args);
-            let argv = if args.is_empty() {
-                Vec::new()
-            } else {
-                args.split(|c| *c == 0).collect()
-            };
             Ok(Record::Exec {
                 rec,
-                argv,
+                argv: strings(args),
+                env: strings(env),
                 filename,
             })
         }
@@ -113,6 +109,16 @@ pub fn decode(b: &[u8]) -> Result<Record<'_>, DecodeError> {
             })
         }
         k => Err(DecodeError::Kind(k)),
+    }
+}
+
+/// NUL-terminated strings (the last one may be cut short of its NUL).
+fn strings(b: &[u8]) -> Vec<&[u8]> {
+    let b = b.strip_suffix(&[0]).unwrap_or(b);
+    if b.is_empty() {
+        Vec::new()
+    } else {
+        b.split(|c| *c == 0).collect()
     }
 }
 
@@ -210,15 +216,25 @@ pub mod tests {
             argc: 4,
             filename_len: 7,
             argv_len: argv.len() as u16,
+            env_len: 11,
             _pad: 0,
+            creds: Default::default(),
         };
         let mut b = bytes(&rec);
         b.extend_from_slice(argv);
+        b.extend_from_slice(b"A=1\0HOME=/\0");
         b.extend_from_slice(b"/bin/sh");
-        let Record::Exec { argv, filename, .. } = decode(&b).unwrap() else {
+        let Record::Exec {
+            argv,
+            env,
+            filename,
+            ..
+        } = decode(&b).unwrap()
+        else {
             panic!("kind")
         };
         assert_eq!(argv, vec![&b"sh"[..], b"-c", b"", b"echo hi"]);
+        assert_eq!(env, vec![&b"A=1"[..], b"HOME=/"]);
         assert_eq!(filename, b"/bin/sh");
     }
 }

@@ -213,6 +213,9 @@ impl<'a> Parser<'a> {
                 let e = self.expr()?;
                 self.ws();
                 if self.peek() != Some(')') {
+                    if self.eof() {
+                        return Err(self.err_at(start, "(", "this '(' is never closed".into()));
+                    }
                     return Err(self.err("expected ')'"));
                 }
                 self.i += 1;
@@ -619,6 +622,8 @@ mod tests {
         let e = parse("proc.name in (a, b").unwrap_err();
         assert_eq!(e.msg, "expected ',' or ')' in a list");
         let e = parse("(a and b").unwrap_err();
+        assert_eq!((e.msg.as_str(), e.pos), ("this '(' is never closed", 0));
+        let e = parse("(a and b c").unwrap_err();
         assert_eq!(e.msg, "expected ')'");
         let e = parse("a b").unwrap_err();
         assert_eq!(

@@ -11,7 +11,7 @@ pub mod users;
 
 use std::{collections::HashMap, fs, path::Path};
 
-use sysaudit_common::flags;
+use sysaudit_common::{flags, TaskCreds};
 
 use crate::{
     event::{
@@ -170,11 +170,13 @@ impl State {
                     task,
                     child_pid: r.child_tgid,
                     child_tid: r.child_pid,
+                    child_vpid: r.child_vpid,
                 })
             }
             Record::Exec {
                 rec,
                 argv,
+                env,
                 filename,
             } => {
                 let filename = String::from_utf8_lossy(filename).into_owned();
@@ -186,6 +188,28 @@ impl State {
                     self.pending_exec.clear();
                 }
                 let mut attrs = self.procs.attrs_at_exec(task.pid, task.ppid);
+                // What the kernel read at exec beats /proc (which a short process has left).
+                let c = rec.creds;
+                if c.vpid != 0 {
+                    attrs.vpid = c.vpid;
+                }
+                if c.valid & TaskCreds::LOGINUID != 0 {
+                    attrs.loginuid = if c.loginuid == u32::MAX {
+                        -1
+                    } else {
+                        c.loginuid as i64
+                    };
+                }
+                if c.valid & TaskCreds::CAPS != 0 {
+                    attrs.cap_effective = c.cap_effective;
+                    attrs.cap_permitted = c.cap_permitted;
+                    attrs.cap_inheritable = c.cap_inheritable;
+                }
+                attrs.tty = c.tty;
+                attrs.env = env
+                    .iter()
+                    .map(|e| String::from_utf8_lossy(e).into_owned())
+                    .collect();
                 if attrs.loginuid >= 0 {
                     attrs.loginname = self
                         .users
@@ -254,10 +278,15 @@ impl State {
             self.procs
                 .ensure(t.pid, t.ppid, &t.comm, &t.exe, t.uid, t.cgroup_id);
         }
+        // The main thread's name is the process's name (busybox applets rename themselves).
+        if t.tid == t.pid && !matches!(ev, Event::Exec(_)) {
+            self.procs.rename(t.pid, &t.comm);
+        }
         match ev {
             Event::Fork(f) => {
                 if f.child_pid != f.task.pid {
-                    self.procs.fork(f.task.pid, f.child_pid, f.task.time);
+                    self.procs
+                        .fork(f.task.pid, f.child_pid, f.task.time, f.child_vpid);
                     self.fds.fork(f.task.pid, f.child_pid);
                 }
             }

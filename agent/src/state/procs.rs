@@ -111,7 +111,7 @@ impl ProcessTable {
 
     /// A new process `child` of `parent` (threads are ignored). It inherits everything but
     /// its ids until it execs.
-    pub fn fork(&mut self, parent: u32, child: u32, at: Timestamp) {
+    pub fn fork(&mut self, parent: u32, child: u32, at: Timestamp, vpid: u32) {
         if child == parent {
             return;
         }
@@ -120,10 +120,13 @@ impl ProcessTable {
             ..Default::default()
         });
         let mut attrs = base.attrs.clone();
-        attrs.vpid = 0;
+        attrs.vpid = vpid;
         if self.live {
-            if let Some(ids) = read_ns_ids(child) {
-                (attrs.vpid, attrs.sid, attrs.vpgid) = ids;
+            if let Some((v, sid, pgid)) = read_ns_ids(child) {
+                (attrs.sid, attrs.vpgid) = (sid, pgid);
+                if attrs.vpid == 0 {
+                    attrs.vpid = v;
+                }
             }
         }
         self.procs.insert(
@@ -165,6 +168,15 @@ impl ProcessTable {
         p.cgroup_id = cgroup_id;
         p.attrs = attrs.clone();
         p.exited_at = None;
+    }
+
+    /// The process renamed itself (prctl PR_SET_NAME; busybox applets do it after a re-exec).
+    pub fn rename(&mut self, pid: u32, comm: &str) {
+        if let Some(p) = self.procs.get_mut(&pid) {
+            if p.comm != comm {
+                p.comm = comm.to_string();
+            }
+        }
     }
 
     /// The process changed its working directory.
@@ -463,7 +475,7 @@ mod tests {
             1,
             &a,
         );
-        t.fork(10, 20, Timestamp(1));
+        t.fork(10, 20, Timestamp(1), 0);
         t.exec(
             20,
             "sh",
@@ -473,7 +485,7 @@ mod tests {
             5,
             &a,
         );
-        t.fork(20, 30, Timestamp(2));
+        t.fork(20, 30, Timestamp(2), 0);
         t.exec(
             30,
             "cat",
@@ -491,7 +503,7 @@ mod tests {
         assert_eq!(t.get(30).map(|p| p.cmdline()).as_deref(), Some("cat x"));
         assert_eq!(t.get(30).map(|p| p.ppid), Some(20));
         // Threads do not create entries.
-        t.fork(30, 30, Timestamp(3));
+        t.fork(30, 30, Timestamp(3), 0);
         assert_eq!(t.len(), 3);
         t.exit(30);
         assert!(t.get(30).and_then(|p| p.exited_at).is_some());
@@ -508,7 +520,7 @@ mod tests {
             ..Default::default()
         };
         t.exec(1, "bash", "/bin/bash", vec!["bash".into()], 1000, 3, &a);
-        t.fork(1, 2, Timestamp(5));
+        t.fork(1, 2, Timestamp(5), 7);
         let c = t.get(2).cloned().unwrap_or_default();
         assert_eq!((c.comm.as_str(), c.ppid, c.uid), ("bash", 1, 1000));
         assert_eq!(
@@ -518,7 +530,7 @@ mod tests {
                 c.attrs.loginuid,
                 c.attrs.vpid
             ),
-            ("/home/u", 34817, 1000, 0)
+            ("/home/u", 34817, 1000, 7)
         );
         assert_eq!(c.start, Timestamp(5));
         t.chdir(2, "/tmp");

@@ -1,0 +1,125 @@
+//! Which containers a command looks at: flags → the kernel scope (explicit cgroups when the
+//! named containers already run, every container otherwise) and the userspace match.
+
+use std::collections::BTreeSet;
+
+use anyhow::bail;
+
+use crate::{
+    probe::Scope,
+    state::{State, HOST},
+};
+
+/// Which containers' events are shown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Selection {
+    /// Every container (the default).
+    Containers,
+    /// Everything, host included.
+    Host,
+    /// These ids or prefixes.
+    Ids(Vec<String>),
+}
+
+impl Selection {
+    pub fn matches(&self, container_id: &str) -> bool {
+        match self {
+            Selection::Host => true,
+            Selection::Containers => container_id != HOST,
+            Selection::Ids(ids) => {
+                container_id != HOST && ids.iter().any(|p| container_id.starts_with(p.as_str()))
+            }
+        }
+    }
+}
+
+impl Selection {
+    /// Remember which requested ids an event's container satisfied.
+    pub fn note_seen(&self, container_id: &str, seen: &mut BTreeSet<String>) {
+        if let Selection::Ids(ids) = self {
+            for p in ids.iter().filter(|p| container_id.starts_with(p.as_str())) {
+                seen.insert(p.clone());
+            }
+        }
+    }
+
+    /// Fail when a requested container never appeared.
+    pub fn check_all_seen(&self, seen: &BTreeSet<String>) -> anyhow::Result<()> {
+        if let Selection::Ids(ids) = self {
+            let missing: Vec<String> = ids
+                .iter()
+                .filter(|i| !seen.contains(*i))
+                .map(|m| format!("'{m}'"))
+                .collect();
+            if !missing.is_empty() {
+                bail!(
+                    "no container matching {} appeared while running",
+                    missing.join(", ")
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Validate `--container` values.
+pub fn check_ids(ids: &[String]) -> anyhow::Result<()> {
+    for c in ids {
+        if c.is_empty() || c.contains('/') || c.chars().any(char::is_whitespace) {
+            bail!("--container '{c}': not a container id or prefix");
+        }
+    }
+    Ok(())
+}
+
+/// The kernel scope for a selection: containers named on the command line that already run
+/// are scoped in the kernel by cgroup; any that has not started yet widens the kernel scope
+/// to every container until it appears. Returns the ids already seen running.
+pub fn kernel_scope(
+    sel: &Selection,
+    state: &mut State,
+) -> anyhow::Result<(Scope, BTreeSet<String>)> {
+    let mut seen = BTreeSet::new();
+    let scope = match sel {
+        Selection::Host => Scope::All,
+        Selection::Containers => Scope::Containers,
+        Selection::Ids(ids) => {
+            let running = state.containers.scan();
+            let mut cgroups = Vec::new();
+            let mut pending = false;
+            for want in ids {
+                let hits: BTreeSet<&str> = running
+                    .iter()
+                    .filter(|c| c.id.starts_with(want.as_str()))
+                    .map(|c| c.id.as_str())
+                    .collect();
+                match hits.len() {
+                    0 => {
+                        pending = true;
+                        eprintln!(
+                            "sysaudit: container '{want}' is not running yet; waiting for it"
+                        );
+                    }
+                    1 => {
+                        for c in running.iter().filter(|c| c.id.starts_with(want.as_str())) {
+                            let level =
+                                c.cgroup_path.split('/').filter(|p| !p.is_empty()).count() as u32;
+                            cgroups.push((c.cgroup_id, level));
+                        }
+                        seen.insert(want.clone());
+                    }
+                    _ => bail!(
+                        "--container '{want}' is ambiguous: it matches {}",
+                        hits.into_iter().collect::<Vec<_>>().join(", ")
+                    ),
+                }
+            }
+            if pending {
+                Scope::Containers
+            } else {
+                Scope::Cgroups(cgroups)
+            }
+        }
+    };
+    Ok((scope, seen))
+}

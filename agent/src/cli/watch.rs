@@ -1,0 +1,200 @@
+//! `sysaudit watch`: live detection — the kernel stream through the state and the rules
+//! engine to the outputs (the same engine `rules test` replays captures through).
+
+use std::{collections::BTreeMap, path::PathBuf, process::ExitCode, time::Duration};
+
+use anyhow::{bail, Context as _};
+use clap::Args;
+
+use super::{
+    rules::{load, parse_priority},
+    select::{self, Selection},
+    trace::parse_ring_size,
+};
+use crate::{
+    outputs::{FileOutput, Output, Outputs, Stdout, Webhook},
+    probe::{Probe, ProbeConfig, SyscallSet},
+    rules::{Engine, Matching, Priority},
+    state::State,
+    stream::{Flow, Stream},
+    syscalls::{table, Abi},
+};
+
+/// Syscalls the state needs whatever the rules say: descriptors (fd.*), working directory,
+/// process image (proc.*).
+pub const STATE_SYSCALLS: &[&str] = &[
+    "open",
+    "openat",
+    "openat2",
+    "creat",
+    "open_by_handle_at",
+    "memfd_create",
+    "socket",
+    "connect",
+    "accept",
+    "accept4",
+    "bind",
+    "listen",
+    "dup",
+    "dup2",
+    "dup3",
+    "fcntl",
+    "close",
+    "chdir",
+    "fchdir",
+    "execve",
+    "execveat",
+];
+
+#[derive(Args, Debug, Clone)]
+pub struct WatchArgs {
+    /// Rules files, in order (repeatable). Default: the embedded sysaudit ruleset.
+    #[arg(short = 'r', long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+    /// Watch only this container (id or unique prefix); repeatable.
+    #[arg(long = "container", short = 'c', value_name = "ID")]
+    pub containers: Vec<String>,
+    /// Watch every process on the host, not only containers.
+    #[arg(long, conflicts_with = "containers")]
+    pub host: bool,
+    /// Alerts as Falco JSON (stdout and --output).
+    #[arg(long)]
+    pub json: bool,
+    /// Also append alerts to this file.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Also POST each alert (Falco JSON) to this URL.
+    #[arg(long, value_name = "URL")]
+    pub webhook: Option<String>,
+    /// Evaluate every rule on every event; default: stop at the first match.
+    #[arg(long)]
+    pub all_matches: bool,
+    /// Minimum priority of the rules loaded.
+    #[arg(long, default_value = "debug", value_parser = parse_priority)]
+    pub min_priority: Priority,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Ring buffer size in bytes (power of two; K and M suffixes).
+    #[arg(long, value_name = "BYTES")]
+    pub ring_size: Option<String>,
+}
+
+/// The kernel's interesting set for a rule set.
+pub fn interesting(engine: &Engine) -> SyscallSet {
+    let (names, all) = engine.syscalls();
+    if all {
+        return SyscallSet::all();
+    }
+    let mut set = SyscallSet::default();
+    for n in names.iter().copied().chain(STATE_SYSCALLS.iter().copied()) {
+        for abi in [Abi::X86_64, Abi::Ia32] {
+            if let Some(nr) = table::number(abi, n) {
+                set.insert(abi, nr);
+            }
+        }
+    }
+    set
+}
+
+pub async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
+    let selection = if a.host {
+        Selection::Host
+    } else if a.containers.is_empty() {
+        Selection::Containers
+    } else {
+        select::check_ids(&a.containers)?;
+        Selection::Ids(a.containers.clone())
+    };
+    let duration = match a.duration {
+        None => None,
+        Some(d) if d.is_finite() && d > 0.0 => Some(Duration::from_secs_f64(d)),
+        Some(d) => bail!("--duration {d}: must be a positive number of seconds"),
+    };
+    let ring_bytes = match &a.ring_size {
+        None => ProbeConfig::default_ring_bytes(),
+        Some(s) => parse_ring_size(s)?,
+    };
+    let (mut engine, _) = load(&a.rules, a.min_priority)?;
+    if a.all_matches {
+        engine.matching = Matching::All;
+    }
+    let mut list: Vec<Box<dyn Output>> = vec![Box::new(Stdout::new(a.json))];
+    if let Some(p) = &a.output {
+        list.push(Box::new(
+            FileOutput::open(p, a.json).with_context(|| format!("--output {}", p.display()))?,
+        ));
+    }
+    if let Some(u) = &a.webhook {
+        list.push(Box::new(
+            Webhook::new(u).map_err(|e| anyhow::anyhow!("--webhook: {e}"))?,
+        ));
+    }
+    // Both callbacks use the outputs: alerts from the event handler, flushes from the tick.
+    let outputs = std::cell::RefCell::new(Outputs::new(list));
+
+    crate::probe::preflight()?;
+    let mut state = State::live();
+    let (scope, mut seen) = select::kernel_scope(&selection, &mut state)?;
+    let set = interesting(&engine);
+    let n_sys = set.native.len();
+    let probe = Probe::load(&ProbeConfig {
+        trace: true,
+        profile: false,
+        scope,
+        interesting: set,
+        ring_bytes,
+        profiles: Vec::new(),
+    })?;
+    let mut stream = Stream::new(probe, state)?;
+    let enabled = engine.rules.iter().filter(|r| r.enabled).count();
+    eprintln!(
+        "sysaudit: watching with {enabled} rules ({n_sys} syscalls traced); stop with Ctrl-C"
+    );
+
+    let mut per_rule: BTreeMap<String, u64> = BTreeMap::new();
+    let mut num = 0u64;
+    let mut alerts = Vec::new();
+    stream
+        .run(
+            duration,
+            |st, ev| {
+                let t = ev.task();
+                if !selection.matches(&t.container_id) {
+                    return Flow::Continue;
+                }
+                selection.note_seen(&t.container_id, &mut seen);
+                num += 1;
+                alerts.clear();
+                engine.eval(ev, st, num, &mut alerts);
+                for al in &alerts {
+                    *per_rule.entry(al.rule.clone()).or_default() += 1;
+                    outputs.borrow_mut().emit(al);
+                }
+                Flow::Continue
+            },
+            |_| {
+                outputs.borrow_mut().flush();
+                Flow::Continue
+            },
+        )
+        .await?;
+    let mut outputs = outputs.into_inner();
+    outputs.close();
+    let stats = stream.stats();
+    let total: u64 = per_rule.values().sum();
+    eprintln!("sysaudit: {num} events evaluated, {total} alert(s)");
+    for (r, n) in &per_rule {
+        eprintln!("  {n:>6}  {r}");
+    }
+    eprintln!("{}", stats.line());
+    let losses = outputs.losses();
+    for (o, n) in &losses {
+        eprintln!("sysaudit: output {o} lost {n} alert(s)");
+    }
+    selection.check_all_seen(&seen)?;
+    if stats.lost() > 0 || !losses.is_empty() {
+        return Ok(ExitCode::from(super::EXIT_LOST));
+    }
+    Ok(ExitCode::SUCCESS)
+}
