@@ -14,6 +14,12 @@ fn main() -> anyhow::Result<()> {
     println!("cargo:rerun-if-env-changed=SYSAUDIT_REQUIRE_EBPF");
     println!("cargo:rerun-if-env-changed=PATH");
     let require = env::var("SYSAUDIT_REQUIRE_EBPF").is_ok_and(|v| v == "1");
+    println!("cargo:rerun-if-env-changed=SYSAUDIT_EBPF_STUB");
+    // Builds that never load programs (fuzzing, docs) can skip the BPF toolchain.
+    if env::var("SYSAUDIT_EBPF_STUB").is_ok_and(|v| v == "1") {
+        fs::write(out_dir.join("sysaudit"), [])?;
+        return Ok(());
+    }
 
     let toolchain = env::var("RUSTUP_TOOLCHAIN").unwrap_or_else(|_| "stable".into());
     if let Some(missing) = missing_toolchain_piece(&toolchain) {

@@ -2,7 +2,10 @@
 //! Nothing goes through the ring buffer per syscall.
 
 use aya_ebpf::bindings::{pt_regs, BPF_NOEXIST};
-use sysaudit_common::{abi, gate, nr, scope, Counters, Profile, MAX_SYSCALLS, PR_GET_PDEATHSIG};
+use sysaudit_common::{
+    abi, gate, nr, scope, Counters, Profile, MAX_SYSCALLS, PR_CAPBSET_DROP, PR_GET_PDEATHSIG,
+    PR_SET_NO_NEW_PRIVS,
+};
 
 use crate::{
     maps::{konst, PROFILES, SCOPE},
@@ -53,7 +56,10 @@ pub fn record(c: &mut Counters, regs: *const pt_regs, key: u64, abi_idx: u8, nr:
             return;
         }
     }
-    let slot = &mut p.seen[a][nr as usize & (MAX_SYSCALLS - 1)];
+    // Re-mask after a volatile read: otherwise LLVM drops the mask (it knows nr < 512 from
+    // the check above, on another register) and the verifier sees an unbounded index.
+    let idx = unsafe { core::ptr::read_volatile(&nr) } as usize & (MAX_SYSCALLS - 1);
+    let slot = &mut p.seen[a][idx];
     // Test first: a hot syscall then only reads its byte, no cache-line ping-pong.
     if *slot == 0 {
         *slot = 1;
@@ -68,9 +74,16 @@ fn opens_gate(g: u32, regs: *const pt_regs, a: usize, n: u32) -> bool {
     match g {
         gate::EXEC => exec,
         gate::RUNTIME => {
-            // runc's init: prctl(PR_GET_PDEATHSIG) right after its mounts, pivot_root and
-            // sethostname, before it drops privileges and loads the seccomp filter.
-            n == nr::PRCTL[a] && arg(regs, a as u8, 0) == PR_GET_PDEATHSIG
+            // The runtime's init is done with mounts, pivot_root and sethostname and starts
+            // dropping privileges (the seccomp filter is loaded from here on), or execs.
+            if exec {
+                return true;
+            }
+            if n != nr::PRCTL[a] {
+                return false;
+            }
+            let option = arg(regs, a as u8, 0);
+            option == PR_GET_PDEATHSIG || option == PR_CAPBSET_DROP || option == PR_SET_NO_NEW_PRIVS
         }
         _ => true,
     }

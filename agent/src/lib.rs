@@ -10,6 +10,7 @@ pub mod outputs;
 pub mod probe;
 pub mod rules;
 pub mod runc;
+pub mod seccomp;
 pub mod state;
 pub mod stream;
 pub mod syscalls;

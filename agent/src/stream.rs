@@ -125,12 +125,17 @@ impl Stream {
         &self.probe
     }
 
+    /// The probe and the state at once (e.g. to read maps and resolve their keys).
+    pub fn parts(&mut self) -> (&Probe, &mut State) {
+        (&self.probe, &mut self.state)
+    }
+
     /// Run until stopped. `on_event` sees every event; `on_tick` runs about every 10 ms.
     pub async fn run(
         &mut self,
         duration: Option<Duration>,
         mut on_event: impl FnMut(&mut State, &Event) -> Flow,
-        mut on_tick: impl FnMut(&mut State) -> Flow,
+        mut on_tick: impl FnMut(&mut State, &Probe) -> Flow,
     ) -> anyhow::Result<Ended> {
         let mut sigint = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
         let mut sigterm = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
@@ -152,7 +157,9 @@ impl Stream {
                 r = self.ring.wakeup() => { r.context("waiting on the ring buffer")?; }
                 _ = tick.tick() => {}
             }
-            if self.drain(&mut on_event) == Flow::Stop || on_tick(&mut self.state) == Flow::Stop {
+            if self.drain(&mut on_event) == Flow::Stop
+                || on_tick(&mut self.state, &self.probe) == Flow::Stop
+            {
                 break Ended::Handler;
             }
             if last_check.elapsed() >= DROP_CHECK_EVERY {

@@ -245,9 +245,11 @@ pub mod mode {
 pub mod gate {
     /// Record everything from now on.
     pub const OPEN: u32 = 0;
-    /// Wait for the container runtime's hand-over to the workload (runc's init calls
-    /// `prctl(PR_GET_PDEATHSIG)` once its mounts and pivot_root are done; any runtime ends
-    /// with the workload's `execve`).
+    /// Wait for the container runtime's hand-over to the workload: the first of the prctl
+    /// calls runtimes make once their mounts, pivot_root and sethostname are done and they
+    /// start dropping privileges (runc: `PR_GET_PDEATHSIG`; crun: `PR_CAPBSET_DROP`; both:
+    /// `PR_SET_NO_NEW_PRIVS`), or the workload's `execve`. What follows is what the runtime
+    /// may still do under the seccomp filter, with or without no_new_privs.
     pub const RUNTIME: u32 = 1;
     /// Wait for the first `execve` (a command we launch ourselves).
     pub const EXEC: u32 = 2;
@@ -324,5 +326,7 @@ pub mod nr {
     pub const PRCTL: [u32; 2] = [157, 172];
 }
 
-/// `prctl` option runc's init calls once its own set-up is done (see [`gate::RUNTIME`]).
+/// `prctl` options that mark a runtime's hand-over (see [`gate::RUNTIME`]).
 pub const PR_GET_PDEATHSIG: u64 = 2;
+pub const PR_CAPBSET_DROP: u64 = 24;
+pub const PR_SET_NO_NEW_PRIVS: u64 = 38;

@@ -45,6 +45,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         interesting: SyscallSet::all(),
         ring_bytes: ProbeConfig::default_ring_bytes(),
         profiles: Vec::new(),
+        profile_entries: 1,
     })?;
     let mut stream = Stream::new(probe, State::live())?;
     eprintln!(
@@ -87,7 +88,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
                 let _ = writeln!(out, "{line}");
                 Flow::Continue
             },
-            |_| match rx.try_recv() {
+            |_, _| match rx.try_recv() {
                 Ok(r) => {
                     result = Some(r);
                     Flow::Stop

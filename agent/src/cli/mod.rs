@@ -2,7 +2,9 @@
 //! its raw flags into a validated config first (errors name the flag), then runs.
 
 pub mod demo;
+pub mod profile;
 pub mod rules;
+pub mod run;
 pub mod select;
 pub mod trace;
 pub mod watch;
@@ -32,6 +34,10 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Detect threats live: match container syscalls against Falco-style rules.
     Watch(watch::WatchArgs),
+    /// Record the syscalls of a container, cgroup or command and write a seccomp profile.
+    Profile(profile::ProfileArgs),
+    /// Run a command under a seccomp profile.
+    Run(run::RunArgs),
     /// Falco-style rules: validate, list, replay captures.
     #[command(subcommand)]
     Rules(rules::RulesCmd),
@@ -61,6 +67,8 @@ pub fn main() -> ExitCode {
             Command::Demo(a) => demo::run(a).await,
             Command::Rules(c) => rules::run(c),
             Command::Watch(a) => watch::run(a).await,
+            Command::Profile(a) => profile::run(a).await,
+            Command::Run(a) => run::run(a),
         }
     });
     match result {

@@ -189,6 +189,7 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
         interesting: cfg.syscalls.clone().unwrap_or_else(SyscallSet::all),
         ring_bytes: cfg.ring_bytes,
         profiles: Vec::new(),
+        profile_entries: 1,
     })?;
     let mut stream = Stream::new(probe, state)?;
     eprintln!("sysaudit: tracing {}; stop with Ctrl-C", describe(&cfg));
@@ -224,7 +225,7 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
                     }
                 }
             },
-            |_| match out.borrow_mut().flush() {
+            |_, _| match out.borrow_mut().flush() {
                 Ok(()) => Flow::Continue,
                 Err(_) => Flow::Stop,
             },

@@ -145,6 +145,7 @@ pub async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         interesting: set,
         ring_bytes,
         profiles: Vec::new(),
+        profile_entries: 1,
     })?;
     let mut stream = Stream::new(probe, state)?;
     let enabled = engine.rules.iter().filter(|r| r.enabled).count();
@@ -173,7 +174,7 @@ pub async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
                 }
                 Flow::Continue
             },
-            |_| {
+            |_, _| {
                 outputs.borrow_mut().flush();
                 Flow::Continue
             },

@@ -121,6 +121,8 @@ pub struct ProbeConfig {
     pub ring_bytes: u32,
     /// Profile mode: cgroups to record from the start, with their gate.
     pub profiles: Vec<(u64, u32)>,
+    /// Profile mode: how many cgroups the kernel can record at once.
+    pub profile_entries: u32,
 }
 
 impl ProbeConfig {
@@ -191,6 +193,7 @@ impl Probe {
             .override_global("HOST_PIDNS_INO", &ns_ino, true)
             .override_global("OFFSETS", &offsets, true)
             .map_max_entries("EVENTS", cfg.ring_bytes)
+            .map_max_entries("PROFILES", cfg.profile_entries.max(1))
             .load(OBJECT)?;
 
         configure_maps(&mut ebpf, cfg)?;

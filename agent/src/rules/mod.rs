@@ -10,6 +10,7 @@ pub mod engine;
 pub mod evttype;
 pub mod extract;
 pub mod fields;
+pub mod fuzzing;
 pub mod lists;
 pub mod loader;
 pub mod output;

@@ -122,7 +122,10 @@ impl<'a> Parser<'a> {
     /// text (so that a dangling `a and` is reported as a missing operand).
     fn keyword(&mut self, kw: &str) -> bool {
         let r = self.rest();
-        if r.len() < kw.len() || !r[..kw.len()].eq_ignore_ascii_case(kw) {
+        if !r
+            .get(..kw.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(kw))
+        {
             return false;
         }
         match r[kw.len()..].chars().next() {
@@ -613,6 +616,14 @@ mod tests {
             p("proc.name containsx"),
             "ERR expected an operator after proc.name but found 'containsx' @10"
         );
+    }
+
+    #[test]
+    fn multibyte_text_never_splits_a_character() {
+        // Found by the fuzzer: a keyword check sliced inside a UTF-8 character.
+        assert!(parse("a or\u{6da}vt.type = x").is_err());
+        assert!(parse("a \u{e9}t b").is_err());
+        assert!(parse("proc.name = \u{1f600}").is_ok());
     }
 
     #[test]

@@ -1,0 +1,483 @@
+//! `sysaudit profile`: record the syscalls a container (or a cgroup, or a command) makes, in
+//! the kernel, and write the minimal seccomp profile that lets it run.
+
+use std::{
+    collections::BTreeSet,
+    ffi::CString,
+    fs,
+    io::{IsTerminal, Write},
+    os::unix::{fs::MetadataExt, process::CommandExt},
+    path::{Path, PathBuf},
+    process::{Child, ExitCode},
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context as _};
+use clap::Args;
+use sysaudit_common::gate;
+
+use super::{select, trace::parse_ring_size};
+use crate::{
+    event::Event,
+    probe::{Probe, ProbeConfig, Scope, SyscallSet},
+    seccomp::{profile::write_atomic, record::Recorded, DefaultAction, Format, Profile},
+    state::State,
+    stream::{Ended, Flow, Stream},
+};
+
+#[derive(Args, Debug, Clone)]
+pub struct ProfileArgs {
+    /// Write the profile here (atomically); default: stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// oci: Docker/podman/runc/kubelet JSON; spo: Security Profiles Operator SeccompProfile.
+    #[arg(long, default_value = "oci", value_parser = ["oci", "spo"])]
+    pub format: String,
+    /// Name of the SeccompProfile (spo); default: derived from the target.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Union with an existing profile (OCI JSON or SPO YAML); repeatable.
+    #[arg(long = "merge", value_name = "FILE")]
+    pub merge: Vec<PathBuf>,
+    /// What syscalls outside the profile get.
+    #[arg(long, default_value = "errno", value_parser = ["errno", "kill", "log", "trap"])]
+    pub default_action: String,
+    /// Stop recording after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Record this container (id or unique prefix); it may start after sysaudit.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["cgroup", "command"])]
+    pub container: Option<String>,
+    /// Record this cgroup v2 (path below the cgroup2 mount, or absolute) and its descendants.
+    #[arg(long, value_name = "PATH", conflicts_with = "command")]
+    pub cgroup: Option<String>,
+    /// Ring buffer size (process lifecycle records only; syscalls are counted in the kernel).
+    #[arg(long, value_name = "BYTES")]
+    pub ring_size: Option<String>,
+    /// How many cgroups the kernel can record at once.
+    #[arg(long, default_value_t = 4096, value_name = "N")]
+    pub max_cgroups: u32,
+    /// Launch this command in a fresh cgroup and record it and its descendants.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Target {
+    Container(String),
+    Cgroup { path: String, id: u64, level: u32 },
+    Command(Vec<String>),
+}
+
+struct Config {
+    target: Target,
+    output: Option<PathBuf>,
+    format: Format,
+    name: String,
+    merged: Profile,
+    duration: Option<Duration>,
+    ring_bytes: u32,
+    max_cgroups: u32,
+}
+
+fn config(a: &ProfileArgs) -> anyhow::Result<Config> {
+    let default_action = DefaultAction::parse(&a.default_action).context("--default-action")?;
+    let target = match (&a.container, &a.cgroup, a.command.is_empty()) {
+        (Some(c), None, true) => {
+            select::check_ids(std::slice::from_ref(c))?;
+            Target::Container(c.clone())
+        }
+        (None, Some(p), true) => {
+            let root = crate::host::cgroup2_mount().context("no cgroup2 mount")?;
+            let rel = p.strip_prefix(root.to_str().unwrap_or("")).unwrap_or(p);
+            let rel = format!("/{}", rel.trim_matches('/'));
+            let dir = root.join(rel.trim_start_matches('/'));
+            let meta = fs::metadata(&dir)
+                .with_context(|| format!("--cgroup {p}: {} is not a cgroup", dir.display()))?;
+            let level = rel.split('/').filter(|c| !c.is_empty()).count() as u32;
+            if level == 0 {
+                bail!("--cgroup {p}: the root cgroup is the whole host; name a cgroup below it");
+            }
+            Target::Cgroup {
+                path: rel,
+                id: meta.ino(),
+                level,
+            }
+        }
+        (None, None, false) => Target::Command(a.command.clone()),
+        (None, None, true) => {
+            bail!("say what to record: --container ID, --cgroup PATH or -- COMMAND")
+        }
+        _ => bail!("--container, --cgroup and -- COMMAND exclude each other"),
+    };
+    let mut merged = Profile::new(default_action);
+    for m in &a.merge {
+        merged.merge(&Profile::read(m, default_action)?);
+    }
+    let name = a.name.clone().unwrap_or_else(|| match &target {
+        Target::Container(c) => c.clone(),
+        Target::Cgroup { path, .. } => path.rsplit('/').next().unwrap_or("cgroup").to_string(),
+        Target::Command(argv) => Path::new(&argv[0])
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    });
+    let duration = match a.duration {
+        None => None,
+        Some(d) if d.is_finite() && d > 0.0 => Some(Duration::from_secs_f64(d)),
+        Some(d) => bail!("--duration {d}: must be a positive number of seconds"),
+    };
+    Ok(Config {
+        target,
+        output: a.output.clone(),
+        format: if a.format == "spo" {
+            Format::Spo
+        } else {
+            Format::Oci
+        },
+        name,
+        merged,
+        duration,
+        ring_bytes: match &a.ring_size {
+            None => ProbeConfig::default_ring_bytes(),
+            Some(s) => parse_ring_size(s)?,
+        },
+        max_cgroups: a.max_cgroups.max(1),
+    })
+}
+
+/// A cgroup made for `profile -- COMMAND`, removed when dropped.
+struct OwnCgroup {
+    dir: PathBuf,
+    rel: String,
+    id: u64,
+}
+
+impl OwnCgroup {
+    fn create() -> anyhow::Result<OwnCgroup> {
+        let root =
+            crate::host::cgroup2_mount().context("no cgroup2 mount to launch the command in")?;
+        let rel = format!("/sysaudit/profile-{}", std::process::id());
+        let dir = root.join(rel.trim_start_matches('/'));
+        fs::create_dir_all(&dir).with_context(|| format!("creating cgroup {}", dir.display()))?;
+        let id = fs::metadata(&dir)?.ino();
+        Ok(OwnCgroup { dir, rel, id })
+    }
+
+    fn spawn(&self, argv: &[String]) -> anyhow::Result<Child> {
+        let procs = CString::new(self.dir.join("cgroup.procs").as_os_str().as_encoded_bytes())
+            .context("cgroup path")?;
+        let mut cmd = std::process::Command::new(&argv[0]);
+        cmd.args(&argv[1..]);
+        // SAFETY: only async-signal-safe calls (open, write, close) between fork and exec:
+        // the child moves itself into the cgroup, so even its execve is recorded.
+        unsafe {
+            cmd.pre_exec(move || {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                let n = libc::write(fd, b"0".as_ptr().cast(), 1);
+                libc::close(fd);
+                if n != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        cmd.spawn().with_context(|| format!("starting {}", argv[0]))
+    }
+}
+
+impl Drop for OwnCgroup {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir(&self.dir);
+        if let Some(parent) = self.dir.parent() {
+            let _ = fs::remove_dir(parent);
+        }
+    }
+}
+
+/// `populated` of a cgroup v2 (the subtree holds processes); `None` once it is gone.
+fn populated(dir: &Path) -> Option<bool> {
+    let t = fs::read_to_string(dir.join("cgroup.events")).ok()?;
+    t.lines()
+        .find_map(|l| l.strip_prefix("populated "))
+        .map(|v| v.trim() == "1")
+}
+
+pub async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
+    let cfg = config(&a)?;
+    crate::probe::preflight()?;
+    let mut state = State::live();
+    let mut reasons: Vec<String> = Vec::new();
+    let cg_root = crate::host::cgroup2_mount().context("no cgroup2 mount")?;
+
+    // Scope and gate per target.
+    let mut own: Option<OwnCgroup> = None;
+    let mut watch_dir: Option<PathBuf> = None;
+    let (scope, profiles, label) = match &cfg.target {
+        Target::Command(argv) => {
+            let cg = OwnCgroup::create()?;
+            let level = cg.rel.split('/').filter(|c| !c.is_empty()).count() as u32;
+            let s = (
+                Scope::Cgroups(vec![(cg.id, level)]),
+                vec![(cg.id, gate::EXEC)],
+                format!("command {}", argv.join(" ")),
+            );
+            own = Some(cg);
+            s
+        }
+        Target::Cgroup { path, id, level } => {
+            let dir = cg_root.join(path.trim_start_matches('/'));
+            let busy = populated(&dir).unwrap_or(false);
+            if busy {
+                reasons.push(format!("cgroup {path} already had processes when recording started; their earlier syscalls are missing"));
+            }
+            watch_dir = Some(dir);
+            (
+                Scope::Cgroups(vec![(*id, *level)]),
+                vec![(*id, if busy { gate::OPEN } else { gate::EXEC })],
+                format!("cgroup {path}"),
+            )
+        }
+        Target::Container(want) => {
+            let running: Vec<_> = state
+                .containers
+                .scan()
+                .into_iter()
+                .filter(|c| c.id.starts_with(want.as_str()))
+                .collect();
+            let ids: BTreeSet<&str> = running.iter().map(|c| c.id.as_str()).collect();
+            if ids.len() > 1 {
+                bail!(
+                    "--container '{want}' is ambiguous: it matches {}",
+                    ids.into_iter().collect::<Vec<_>>().join(", ")
+                );
+            }
+            match running.first() {
+                Some(c) => {
+                    reasons.push(format!("container {} was already running when recording started; its start-up syscalls are missing", c.id));
+                    let level = c.cgroup_path.split('/').filter(|p| !p.is_empty()).count() as u32;
+                    watch_dir = Some(cg_root.join(c.cgroup_path.trim_start_matches('/')));
+                    (
+                        Scope::Cgroups(vec![(c.cgroup_id, level)]),
+                        vec![(c.cgroup_id, gate::OPEN)],
+                        format!("container {}", c.id),
+                    )
+                }
+                None => {
+                    eprintln!("sysaudit: container '{want}' is not running yet; waiting for it");
+                    (Scope::Containers, Vec::new(), format!("container {want}"))
+                }
+            }
+        }
+    };
+
+    let probe = Probe::load(&ProbeConfig {
+        trace: false,
+        profile: true,
+        scope,
+        interesting: SyscallSet::default(),
+        ring_bytes: cfg.ring_bytes,
+        profiles,
+        profile_entries: cfg.max_cgroups,
+    })?;
+    let mut stream = Stream::new(probe, state)?;
+    eprintln!("sysaudit: recording {label}; stop with Ctrl-C");
+
+    let mut child = match (&cfg.target, &own) {
+        (Target::Command(argv), Some(cg)) => Some(cg.spawn(argv)?),
+        _ => None,
+    };
+    let mut status: Option<std::process::ExitStatus> = None;
+    let want = match &cfg.target {
+        Target::Container(w) => Some(w.clone()),
+        _ => None,
+    };
+    // Both callbacks read them: the event handler learns a late container's cgroup.
+    let container_id: std::cell::RefCell<Option<String>> = std::cell::RefCell::new(None);
+    let watch_dir = std::cell::RefCell::new(watch_dir);
+    let mut was_populated = false;
+    let tty = std::io::stderr().is_terminal();
+    let mut last_status = Instant::now();
+    let mut last_count = usize::MAX;
+    let own_id = own.as_ref().map(|c| c.id);
+    let fixed_id = match &cfg.target {
+        Target::Cgroup { id, .. } => Some(*id),
+        _ => own_id,
+    };
+
+    let ended = stream
+        .run(
+            cfg.duration,
+            |st, ev: &Event| {
+                // A container that starts later: learn its cgroup from its first event.
+                if let Some(w) = &want {
+                    let t = ev.task();
+                    if watch_dir.borrow().is_none() && t.container_id.starts_with(w.as_str()) {
+                        *container_id.borrow_mut() = Some(t.container_id.clone());
+                        if let Some(p) = st.containers.path(t.cgroup_id) {
+                            *watch_dir.borrow_mut() = Some(cg_root.join(p.trim_start_matches('/')));
+                        }
+                    }
+                }
+                Flow::Continue
+            },
+            |st, probe| {
+                if let Some(c) = child.as_mut() {
+                    if let Ok(Some(s)) = c.try_wait() {
+                        status = Some(s);
+                        return Flow::Stop;
+                    }
+                }
+                if let Some(dir) = watch_dir.borrow().as_ref() {
+                    match populated(dir) {
+                        Some(true) => was_populated = true,
+                        // Emptied (or removed) after it ran: the workload is over.
+                        Some(false) | None if was_populated || container_id.borrow().is_some() => {
+                            return Flow::Stop
+                        }
+                        _ => {}
+                    }
+                }
+                if tty && last_status.elapsed() >= Duration::from_millis(500) {
+                    last_status = Instant::now();
+                    let cid = container_id.borrow().clone();
+                    let n = recorded(probe, st, fixed_id, cid.as_deref())
+                        .map(|(p, _)| p.names.len())
+                        .unwrap_or(0);
+                    if n != last_count {
+                        last_count = n;
+                        eprint!("\rsysaudit: {label}: {n} syscalls recorded ");
+                        let _ = std::io::stderr().flush();
+                    }
+                }
+                Flow::Continue
+            },
+        )
+        .await?;
+    if tty {
+        eprintln!();
+    }
+
+    // A signal ends the recording; a launched command is asked to stop and awaited.
+    if let Some(c) = child.as_mut() {
+        if status.is_none() {
+            if ended == Ended::Signal {
+                // SAFETY: signalling our own child.
+                unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            }
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while status.is_none() && Instant::now() < deadline {
+                if let Ok(Some(s)) = c.try_wait() {
+                    status = Some(s);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    let stats = stream.stats();
+    let k = stats.kernel;
+    let container_id = container_id.into_inner();
+    let (probe, st) = stream.parts();
+    let (mut profile, gate_closed) = recorded(probe, st, fixed_id, container_id.as_deref())?;
+    profile.default_action = cfg.merged.default_action;
+    if want.is_some() && container_id.is_none() && fixed_id.is_none() && profile.names.is_empty() {
+        bail!(
+            "no container matching '{}' appeared while recording",
+            want.unwrap_or_default()
+        );
+    }
+    if gate_closed && profile.names.is_empty() {
+        reasons
+            .push("the workload never started (no exec and no runtime hand-over was seen)".into());
+    }
+    if k.profile_map_full > 0 {
+        reasons.push(format!("the kernel's profile map was full {} times (raise --max-cgroups): syscalls were not recorded", k.profile_map_full));
+    }
+    if k.lifecycle_lost > 0 {
+        reasons.push(format!(
+            "{} process lifecycle records were lost",
+            k.lifecycle_lost
+        ));
+    }
+    if k.x32_seen > 0 {
+        reasons.push(format!(
+            "{} x32-ABI syscalls were seen and are not recorded",
+            k.x32_seen
+        ));
+    }
+    profile.incomplete.extend(reasons);
+    let mut out = cfg.merged.clone();
+    out.merge(&profile);
+    let text = out.render(cfg.format, &cfg.name);
+    match &cfg.output {
+        Some(p) => write_atomic(p, &text).with_context(|| format!("writing {}", p.display()))?,
+        None => {
+            print!("{text}");
+            let _ = std::io::stdout().flush();
+        }
+    }
+    let native = out.names.len();
+    eprintln!(
+        "sysaudit: profile of {label}: {} syscalls ({}){}",
+        native,
+        out.abis
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        cfg.output
+            .as_ref()
+            .map(|p| format!(", written to {}", p.display()))
+            .unwrap_or_default()
+    );
+    drop(own);
+    if !out.incomplete.is_empty() {
+        for r in &out.incomplete {
+            eprintln!("sysaudit: warning: the profile may be incomplete: {r}");
+        }
+    }
+    if let Some(s) = status {
+        if !s.success() {
+            let code = s
+                .code()
+                .unwrap_or(128 + std::os::unix::process::ExitStatusExt::signal(&s).unwrap_or(0));
+            return Ok(ExitCode::from(code.clamp(1, 255) as u8));
+        }
+    }
+    if !out.incomplete.is_empty() {
+        return Ok(ExitCode::from(super::EXIT_LOST));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The recorded profile of the target: one cgroup id, or every cgroup of a container.
+/// Also says whether the gate never opened.
+fn recorded(
+    probe: &Probe,
+    st: &mut State,
+    id: Option<u64>,
+    container: Option<&str>,
+) -> anyhow::Result<(Profile, bool)> {
+    let mut p = Profile::new(DefaultAction::Errno);
+    let mut closed = true;
+    for (cg, k) in probe.profiles()? {
+        let mine = match (id, container) {
+            (Some(i), _) => cg == i,
+            (None, Some(c)) => st
+                .containers
+                .resolve(cg, 0, true)
+                .is_some_and(|x| x.id == c),
+            (None, None) => false,
+        };
+        if mine {
+            let r = Recorded::from_kernel(&k);
+            closed &= r.gate_closed;
+            r.apply(&mut p);
+        }
+    }
+    Ok((p, closed))
+}

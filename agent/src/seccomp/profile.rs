@@ -1,0 +1,505 @@
+//! The profile model and its two formats. Output is deterministic: sorted names, fixed key
+//! order, no timestamps.
+
+use std::{collections::BTreeSet, fmt, fs, io::Write, path::Path};
+
+use serde::Serialize;
+use yaml_rust2::{yaml::Hash, Yaml, YamlEmitter};
+
+use crate::syscalls::{table, Abi};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("{path}: {msg}")]
+    Parse { path: String, msg: String },
+    #[error("{path}: {err}")]
+    Io { path: String, err: std::io::Error },
+}
+
+/// What a syscall outside the profile gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultAction {
+    /// Fail with EPERM (the default; what Docker's profile does).
+    Errno,
+    /// Kill the whole process.
+    Kill,
+    /// Allow and log (audit mode).
+    Log,
+    /// Send SIGSYS.
+    Trap,
+}
+
+impl DefaultAction {
+    pub fn parse(s: &str) -> Option<DefaultAction> {
+        Some(match s {
+            "errno" => DefaultAction::Errno,
+            "kill" => DefaultAction::Kill,
+            "log" => DefaultAction::Log,
+            "trap" => DefaultAction::Trap,
+            _ => return None,
+        })
+    }
+
+    pub fn scmp(self) -> &'static str {
+        match self {
+            DefaultAction::Errno => "SCMP_ACT_ERRNO",
+            DefaultAction::Kill => "SCMP_ACT_KILL_PROCESS",
+            DefaultAction::Log => "SCMP_ACT_LOG",
+            DefaultAction::Trap => "SCMP_ACT_TRAP",
+        }
+    }
+}
+
+/// Output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// OCI runtime-spec `linux.seccomp` / Docker `--security-opt seccomp=` / kubelet Localhost.
+    Oci,
+    /// Security Profiles Operator `SeccompProfile` manifest (YAML).
+    Spo,
+}
+
+/// An allowlist profile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Profile {
+    pub default_action: DefaultAction,
+    pub abis: BTreeSet<Abi>,
+    pub names: BTreeSet<String>,
+    /// Why the recording may be missing syscalls (empty: complete).
+    pub incomplete: Vec<String>,
+    /// The default action a profile read from a file names (merges use the flag's).
+    pub file_default: Option<DefaultAction>,
+}
+
+impl Profile {
+    pub fn new(default_action: DefaultAction) -> Profile {
+        Profile {
+            default_action,
+            abis: BTreeSet::from([Abi::X86_64]),
+            names: BTreeSet::new(),
+            incomplete: Vec::new(),
+            file_default: None,
+        }
+    }
+
+    /// Add a recorded syscall of an ABI.
+    pub fn allow(&mut self, abi: Abi, name: &str) {
+        self.abis.insert(abi);
+        self.names.insert(name.to_string());
+    }
+
+    /// Union with another profile (another run, another replica).
+    pub fn merge(&mut self, other: &Profile) {
+        self.abis.extend(other.abis.iter().copied());
+        self.names.extend(other.names.iter().cloned());
+        for r in &other.incomplete {
+            if !self.incomplete.contains(r) {
+                self.incomplete.push(r.clone());
+            }
+        }
+    }
+
+    fn note(&self) -> Option<String> {
+        (!self.incomplete.is_empty()).then(|| {
+            format!(
+                "INCOMPLETE recording (sysaudit): {}",
+                self.incomplete.join("; ")
+            )
+        })
+    }
+
+    /// OCI/Docker JSON (pretty, newline-terminated).
+    pub fn to_oci(&self) -> String {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Rule<'a> {
+            names: Vec<&'a str>,
+            action: &'static str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            comment: Option<String>,
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Oci<'a> {
+            default_action: &'static str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            default_errno_ret: Option<u32>,
+            architectures: Vec<&'static str>,
+            syscalls: Vec<Rule<'a>>,
+        }
+        let doc = Oci {
+            default_action: self.default_action.scmp(),
+            default_errno_ret: (self.default_action == DefaultAction::Errno)
+                .then_some(libc::EPERM as u32),
+            architectures: self.abis.iter().map(|a| a.scmp_arch()).collect(),
+            syscalls: if self.names.is_empty() {
+                Vec::new()
+            } else {
+                vec![Rule {
+                    names: self.names.iter().map(String::as_str).collect(),
+                    action: "SCMP_ACT_ALLOW",
+                    comment: self.note(),
+                }]
+            },
+        };
+        let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+
+    /// A Security Profiles Operator `SeccompProfile` (YAML).
+    pub fn to_spo(&self, name: &str) -> String {
+        let st = |s: &str| Yaml::String(s.to_string());
+        let mut meta = Hash::new();
+        meta.insert(st("name"), st(&spo_name(name)));
+        let mut ann = Hash::new();
+        ann.insert(st("sysaudit.io/recorded-by"), st("sysaudit"));
+        if let Some(n) = self.note() {
+            ann.insert(st("sysaudit.io/incomplete"), st(&n));
+        }
+        meta.insert(st("annotations"), Yaml::Hash(ann));
+        let mut rule = Hash::new();
+        rule.insert(st("action"), st("SCMP_ACT_ALLOW"));
+        rule.insert(
+            st("names"),
+            Yaml::Array(self.names.iter().map(|n| st(n)).collect()),
+        );
+        let mut spec = Hash::new();
+        spec.insert(st("defaultAction"), st(self.default_action.scmp()));
+        spec.insert(
+            st("architectures"),
+            Yaml::Array(self.abis.iter().map(|a| st(a.scmp_arch())).collect()),
+        );
+        if !self.names.is_empty() {
+            spec.insert(st("syscalls"), Yaml::Array(vec![Yaml::Hash(rule)]));
+        }
+        let mut doc = Hash::new();
+        doc.insert(
+            st("apiVersion"),
+            st("security-profiles-operator.x-k8s.io/v1beta1"),
+        );
+        doc.insert(st("kind"), st("SeccompProfile"));
+        doc.insert(st("metadata"), Yaml::Hash(meta));
+        doc.insert(st("spec"), Yaml::Hash(spec));
+        let mut out = String::new();
+        let _ = YamlEmitter::new(&mut out).dump(&Yaml::Hash(doc));
+        out.push('\n');
+        out
+    }
+
+    pub fn render(&self, format: Format, name: &str) -> String {
+        match format {
+            Format::Oci => self.to_oci(),
+            Format::Spo => self.to_spo(name),
+        }
+    }
+
+    /// Read a profile written by sysaudit or by hand: OCI/Docker JSON or an SPO manifest.
+    /// Only its ALLOW rules matter for a merge; anything else is refused rather than dropped.
+    pub fn read(path: &Path, default_action: DefaultAction) -> Result<Profile, ProfileError> {
+        let p = path.display().to_string();
+        let text = fs::read_to_string(path).map_err(|err| ProfileError::Io {
+            path: p.clone(),
+            err,
+        })?;
+        let err = |msg: String| ProfileError::Parse {
+            path: p.clone(),
+            msg,
+        };
+        let file_default: Option<String>;
+        let (arches, rules) = if text.trim_start().starts_with('{') {
+            let v: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| err(format!("line {}:{}: {e}", e.line(), e.column())))?;
+            file_default = v["defaultAction"].as_str().map(str::to_string);
+            if v.get("archMap").is_some() {
+                return Err(err("archMap profiles (Docker's default) are not allowlists; merge recorded profiles".into()));
+            }
+            let arches: Vec<String> = v["architectures"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let rules: Vec<(String, Vec<String>, bool)> = v["syscalls"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|r| {
+                            let names = r["names"]
+                                .as_array()
+                                .map(|n| {
+                                    n.iter()
+                                        .filter_map(|x| x.as_str().map(str::to_string))
+                                        .collect()
+                                })
+                                .unwrap_or_default();
+                            let has_args = r["args"].as_array().is_some_and(|x| !x.is_empty())
+                                || r.get("includes").is_some()
+                                || r.get("excludes").is_some();
+                            (
+                                r["action"].as_str().unwrap_or("").to_string(),
+                                names,
+                                has_args,
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            (arches, rules)
+        } else {
+            let node =
+                marked_yaml::parse_yaml(0, &text).map_err(|e| err(format!("invalid YAML: {e}")))?;
+            let spec = node
+                .as_mapping()
+                .and_then(|m| m.get_mapping("spec"))
+                .ok_or_else(|| err("no spec: not a SeccompProfile".into()))?;
+            file_default = spec
+                .get_scalar("defaultAction")
+                .map(|v| v.as_str().to_string());
+            let arches = spec
+                .get_sequence("architectures")
+                .map(|s| {
+                    s.iter()
+                        .filter_map(|x| x.as_scalar().map(|v| v.as_str().to_string()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let rules = spec
+                .get_sequence("syscalls")
+                .map(|s| {
+                    s.iter()
+                        .filter_map(|r| r.as_mapping())
+                        .map(|r| {
+                            let names = r
+                                .get_sequence("names")
+                                .map(|n| {
+                                    n.iter()
+                                        .filter_map(|x| {
+                                            x.as_scalar().map(|v| v.as_str().to_string())
+                                        })
+                                        .collect()
+                                })
+                                .unwrap_or_default();
+                            let action = r
+                                .get_scalar("action")
+                                .map(|a| a.as_str().to_string())
+                                .unwrap_or_default();
+                            (action, names, r.get_node("args").is_some())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            (arches, rules)
+        };
+        let mut out = Profile::new(default_action);
+        out.file_default = match file_default.as_deref() {
+            None => None,
+            Some("SCMP_ACT_ERRNO") => Some(DefaultAction::Errno),
+            Some("SCMP_ACT_KILL" | "SCMP_ACT_KILL_PROCESS" | "SCMP_ACT_KILL_THREAD") => Some(DefaultAction::Kill),
+            Some("SCMP_ACT_LOG") => Some(DefaultAction::Log),
+            Some("SCMP_ACT_TRAP") => Some(DefaultAction::Trap),
+            Some(other) => return Err(err(format!("defaultAction {other}: an allowlist needs a denying default (ERRNO, KILL, TRAP or LOG)"))),
+        };
+        out.abis.clear();
+        for a in arches {
+            let abi = match a.as_str() {
+                "SCMP_ARCH_X86_64" => Abi::X86_64,
+                "SCMP_ARCH_X86" => Abi::Ia32,
+                "SCMP_ARCH_X32" => Abi::X32,
+                other => {
+                    return Err(err(format!(
+                        "architecture {other} is not one sysaudit records (x86_64, x86, x32)"
+                    )))
+                }
+            };
+            out.abis.insert(abi);
+        }
+        out.abis.insert(Abi::X86_64);
+        for (action, names, has_args) in rules {
+            if action != "SCMP_ACT_ALLOW" {
+                return Err(err(format!("a rule with action {action}: only allowlists (SCMP_ACT_ALLOW rules) can be merged")));
+            }
+            if has_args {
+                return Err(err(
+                    "an ALLOW rule with argument conditions or includes/excludes cannot be merged"
+                        .into(),
+                ));
+            }
+            for n in names {
+                if !table::is_known(&n) {
+                    return Err(err(format!("unknown syscall '{n}'")));
+                }
+                out.names.insert(n);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A Kubernetes object name: lowercase alphanumerics, '-' and '.', at most 253 characters.
+pub fn spo_name(s: &str) -> String {
+    let mut out: String = s
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    out = out.trim_matches(|c| c == '-' || c == '.').to_string();
+    out.truncate(253);
+    if out.is_empty() {
+        "sysaudit-profile".into()
+    } else {
+        out
+    }
+}
+
+/// Write `text` to `path` atomically: a temporary file in the same directory, then rename.
+pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "profile".into());
+    let tmp = dir.join(format!(".{name}.sysaudit-{}.tmp", std::process::id()));
+    let r = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if r.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    r
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} syscalls, {}",
+            self.names.len(),
+            self.abis
+                .iter()
+                .map(|a| a.as_str())
+                .collect::<Vec<_>>()
+                .join("+")
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Profile {
+        let mut p = Profile::new(DefaultAction::Errno);
+        for n in ["write", "read", "exit_group", "read"] {
+            p.allow(Abi::X86_64, n);
+        }
+        p
+    }
+
+    #[test]
+    fn oci_is_sorted_deterministic_and_has_no_rule_equal_to_the_default() {
+        let p = sample();
+        let a = p.to_oci();
+        assert_eq!(a, sample().to_oci());
+        let v: serde_json::Value = serde_json::from_str(&a).unwrap();
+        assert_eq!(v["defaultAction"], "SCMP_ACT_ERRNO");
+        assert_eq!(v["defaultErrnoRet"], 1);
+        assert_eq!(v["architectures"], serde_json::json!(["SCMP_ARCH_X86_64"]));
+        assert_eq!(
+            v["syscalls"][0]["names"],
+            serde_json::json!(["exit_group", "read", "write"])
+        );
+        assert_eq!(v["syscalls"][0]["action"], "SCMP_ACT_ALLOW");
+        assert!(v["syscalls"][0].get("comment").is_none());
+        let mut k = sample();
+        k.default_action = DefaultAction::Kill;
+        let v: serde_json::Value = serde_json::from_str(&k.to_oci()).unwrap();
+        assert_eq!(v["defaultAction"], "SCMP_ACT_KILL_PROCESS");
+        assert!(v.get("defaultErrnoRet").is_none());
+    }
+
+    #[test]
+    fn ia32_adds_its_architecture_and_incomplete_is_said() {
+        let mut p = sample();
+        p.allow(Abi::Ia32, "socketcall");
+        p.incomplete.push("3 events lost".into());
+        let v: serde_json::Value = serde_json::from_str(&p.to_oci()).unwrap();
+        assert_eq!(
+            v["architectures"],
+            serde_json::json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"])
+        );
+        assert!(v["syscalls"][0]["comment"]
+            .as_str()
+            .unwrap()
+            .contains("INCOMPLETE"));
+        let y = p.to_spo("My App_1");
+        assert!(y.contains("kind: SeccompProfile"), "{y}");
+        assert!(y.contains("name: my-app-1"), "{y}");
+        assert!(y.contains("sysaudit.io/incomplete"), "{y}");
+        assert!(y.contains("- SCMP_ARCH_X86"), "{y}");
+    }
+
+    #[test]
+    fn reads_back_and_merges_both_formats() {
+        let dir = std::env::temp_dir().join(format!("sysaudit-prof-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let mut a = sample();
+        let oci = dir.join("a.json");
+        write_atomic(&oci, &a.to_oci()).unwrap();
+        let mut b = Profile::new(DefaultAction::Errno);
+        b.allow(Abi::X86_64, "mkdir");
+        b.allow(Abi::Ia32, "socketcall");
+        let spo = dir.join("b.yaml");
+        write_atomic(&spo, &b.to_spo("b")).unwrap();
+        let mut ra = Profile::read(&oci, DefaultAction::Errno).unwrap();
+        assert_eq!(ra.file_default, Some(DefaultAction::Errno));
+        ra.file_default = None;
+        assert_eq!(ra, a);
+        let mut rb = Profile::read(&spo, DefaultAction::Errno).unwrap();
+        rb.file_default = None;
+        assert_eq!(rb, b);
+        a.merge(&rb);
+        assert_eq!(a.names.len(), 5);
+        assert!(a.abis.contains(&Abi::Ia32));
+        fs::write(dir.join("deny.json"), r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO"}]}"#).unwrap();
+        let e = Profile::read(&dir.join("deny.json"), DefaultAction::Errno)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("only allowlists"), "{e}");
+        fs::write(dir.join("bad.json"), "{\"syscalls\": [}").unwrap();
+        let e = Profile::read(&dir.join("bad.json"), DefaultAction::Errno)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bad.json: line 1"), "{e}");
+        fs::write(
+            dir.join("typo.json"),
+            r#"{"syscalls":[{"names":["raed"],"action":"SCMP_ACT_ALLOW"}]}"#,
+        )
+        .unwrap();
+        assert!(Profile::read(&dir.join("typo.json"), DefaultAction::Errno)
+            .unwrap_err()
+            .to_string()
+            .contains("unknown syscall 'raed'"));
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn names_for_kubernetes() {
+        assert_eq!(spo_name("ctr-1/Web"), "ctr-1-web");
+        assert_eq!(spo_name("___"), "sysaudit-profile");
+    }
+}

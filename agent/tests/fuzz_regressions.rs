@@ -1,0 +1,39 @@
+//! Inputs the fuzzers once crashed on (agent/fuzz/regressions/<target>/), run through the
+//! fuzz targets' own harness: they must produce diagnostics, not panics.
+
+use std::{fs, path::PathBuf};
+
+use sysaudit::rules::fuzzing::{condition_file, load_and_render};
+
+fn inputs(target: &str) -> Vec<Vec<u8>> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/regressions")
+        .join(target);
+    let mut v: Vec<(PathBuf, Vec<u8>)> = fs::read_dir(&dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| (e.path(), fs::read(e.path()).unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v.into_iter().map(|(_, d)| d).collect()
+}
+
+#[test]
+fn condition_regressions() {
+    let v = inputs("condition");
+    assert!(!v.is_empty());
+    for data in v {
+        if let Ok(cond) = std::str::from_utf8(&data) {
+            assert!(load_and_render(condition_file(cond)), "{cond:?}");
+        }
+    }
+}
+
+#[test]
+fn loader_regressions() {
+    for data in inputs("loader") {
+        assert!(load_and_render(String::from_utf8_lossy(&data).into_owned()));
+    }
+}
