@@ -1,20 +1,53 @@
 //! The filters every syscall passes before any ring-buffer work, and the ABI of a syscall.
 
 use aya_ebpf::bindings::bpf_pidns_info;
-use aya_ebpf::helpers::{
-    bpf_get_current_task, bpf_probe_read_kernel,
-    generated::{
-        bpf_get_current_ancestor_cgroup_id, bpf_get_current_cgroup_id, bpf_get_ns_current_pid_tgid,
-    },
+use aya_ebpf::helpers::generated::{
+    bpf_get_current_ancestor_cgroup_id, bpf_get_current_cgroup_id, bpf_get_ns_current_pid_tgid,
 };
 use sysaudit_common::{
     abi, scope, Counters, BITMAP_WORDS, MAX_SYSCALLS, TS_COMPAT, X32_SYSCALL_BIT,
 };
 
 use crate::maps::{
-    konst, HOST_PIDNS_DEV, HOST_PIDNS_INO, INTERESTING, OFFSETS, OWN_TGID, SCOPE, SCOPE_CGROUPS,
-    SCOPE_LEVELS,
+    konst, HOST_PIDNS_DEV, HOST_PIDNS_INO, HOST_PID_LEVEL, INTERESTING, OFFSETS, OWN_TGID, SCOPE,
+    SCOPE_CGROUPS, SCOPE_LEVELS,
 };
+
+/// Read a field of a BTF pointer at an offset the verifier knows (a frozen .rodata constant):
+/// a plain load, no helper.
+#[inline(always)]
+fn field<T: Copy>(base: *const u8, off: u32) -> T {
+    unsafe { core::ptr::read_volatile(base.add(off as usize) as *const T) }
+}
+
+/// `bpf_get_current_pid_tgid()` without the helper call.
+#[inline(always)]
+pub fn pid_tgid(task: *const u8) -> u64 {
+    let o = &OFFSETS;
+    let pid: u32 = field(task, konst(&o.task_pid));
+    let tgid: u32 = field(task, konst(&o.task_tgid));
+    ((tgid as u64) << 32) | pid as u64
+}
+
+/// `bpf_get_current_cgroup_id()` without the helper call:
+/// `task->cgroups->dfl_cgrp->kn->id` (RCU-protected; programs run under RCU).
+#[inline(always)]
+pub fn cgroup_id(task: *const u8) -> u64 {
+    let o = &OFFSETS;
+    let cset: *const u8 = field(task, konst(&o.task_cgroups));
+    if cset.is_null() {
+        return unsafe { bpf_get_current_cgroup_id() };
+    }
+    let cgrp: *const u8 = field(cset, konst(&o.css_set_dfl_cgrp));
+    if cgrp.is_null() {
+        return unsafe { bpf_get_current_cgroup_id() };
+    }
+    let kn: *const u8 = field(cgrp, konst(&o.cgroup_kn));
+    if kn.is_null() {
+        return unsafe { bpf_get_current_cgroup_id() };
+    }
+    field(kn, konst(&o.kn_id))
+}
 
 /// Deepest cgroup level a scope entry may sit at.
 const MAX_LEVEL: i32 = 32;
@@ -22,6 +55,23 @@ const MAX_LEVEL: i32 = 32;
 #[inline(always)]
 pub fn is_own(pid_tgid: u64) -> bool {
     (pid_tgid >> 32) as u32 == konst(&OWN_TGID)
+}
+
+/// True when the current task runs in the agent's pid namespace or above it: the depth of its
+/// pid namespace (`task->thread_pid->level`, two plain loads through BTF pointers) is not
+/// below the agent's. Cheaper than `bpf_get_ns_current_pid_tgid` on every syscall.
+#[inline(always)]
+pub fn in_host_pidns_fast(task: *const u8) -> bool {
+    let o = &OFFSETS;
+    if konst(&o.pid_level) == 0 && konst(&o.task_thread_pid) == 0 {
+        return in_host_pidns();
+    }
+    let pid: *const u8 = field(task, konst(&o.task_thread_pid));
+    if pid.is_null() {
+        return true;
+    }
+    let level: u32 = field(pid, konst(&o.pid_level));
+    level <= konst(&HOST_PID_LEVEL)
 }
 
 /// True when the current task runs in the host pid namespace.
@@ -44,14 +94,14 @@ pub fn in_host_pidns() -> bool {
 /// task is accounted to for profiles: the matching scope root for `scope::CGROUPS`, the task's
 /// own cgroup otherwise.
 #[inline(always)]
-pub fn scope_key() -> Option<u64> {
+pub fn scope_key(task: *const u8) -> Option<u64> {
     match konst(&SCOPE) {
-        scope::ALL => Some(unsafe { bpf_get_current_cgroup_id() }),
+        scope::ALL => Some(cgroup_id(task)),
         scope::CONTAINERS => {
-            if in_host_pidns() {
+            if in_host_pidns_fast(task) {
                 None
             } else {
-                Some(unsafe { bpf_get_current_cgroup_id() })
+                Some(cgroup_id(task))
             }
         }
         _ => {
@@ -74,17 +124,15 @@ pub fn scope_key() -> Option<u64> {
 /// ABI of the current syscall: x32 by its number bit, ia32 by the task's `TS_COMPAT` status
 /// (which is what seccomp itself uses, so `int 0x80` from 64-bit code counts as ia32 too).
 #[inline(always)]
-pub fn syscall_abi(id: u64) -> u8 {
+pub fn syscall_abi(task: *const u8, id: u64) -> u8 {
     if id & X32_SYSCALL_BIT != 0 {
         return abi::X32;
     }
-    let off = konst(&OFFSETS).task_ti_status;
+    let off = konst(&OFFSETS.task_ti_status);
     if off == 0 {
         return abi::X86_64;
     }
-    let task = unsafe { bpf_get_current_task() } as *const u8;
-    let status: u32 =
-        unsafe { bpf_probe_read_kernel(task.add(off as usize) as *const u32) }.unwrap_or(0);
+    let status: u32 = field(task, off);
     if status & TS_COMPAT != 0 {
         abi::IA32
     } else {
@@ -108,7 +156,12 @@ pub fn interesting(abi_idx: u8, nr: u32) -> bool {
 /// Run the filter chain shared by the syscall programs, counting what it drops.
 /// Returns the scope key and the syscall's ABI.
 #[inline(always)]
-pub fn syscall_filters(c: &mut Counters, pid_tgid: u64, id: i64) -> Option<(u64, u8)> {
+pub fn syscall_filters(
+    c: &mut Counters,
+    task: *const u8,
+    pid_tgid: u64,
+    id: i64,
+) -> Option<(u64, u8)> {
     if is_own(pid_tgid) {
         c.filtered_self += 1;
         return None;
@@ -117,9 +170,9 @@ pub fn syscall_filters(c: &mut Counters, pid_tgid: u64, id: i64) -> Option<(u64,
         c.filtered_id += 1;
         return None;
     }
-    let Some(key) = scope_key() else {
+    let Some(key) = scope_key(task) else {
         c.filtered_scope += 1;
         return None;
     };
-    Some((key, syscall_abi(id as u64)))
+    Some((key, syscall_abi(task, id as u64)))
 }

@@ -25,12 +25,12 @@ use crate::{
 const USER32_CS: u64 = 0x23;
 
 pub fn fork(c: &mut Counters, pid_tgid: u64, child: *const u8) {
-    let off = konst(&OFFSETS);
+    let off = &OFFSETS;
     let child_pid: u32 =
-        unsafe { bpf_probe_read_kernel(child.add(off.task_pid as usize) as *const u32) }
+        unsafe { bpf_probe_read_kernel(child.add(konst(&off.task_pid) as usize) as *const u32) }
             .unwrap_or(0);
     let child_tgid: u32 =
-        unsafe { bpf_probe_read_kernel(child.add(off.task_tgid as usize) as *const u32) }
+        unsafe { bpf_probe_read_kernel(child.add(konst(&off.task_tgid) as usize) as *const u32) }
             .unwrap_or(0);
     let child_vpid = vpid(child);
     let Some(mut entry) = EVENTS.reserve::<ForkRecord>(0) else {
@@ -71,46 +71,46 @@ fn rd<T: Copy + Default>(base: u64, off: u32) -> T {
 /// The task's pid in its own (innermost) pid namespace: `thread_pid->numbers[level].nr`.
 #[inline(always)]
 fn vpid(task: *const u8) -> u32 {
-    let o = konst(&OFFSETS);
-    if o.upid_size == 0 {
+    let o = &OFFSETS;
+    if konst(&o.upid_size) == 0 {
         return 0;
     }
-    let pid: u64 = rd(task as u64, o.task_thread_pid);
-    let level: u32 = rd(pid, o.pid_level);
+    let pid: u64 = rd(task as u64, konst(&o.task_thread_pid));
+    let level: u32 = rd(pid, konst(&o.pid_level));
     if level > 32 {
         return 0;
     }
-    rd::<i32>(pid, o.pid_numbers + level * o.upid_size) as u32
+    rd::<i32>(pid, konst(&o.pid_numbers) + level * konst(&o.upid_size)) as u32
 }
 
 /// vpid, login uid, controlling tty and capabilities of a task.
 #[inline(always)]
 fn creds(task: *const u8) -> TaskCreds {
-    let o = konst(&OFFSETS);
+    let o = &OFFSETS;
     let t = task as u64;
     let mut out = TaskCreds {
         vpid: vpid(task),
         loginuid: u32::MAX,
         ..TaskCreds::default()
     };
-    if o.task_loginuid != 0 {
-        out.loginuid = rd(t, o.task_loginuid);
+    if konst(&o.task_loginuid) != 0 {
+        out.loginuid = rd(t, konst(&o.task_loginuid));
         out.valid |= TaskCreds::LOGINUID;
     }
-    let cred: u64 = rd(t, o.task_cred);
+    let cred: u64 = rd(t, konst(&o.task_cred));
     if cred != 0 {
-        out.cap_effective = rd(cred, o.cred_cap_effective);
-        out.cap_permitted = rd(cred, o.cred_cap_permitted);
-        out.cap_inheritable = rd(cred, o.cred_cap_inheritable);
+        out.cap_effective = rd(cred, konst(&o.cred_cap_effective));
+        out.cap_permitted = rd(cred, konst(&o.cred_cap_permitted));
+        out.cap_inheritable = rd(cred, konst(&o.cred_cap_inheritable));
         out.valid |= TaskCreds::CAPS;
     }
-    let signal: u64 = rd(t, o.task_signal);
-    let tty: u64 = rd(signal, o.signal_tty);
+    let signal: u64 = rd(t, konst(&o.task_signal));
+    let tty: u64 = rd(signal, konst(&o.signal_tty));
     if tty != 0 {
-        let index: u32 = rd(tty, o.tty_index);
-        let driver: u64 = rd(tty, o.tty_driver);
-        let major: u32 = rd(driver, o.driver_major);
-        let minor: u32 = rd::<u32>(driver, o.driver_minor_start) + index;
+        let index: u32 = rd(tty, konst(&o.tty_index));
+        let driver: u64 = rd(tty, konst(&o.tty_driver));
+        let major: u32 = rd(driver, konst(&o.driver_major));
+        let minor: u32 = rd::<u32>(driver, konst(&o.driver_minor_start)) + index;
         // new_encode_dev(), as /proc/<pid>/stat prints tty_nr.
         out.tty = (minor & 0xff) | (major << 8) | ((minor & !0xff) << 12);
     }
@@ -232,7 +232,7 @@ pub fn exec(c: &mut Counters, pid_tgid: u64, old_pid: u32, bprm: *const u8) {
     rec.env_len = env_used as u16;
 
     // bprm->filename (the path as passed to execve) after the arguments and environment.
-    let fname_off = konst(&OFFSETS).bprm_filename as usize;
+    let fname_off = konst(&OFFSETS.bprm_filename) as usize;
     let fname: u64 =
         unsafe { bpf_probe_read_kernel(bprm.add(fname_off) as *const u64) }.unwrap_or(0);
     let mut flen = 0usize;
@@ -265,28 +265,32 @@ const _: () = assert!(CG_FIXED + PATH_MAX <= SCRATCH_SIZE);
 
 /// A cgroup of the v2 hierarchy (hierarchy id 0) was made or removed.
 pub fn cgroup(c: &mut Counters, pid_tgid: u64, record_kind: u16, cgrp: *const u8, path: *const u8) {
-    let off = konst(&OFFSETS);
+    let off = &OFFSETS;
     let root: u64 =
-        unsafe { bpf_probe_read_kernel(cgrp.add(off.cgroup_root as usize) as *const u64) }
+        unsafe { bpf_probe_read_kernel(cgrp.add(konst(&off.cgroup_root) as usize) as *const u64) }
             .unwrap_or(0);
     if root == 0 {
         return;
     }
     let hierarchy: i32 = unsafe {
-        bpf_probe_read_kernel((root as *const u8).add(off.root_hierarchy_id as usize) as *const i32)
+        bpf_probe_read_kernel(
+            (root as *const u8).add(konst(&off.root_hierarchy_id) as usize) as *const i32,
+        )
     }
     .unwrap_or(-1);
     if hierarchy != 0 {
         return;
     }
-    let kn: u64 = unsafe { bpf_probe_read_kernel(cgrp.add(off.cgroup_kn as usize) as *const u64) }
-        .unwrap_or(0);
+    let kn: u64 =
+        unsafe { bpf_probe_read_kernel(cgrp.add(konst(&off.cgroup_kn) as usize) as *const u64) }
+            .unwrap_or(0);
     if kn == 0 {
         return;
     }
-    let id: u64 =
-        unsafe { bpf_probe_read_kernel((kn as *const u8).add(off.kn_id as usize) as *const u64) }
-            .unwrap_or(0);
+    let id: u64 = unsafe {
+        bpf_probe_read_kernel((kn as *const u8).add(konst(&off.kn_id) as usize) as *const u64)
+    }
+    .unwrap_or(0);
     let Some(buf) = SCRATCH.get_ptr_mut(SCRATCH_LIFECYCLE) else {
         return;
     };

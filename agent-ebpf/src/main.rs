@@ -27,6 +27,12 @@ fn counters() -> Option<&'static mut Counters> {
     COUNTERS.get_ptr_mut(0).map(|p| unsafe { &mut *p })
 }
 
+/// The current task as a BTF pointer: its fields are read with plain loads.
+#[inline(always)]
+fn current_task() -> *const u8 {
+    unsafe { aya_ebpf::helpers::generated::bpf_get_current_task_btf() as *const u8 }
+}
+
 #[inline(always)]
 fn syscall_nr(id: i64) -> u32 {
     (id as u64 & !X32_SYSCALL_BIT) as u32
@@ -38,8 +44,9 @@ pub fn sys_enter(ctx: BtfTracePointContext) -> i32 {
     c.seen += 1;
     let regs: *const pt_regs = ctx.arg(0);
     let id: i64 = ctx.arg(1);
-    let pid_tgid = bpf_get_current_pid_tgid();
-    let Some((key, abi_idx)) = filter::syscall_filters(c, pid_tgid, id) else {
+    let task = current_task();
+    let pid_tgid = filter::pid_tgid(task);
+    let Some((key, abi_idx)) = filter::syscall_filters(c, task, pid_tgid, id) else {
         return 0;
     };
     let n = syscall_nr(id);
@@ -68,8 +75,9 @@ pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
     let regs: *const pt_regs = ctx.arg(0);
     let ret: i64 = ctx.arg(1);
     let id = unsafe { (*regs).orig_rax } as i64;
-    let pid_tgid = bpf_get_current_pid_tgid();
-    let Some((_, abi_idx)) = filter::syscall_filters(c, pid_tgid, id) else {
+    let task = current_task();
+    let pid_tgid = filter::pid_tgid(task);
+    let Some((_, abi_idx)) = filter::syscall_filters(c, task, pid_tgid, id) else {
         return 0;
     };
     let n = syscall_nr(id);

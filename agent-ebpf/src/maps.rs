@@ -28,6 +28,9 @@ pub static SCOPE_LEVELS: u32 = 0;
 /// submitted silently and the agent drains on its timer (a wakeup per event costs ~4x).
 #[no_mangle]
 pub static RING_WAKE_BYTES: u64 = 0;
+/// Depth of the agent's pid namespace (0: the initial one); deeper tasks are in containers.
+#[no_mangle]
+pub static HOST_PID_LEVEL: u32 = 0;
 #[no_mangle]
 pub static HOST_PIDNS_DEV: u64 = 0;
 #[no_mangle]
@@ -57,6 +60,8 @@ pub static OFFSETS: KernelOffsets = KernelOffsets {
     tty_driver: 0,
     driver_major: 0,
     driver_minor_start: 0,
+    task_cgroups: 0,
+    css_set_dfl_cgrp: 0,
 };
 
 /// Read a load-time constant without letting the compiler fold the default value in.
@@ -89,6 +94,20 @@ pub static ARG_SPECS: Array<ArgSpec> =
 #[map]
 pub static SCOPE_CGROUPS: HashMap<u64, u32> = HashMap::with_max_entries(1024, 0);
 
-/// Profile mode: cgroup id → syscalls seen.
+/// Profile mode, fast path: an array indexed by the cgroup id's low bits, each entry tagged
+/// with its cgroup id (array lookups are inlined: no helper call on every syscall).
+#[map]
+pub static PROFILE_SLOTS: Array<Profile> = Array::with_max_entries(4096, 0);
+
+/// Who owns a slot: claimed with an atomic no-overwrite insert, so two new cgroups never
+/// share one.
+#[map]
+pub static SLOT_OWNERS: HashMap<u32, u64> = HashMap::with_max_entries(4096, 0);
+
+/// Profile mode, slow path: cgroups whose slot is taken (cgroup id → syscalls seen).
 #[map]
 pub static PROFILES: HashMap<u64, Profile> = HashMap::with_max_entries(4096, 0);
+
+/// Number of PROFILE_SLOTS entries minus one (a power of two minus one).
+#[no_mangle]
+pub static PROFILE_SLOT_MASK: u32 = 0;

@@ -8,16 +8,55 @@ use sysaudit_common::{
 };
 
 use crate::{
-    maps::{konst, PROFILES, SCOPE},
+    maps::{konst, PROFILES, PROFILE_SLOTS, PROFILE_SLOT_MASK, SCOPE, SLOT_OWNERS},
     record::arg,
 };
 
 /// A zeroed entry for a container cgroup seen for the first time (`scope::CONTAINERS`).
 static NEW_PROFILE: Profile = Profile {
+    tag: 0,
     gate: gate::RUNTIME,
     pre_gate: 0,
     seen: [[0; MAX_SYSCALLS]; abi::RECORDED],
 };
+
+/// The entry recording cgroup `key`: its slot when it owns it (the hot path: an inlined array
+/// lookup and a compare), else the overflow map. In `scope::CONTAINERS` every container is
+/// recorded from its first syscall and the agent picks the ones it was asked for; elsewhere
+/// only cgroups the agent registered are.
+#[inline(always)]
+fn entry(c: &mut Counters, key: u64) -> Option<*mut Profile> {
+    let slot = (key as u32) & konst(&PROFILE_SLOT_MASK);
+    let sp = PROFILE_SLOTS.get_ptr_mut(slot)?;
+    let s = unsafe { &mut *sp };
+    if s.tag == key {
+        return Some(sp);
+    }
+    if let Some(p) = PROFILES.get_ptr_mut(key) {
+        return Some(p);
+    }
+    if konst(&SCOPE) != scope::CONTAINERS {
+        return None;
+    }
+    if s.tag == 0 && SLOT_OWNERS.insert(slot, key, BPF_NOEXIST as u64).is_ok() {
+        // Ours now. Slots are never reused within a run, so the entry is still zeroed.
+        s.gate = gate::RUNTIME;
+        s.pre_gate = 0;
+        s.tag = key;
+        return Some(sp);
+    }
+    // By reference: a 1 KiB value must not be copied onto the 512-byte BPF stack.
+    #[allow(clippy::needless_borrows_for_generic_args)]
+    let inserted = PROFILES.insert(key, &NEW_PROFILE, BPF_NOEXIST as u64);
+    if let Err(e) = inserted {
+        // -EEXIST: another CPU inserted it first; anything else: the map is full.
+        if e != -17 {
+            c.profile_map_full += 1;
+            return None;
+        }
+    }
+    PROFILES.get_ptr_mut(key)
+}
 
 #[inline(always)]
 pub fn record(c: &mut Counters, regs: *const pt_regs, key: u64, abi_idx: u8, nr: u32) {
@@ -28,22 +67,7 @@ pub fn record(c: &mut Counters, regs: *const pt_regs, key: u64, abi_idx: u8, nr:
     if nr as usize >= MAX_SYSCALLS {
         return;
     }
-    let mut p = PROFILES.get_ptr_mut(key);
-    if p.is_none() && konst(&SCOPE) == scope::CONTAINERS {
-        // Every container is recorded from its first syscall; the agent picks the ones it
-        // was asked for. A failed insert other than "already there" means the map is full.
-        // By reference: a 1 KiB value must not be copied onto the 512-byte BPF stack.
-        #[allow(clippy::needless_borrows_for_generic_args)]
-        let inserted = PROFILES.insert(key, &NEW_PROFILE, BPF_NOEXIST as u64);
-        if let Err(e) = inserted {
-            if e != -17 {
-                c.profile_map_full += 1;
-                return;
-            }
-        }
-        p = PROFILES.get_ptr_mut(key);
-    }
-    let Some(p) = p else {
+    let Some(p) = entry(c, key) else {
         return;
     };
     let p = unsafe { &mut *p };

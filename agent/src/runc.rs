@@ -142,6 +142,14 @@ impl Bundle {
         self.write()
     }
 
+    /// Run in the host's network namespace (loopback servers without CAP_NET_ADMIN).
+    pub fn share_host_network(&mut self) -> Result<()> {
+        if let Some(ns) = self.config["linux"]["namespaces"].as_array_mut() {
+            ns.retain(|n| n["type"] != "network");
+        }
+        self.write()
+    }
+
     pub fn set_args(&mut self, args: &[&str]) -> Result<()> {
         self.config["process"]["args"] = json!(args);
         self.write()

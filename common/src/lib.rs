@@ -263,6 +263,8 @@ pub mod gate {
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct Profile {
+    /// The cgroup id this entry records (slot entries; 0: free).
+    pub tag: u64,
     pub gate: u32,
     /// Set by the kernel when a syscall of this cgroup was seen before the gate opened.
     pub pre_gate: u32,
@@ -300,6 +302,8 @@ pub struct KernelOffsets {
     pub tty_driver: u32,
     pub driver_major: u32,
     pub driver_minor_start: u32,
+    pub task_cgroups: u32,
+    pub css_set_dfl_cgrp: u32,
 }
 
 /// x86 `TS_COMPAT`: the current syscall is a 32-bit (ia32) one.

@@ -104,6 +104,16 @@ impl TestContainer {
         &self.bundle.id
     }
 
+    /// The rootfs, to add files.
+    pub fn rootfs(&self) -> PathBuf {
+        self.bundle.dir.join("rootfs")
+    }
+
+    /// Run to completion, whatever the workload's exit status (runc itself must start it).
+    pub fn run_any(&self) -> std::process::Output {
+        Runc::default().run(&self.bundle).expect("runc")
+    }
+
     /// Run to completion; panics with runc's stderr if it fails.
     pub fn run(&self) -> std::process::Output {
         let out = Runc::default().run(&self.bundle).expect("runc");
@@ -116,6 +126,28 @@ impl TestContainer {
         );
         out
     }
+}
+
+/// Compile a fixture (tests/fixtures/NAME.c) to a static binary at `dst`.
+pub fn compile_fixture(name: &str, dst: &Path, m32: bool) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(format!("{name}.c"));
+    let mut c = Command::new("gcc");
+    if m32 {
+        c.arg("-m32");
+    }
+    let out = c
+        .args(["-static", "-O2", "-pthread", "-o"])
+        .arg(dst)
+        .arg(&src)
+        .output()
+        .expect("gcc");
+    assert!(
+        out.status.success(),
+        "gcc {name} failed (gcc-multilib missing?): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// What the agent printed.

@@ -4,9 +4,19 @@ use anyhow::{bail, Result};
 
 use crate::sh;
 
-/// Debian packages: runc and a static busybox for real containers; gcc-multilib for the
-/// 32-bit test binaries; libseccomp-dev for the seccomp loader used to verify profiles.
-pub const PACKAGES: &[&str] = &["runc", "busybox-static", "gcc-multilib", "libseccomp-dev"];
+/// Debian packages: runc, crun and a static busybox for real containers; gcc-multilib for the
+/// 32-bit test binaries; libseccomp-dev for the seccomp loader (`sysaudit run`); the peers the
+/// benchmark measures against (bpftrace, strace).
+pub const PACKAGES: &[&str] = &[
+    "runc",
+    "crun",
+    "busybox-static",
+    "gcc-multilib",
+    "libseccomp-dev",
+    "pkg-config",
+    "bpftrace",
+    "strace",
+];
 
 /// The bpf-linker that works with this machine's rustc (it loads rustc's own LLVM; 0.11+
 /// needs a system LLVM 23).

@@ -216,10 +216,13 @@ pub async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
     // Scope and gate per target.
     let mut own: Option<OwnCgroup> = None;
     let mut watch_dir: Option<PathBuf> = None;
+    // The cgroup the kernel records under, when known up front.
+    let mut fixed_id: Option<u64> = None;
     let (scope, profiles, label) = match &cfg.target {
         Target::Command(argv) => {
             let cg = OwnCgroup::create()?;
             let level = cg.rel.split('/').filter(|c| !c.is_empty()).count() as u32;
+            fixed_id = Some(cg.id);
             let s = (
                 Scope::Cgroups(vec![(cg.id, level)]),
                 vec![(cg.id, gate::EXEC)],
@@ -235,6 +238,7 @@ pub async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
                 reasons.push(format!("cgroup {path} already had processes when recording started; their earlier syscalls are missing"));
             }
             watch_dir = Some(dir);
+            fixed_id = Some(*id);
             (
                 Scope::Cgroups(vec![(*id, *level)]),
                 vec![(*id, if busy { gate::OPEN } else { gate::EXEC })],
@@ -260,6 +264,7 @@ pub async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
                     reasons.push(format!("container {} was already running when recording started; its start-up syscalls are missing", c.id));
                     let level = c.cgroup_path.split('/').filter(|p| !p.is_empty()).count() as u32;
                     watch_dir = Some(cg_root.join(c.cgroup_path.trim_start_matches('/')));
+                    fixed_id = Some(c.cgroup_id);
                     (
                         Scope::Cgroups(vec![(c.cgroup_id, level)]),
                         vec![(c.cgroup_id, gate::OPEN)],
@@ -302,11 +307,6 @@ pub async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
     let tty = std::io::stderr().is_terminal();
     let mut last_status = Instant::now();
     let mut last_count = usize::MAX;
-    let own_id = own.as_ref().map(|c| c.id);
-    let fixed_id = match &cfg.target {
-        Target::Cgroup { id, .. } => Some(*id),
-        _ => own_id,
-    };
 
     let ended = stream
         .run(
@@ -410,6 +410,12 @@ pub async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     profile.incomplete.extend(reasons);
+    // A container went through its runtime's hand-over: allow what the runtime may do there.
+    if matches!(cfg.target, Target::Container(_)) && !profile.names.is_empty() {
+        for n in crate::seccomp::runtime::HANDOVER_BASE {
+            profile.allow(crate::syscalls::Abi::X86_64, n);
+        }
+    }
     let mut out = cfg.merged.clone();
     out.merge(&profile);
     let text = out.render(cfg.format, &cfg.name);

@@ -37,6 +37,8 @@ pub fn kernel_offsets(btf: &Btf) -> Result<KernelOffsets, ProbeError> {
         tty_driver: offset_of(btf, "tty_struct", "driver")?,
         driver_major: offset_of(btf, "tty_driver", "major")?,
         driver_minor_start: offset_of(btf, "tty_driver", "minor_start")?,
+        task_cgroups: offset_of(btf, "task_struct", "cgroups")?,
+        css_set_dfl_cgrp: offset_of(btf, "css_set", "dfl_cgrp")?,
     })
 }
 

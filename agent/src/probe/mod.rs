@@ -190,10 +190,18 @@ impl Probe {
             .override_global("SCOPE_LEVELS", &levels, true)
             .override_global("RING_WAKE_BYTES", &wake, true)
             .override_global("HOST_PIDNS_DEV", &ns_dev, true)
+            .override_global("HOST_PID_LEVEL", &own_pid_level(), true)
+            .override_global(
+                "PROFILE_SLOT_MASK",
+                &(profile_slots(cfg.profile_entries) - 1),
+                true,
+            )
             .override_global("HOST_PIDNS_INO", &ns_ino, true)
             .override_global("OFFSETS", &offsets, true)
             .map_max_entries("EVENTS", cfg.ring_bytes)
             .map_max_entries("PROFILES", cfg.profile_entries.max(1))
+            .map_max_entries("PROFILE_SLOTS", profile_slots(cfg.profile_entries))
+            .map_max_entries("SLOT_OWNERS", profile_slots(cfg.profile_entries))
             .load(OBJECT)?;
 
         configure_maps(&mut ebpf, cfg)?;
@@ -278,27 +286,47 @@ impl Probe {
         })
     }
 
-    /// Every cgroup's recorded syscalls (profile mode).
+    /// Every cgroup's recorded syscalls (profile mode): the slots the kernel claimed, then
+    /// the overflow map.
     pub fn profiles(&self) -> Result<Vec<(u64, Profile)>, ProbeError> {
-        let map = self
-            .ebpf
-            .map("PROFILES")
-            .ok_or(ProbeError::MissingMap("PROFILES"))?;
-        let h: BpfHashMap<&MapData, u64, Profile> =
-            BpfHashMap::try_from(map).map_err(|source| ProbeError::Map {
-                map: "PROFILES",
-                source,
-            })?;
+        let err = |map: &'static str| move |source| ProbeError::Map { map, source };
+        let owners: BpfHashMap<&MapData, u32, u64> = BpfHashMap::try_from(
+            self.ebpf
+                .map("SLOT_OWNERS")
+                .ok_or(ProbeError::MissingMap("SLOT_OWNERS"))?,
+        )
+        .map_err(err("SLOT_OWNERS"))?;
+        let slots: Array<&MapData, Profile> = Array::try_from(
+            self.ebpf
+                .map("PROFILE_SLOTS")
+                .ok_or(ProbeError::MissingMap("PROFILE_SLOTS"))?,
+        )
+        .map_err(err("PROFILE_SLOTS"))?;
         let mut out = Vec::new();
+        for kv in owners.iter() {
+            let (slot, id) = kv.map_err(err("SLOT_OWNERS"))?;
+            let p = slots.get(&slot, 0).map_err(err("PROFILE_SLOTS"))?;
+            if p.tag == id {
+                out.push((id, p));
+            }
+        }
+        let h: BpfHashMap<&MapData, u64, Profile> = BpfHashMap::try_from(
+            self.ebpf
+                .map("PROFILES")
+                .ok_or(ProbeError::MissingMap("PROFILES"))?,
+        )
+        .map_err(err("PROFILES"))?;
         for kv in h.iter() {
-            let (k, v) = kv.map_err(|source| ProbeError::Map {
-                map: "PROFILES",
-                source,
-            })?;
-            out.push((k, v));
+            out.push(kv.map_err(err("PROFILES"))?);
         }
         Ok(out)
     }
+}
+
+/// Kernel slots for `n` cgroups: the largest power of two not above it.
+pub fn profile_slots(n: u32) -> u32 {
+    let n = n.max(1);
+    1 << (31 - n.leading_zeros())
 }
 
 fn configure_maps(ebpf: &mut Ebpf, cfg: &ProbeConfig) -> Result<(), ProbeError> {
@@ -340,18 +368,36 @@ fn configure_maps(ebpf: &mut Ebpf, cfg: &ProbeConfig) -> Result<(), ProbeError> 
             h.insert(id, level, 0).map_err(map_err("SCOPE_CGROUPS"))?;
         }
     }
-    if !cfg.profiles.is_empty() {
-        let map = ebpf
-            .map_mut("PROFILES")
-            .ok_or(ProbeError::MissingMap("PROFILES"))?;
-        let mut h: BpfHashMap<&mut MapData, u64, Profile> =
-            BpfHashMap::try_from(map).map_err(map_err("PROFILES"))?;
-        for (id, g) in &cfg.profiles {
-            let p = Profile {
-                gate: *g,
-                pre_gate: 0,
-                seen: [[0; MAX_SYSCALLS]; abi::RECORDED],
-            };
+    // Registered cgroups take their slot, or the overflow map when it is taken.
+    let mask = profile_slots(cfg.profile_entries) - 1;
+    let mut taken = std::collections::HashSet::new();
+    for (id, g) in &cfg.profiles {
+        let p = Profile {
+            tag: *id,
+            gate: *g,
+            pre_gate: 0,
+            seen: [[0; MAX_SYSCALLS]; abi::RECORDED],
+        };
+        let slot = (*id as u32) & mask;
+        if taken.insert(slot) {
+            let mut owners: BpfHashMap<&mut MapData, u32, u64> = BpfHashMap::try_from(
+                ebpf.map_mut("SLOT_OWNERS")
+                    .ok_or(ProbeError::MissingMap("SLOT_OWNERS"))?,
+            )
+            .map_err(map_err("SLOT_OWNERS"))?;
+            owners.insert(slot, id, 0).map_err(map_err("SLOT_OWNERS"))?;
+            let mut slots: Array<&mut MapData, Profile> = Array::try_from(
+                ebpf.map_mut("PROFILE_SLOTS")
+                    .ok_or(ProbeError::MissingMap("PROFILE_SLOTS"))?,
+            )
+            .map_err(map_err("PROFILE_SLOTS"))?;
+            slots.set(slot, p, 0).map_err(map_err("PROFILE_SLOTS"))?;
+        } else {
+            let mut h: BpfHashMap<&mut MapData, u64, Profile> = BpfHashMap::try_from(
+                ebpf.map_mut("PROFILES")
+                    .ok_or(ProbeError::MissingMap("PROFILES"))?,
+            )
+            .map_err(map_err("PROFILES"))?;
             h.insert(id, p, 0).map_err(map_err("PROFILES"))?;
         }
     }
@@ -397,6 +443,18 @@ fn attach(
         program: name,
         source,
     })
+}
+
+/// Depth of our own pid namespace: the number of pids in /proc/self/status's NSpid, minus one.
+fn own_pid_level() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("NSpid:"))
+                .map(|v| v.split_whitespace().count() as u32)
+        })
+        .map_or(0, |n| n.saturating_sub(1))
 }
 
 /// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; newer ones to the cgroup. Raising

@@ -6,5 +6,6 @@
 pub mod enforce;
 pub mod profile;
 pub mod record;
+pub mod runtime;
 
 pub use profile::{DefaultAction, Format, Profile, ProfileError};

@@ -115,12 +115,14 @@ impl Profile {
         struct Rule<'a> {
             names: Vec<&'a str>,
             action: &'static str,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            comment: Option<String>,
         }
+        // `comment` is ignored by runc, Docker, podman and containerd (unknown JSON keys are
+        // skipped); it carries the incomplete-recording flag.
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]
         struct Oci<'a> {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            comment: Option<String>,
             default_action: &'static str,
             #[serde(skip_serializing_if = "Option::is_none")]
             default_errno_ret: Option<u32>,
@@ -128,6 +130,7 @@ impl Profile {
             syscalls: Vec<Rule<'a>>,
         }
         let doc = Oci {
+            comment: self.note(),
             default_action: self.default_action.scmp(),
             default_errno_ret: (self.default_action == DefaultAction::Errno)
                 .then_some(libc::EPERM as u32),
@@ -138,7 +141,6 @@ impl Profile {
                 vec![Rule {
                     names: self.names.iter().map(String::as_str).collect(),
                     action: "SCMP_ACT_ALLOW",
-                    comment: self.note(),
                 }]
             },
         };
@@ -424,7 +426,7 @@ mod tests {
             serde_json::json!(["exit_group", "read", "write"])
         );
         assert_eq!(v["syscalls"][0]["action"], "SCMP_ACT_ALLOW");
-        assert!(v["syscalls"][0].get("comment").is_none());
+        assert!(v.get("comment").is_none());
         let mut k = sample();
         k.default_action = DefaultAction::Kill;
         let v: serde_json::Value = serde_json::from_str(&k.to_oci()).unwrap();
@@ -442,10 +444,7 @@ mod tests {
             v["architectures"],
             serde_json::json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"])
         );
-        assert!(v["syscalls"][0]["comment"]
-            .as_str()
-            .unwrap()
-            .contains("INCOMPLETE"));
+        assert!(v["comment"].as_str().unwrap().contains("INCOMPLETE"));
         let y = p.to_spo("My App_1");
         assert!(y.contains("kind: SeccompProfile"), "{y}");
         assert!(y.contains("name: my-app-1"), "{y}");
@@ -475,7 +474,7 @@ mod tests {
         a.merge(&rb);
         assert_eq!(a.names.len(), 5);
         assert!(a.abis.contains(&Abi::Ia32));
-        fs::write(dir.join("deny.json"), r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO"}]}"#).unwrap();
+        fs::write(dir.join("deny.json"), r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO"}]}"#).unwrap();
         let e = Profile::read(&dir.join("deny.json"), DefaultAction::Errno)
             .unwrap_err()
             .to_string();

@@ -71,6 +71,7 @@ mod tests {
     #[test]
     fn names_come_from_each_abis_table() {
         let mut k = KernelProfile {
+            tag: 7,
             gate: sysaudit_common::gate::OPEN,
             pre_gate: 1,
             seen: [[0; MAX_SYSCALLS]; abi::RECORDED],

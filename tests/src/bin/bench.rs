@@ -1,0 +1,210 @@
+//! The profile-mode overhead benchmark (`cargo xtask bench`): a getppid loop in a busybox
+//! container, plain and under each recorder, ns per syscall measured inside the container,
+//! medians of several runs, ratios to plain — all from this one run.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    thread,
+    time::Duration,
+};
+
+use sysaudit_tests::{bin, compile_fixture, privileged, unique, TestContainer};
+
+const RUNS: usize = 5;
+
+/// The loop program, compiled once.
+fn program() -> &'static std::path::Path {
+    static P: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    P.get_or_init(|| {
+        let p = std::env::temp_dir().join(format!("getppid_loop-{}", std::process::id()));
+        compile_fixture("getppid_loop", &p, false);
+        p
+    })
+}
+
+fn container(n: u64) -> TestContainer {
+    let c = TestContainer::new(&["/bin/getppid_loop", &n.to_string()]);
+    std::fs::copy(program(), c.rootfs().join("bin/getppid_loop")).expect("copy loop program");
+    c
+}
+
+/// Run the loop `n` times in a fresh container; ns per call as the program measured it.
+fn loop_once(n: u64) -> f64 {
+    let out = container(n).run();
+    parse(&String::from_utf8_lossy(&out.stdout))
+}
+
+fn parse(s: &str) -> f64 {
+    s.split_whitespace()
+        .find_map(|w| w.strip_prefix("ns_per_call="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no ns_per_call in {s:?}"))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Start a tracer and wait until it prints `ready` on stdout or stderr.
+fn start(mut cmd: Command, ready: &str) -> Child {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start tracer");
+    let (tx, rx) = mpsc::channel();
+    for stream in [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let tx = tx.clone();
+        let ready = ready.to_string();
+        thread::spawn(move || {
+            for l in BufReader::new(stream).lines().map_while(Result::ok) {
+                if l.contains(&ready) {
+                    let _ = tx.send(());
+                }
+            }
+        });
+    }
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("tracer ready");
+    thread::sleep(Duration::from_millis(200));
+    child
+}
+
+fn stop(mut c: Child) {
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(c.id() as i32, libc::SIGINT) };
+    let _ = c.wait();
+}
+
+/// `BENCH_CASES=plain,profile` limits the run (for quick comparisons while tuning).
+fn wanted(name: &str) -> bool {
+    match std::env::var("BENCH_CASES") {
+        Ok(v) => v
+            .split(',')
+            .any(|c| name.starts_with(c) || name.contains(c)),
+        Err(_) => true,
+    }
+}
+
+fn measure(name: &str, n: u64, tracer: Option<(Command, &str)>) -> (String, f64) {
+    if !wanted(name) {
+        return (name.to_string(), f64::NAN);
+    }
+    let child = tracer.map(|(cmd, ready)| start(cmd, ready));
+    let v: Vec<f64> = (0..RUNS).map(|_| loop_once(n)).collect();
+    if let Some(c) = child {
+        stop(c);
+    }
+    let m = median(v.clone());
+    eprintln!(
+        "  {name:<44} {m:>9.1} ns/call   runs: {}",
+        v.iter()
+            .map(|x| format!("{x:.0}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    (name.to_string(), m)
+}
+
+fn main() {
+    if !privileged() {
+        return;
+    }
+    let n = 2_000_000u64;
+    eprintln!("getppid loop in a runc busybox container, {RUNS} runs each, medians:");
+    let mut rows = vec![measure("plain", n, None)];
+
+    let mut sa = Command::new(bin());
+    sa.args([
+        "profile",
+        "--container",
+        &unique("bench-never"),
+        "-o",
+        "/dev/null",
+    ]);
+    // Every container of the host is recorded (the target starts later): the real cost.
+    rows.push(measure(
+        "sysaudit profile (kernel bitmaps)",
+        n,
+        Some((sa, "sysaudit: recording")),
+    ));
+
+    let mut w = Command::new(bin());
+    w.args(["watch", "-o", "/dev/null"]);
+    rows.push(measure(
+        "sysaudit watch (default rules, filtered)",
+        n,
+        Some((w, "sysaudit: watching")),
+    ));
+
+    // bpftrace needs tracefs: mounted in a private mount namespace only.
+    let mut bt = Command::new("unshare");
+    bt.args([
+        "-m",
+        "sh",
+        "-c",
+        "mount -t tracefs nodev /sys/kernel/tracing && exec bpftrace -e 'tracepoint:raw_syscalls:sys_enter { @[cgroup] = count(); }'",
+    ]);
+    rows.push(measure(
+        "bpftrace, count per cgroup (peer)",
+        n,
+        Some((bt, "Attaching")),
+    ));
+
+    // strace is ~3 orders of magnitude slower: fewer calls, same per-call figure.
+    let strace = if !wanted("strace") {
+        ("strace -f -c".to_string(), f64::NAN)
+    } else {
+        let c = container(n / 200);
+        let mut v = Vec::new();
+        for _ in 0..3 {
+            let out = Command::new("strace")
+                .args([
+                    "-f",
+                    "-c",
+                    "-o",
+                    "/dev/null",
+                    "runc",
+                    "--root",
+                    sysaudit_tests::Runc::default().root.to_str().unwrap(),
+                    "run",
+                    "--bundle",
+                ])
+                .arg(&c.bundle.dir)
+                .arg(c.id())
+                .output()
+                .expect("strace");
+            sysaudit_tests::Runc::default().cleanup(&c.bundle);
+            v.push(parse(&String::from_utf8_lossy(&out.stdout)));
+        }
+        let m = median(v);
+        eprintln!(
+            "  {:<44} {m:>9.1} ns/call",
+            "strace -f -c (the seeds' tool)"
+        );
+        ("strace -f -c".to_string(), m)
+    };
+    rows.push(strace);
+
+    let _ = std::fs::remove_file(program());
+    let plain = rows[0].1;
+    println!("\n{:<44} {:>12} {:>10}", "case", "ns/syscall", "vs plain");
+    for (name, v) in rows.iter().filter(|(_, v)| !v.is_nan()) {
+        println!("{name:<44} {v:>12.1} {:>9.2}x", v / plain);
+    }
+}
