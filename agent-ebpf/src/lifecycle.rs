@@ -33,6 +33,8 @@ pub fn fork(c: &mut Counters, pid_tgid: u64, child: *const u8) {
         unsafe { bpf_probe_read_kernel(child.add(konst(&off.task_tgid) as usize) as *const u32) }
             .unwrap_or(0);
     let child_vpid = vpid(child);
+    let real_parent: u64 = rd(child as u64, konst(&off.task_real_parent));
+    let parent_tgid: u32 = rd(real_parent, konst(&off.task_tgid));
     let Some(mut entry) = EVENTS.reserve::<ForkRecord>(0) else {
         c.lifecycle_lost += 1;
         return;
@@ -42,7 +44,7 @@ pub fn fork(c: &mut Counters, pid_tgid: u64, child: *const u8) {
     rec.child_pid = child_pid;
     rec.child_tgid = child_tgid;
     rec.child_vpid = child_vpid;
-    rec._pad = 0;
+    rec.parent_tgid = parent_tgid;
     entry.submit(wake_flags());
     c.lifecycle_emitted += 1;
 }

@@ -68,6 +68,13 @@ pub fn sys_enter(ctx: BtfTracePointContext) -> i32 {
     0
 }
 
+/// Does nothing: attached alone (`sysaudit calibrate`), it measures what any `sys_enter` hook
+/// costs on this machine — the floor under the profile-mode overhead.
+#[btf_tracepoint(function = "sys_enter")]
+pub fn sys_enter_floor(_ctx: BtfTracePointContext) -> i32 {
+    0
+}
+
 #[btf_tracepoint(function = "sys_exit")]
 pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
     let Some(c) = counters() else { return 0 };

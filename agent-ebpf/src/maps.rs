@@ -62,6 +62,7 @@ pub static OFFSETS: KernelOffsets = KernelOffsets {
     driver_minor_start: 0,
     task_cgroups: 0,
     css_set_dfl_cgrp: 0,
+    task_real_parent: 0,
 };
 
 /// Read a load-time constant without letting the compiler fold the default value in.

@@ -190,6 +190,9 @@ pub struct ForkEvent {
     /// The child's pid in its own pid namespace (0: unknown).
     #[serde(default)]
     pub child_vpid: u32,
+    /// The child's real parent: not the forker under `CLONE_PARENT` (0: unknown, the forker).
+    #[serde(default)]
+    pub parent_pid: u32,
 }
 
 /// A process replaced its image (`task` describes it after exec).

@@ -75,6 +75,7 @@ fn which(cmd: &str) -> Option<PathBuf> {
 }
 
 /// An OCI bundle: `config.json` plus a rootfs.
+#[derive(Clone, Debug)]
 pub struct Bundle {
     pub dir: PathBuf,
     pub id: String,
@@ -104,7 +105,9 @@ impl Bundle {
         if !bb.exists() {
             fs::copy(busybox, &bb).with_context(|| format!("copying {}", busybox.display()))?;
         }
-        let list = Command::new(&bb)
+        // Ask the source binary: executing the fresh copy races with any fork elsewhere in
+        // this process that inherited its write descriptor (ETXTBSY).
+        let list = Command::new(busybox)
             .arg("--list")
             .output()
             .context("busybox --list")?;

@@ -103,6 +103,32 @@ impl Stats {
 const DROP_CHECK_EVERY: Duration = Duration::from_millis(250);
 const DROP_REPORT_EVERY: Duration = Duration::from_secs(1);
 
+/// The rate-limited "records lost" line on stderr.
+#[derive(Default)]
+struct DropReport {
+    last: Option<Instant>,
+    reported: u64,
+}
+
+impl DropReport {
+    /// Report new losses if a report is due (or `now`, at the end of a run).
+    fn report(&mut self, lost: u64, now: bool) {
+        let due = now || self.last.is_none_or(|t| t.elapsed() >= DROP_REPORT_EVERY);
+        if lost <= self.reported || !due {
+            return;
+        }
+        let since = self.last.map_or(String::new(), |t| {
+            format!(" in the last {:.1}s", t.elapsed().as_secs_f64())
+        });
+        eprintln!(
+            "sysaudit: {} records lost{since} ({lost} in total): the ring buffer is too small or the reader too slow (try --ring-size)",
+            lost - self.reported,
+        );
+        self.reported = lost;
+        self.last = Some(Instant::now());
+    }
+}
+
 pub struct Stream {
     probe: Probe,
     ring: Ring,
@@ -143,8 +169,7 @@ impl Stream {
         let mut tick = tokio::time::interval(DRAIN_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_check = Instant::now();
-        let mut last_report: Option<Instant> = None;
-        let mut reported_lost = 0u64;
+        let mut drops = DropReport::default();
         let mut last_sweep = Instant::now();
 
         let ended = loop {
@@ -165,19 +190,7 @@ impl Stream {
             if last_check.elapsed() >= DROP_CHECK_EVERY {
                 last_check = Instant::now();
                 self.refresh_counters();
-                let lost = self.stats.lost();
-                let due = last_report.is_none_or(|t| t.elapsed() >= DROP_REPORT_EVERY);
-                if lost > reported_lost && due {
-                    let since = last_report.map_or(String::new(), |t| {
-                        format!(" in the last {:.1}s", t.elapsed().as_secs_f64())
-                    });
-                    eprintln!(
-                        "sysaudit: {} records lost{since} ({lost} in total): the ring buffer is too small or the reader too slow (try --ring-size)",
-                        lost - reported_lost,
-                    );
-                    reported_lost = lost;
-                    last_report = Some(Instant::now());
-                }
+                drops.report(self.stats.lost(), false);
             }
             if last_sweep.elapsed() >= Duration::from_secs(5) {
                 self.state.procs.sweep();
@@ -185,9 +198,10 @@ impl Stream {
                 last_sweep = Instant::now();
             }
         };
-        // Flush what the kernel already wrote.
+        // Flush what the kernel already wrote; report losses not reported yet.
         self.drain(&mut on_event);
         self.refresh_counters();
+        drops.report(self.stats.lost(), true);
         Ok(ended)
     }
 

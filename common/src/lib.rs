@@ -102,7 +102,9 @@ pub struct ForkRecord {
     pub child_tgid: u32,
     /// The child's pid in its own pid namespace (0: unknown).
     pub child_vpid: u32,
-    pub _pad: u32,
+    /// The child's real parent (tgid): the forker's parent under `CLONE_PARENT` (how runc
+    /// starts a container's init), else the forker. 0: unknown.
+    pub parent_tgid: u32,
 }
 
 /// `sched_process_exec`. Tail: `argv_len` bytes of NUL-terminated arguments and `env_len`
@@ -304,6 +306,7 @@ pub struct KernelOffsets {
     pub driver_minor_start: u32,
     pub task_cgroups: u32,
     pub css_set_dfl_cgrp: u32,
+    pub task_real_parent: u32,
 }
 
 /// x86 `TS_COMPAT`: the current syscall is a 32-bit (ia32) one.

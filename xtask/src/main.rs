@@ -1,8 +1,9 @@
-//! Project automation: `cargo xtask setup | demo | test`.
+//! Project automation: `cargo xtask setup | demo | test | bench | fuzz | captures`.
 //!
 //! Every command installs what it is missing first (idempotently, saying what it does), so
 //! the README's two commands work on a fresh machine.
 
+mod fuzz;
 mod setup;
 mod sh;
 
@@ -22,11 +23,12 @@ struct Cli {
 enum Cmd {
     /// Install the BPF toolchain pieces and the Debian packages the demo and tests need.
     Setup,
-    /// Set up, build, and run `sysaudit demo` (a busybox container traced by the agent).
+    /// Set up, build, and run `sysaudit demo`: a busybox container under the default rules,
+    /// then its recorded seccomp profile, enforced and proven.
     Demo,
-    /// Set up, then run every check: fmt, clippy, unit tests, privileged end-to-end tests.
     /// Re-record the default ruleset's captures (rules/tests/) from real containers.
     Captures,
+    /// Set up, then run every check: fmt, clippy, unit tests, privileged end-to-end tests.
     Test {
         /// Only the unit tests (no root needed).
         #[arg(long)]
@@ -34,6 +36,25 @@ enum Cmd {
         /// Extra arguments for the end-to-end test binary (e.g. a test name filter).
         #[arg(last = true)]
         filter: Vec<String>,
+    },
+    /// Benchmarks (not tests): profile-mode overhead in a runc container against no tracer
+    /// and peer tools, then rules-engine throughput (criterion). Prints ratios from one run.
+    Bench {
+        /// Only the rules-engine benchmark (no root needed).
+        #[arg(long)]
+        rules_only: bool,
+        /// Only these overhead cases (comma-separated name fragments, e.g. plain,profile).
+        #[arg(long)]
+        cases: Option<String>,
+    },
+    /// Fuzz the rules parser and loader (cargo-fuzz; installs nightly and cargo-fuzz).
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 600)]
+        seconds: u32,
+        /// Targets to run (default: all of them).
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(fuzz::TARGETS))]
+        targets: Vec<String>,
     },
 }
 
@@ -71,6 +92,8 @@ fn main() -> Result<()> {
             sh::run(sh::cmd(bin).arg("demo"))
         }
         Cmd::Test { unit, filter } => test(unit, &filter),
+        Cmd::Bench { rules_only, cases } => bench(rules_only, cases.as_deref()),
+        Cmd::Fuzz { seconds, targets } => fuzz::run(&targets, seconds),
         Cmd::Captures => {
             setup::all()?;
             let bin = build_release()?;
@@ -103,6 +126,31 @@ fn build_release() -> Result<PathBuf> {
             .env("SYSAUDIT_REQUIRE_EBPF", "1"),
     )?;
     Ok(root().join("target/release/sysaudit"))
+}
+
+fn bench(rules_only: bool, cases: Option<&str>) -> Result<()> {
+    setup::all()?;
+    if !rules_only {
+        let bin = build_release()?;
+        sh::step("building the overhead benchmark");
+        sh::run(sh::cmd("cargo").args([
+            "build",
+            "--release",
+            "--package",
+            "sysaudit-tests",
+            "--bin",
+            "bench",
+        ]))?;
+        sh::step("profile-mode overhead: getppid loop in a runc container (needs root)");
+        let mut c = sh::cmd(root().join("target/release/bench"));
+        c.env("SYSAUDIT_BIN", &bin);
+        if let Some(cases) = cases {
+            c.env("BENCH_CASES", cases);
+        }
+        sh::run(&mut c)?;
+    }
+    sh::step("rules-engine throughput (criterion, upstream Falco rules and ours)");
+    sh::run(sh::cmd("cargo").args(["bench", "--package", "sysaudit", "--bench", "rules_eval"]))
 }
 
 fn test(unit_only: bool, filter: &[String]) -> Result<()> {

@@ -1,91 +1,129 @@
-//! `sysaudit demo`: the embedded default. Starts a busybox container under runc after the
-//! probe is attached, streams its syscalls, and sums them up.
+//! `sysaudit demo`: the embedded default, both jobs on one real container. A busybox container
+//! under runc does some ordinary work and a few things an attacker would; sysaudit, attached
+//! before it starts, raises the default ruleset's alerts live and records the container's
+//! syscalls in the kernel. The seccomp profile it writes is then proven: the same workload runs
+//! under it in a fresh container with identical output, and a syscall it never made is denied.
 
 use std::{
-    collections::BTreeMap,
-    io::{self, Write},
-    process::ExitCode,
+    path::{Path, PathBuf},
+    process::{ExitCode, Output as ProcOutput},
     sync::mpsc,
 };
 
-use anyhow::Context as _;
+use anyhow::{bail, Context as _};
 use clap::Args;
 
+use super::{profile::add_handover, profile::recorded, rules::load, watch::interesting};
 use crate::{
-    cli::trace::text_line,
-    event::Event,
-    probe::{Probe, ProbeConfig, Scope, SyscallSet},
+    outputs::{Output, Stdout},
+    probe::{Probe, ProbeConfig, Scope},
+    rules::Priority,
     runc::{self, Bundle, Runc},
+    seccomp::{profile::write_atomic, Format},
     state::State,
     stream::{Flow, Stream},
 };
 
-/// What the demo container runs: a few file reads and writes, a pipeline, an exec chain.
-pub const WORKLOAD: &str =
-    "cat /etc/passwd > /dev/null; ls / | wc -l > /tmp/count; echo hello > /tmp/greeting; cat /tmp/greeting";
+/// What the demo container runs: ordinary work first, then what the default rules look for —
+/// a credential file read, a write below /etc, a shell spawned by a non-shell (xargs, the shape
+/// of remote code execution), a dropped binary run from /tmp. No mkdir anywhere: that is the
+/// syscall the proof expects the profile to deny.
+pub const WORKLOAD: &str = "cat /etc/passwd > /dev/null; ls / | wc -l > /tmp/count; \
+echo hello > /tmp/greeting; cat /tmp/greeting; \
+cat /etc/shadow > /dev/null; echo 'nameserver 10.0.0.1' > /etc/resolv.conf; \
+echo id | xargs sh -c; cp /bin/busybox /tmp/busybox && /tmp/busybox echo dropped binary ran";
+
+/// What a workload that stays inside the profile must not be able to do.
+const FORBIDDEN: &str = "mkdir /newdir";
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct DemoArgs {
-    /// Print events as JSON lines instead of text.
+    /// Print alerts as Falco JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Where to write the recorded seccomp profile (OCI JSON); default: a file in the
+    /// temporary directory, named on stderr.
+    #[arg(long, value_name = "FILE")]
+    pub profile_out: Option<PathBuf>,
+}
+
+/// A bundle of the demo workload, removed when dropped.
+struct DemoContainer {
+    bundle: Bundle,
+}
+
+impl DemoContainer {
+    fn new(tag: &str, args: &[&str]) -> anyhow::Result<DemoContainer> {
+        let id = format!("sysaudit-demo-{}-{tag}", std::process::id());
+        let dir = std::env::temp_dir().join(&id);
+        let bundle = Bundle::busybox(&dir, &id, "sysaudit-demo", args)?;
+        // An image's credential file, for the workload to read.
+        std::fs::write(dir.join("rootfs/etc/shadow"), "root:*:19000:0:99999:7:::\n")?;
+        Ok(DemoContainer { bundle })
+    }
+
+    fn run(&self) -> anyhow::Result<ProcOutput> {
+        Runc::default().run(&self.bundle)
+    }
+}
+
+impl Drop for DemoContainer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.bundle.dir);
+    }
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     crate::probe::preflight()?;
     runc::check_tools()?;
-    let id = format!("sysaudit-demo-{}", std::process::id());
-    let dir = std::env::temp_dir().join(&id);
-    let bundle = Bundle::busybox(&dir, &id, "sysaudit-demo", &["sh", "-c", WORKLOAD])?;
+    let (engine, _) = load(&[], Priority::Debug)?;
+    let first = DemoContainer::new("record", &["sh", "-c", WORKLOAD])?;
+    let id = first.bundle.id.clone();
 
+    // Detection (traced syscalls through the rules) and recording (kernel bitmaps) at once.
     let probe = Probe::load(&ProbeConfig {
         trace: true,
-        profile: false,
+        profile: true,
         scope: Scope::Containers,
-        interesting: SyscallSet::all(),
+        interesting: interesting(&engine),
         ring_bytes: ProbeConfig::default_ring_bytes(),
         profiles: Vec::new(),
-        profile_entries: 1,
+        profile_entries: 64,
     })?;
     let mut stream = Stream::new(probe, State::live())?;
-    eprintln!(
-        "sysaudit: probe attached; starting container {id} (runc, busybox): sh -c '{WORKLOAD}'"
-    );
+    let enabled = engine.rules.iter().filter(|r| r.enabled).count();
+    eprintln!("sysaudit: probe attached, {enabled} default rules loaded");
+    eprintln!("sysaudit: starting container {id} (runc, busybox): sh -c '{WORKLOAD}'\n");
 
     let (tx, rx) = mpsc::channel();
     let runc = Runc::default();
-    let b = Bundle {
-        dir: bundle.dir.clone(),
-        id: bundle.id.clone(),
-        config: bundle.config.clone(),
-    };
+    let b = first.bundle.clone();
     std::thread::spawn(move || {
         let _ = tx.send(runc.run(&b));
     });
 
-    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-    let mut execs = Vec::new();
+    let mut out = Stdout::new(args.json);
+    let mut fired: Vec<String> = Vec::new();
+    let mut num = 0u64;
+    let mut alerts = Vec::new();
     let mut result = None;
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
     stream
         .run(
             None,
-            |_, ev| {
+            |st, ev| {
                 if ev.task().container_id != id {
                     return Flow::Continue;
                 }
-                match ev {
-                    Event::Syscall(s) => *counts.entry(s.syscall.clone()).or_default() += 1,
-                    Event::Exec(e) => execs.push(e.argv.join(" ")),
-                    _ => {}
+                num += 1;
+                alerts.clear();
+                engine.eval(ev, st, num, &mut alerts);
+                for al in &alerts {
+                    let _ = out.emit(al);
+                    let _ = out.flush();
+                    if !fired.contains(&al.rule) {
+                        fired.push(al.rule.clone());
+                    }
                 }
-                let line = if args.json {
-                    serde_json::to_string(ev).unwrap_or_default()
-                } else {
-                    text_line(ev)
-                };
-                let _ = writeln!(out, "{line}");
                 Flow::Continue
             },
             |_, _| match rx.try_recv() {
@@ -97,44 +135,90 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             },
         )
         .await?;
-    let _ = std::fs::remove_dir_all(&dir);
-    let output = match result {
+    let recorded_run = match result {
         Some(r) => r.context("running the demo container")?,
-        None => anyhow::bail!("interrupted before the container finished"),
+        None => bail!("interrupted before the container finished"),
     };
     eprintln!(
         "\n--- container output ---\n{}",
-        String::from_utf8_lossy(&output.stdout).trim_end()
+        String::from_utf8_lossy(&recorded_run.stdout).trim_end()
     );
-    if !output.status.success() {
-        anyhow::bail!(
+    if !recorded_run.status.success() {
+        bail!(
             "the demo container failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
+            recorded_run.status,
+            String::from_utf8_lossy(&recorded_run.stderr).trim()
         );
     }
-    let total: u64 = counts.values().sum();
-    let mut by_count: Vec<(&String, &u64)> = counts.iter().collect();
-    by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    eprintln!(
-        "--- {total} syscalls ({} distinct) by container {id} ---",
-        counts.len()
-    );
-    for (name, n) in by_count {
-        eprintln!("{n:>6}  {name}");
-    }
-    eprintln!("--- programs executed ---");
-    for e in &execs {
-        eprintln!("  {e}");
-    }
     let stats = stream.stats();
-    eprintln!("{}", stats.line());
-    if total == 0 {
-        anyhow::bail!("no syscall of the demo container was seen");
+    eprintln!(
+        "--- detection: {num} events of the container evaluated, {} rule(s) fired ---",
+        fired.len()
+    );
+    for r in &fired {
+        eprintln!("  {r}");
     }
-    Ok(if stats.lost() > 0 {
+
+    let (probe, st) = stream.parts();
+    let (mut profile, _) = recorded(probe, st, None, Some(&id))?;
+    add_handover(&mut profile);
+    if profile.names.is_empty() {
+        bail!("nothing was recorded for container {id}");
+    }
+    let path = args
+        .profile_out
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("{id}.seccomp.json")));
+    let text = profile.render(Format::Oci, &id);
+    write_atomic(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!(
+        "--- seccomp profile: {} syscalls allowed, everything else EPERM; written to {} ---",
+        profile.names.len(),
+        path.display()
+    );
+
+    prove(&path, &text, &recorded_run)?;
+    eprintln!("{}", stats.line());
+    if fired.is_empty() {
+        bail!("no rule fired on the demo workload");
+    }
+    Ok(if stats.lost() > 0 || !profile.incomplete.is_empty() {
         ExitCode::from(super::EXIT_LOST)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Run the workload again under the profile (same output), then something it never did
+/// (denied with EPERM).
+fn prove(path: &Path, text: &str, recorded_run: &ProcOutput) -> anyhow::Result<()> {
+    let seccomp: serde_json::Value = serde_json::from_str(text)?;
+    let mut again = DemoContainer::new("enforce", &["sh", "-c", WORKLOAD])?;
+    again.bundle.set_seccomp(seccomp.clone())?;
+    let out = again.run()?;
+    if !out.status.success() || out.stdout != recorded_run.stdout {
+        bail!(
+            "the workload failed under its own profile {} ({}): {}",
+            path.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    eprintln!("--- proof: the same workload under the profile, fresh container: same output ---");
+    let mut denied = DemoContainer::new("deny", &["sh", "-c", FORBIDDEN])?;
+    denied.bundle.set_seccomp(seccomp)?;
+    let out = denied.run()?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() || !err.contains("Operation not permitted") {
+        bail!(
+            "`{FORBIDDEN}` was not denied under the profile ({}): {}",
+            out.status,
+            err.trim()
+        );
+    }
+    eprintln!(
+        "--- proof: `{FORBIDDEN}` under the profile: {} ---",
+        err.trim()
+    );
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! Command-line interface: clap definitions, one module per subcommand. Each subcommand turns
 //! its raw flags into a validated config first (errors name the flag), then runs.
 
+pub mod calibrate;
 pub mod demo;
 pub mod profile;
 pub mod rules;
@@ -41,6 +42,9 @@ pub enum Command {
     /// Falco-style rules: validate, list, replay captures.
     #[command(subcommand)]
     Rules(rules::RulesCmd),
+    /// Attach only an empty sys_enter program until stopped (the benchmark's hook floor).
+    #[command(hide = true)]
+    Calibrate,
 }
 
 /// Exit codes: 0 success, 1 error, 2 usage (clap), 3 finished but events were lost.
@@ -69,6 +73,7 @@ pub fn main() -> ExitCode {
             Command::Watch(a) => watch::run(a).await,
             Command::Profile(a) => profile::run(a).await,
             Command::Run(a) => run::run(a),
+            Command::Calibrate => calibrate::run().await,
         }
     });
     match result {

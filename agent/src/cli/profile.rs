@@ -410,11 +410,8 @@ pub async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     profile.incomplete.extend(reasons);
-    // A container went through its runtime's hand-over: allow what the runtime may do there.
-    if matches!(cfg.target, Target::Container(_)) && !profile.names.is_empty() {
-        for n in crate::seccomp::runtime::HANDOVER_BASE {
-            profile.allow(crate::syscalls::Abi::X86_64, n);
-        }
+    if matches!(cfg.target, Target::Container(_)) {
+        add_handover(&mut profile);
     }
     let mut out = cfg.merged.clone();
     out.merge(&profile);
@@ -460,9 +457,19 @@ pub async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A container went through its runtime's hand-over: allow what the runtime may do there.
+pub(super) fn add_handover(profile: &mut Profile) {
+    if profile.names.is_empty() {
+        return;
+    }
+    for n in crate::seccomp::runtime::HANDOVER_BASE {
+        profile.allow(crate::syscalls::Abi::X86_64, n);
+    }
+}
+
 /// The recorded profile of the target: one cgroup id, or every cgroup of a container.
 /// Also says whether the gate never opened.
-fn recorded(
+pub(super) fn recorded(
     probe: &Probe,
     st: &mut State,
     id: Option<u64>,

@@ -39,6 +39,7 @@ pub fn kernel_offsets(btf: &Btf) -> Result<KernelOffsets, ProbeError> {
         driver_minor_start: offset_of(btf, "tty_driver", "minor_start")?,
         task_cgroups: offset_of(btf, "task_struct", "cgroups")?,
         css_set_dfl_cgrp: offset_of(btf, "css_set", "dfl_cgrp")?,
+        task_real_parent: offset_of(btf, "task_struct", "real_parent")?,
     })
 }
 

@@ -156,6 +156,29 @@ pub fn preflight() -> Result<(), ProbeError> {
 
 impl Probe {
     pub fn load(cfg: &ProbeConfig) -> Result<Probe, ProbeError> {
+        Self::load_attaching(cfg, programs(cfg))
+    }
+
+    /// Only an empty `sys_enter` program: what any syscall hook costs on this machine, the
+    /// floor the overhead benchmark compares against.
+    pub fn hook_floor() -> Result<Probe, ProbeError> {
+        let cfg = ProbeConfig {
+            trace: false,
+            profile: false,
+            scope: Scope::All,
+            interesting: SyscallSet::default(),
+            ring_bytes: ProbeConfig::default_ring_bytes(),
+            profiles: Vec::new(),
+            profile_entries: 1,
+        };
+        Self::load_attaching(&cfg, vec![("sys_enter_floor", "sys_enter")])
+    }
+
+    /// Load the object and attach `(program, tracepoint)` pairs.
+    fn load_attaching(
+        cfg: &ProbeConfig,
+        programs: Vec<(&'static str, &'static str)>,
+    ) -> Result<Probe, ProbeError> {
         preflight()?;
         raise_memlock();
         let kbtf =
@@ -206,32 +229,9 @@ impl Probe {
 
         configure_maps(&mut ebpf, cfg)?;
 
-        // Attach what the mode needs; every program attached costs on every syscall. Trace
-        // mode needs sys_enter only for the calls that never return.
-        let trace_at_entry = cfg.trace
-            && [Abi::X86_64, Abi::Ia32].iter().any(|abi| {
-                ["exit", "exit_group"].iter().any(|n| {
-                    crate::syscalls::table::number(*abi, n)
-                        .is_some_and(|nr| cfg.interesting.contains(*abi, nr))
-                })
-            });
-        let mut names: Vec<&'static str> = Vec::new();
-        if cfg.profile || trace_at_entry {
-            names.push("sys_enter");
-        }
-        if cfg.trace {
-            names.push("sys_exit");
-        }
-        names.extend([
-            "sched_process_fork",
-            "sched_process_exec",
-            "sched_process_exit",
-            "cgroup_mkdir",
-            "cgroup_rmdir",
-        ]);
         let mut links = Vec::new();
-        for name in names {
-            links.push(attach(&mut ebpf, &btf, name)?);
+        for (program, tracepoint) in programs {
+            links.push(attach(&mut ebpf, &btf, program, tracepoint)?);
         }
         Ok(Probe {
             ebpf,
@@ -404,10 +404,39 @@ fn configure_maps(ebpf: &mut Ebpf, cfg: &ProbeConfig) -> Result<(), ProbeError> 
     Ok(())
 }
 
+/// The programs a mode needs; every program attached costs on every syscall.
+fn programs(cfg: &ProbeConfig) -> Vec<(&'static str, &'static str)> {
+    // Trace mode needs sys_enter only for the calls that never return.
+    let trace_at_entry = cfg.trace
+        && [Abi::X86_64, Abi::Ia32].iter().any(|abi| {
+            ["exit", "exit_group"].iter().any(|n| {
+                crate::syscalls::table::number(*abi, n)
+                    .is_some_and(|nr| cfg.interesting.contains(*abi, nr))
+            })
+        });
+    let mut names: Vec<&'static str> = Vec::new();
+    if cfg.profile || trace_at_entry {
+        names.push("sys_enter");
+    }
+    if cfg.trace {
+        names.push("sys_exit");
+    }
+    names.extend([
+        "sched_process_fork",
+        "sched_process_exec",
+        "sched_process_exit",
+        "cgroup_mkdir",
+        "cgroup_rmdir",
+    ]);
+    // Each program is named after its tracepoint.
+    names.into_iter().map(|n| (n, n)).collect()
+}
+
 fn attach(
     ebpf: &mut Ebpf,
     btf: &aya::Btf,
     name: &'static str,
+    tracepoint: &str,
 ) -> Result<aya::programs::tp_btf::BtfTracePointLinkId, ProbeError> {
     let prog: &mut BtfTracePoint = ebpf
         .program_mut(name)
@@ -420,7 +449,7 @@ fn attach(
             program: name,
             source,
         })?;
-    match prog.load(name, btf) {
+    match prog.load(tracepoint, btf) {
         Ok(()) => {}
         Err(ProgramError::LoadError {
             io_error,

@@ -171,6 +171,7 @@ impl State {
                     child_pid: r.child_tgid,
                     child_tid: r.child_pid,
                     child_vpid: r.child_vpid,
+                    parent_pid: r.parent_tgid,
                 })
             }
             Record::Exec {
@@ -285,8 +286,15 @@ impl State {
         match ev {
             Event::Fork(f) => {
                 if f.child_pid != f.task.pid {
+                    let parent = if f.parent_pid != 0 {
+                        f.parent_pid
+                    } else {
+                        f.task.pid
+                    };
+                    // The child inherits the forker's image and descriptors, whoever its
+                    // parent is.
                     self.procs
-                        .fork(f.task.pid, f.child_pid, f.task.time, f.child_vpid);
+                        .fork(f.task.pid, parent, f.child_pid, f.task.time, f.child_vpid);
                     self.fds.fork(f.task.pid, f.child_pid);
                 }
             }

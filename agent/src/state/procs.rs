@@ -111,12 +111,13 @@ impl ProcessTable {
 
     /// A new process `child` of `parent` (threads are ignored). It inherits everything but
     /// its ids until it execs.
-    pub fn fork(&mut self, parent: u32, child: u32, at: Timestamp, vpid: u32) {
-        if child == parent {
+    /// `forker` made `child`, whose parent is `parent` (they differ under `CLONE_PARENT`).
+    pub fn fork(&mut self, forker: u32, parent: u32, child: u32, at: Timestamp, vpid: u32) {
+        if child == forker {
             return;
         }
-        let base = self.get_or_load(parent).cloned().unwrap_or(Process {
-            pid: parent,
+        let base = self.get_or_load(forker).cloned().unwrap_or(Process {
+            pid: forker,
             ..Default::default()
         });
         let mut attrs = base.attrs.clone();
@@ -475,7 +476,7 @@ mod tests {
             1,
             &a,
         );
-        t.fork(10, 20, Timestamp(1), 0);
+        t.fork(10, 10, 20, Timestamp(1), 0);
         t.exec(
             20,
             "sh",
@@ -485,7 +486,7 @@ mod tests {
             5,
             &a,
         );
-        t.fork(20, 30, Timestamp(2), 0);
+        t.fork(20, 20, 30, Timestamp(2), 0);
         t.exec(
             30,
             "cat",
@@ -502,9 +503,14 @@ mod tests {
         );
         assert_eq!(t.get(30).map(|p| p.cmdline()).as_deref(), Some("cat x"));
         assert_eq!(t.get(30).map(|p| p.ppid), Some(20));
+        // CLONE_PARENT (runc's init): the forker's image, the forker's parent.
+        t.fork(30, 20, 40, Timestamp(3), 0);
+        let c = t.get(40).cloned().unwrap_or_default();
+        assert_eq!((c.comm.as_str(), c.ppid), ("cat", 20));
+        t.exit(40);
         // Threads do not create entries.
-        t.fork(30, 30, Timestamp(3), 0);
-        assert_eq!(t.len(), 3);
+        t.fork(30, 30, 30, Timestamp(3), 0);
+        assert_eq!(t.len(), 4);
         t.exit(30);
         assert!(t.get(30).and_then(|p| p.exited_at).is_some());
     }
@@ -520,7 +526,7 @@ mod tests {
             ..Default::default()
         };
         t.exec(1, "bash", "/bin/bash", vec!["bash".into()], 1000, 3, &a);
-        t.fork(1, 2, Timestamp(5), 7);
+        t.fork(1, 1, 2, Timestamp(5), 7);
         let c = t.get(2).cloned().unwrap_or_default();
         assert_eq!((c.comm.as_str(), c.ppid, c.uid), ("bash", 1, 1000));
         assert_eq!(

@@ -144,6 +144,15 @@ fn main() {
         Some((sa, "sysaudit: recording")),
     ));
 
+    // The kernel's share: an empty program on the same hook.
+    let mut floor = Command::new(bin());
+    floor.arg("calibrate");
+    rows.push(measure(
+        "empty sys_enter program (hook floor)",
+        n,
+        Some((floor, "sysaudit: calibrating")),
+    ));
+
     let mut w = Command::new(bin());
     w.args(["watch", "-o", "/dev/null"]);
     rows.push(measure(
@@ -164,6 +173,20 @@ fn main() {
         "bpftrace, count per cgroup (peer)",
         n,
         Some((bt, "Attaching")),
+    ));
+
+    // What bpftrace pays before doing anything: its perf-tracepoint attach path.
+    let mut floor = Command::new("unshare");
+    floor.args([
+        "-m",
+        "sh",
+        "-c",
+        "mount -t tracefs nodev /sys/kernel/tracing && exec bpftrace -e 'tracepoint:raw_syscalls:sys_enter { }'",
+    ]);
+    rows.push(measure(
+        "bpftrace, empty probe (its attach cost)",
+        n,
+        Some((floor, "Attaching")),
     ));
 
     // strace is ~3 orders of magnitude slower: fewer calls, same per-call figure.
