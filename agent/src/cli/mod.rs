@@ -3,6 +3,7 @@
 
 pub mod calibrate;
 pub mod demo;
+pub mod flags;
 pub mod profile;
 pub mod rules;
 pub mod run;

@@ -16,7 +16,7 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 use sysaudit_common::gate;
 
-use super::{select, trace::parse_ring_size};
+use super::{flags, select};
 use crate::{
     event::Event,
     probe::{Probe, ProbeConfig, Scope, SyscallSet},
@@ -43,8 +43,8 @@ pub struct ProfileArgs {
     #[arg(long, default_value = "errno", value_parser = ["errno", "kill", "log", "trap"])]
     pub default_action: String,
     /// Stop recording after this many seconds.
-    #[arg(long, value_name = "SECS")]
-    pub duration: Option<f64>,
+    #[arg(long, value_name = "SECS", value_parser = flags::duration)]
+    pub duration: Option<Duration>,
     /// Record this container (id or unique prefix); it may start after sysaudit.
     #[arg(long, value_name = "ID", conflicts_with_all = ["cgroup", "command"])]
     pub container: Option<String>,
@@ -52,8 +52,8 @@ pub struct ProfileArgs {
     #[arg(long, value_name = "PATH", conflicts_with = "command")]
     pub cgroup: Option<String>,
     /// Ring buffer size (process lifecycle records only; syscalls are counted in the kernel).
-    #[arg(long, value_name = "BYTES")]
-    pub ring_size: Option<String>,
+    #[arg(long, value_name = "BYTES", value_parser = flags::ring_size)]
+    pub ring_size: Option<u32>,
     /// How many cgroups the kernel can record at once.
     #[arg(long, default_value_t = 4096, value_name = "N")]
     pub max_cgroups: u32,
@@ -122,11 +122,6 @@ fn config(a: &ProfileArgs) -> anyhow::Result<Config> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
     });
-    let duration = match a.duration {
-        None => None,
-        Some(d) if d.is_finite() && d > 0.0 => Some(Duration::from_secs_f64(d)),
-        Some(d) => bail!("--duration {d}: must be a positive number of seconds"),
-    };
     Ok(Config {
         target,
         output: a.output.clone(),
@@ -137,11 +132,8 @@ fn config(a: &ProfileArgs) -> anyhow::Result<Config> {
         },
         name,
         merged,
-        duration,
-        ring_bytes: match &a.ring_size {
-            None => ProbeConfig::default_ring_bytes(),
-            Some(s) => parse_ring_size(s)?,
-        },
+        duration: a.duration,
+        ring_bytes: a.ring_size.unwrap_or_else(ProbeConfig::default_ring_bytes),
         max_cgroups: a.max_cgroups.max(1),
     })
 }

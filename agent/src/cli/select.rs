@@ -22,6 +22,18 @@ pub enum Selection {
 }
 
 impl Selection {
+    /// From `--host` and `--container` (clap keeps them exclusive).
+    pub fn from_flags(host: bool, containers: &[String]) -> anyhow::Result<Selection> {
+        Ok(if host {
+            Selection::Host
+        } else if containers.is_empty() {
+            Selection::Containers
+        } else {
+            check_ids(containers)?;
+            Selection::Ids(containers.to_vec())
+        })
+    }
+
     pub fn matches(&self, container_id: &str) -> bool {
         match self {
             Selection::Host => true,

@@ -6,10 +6,13 @@ use std::{
     time::Duration,
 };
 
-use anyhow::{bail, Context as _};
+use anyhow::bail;
 use clap::Args;
 
-use super::select::{self, Selection};
+use super::{
+    flags,
+    select::{self, Selection},
+};
 use crate::{
     event::Event,
     probe::{Probe, ProbeConfig, SyscallSet},
@@ -33,11 +36,11 @@ pub struct TraceArgs {
     #[arg(long)]
     pub json: bool,
     /// Stop after this many seconds.
-    #[arg(long, value_name = "SECS")]
-    pub duration: Option<f64>,
+    #[arg(long, value_name = "SECS", value_parser = flags::duration)]
+    pub duration: Option<Duration>,
     /// Ring buffer size in bytes (power of two; K and M suffixes). Default: 64 KiB per CPU.
-    #[arg(long, value_name = "BYTES")]
-    pub ring_size: Option<String>,
+    #[arg(long, value_name = "BYTES", value_parser = flags::ring_size)]
+    pub ring_size: Option<u32>,
 }
 
 /// Validated `trace` flags.
@@ -53,34 +56,18 @@ pub struct TraceConfig {
 
 impl TraceConfig {
     pub fn new(a: &TraceArgs) -> anyhow::Result<TraceConfig> {
-        let selection = if a.host {
-            Selection::Host
-        } else if a.containers.is_empty() {
-            Selection::Containers
-        } else {
-            select::check_ids(&a.containers)?;
-            Selection::Ids(a.containers.clone())
-        };
+        let selection = Selection::from_flags(a.host, &a.containers)?;
         let syscalls = if a.syscalls.is_empty() {
             None
         } else {
             Some(parse_syscalls(&a.syscalls)?)
         };
-        let duration = match a.duration {
-            None => None,
-            Some(d) if d.is_finite() && d > 0.0 => Some(Duration::from_secs_f64(d)),
-            Some(d) => bail!("--duration {d}: must be a positive number of seconds"),
-        };
-        let ring_bytes = match &a.ring_size {
-            None => ProbeConfig::default_ring_bytes(),
-            Some(s) => parse_ring_size(s)?,
-        };
         Ok(TraceConfig {
             selection,
             syscalls,
             json: a.json,
-            duration,
-            ring_bytes,
+            duration: a.duration,
+            ring_bytes: a.ring_size.unwrap_or_else(ProbeConfig::default_ring_bytes),
         })
     }
 }
@@ -107,24 +94,6 @@ pub fn parse_syscalls(names: &[String]) -> anyhow::Result<SyscallSet> {
         bail!("--syscalls: no syscall named");
     }
     Ok(set)
-}
-
-/// `65536`, `64K`, `4M` → bytes; a power of two of at least one page.
-pub fn parse_ring_size(s: &str) -> anyhow::Result<u32> {
-    let t = s.trim();
-    let (num, mult) = match t.chars().last() {
-        Some('K' | 'k') => (&t[..t.len() - 1], 1024u64),
-        Some('M' | 'm') => (&t[..t.len() - 1], 1024 * 1024),
-        _ => (t, 1),
-    };
-    let v: u64 = num
-        .parse()
-        .with_context(|| format!("--ring-size '{s}': not a size"))?;
-    let bytes = v.saturating_mul(mult);
-    if bytes < 4096 || !bytes.is_power_of_two() || bytes > 1 << 30 {
-        bail!("--ring-size '{s}': must be a power of two between 4K and 1024M");
-    }
-    Ok(bytes as u32)
 }
 
 fn describe(cfg: &TraceConfig) -> String {
@@ -330,15 +299,7 @@ mod tests {
         assert!(parse(&["--duration", "0"]).is_err());
         assert!(parse(&["--duration", "-3"]).is_err());
         assert!(parse(&["--duration", "soon"]).is_err());
-    }
-
-    #[test]
-    fn flag_ring_size() {
-        assert_eq!(parse_ring_size("64K").unwrap(), 65536);
-        assert_eq!(parse_ring_size("4M").unwrap(), 4 << 20);
-        assert_eq!(parse_ring_size("8192").unwrap(), 8192);
-        assert!(parse_ring_size("1000").is_err());
-        assert!(parse_ring_size("1K").is_err());
-        assert!(parse_ring_size("big").is_err());
+        assert!(parse(&["--ring-size", "1000"]).is_err());
+        assert_eq!(parse(&["--ring-size", "8K"]).unwrap().ring_bytes, 8192);
     }
 }

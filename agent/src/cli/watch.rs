@@ -3,13 +3,13 @@
 
 use std::{collections::BTreeMap, path::PathBuf, process::ExitCode, time::Duration};
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use clap::Args;
 
 use super::{
+    flags,
     rules::{load, parse_priority},
     select::{self, Selection},
-    trace::parse_ring_size,
 };
 use crate::{
     outputs::{FileOutput, Output, Outputs, Stdout, Webhook},
@@ -73,11 +73,11 @@ pub struct WatchArgs {
     #[arg(long, default_value = "debug", value_parser = parse_priority)]
     pub min_priority: Priority,
     /// Stop after this many seconds.
-    #[arg(long, value_name = "SECS")]
-    pub duration: Option<f64>,
+    #[arg(long, value_name = "SECS", value_parser = flags::duration)]
+    pub duration: Option<Duration>,
     /// Ring buffer size in bytes (power of two; K and M suffixes).
-    #[arg(long, value_name = "BYTES")]
-    pub ring_size: Option<String>,
+    #[arg(long, value_name = "BYTES", value_parser = flags::ring_size)]
+    pub ring_size: Option<u32>,
 }
 
 /// The kernel's interesting set for a rule set.
@@ -98,23 +98,8 @@ pub fn interesting(engine: &Engine) -> SyscallSet {
 }
 
 pub async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
-    let selection = if a.host {
-        Selection::Host
-    } else if a.containers.is_empty() {
-        Selection::Containers
-    } else {
-        select::check_ids(&a.containers)?;
-        Selection::Ids(a.containers.clone())
-    };
-    let duration = match a.duration {
-        None => None,
-        Some(d) if d.is_finite() && d > 0.0 => Some(Duration::from_secs_f64(d)),
-        Some(d) => bail!("--duration {d}: must be a positive number of seconds"),
-    };
-    let ring_bytes = match &a.ring_size {
-        None => ProbeConfig::default_ring_bytes(),
-        Some(s) => parse_ring_size(s)?,
-    };
+    let selection = Selection::from_flags(a.host, &a.containers)?;
+    let ring_bytes = a.ring_size.unwrap_or_else(ProbeConfig::default_ring_bytes);
     let (mut engine, _) = load(&a.rules, a.min_priority)?;
     if a.all_matches {
         engine.matching = Matching::All;
@@ -158,7 +143,7 @@ pub async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     let mut alerts = Vec::new();
     stream
         .run(
-            duration,
+            a.duration,
             |st, ev| {
                 let t = ev.task();
                 if !selection.matches(&t.container_id) {

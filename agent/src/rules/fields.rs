@@ -1027,28 +1027,13 @@ fn unknown(name: &str) -> String {
     // Suggest a close name: most typos are one or two letters off.
     let best = DEFS
         .iter()
-        .map(|d| (strsim(name, d.name), d.name))
+        .map(|d| (strsim::levenshtein(name, d.name), d.name))
         .filter(|(s, _)| *s <= 2)
         .min_by_key(|(s, _)| *s);
     match best {
         Some((_, n)) => format!("unknown field {name} (did you mean {n}?)"),
         None => format!("unknown field {name}"),
     }
-}
-
-fn strsim(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]

@@ -1,0 +1,53 @@
+//! Value parsers for flags several subcommands share: clap runs them, so a bad value is
+//! reported with the flag's name and exit code 2 before anything starts.
+
+use std::time::Duration;
+
+/// `--duration SECS`: a positive number of seconds (fractions allowed).
+pub fn duration(s: &str) -> Result<Duration, String> {
+    match s.trim().parse::<f64>() {
+        Ok(d) if d.is_finite() && d > 0.0 => Ok(Duration::from_secs_f64(d)),
+        _ => Err("must be a positive number of seconds".into()),
+    }
+}
+
+/// `--ring-size BYTES`: a power of two between 4K and 1024M; K and M suffixes.
+pub fn ring_size(s: &str) -> Result<u32, String> {
+    let t = s.trim();
+    let (num, mult) = match t.chars().last() {
+        Some('K' | 'k') => (&t[..t.len() - 1], 1024u64),
+        Some('M' | 'm') => (&t[..t.len() - 1], 1024 * 1024),
+        _ => (t, 1),
+    };
+    let v: u64 = num.parse().map_err(|_| "not a size".to_string())?;
+    let bytes = v.saturating_mul(mult);
+    if bytes < 4096 || !bytes.is_power_of_two() || bytes > 1 << 30 {
+        return Err("must be a power of two between 4K and 1024M".into());
+    }
+    Ok(bytes as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_positive_seconds() {
+        assert_eq!(duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(duration("0").is_err());
+        assert!(duration("-3").is_err());
+        assert!(duration("soon").is_err());
+        assert!(duration("inf").is_err());
+    }
+
+    #[test]
+    fn ring_sizes_are_bounded_powers_of_two() {
+        assert_eq!(ring_size("64K"), Ok(65536));
+        assert_eq!(ring_size("4M"), Ok(4 << 20));
+        assert_eq!(ring_size("8192"), Ok(8192));
+        assert!(ring_size("1000").is_err());
+        assert!(ring_size("1K").is_err());
+        assert!(ring_size("2048M").is_err());
+        assert!(ring_size("big").is_err());
+    }
+}
