@@ -31,6 +31,8 @@ fn broken_file_reports_every_error_with_its_location() {
         ":41:34: error: rule 'Unbalanced parenthesis': invalid condition: this '(' is never closed",
         ":48:18: error: rule 'Unknown output field': invalid output: unknown field %fd.nmae",
         ":55:13: error: rule 'Every event': unknown priority 'LOUD'",
+        ":60:34: error: rule 'Bad exception and bad condition': field proc.aname: index 'x' is not a number",
+        ":65:16: error: rule 'Bad exception and bad condition': exception 'typo': unknown field fd.nmae (did you mean fd.name?)",
     ];
     for e in expect {
         assert!(
@@ -47,6 +49,12 @@ fn broken_file_reports_every_error_with_its_location() {
         "{err}"
     );
     assert!(err.contains("error(s) in the rules"), "{err}");
+    // In the order of the file.
+    let lines: Vec<usize> = err
+        .lines()
+        .filter_map(|l| l.strip_prefix(BROKEN)?.split(':').nth(1)?.parse().ok())
+        .collect();
+    assert!(lines.windows(2).all(|w| w[0] <= w[1]), "{lines:?}");
 }
 
 #[test]

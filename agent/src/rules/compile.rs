@@ -386,7 +386,7 @@ pub fn compile(col: &Collection) -> Compiled {
         // Exception fields and operators are checked before they become condition text.
         let mut bad = false;
         for ex in &r.exceptions {
-            for f in &ex.fields {
+            for (i, f) in ex.fields.iter().enumerate() {
                 if let Err(e) = bind(f, None).or_else(|_| {
                     // Fields with an argument (`proc.aname[2]`) in exceptions.
                     match f.split_once('[') {
@@ -395,19 +395,19 @@ pub fn compile(col: &Collection) -> Compiled {
                     }
                 }) {
                     cx.diags.push(Diag::error(
-                        Some(ex.loc),
+                        Some(ex.field_locs.get(i).copied().unwrap_or(ex.loc)),
                         &item,
                         format!("exception '{}': {e}", ex.name),
                     ));
                     bad = true;
                 }
             }
-            for c in &ex.comps {
+            for (i, c) in ex.comps.iter().enumerate() {
                 let known = matches!(c.as_str(), "=" | "==" | "!=" | "<" | "<=" | ">" | ">=")
                     || Op::word(c).is_some_and(|o| o != Op::Exists);
                 if !known {
                     cx.diags.push(Diag::error(
-                        Some(ex.loc),
+                        Some(ex.comp_locs.get(i).copied().unwrap_or(ex.loc)),
                         &item,
                         format!("exception '{}': unknown operator '{c}'", ex.name),
                     ));
@@ -415,10 +415,10 @@ pub fn compile(col: &Collection) -> Compiled {
                 }
             }
         }
-        if bad {
-            continue;
-        }
-        let text = cx.expand_lists(with_exceptions(&r.condition.text(), &r.exceptions));
+        // Broken exceptions are already reported (so no engine is built): still check the
+        // condition without them, to report its own errors in the same run.
+        let exceptions = if bad { &[][..] } else { &r.exceptions[..] };
+        let text = cx.expand_lists(with_exceptions(&r.condition.text(), exceptions));
         let ast = match parser::parse(&text) {
             Ok(a) => a,
             Err(e) => {

@@ -93,7 +93,9 @@ impl Engine {
         for (name, text) in sources {
             col.add_file(name, text);
         }
-        let c = compile(&col);
+        let mut c = compile(&col);
+        // In file order, then by position: the order an editor walks them.
+        c.diags.sort_by_key(|d| (d.loc.is_none(), d.loc));
         let files = col.files.clone();
         let failed = c.diags.iter().any(|d| d.level == Level::Error);
         let engine = (!failed).then(|| {

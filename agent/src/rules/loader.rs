@@ -126,6 +126,9 @@ pub struct Exception {
     /// Tuples (one entry per field), or flat values in the single-field form.
     pub values: Vec<Vec<ExcValue>>,
     pub loc: Loc,
+    /// Where each field and each comp is written (for errors that point at it).
+    pub field_locs: Vec<Loc>,
+    pub comp_locs: Vec<Loc>,
 }
 
 #[derive(Clone, Debug)]
@@ -182,6 +185,15 @@ fn node_loc(m: Option<&marked_yaml::Marker>) -> Loc {
 
 fn loc_node(n: &Node) -> Loc {
     node_loc(n.span().start())
+}
+
+/// The location of each item of a sequence, or of a lone scalar.
+fn item_locs(n: Option<&Node>) -> Vec<Loc> {
+    match n {
+        Some(Node::Sequence(s)) => s.iter().map(loc_node).collect(),
+        Some(n) => vec![loc_node(n)],
+        None => Vec::new(),
+    }
 }
 
 /// How an item amends an existing one.
@@ -651,6 +663,8 @@ impl Collection {
                 comps,
                 values,
                 loc: eloc,
+                field_locs: item_locs(m.get_node("fields")),
+                comp_locs: item_locs(m.get_node("comps")),
             });
         }
         out
@@ -765,17 +779,22 @@ impl Collection {
         }
         if !missing.is_empty() {
             self.err(loc, &item, format!("missing {}", missing.join(", ")));
-            return;
         }
-        let (Some(desc), Some((cond, cloc)), Some((output, oloc)), Some((prio, ploc))) =
-            (desc, cond, output, prio)
-        else {
+        // Without a condition there is nothing more to check; otherwise keep going with
+        // placeholders so that the condition's own errors are reported in the same run (the
+        // errors already recorded keep the rule set from being used).
+        let Some((cond, cloc)) = cond else {
             return;
         };
-        let Some(priority) = Priority::parse(&prio) else {
-            self.err(ploc, &item, format!("unknown priority '{prio}' (emergency, alert, critical, error, warning, notice, informational, debug)"));
-            return;
+        let (output, oloc) = output.unwrap_or((String::new(), loc));
+        let priority = match prio {
+            Some((p, ploc)) => Priority::parse(&p).unwrap_or_else(|| {
+                self.err(ploc, &item, format!("unknown priority '{p}' (emergency, alert, critical, error, warning, notice, informational, debug)"));
+                Priority::Debug
+            }),
+            None => Priority::Debug,
         };
+        let desc = desc.unwrap_or_default();
         let tags = match map.get_node("tags") {
             Some(t) => self
                 .strings(t, "tags", &item)
