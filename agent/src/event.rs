@@ -289,15 +289,6 @@ impl Event {
             Event::Exit(e) => &e.task,
         }
     }
-
-    pub fn task_mut(&mut self) -> &mut Task {
-        match self {
-            Event::Syscall(e) => &mut e.task,
-            Event::Fork(e) => &mut e.task,
-            Event::Exec(e) => &mut e.task,
-            Event::Exit(e) => &mut e.task,
-        }
-    }
 }
 
 #[cfg(test)]

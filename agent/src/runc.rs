@@ -153,11 +153,6 @@ impl Bundle {
         self.write()
     }
 
-    pub fn set_args(&mut self, args: &[&str]) -> Result<()> {
-        self.config["process"]["args"] = json!(args);
-        self.write()
-    }
-
     /// The cgroup path runc will create.
     pub fn cgroup_path(&self) -> String {
         self.config["linux"]["cgroupsPath"]

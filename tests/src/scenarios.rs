@@ -2,9 +2,9 @@
 //! container; the recorded captures live in `rules/tests/` and are replayed by the agent's
 //! unit tests; the live detection test runs some of them under `sysaudit watch`.
 
-use std::{path::Path, process::Command, thread, time::Duration};
+use std::{path::Path, thread, time::Duration};
 
-use crate::{Runc, TestContainer};
+use crate::{compile_fixture, Runc, TestContainer};
 
 pub struct Scenario {
     /// Capture file stem (`rules/tests/<name>.jsonl`).
@@ -120,18 +120,10 @@ pub const SCENARIOS: &[Scenario] = &[
 pub fn container(s: &Scenario) -> TestContainer {
     let c = TestContainer::new(s.args);
     if s.args[0] == "/bin/ptrace_attach" {
-        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/ptrace_attach.c");
-        let dst = c.bundle.dir.join("rootfs/bin/ptrace_attach");
-        let out = Command::new("gcc")
-            .args(["-static", "-O2", "-o"])
-            .arg(&dst)
-            .arg(src)
-            .output()
-            .expect("gcc");
-        assert!(
-            out.status.success(),
-            "gcc: {}",
-            String::from_utf8_lossy(&out.stderr)
+        compile_fixture(
+            "ptrace_attach",
+            &c.rootfs().join("bin/ptrace_attach"),
+            false,
         );
     }
     if s.name == "sensitive_file_read" {

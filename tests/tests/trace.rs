@@ -254,19 +254,7 @@ fn ia32_syscalls_are_named_from_the_compat_table() {
         return;
     }
     let ctr = TestContainer::new(&["/bin/compat32", "/etc/passwd"]);
-    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/compat.c");
-    let dst = ctr.bundle.dir.join("rootfs/bin/compat32");
-    let cc = Command::new("gcc")
-        .args(["-m32", "-static", "-O2", "-o"])
-        .arg(&dst)
-        .arg(src)
-        .output()
-        .expect("gcc");
-    assert!(
-        cc.status.success(),
-        "gcc -m32 -static failed (gcc-multilib missing?): {}",
-        String::from_utf8_lossy(&cc.stderr)
-    );
+    compile_fixture("compat", &ctr.rootfs().join("bin/compat32"), true);
 
     let agent = Agent::start(&["trace", "--json", "--container", ctr.id()]);
     let out = ctr.run();

@@ -2,7 +2,6 @@
 //! the kernel, and write the minimal seccomp profile that lets it run.
 
 use std::{
-    collections::BTreeSet,
     ffi::CString,
     fs,
     io::{IsTerminal, Write},
@@ -21,7 +20,7 @@ use crate::{
     event::Event,
     probe::{Probe, ProbeConfig, Scope, SyscallSet},
     seccomp::{profile::write_atomic, record::Recorded, DefaultAction, Format, Profile},
-    state::State,
+    state::{cgroup_path, State},
     stream::{Ended, Flow, Stream},
 };
 
@@ -94,7 +93,7 @@ fn config(a: &ProfileArgs) -> anyhow::Result<Config> {
             let dir = root.join(rel.trim_start_matches('/'));
             let meta = fs::metadata(&dir)
                 .with_context(|| format!("--cgroup {p}: {} is not a cgroup", dir.display()))?;
-            let level = rel.split('/').filter(|c| !c.is_empty()).count() as u32;
+            let level = cgroup_path::level(&rel);
             if level == 0 {
                 bail!("--cgroup {p}: the root cgroup is the whole host; name a cgroup below it");
             }
@@ -213,7 +212,7 @@ pub async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
     let (scope, profiles, label) = match &cfg.target {
         Target::Command(argv) => {
             let cg = OwnCgroup::create()?;
-            let level = cg.rel.split('/').filter(|c| !c.is_empty()).count() as u32;
+            let level = cgroup_path::level(&cg.rel);
             fixed_id = Some(cg.id);
             let s = (
                 Scope::Cgroups(vec![(cg.id, level)]),
@@ -238,23 +237,11 @@ pub async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
             )
         }
         Target::Container(want) => {
-            let running: Vec<_> = state
-                .containers
-                .scan()
-                .into_iter()
-                .filter(|c| c.id.starts_with(want.as_str()))
-                .collect();
-            let ids: BTreeSet<&str> = running.iter().map(|c| c.id.as_str()).collect();
-            if ids.len() > 1 {
-                bail!(
-                    "--container '{want}' is ambiguous: it matches {}",
-                    ids.into_iter().collect::<Vec<_>>().join(", ")
-                );
-            }
+            let running = select::running(&state.containers.scan(), want)?;
             match running.first() {
                 Some(c) => {
                     reasons.push(format!("container {} was already running when recording started; its start-up syscalls are missing", c.id));
-                    let level = c.cgroup_path.split('/').filter(|p| !p.is_empty()).count() as u32;
+                    let level = cgroup_path::level(&c.cgroup_path);
                     watch_dir = Some(cg_root.join(c.cgroup_path.trim_start_matches('/')));
                     fixed_id = Some(c.cgroup_id);
                     (
@@ -263,10 +250,7 @@ pub async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
                         format!("container {}", c.id),
                     )
                 }
-                None => {
-                    eprintln!("sysaudit: container '{want}' is not running yet; waiting for it");
-                    (Scope::Containers, Vec::new(), format!("container {want}"))
-                }
+                None => (Scope::Containers, Vec::new(), format!("container {want}")),
             }
         }
     };

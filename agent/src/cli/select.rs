@@ -1,13 +1,13 @@
 //! Which containers a command looks at: flags → the kernel scope (explicit cgroups when the
 //! named containers already run, every container otherwise) and the userspace match.
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, sync::Arc};
 
 use anyhow::bail;
 
 use crate::{
     probe::Scope,
-    state::{State, HOST},
+    state::{cgroup_path, containers::Container, State, HOST},
 };
 
 /// Which containers' events are shown.
@@ -84,6 +84,27 @@ pub fn check_ids(ids: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The cgroups of the running container whose id starts with `want`; empty (said on stderr)
+/// when none runs yet; an error when the prefix names several containers.
+pub fn running(running: &[Arc<Container>], want: &str) -> anyhow::Result<Vec<Arc<Container>>> {
+    let hits: Vec<Arc<Container>> = running
+        .iter()
+        .filter(|c| c.id.starts_with(want))
+        .cloned()
+        .collect();
+    let ids: BTreeSet<&str> = hits.iter().map(|c| c.id.as_str()).collect();
+    if ids.len() > 1 {
+        bail!(
+            "--container '{want}' is ambiguous: it matches {}",
+            ids.into_iter().collect::<Vec<_>>().join(", ")
+        );
+    }
+    if hits.is_empty() {
+        eprintln!("sysaudit: container '{want}' is not running yet; waiting for it");
+    }
+    Ok(hits)
+}
+
 /// The kernel scope for a selection: containers named on the command line that already run
 /// are scoped in the kernel by cgroup; any that has not started yet widens the kernel scope
 /// to every container until it appears. Returns the ids already seen running.
@@ -100,31 +121,15 @@ pub fn kernel_scope(
             let mut cgroups = Vec::new();
             let mut pending = false;
             for want in ids {
-                let hits: BTreeSet<&str> = running
-                    .iter()
-                    .filter(|c| c.id.starts_with(want.as_str()))
-                    .map(|c| c.id.as_str())
-                    .collect();
-                match hits.len() {
-                    0 => {
-                        pending = true;
-                        eprintln!(
-                            "sysaudit: container '{want}' is not running yet; waiting for it"
-                        );
-                    }
-                    1 => {
-                        for c in running.iter().filter(|c| c.id.starts_with(want.as_str())) {
-                            let level =
-                                c.cgroup_path.split('/').filter(|p| !p.is_empty()).count() as u32;
-                            cgroups.push((c.cgroup_id, level));
-                        }
-                        seen.insert(want.clone());
-                    }
-                    _ => bail!(
-                        "--container '{want}' is ambiguous: it matches {}",
-                        hits.into_iter().collect::<Vec<_>>().join(", ")
-                    ),
+                let hits = self::running(&running, want)?;
+                if hits.is_empty() {
+                    pending = true;
+                    continue;
                 }
+                for c in hits {
+                    cgroups.push((c.cgroup_id, cgroup_path::level(&c.cgroup_path)));
+                }
+                seen.insert(want.clone());
             }
             if pending {
                 Scope::Containers

@@ -208,12 +208,6 @@ impl Collection {
         Collection::default()
     }
 
-    pub fn has_errors(&self) -> bool {
-        self.diags
-            .iter()
-            .any(|d| d.level == super::diag::Level::Error)
-    }
-
     fn err(&mut self, loc: Loc, item: &str, msg: impl Into<String>) {
         self.diags.push(Diag::error(Some(loc), item, msg));
     }

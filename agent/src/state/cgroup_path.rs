@@ -87,6 +87,12 @@ fn is_hex64(s: &str) -> bool {
 }
 
 /// Classify a cgroup v2 path (as in `/proc/<pid>/cgroup`, starting with `/`).
+/// Depth of a cgroup below the root (`/a/b` → 2): the level `bpf_get_current_ancestor_cgroup_id`
+/// takes.
+pub fn level(path: &str) -> u32 {
+    path.split('/').filter(|c| !c.is_empty()).count() as u32
+}
+
 pub fn classify(path: &str) -> PathKind {
     let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
     for (i, comp) in comps.iter().enumerate().rev() {

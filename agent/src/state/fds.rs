@@ -2,10 +2,7 @@
 //! close descriptors (open*, creat, socket, connect, bind, accept*, dup*, fcntl, memfd_create,
 //! close). What Falco's `fd.*` fields describe.
 
-use std::{
-    collections::HashMap,
-    net::{IpAddr, SocketAddr},
-};
+use std::{collections::HashMap, net::SocketAddr};
 
 use crate::event::{ArgValue, SyscallEvent};
 
@@ -152,10 +149,6 @@ impl FdInfo {
 /// Parse the `addr` argument the agent renders (`1.2.3.4:80`, `[::1]:443`).
 pub fn parse_addr(s: &str) -> Option<SocketAddr> {
     s.parse::<SocketAddr>().ok()
-}
-
-pub fn ip_of(a: Option<SocketAddr>) -> Option<IpAddr> {
-    a.map(|a| a.ip())
 }
 
 #[derive(Default)]

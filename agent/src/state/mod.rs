@@ -69,10 +69,6 @@ impl State {
         }
     }
 
-    pub fn is_live(&self) -> bool {
-        self.live
-    }
-
     fn task(&mut self, hdr: &sysaudit_common::Header) -> Task {
         let tgid = (hdr.pid_tgid >> 32) as u32;
         let tid = hdr.pid_tgid as u32;

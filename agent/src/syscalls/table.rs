@@ -31,15 +31,6 @@ impl Abi {
         }
     }
 
-    /// Index of this ABI's bitmap in the kernel maps (x32 has none).
-    pub fn kernel_index(self) -> Option<usize> {
-        match self {
-            Abi::X86_64 => Some(sysaudit_common::abi::X86_64 as usize),
-            Abi::Ia32 => Some(sysaudit_common::abi::IA32 as usize),
-            Abi::X32 => None,
-        }
-    }
-
     /// libseccomp's architecture token (`SCMP_ARCH_*`).
     pub fn scmp_arch(self) -> &'static str {
         match self {

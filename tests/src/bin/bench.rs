@@ -91,6 +91,16 @@ fn stop(mut c: Child) {
     let _ = c.wait();
 }
 
+/// bpftrace with `body` on every syscall entry. It needs tracefs: mounted in a private mount
+/// namespace only, never left mounted.
+fn bpftrace(body: &str) -> Command {
+    let mut c = Command::new("unshare");
+    c.args(["-m", "sh", "-c"]).arg(format!(
+        "mount -t tracefs nodev /sys/kernel/tracing && exec bpftrace -e 'tracepoint:raw_syscalls:sys_enter {{ {body} }}'"
+    ));
+    c
+}
+
 /// `BENCH_CASES=plain,profile` limits the run (for quick comparisons while tuning).
 fn wanted(name: &str) -> bool {
     match std::env::var("BENCH_CASES") {
@@ -161,32 +171,16 @@ fn main() {
         Some((w, "sysaudit: watching")),
     ));
 
-    // bpftrace needs tracefs: mounted in a private mount namespace only.
-    let mut bt = Command::new("unshare");
-    bt.args([
-        "-m",
-        "sh",
-        "-c",
-        "mount -t tracefs nodev /sys/kernel/tracing && exec bpftrace -e 'tracepoint:raw_syscalls:sys_enter { @[cgroup] = count(); }'",
-    ]);
     rows.push(measure(
         "bpftrace, count per cgroup (peer)",
         n,
-        Some((bt, "Attaching")),
+        Some((bpftrace("@[cgroup] = count();"), "Attaching")),
     ));
-
     // What bpftrace pays before doing anything: its perf-tracepoint attach path.
-    let mut floor = Command::new("unshare");
-    floor.args([
-        "-m",
-        "sh",
-        "-c",
-        "mount -t tracefs nodev /sys/kernel/tracing && exec bpftrace -e 'tracepoint:raw_syscalls:sys_enter { }'",
-    ]);
     rows.push(measure(
         "bpftrace, empty probe (its attach cost)",
         n,
-        Some((floor, "Attaching")),
+        Some((bpftrace(""), "Attaching")),
     ));
 
     // strace is ~3 orders of magnitude slower: fewer calls, same per-call figure.
