@@ -14,3 +14,7 @@ pub mod seccomp;
 pub mod state;
 pub mod stream;
 pub mod syscalls;
+
+#[cfg(test)]
+#[path = "../../tests/src/reference.rs"]
+mod reference;

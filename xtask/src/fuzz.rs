@@ -1,13 +1,23 @@
 //! `cargo xtask fuzz`: run the cargo-fuzz targets (agent/fuzz) for a while each.
 //!
 //! libFuzzer needs a nightly toolchain (`-Z sanitizer`); it is installed here when missing.
-//! Each run starts from the committed seeds plus the regression inputs, and keeps its corpus
-//! in agent/fuzz/corpus (ignored by git). A crash fails the command; copy the artifact into
-//! agent/fuzz/regressions/<target>/ so the regression test replays it forever after.
+//! Each run starts from its corpus (agent/fuzz/corpus, ignored by git), the regression inputs
+//! and seeds: for the loader, whole rules files — ours, the test fixtures and Falco's from the
+//! reference data (passed as directories, never copied); for the condition parser, every
+//! condition of those files, extracted here at run time. A crash fails the command; copy the
+//! artifact into agent/fuzz/regressions/<target>/, named after the bug, so the regression test
+//! replays it forever after.
 
-use anyhow::Result;
+use std::{
+    collections::hash_map::DefaultHasher,
+    hash::{Hash, Hasher},
+    path::{Path, PathBuf},
+};
 
-use crate::{root, sh};
+use anyhow::{Context as _, Result};
+use yaml_rust2::{Yaml, YamlLoader};
+
+use crate::{reference, root, sh};
 
 pub const TARGETS: &[&str] = &["condition", "loader"];
 
@@ -23,13 +33,17 @@ pub fn run(targets: &[String], seconds: u32) -> Result<()> {
     for t in &chosen {
         let corpus = dir.join("corpus").join(t);
         std::fs::create_dir_all(&corpus)?;
+        let seeds = match t.as_str() {
+            "loader" => rules_dirs(),
+            _ => vec![condition_seeds(&dir.join("corpus/condition-seeds"))?],
+        };
         sh::step(&format!("fuzzing `{t}` for {seconds} s"));
         sh::run(
             sh::cmd("cargo")
                 .current_dir(&dir)
                 .args(["+nightly", "fuzz", "run", t])
                 .arg(&corpus)
-                .arg(dir.join("seeds").join(t))
+                .args(seeds.iter().chain([&dir.join("seeds").join(t)]))
                 .arg(dir.join("regressions").join(t))
                 .args(["--", &format!("-max_total_time={seconds}")])
                 // The fuzzers exercise the rules engine only: no eBPF object needed.
@@ -37,6 +51,46 @@ pub fn run(targets: &[String], seconds: u32) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// Directories of whole rules files: ours, the test fixtures, Falco's (when the reference data
+/// is there).
+fn rules_dirs() -> Vec<PathBuf> {
+    let mut v = vec![root().join("rules"), root().join("agent/tests/rules")];
+    match reference::falco("falco_rules.yaml").and_then(|p| p.parent().map(Path::to_path_buf)) {
+        Some(d) => v.push(d),
+        None => eprintln!("note: fuzzing without Falco's rules files as seeds"),
+    }
+    v
+}
+
+/// Write every condition of the rules files into `out`, one file each; returns `out`.
+fn condition_seeds(out: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(out)?;
+    let mut n = 0;
+    for d in rules_dirs() {
+        for e in std::fs::read_dir(&d).with_context(|| d.display().to_string())? {
+            let p = e?.path();
+            if p.extension().is_none_or(|x| x != "yaml") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&p)?;
+            // Broken fixtures are seeds for the loader, not sources of conditions.
+            let Ok(docs) = YamlLoader::load_from_str(&text) else {
+                continue;
+            };
+            for item in docs.iter().filter_map(Yaml::as_vec).flatten() {
+                if let Some(c) = item["condition"].as_str() {
+                    let mut h = DefaultHasher::new();
+                    c.hash(&mut h);
+                    std::fs::write(out.join(format!("{:016x}", h.finish())), c)?;
+                    n += 1;
+                }
+            }
+        }
+    }
+    eprintln!("ok: {n} condition seeds in {}", out.display());
+    Ok(out.to_path_buf())
 }
 
 fn nightly() -> Result<()> {

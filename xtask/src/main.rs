@@ -4,6 +4,8 @@
 //! the README's two commands work on a fresh machine.
 
 mod fuzz;
+#[path = "../../tests/src/reference.rs"]
+mod reference;
 mod setup;
 mod sh;
 

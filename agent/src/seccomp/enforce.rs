@@ -4,10 +4,9 @@
 
 use std::{ffi::CString, os::unix::ffi::OsStrExt, path::Path};
 
-use libseccomp::{ScmpAction, ScmpArch, ScmpFilterContext, ScmpSyscall};
+use libseccomp::{ScmpAction, ScmpFilterContext, ScmpSyscall};
 
 use super::profile::{DefaultAction, Profile};
-use crate::syscalls::Abi;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EnforceError {
@@ -31,12 +30,7 @@ fn action(a: DefaultAction) -> ScmpAction {
 pub fn filter(p: &Profile) -> Result<(ScmpFilterContext, Vec<String>), EnforceError> {
     let mut ctx = ScmpFilterContext::new(action(p.default_action))?;
     for abi in &p.abis {
-        let arch = match abi {
-            Abi::X86_64 => ScmpArch::X8664,
-            Abi::Ia32 => ScmpArch::X86,
-            Abi::X32 => ScmpArch::X32,
-        };
-        ctx.add_arch(arch)?;
+        ctx.add_arch(abi.scmp())?;
     }
     let mut unknown = Vec::new();
     for n in &p.names {
@@ -105,6 +99,8 @@ pub fn exec_under(p: &Profile, argv: &[String]) -> EnforceError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::syscalls::Abi;
+    use libseccomp::ScmpArch;
 
     #[test]
     fn builds_a_multi_arch_filter() {

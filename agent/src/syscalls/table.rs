@@ -1,12 +1,16 @@
-//! Syscall names ↔ numbers per ABI, from libseccomp's own table (`libseccomp-syscalls.csv`,
-//! Linux 7.1-rc4). Using libseccomp's table means every name we print or put in a profile is a
-//! name libseccomp — and so runc, podman and the kubelet — resolves.
+//! Syscall names ↔ numbers per ABI, asked of the node's libseccomp — the library runc, crun
+//! and podman resolve profile names with — once, on first use. Every name sysaudit prints or
+//! writes into a profile is therefore one that library knows, by construction; a number it
+//! does not know is shown as `syscall_N`.
 
 use std::{collections::HashMap, fmt, str::FromStr, sync::OnceLock};
 
+use libseccomp::{ScmpArch, ScmpSyscall};
 use serde::{Deserialize, Serialize};
+use sysaudit_common::X32_SYSCALL_BIT;
 
-const CSV: &str = include_str!("libseccomp-syscalls.csv");
+/// Numbers asked of libseccomp per ABI: above every x86 table (x32's own calls end near 550).
+const MAX_NR: u32 = 1024;
 
 /// A syscall ABI of x86_64 Linux.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -40,12 +44,12 @@ impl Abi {
         }
     }
 
-    fn column(self) -> usize {
-        // name,x86,x86_kver,x86_64,x86_64_kver,x32,x32_kver,...
+    /// libseccomp's architecture.
+    pub(crate) fn scmp(self) -> ScmpArch {
         match self {
-            Abi::Ia32 => 1,
-            Abi::X86_64 => 3,
-            Abi::X32 => 5,
+            Abi::X86_64 => ScmpArch::X8664,
+            Abi::Ia32 => ScmpArch::X86,
+            Abi::X32 => ScmpArch::X32,
         }
     }
 
@@ -88,19 +92,35 @@ fn table() -> &'static Table {
             by_nr: Default::default(),
             by_name: Default::default(),
         };
-        for line in CSV.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
-            let cols: Vec<&'static str> = line.split(',').collect();
-            for abi in Abi::ALL {
-                let i = abi as usize;
-                let Some(nr) = cols.get(abi.column()).and_then(|v| v.parse::<u32>().ok()) else {
+        // One copy of each name, shared by the ABIs (a few hundred, kept for the process).
+        let mut interned: HashMap<String, &'static str> = HashMap::new();
+        for abi in Abi::ALL {
+            let i = abi as usize;
+            for nr in 0..MAX_NR {
+                // libseccomp numbers x32 calls with their ABI bit, as the kernel does.
+                let asked = if abi == Abi::X32 {
+                    nr | X32_SYSCALL_BIT as u32
+                } else {
+                    nr
+                };
+                let Ok(name) = ScmpSyscall::from(asked as i32).get_name_by_arch(abi.scmp()) else {
                     continue;
+                };
+                let name: &'static str = match interned.get(&name) {
+                    Some(n) => n,
+                    None => {
+                        let leaked: &'static str = Box::leak(name.clone().into_boxed_str());
+                        interned.insert(name, leaked);
+                        leaked
+                    }
                 };
                 let v = &mut t.by_nr[i];
                 if v.len() <= nr as usize {
                     v.resize(nr as usize + 1, None);
                 }
-                v[nr as usize] = Some(cols[0]);
-                t.by_name[i].insert(cols[0], nr);
+                v[nr as usize] = Some(name);
+                // The first number wins where libseccomp maps several to one name.
+                t.by_name[i].entry(name).or_insert(nr);
             }
         }
         t
@@ -169,6 +189,22 @@ mod tests {
         assert_eq!(number(Abi::X86_64, "socketcall"), None);
         assert_eq!(name(Abi::Ia32, 102), Some("socketcall"));
         assert_eq!(display_name(Abi::X86_64, 4000), "syscall_4000");
+    }
+
+    #[test]
+    fn x32_numbers_are_stripped_of_their_abi_bit() {
+        // libseccomp numbers x32 calls with the ABI bit; the table (like the kernel record)
+        // keeps the plain number.
+        assert_eq!(name(Abi::X32, 257), Some("openat"));
+        assert_eq!(number(Abi::X32, "openat"), Some(257));
+        assert_eq!(name(Abi::X32, 0), Some("read"));
+    }
+
+    #[test]
+    fn unknown_numbers_have_a_printable_name() {
+        assert_eq!(name(Abi::X86_64, 1000), None);
+        assert_eq!(display_name(Abi::Ia32, 1000), "syscall_1000");
+        assert_eq!(number(Abi::X86_64, "no_such_call"), None);
     }
 
     #[test]
