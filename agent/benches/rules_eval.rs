@@ -9,9 +9,9 @@ use std::{fs, path::PathBuf};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use sysaudit::{
-    cli::rules::{DEFAULT_RULES, DEFAULT_RULES_NAME},
     event::Event,
     rules::{Engine, Priority},
+    rules::{DEFAULT_RULES, DEFAULT_RULES_NAME},
     state::State,
 };
 

@@ -4,7 +4,7 @@ use std::{fs, os::unix::fs::MetadataExt, path::PathBuf};
 
 /// (device, inode) of the host pid namespace. PID 1's link may be unreadable (a sandbox's
 /// init is not dumpable); the agent itself runs in the host namespace as a fallback.
-pub fn host_pidns() -> Option<(u64, u64)> {
+pub(crate) fn host_pidns() -> Option<(u64, u64)> {
     ["/proc/1/ns/pid", "/proc/self/ns/pid"]
         .iter()
         .find_map(|p| fs::metadata(p).ok())
@@ -12,7 +12,7 @@ pub fn host_pidns() -> Option<(u64, u64)> {
 }
 
 /// The cgroup2 mount point, from /proc/self/mountinfo.
-pub fn cgroup2_mount() -> Option<PathBuf> {
+pub(crate) fn cgroup2_mount() -> Option<PathBuf> {
     let text = fs::read_to_string("/proc/self/mountinfo").ok()?;
     parse_cgroup2_mount(&text)
 }

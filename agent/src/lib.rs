@@ -5,15 +5,16 @@
 
 pub mod cli;
 pub mod event;
-pub mod host;
-pub mod outputs;
-pub mod probe;
+mod host;
+mod messages;
+mod outputs;
+mod probe;
 pub mod rules;
 pub mod runc;
-pub mod seccomp;
+mod seccomp;
 pub mod state;
-pub mod stream;
-pub mod syscalls;
+mod stream;
+mod syscalls;
 
 #[cfg(test)]
 #[path = "../../tests/src/reference.rs"]

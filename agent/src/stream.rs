@@ -10,6 +10,7 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use crate::{
     event::Event,
+    messages::DropReport,
     probe::{
         decode,
         ring::{Ring, DRAIN_INTERVAL},
@@ -20,14 +21,14 @@ use crate::{
 
 /// What the handler wants after an event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Flow {
+pub(crate) enum Flow {
     Continue,
     Stop,
 }
 
 /// Why the stream ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ended {
+pub(crate) enum Ended {
     Signal,
     Duration,
     Handler,
@@ -35,7 +36,7 @@ pub enum Ended {
 
 /// Counters of one run: the kernel's, plus what userspace saw.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Stats {
+pub(crate) struct Stats {
     pub kernel: Counters,
     pub records: u64,
     pub decode_errors: u64,
@@ -43,7 +44,7 @@ pub struct Stats {
 
 impl Stats {
     /// Every record lost anywhere on the way.
-    pub fn lost(&self) -> u64 {
+    pub(crate) fn lost(&self) -> u64 {
         self.kernel.ring_full
             + self.kernel.too_big
             + self.kernel.lifecycle_lost
@@ -51,7 +52,7 @@ impl Stats {
     }
 
     /// The final stats as one JSON object (`--json` mode prints this instead of the line).
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         let k = &self.kernel;
         serde_json::json!({
             "event": "stats",
@@ -78,7 +79,7 @@ impl Stats {
     }
 
     /// The final stats line.
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         let k = &self.kernel;
         format!(
             "sysaudit: {} records received; lost {} (ring full {}, too big {}, lifecycle {}, undecodable {}); kernel saw {} syscall hits, filtered {} (own {}, id -1 {}, scope {}, syscall set {}), emitted {}",
@@ -99,37 +100,10 @@ impl Stats {
     }
 }
 
-/// How often the kernel counters are read for drops, and how often drops are at most reported.
+/// How often the kernel counters are read for drops.
 const DROP_CHECK_EVERY: Duration = Duration::from_millis(250);
-const DROP_REPORT_EVERY: Duration = Duration::from_secs(1);
 
-/// The rate-limited "records lost" line on stderr.
-#[derive(Default)]
-struct DropReport {
-    last: Option<Instant>,
-    reported: u64,
-}
-
-impl DropReport {
-    /// Report new losses if a report is due (or `now`, at the end of a run).
-    fn report(&mut self, lost: u64, now: bool) {
-        let due = now || self.last.is_none_or(|t| t.elapsed() >= DROP_REPORT_EVERY);
-        if lost <= self.reported || !due {
-            return;
-        }
-        let since = self.last.map_or(String::new(), |t| {
-            format!(" in the last {:.1}s", t.elapsed().as_secs_f64())
-        });
-        eprintln!(
-            "sysaudit: {} records lost{since} ({lost} in total): the ring buffer is too small or the reader too slow (try --ring-size)",
-            lost - self.reported,
-        );
-        self.reported = lost;
-        self.last = Some(Instant::now());
-    }
-}
-
-pub struct Stream {
+pub(crate) struct Stream {
     probe: Probe,
     ring: Ring,
     pub state: State,
@@ -137,7 +111,7 @@ pub struct Stream {
 }
 
 impl Stream {
-    pub fn new(mut probe: Probe, state: State) -> anyhow::Result<Stream> {
+    pub(crate) fn new(mut probe: Probe, state: State) -> anyhow::Result<Stream> {
         let ring = Ring::new(probe.take_ring()?).context("polling the ring buffer")?;
         Ok(Stream {
             probe,
@@ -147,17 +121,13 @@ impl Stream {
         })
     }
 
-    pub fn probe(&self) -> &Probe {
-        &self.probe
-    }
-
     /// The probe and the state at once (e.g. to read maps and resolve their keys).
-    pub fn parts(&mut self) -> (&Probe, &mut State) {
+    pub(crate) fn parts(&mut self) -> (&Probe, &mut State) {
         (&self.probe, &mut self.state)
     }
 
     /// Run until stopped. `on_event` sees every event; `on_tick` runs about every 10 ms.
-    pub async fn run(
+    pub(crate) async fn run(
         &mut self,
         duration: Option<Duration>,
         mut on_event: impl FnMut(&mut State, &Event) -> Flow,
@@ -236,7 +206,7 @@ impl Stream {
         }
     }
 
-    pub fn stats(&self) -> Stats {
+    pub(crate) fn stats(&self) -> Stats {
         self.stats
     }
 }

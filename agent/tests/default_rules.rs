@@ -4,9 +4,9 @@
 use std::{fs, path::PathBuf};
 
 use sysaudit::{
-    cli::rules::{DEFAULT_RULES, DEFAULT_RULES_NAME},
     event::Event,
     rules::{Alert, Engine, Matching, Priority},
+    rules::{DEFAULT_RULES, DEFAULT_RULES_NAME},
     state::State,
 };
 

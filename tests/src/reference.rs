@@ -12,10 +12,10 @@
 use std::path::{Path, PathBuf};
 
 /// The environment variable that overrides the reference directory.
-pub const ENV: &str = "SYSAUDIT_REFERENCE";
+pub(crate) const ENV: &str = "SYSAUDIT_REFERENCE";
 
 /// The reference directory: `$SYSAUDIT_REFERENCE`, else `<workspace>/../shared/reference`.
-pub fn dir() -> PathBuf {
+pub(crate) fn dir() -> PathBuf {
     match std::env::var_os(ENV) {
         Some(p) => PathBuf::from(p),
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference"),
@@ -28,7 +28,7 @@ fn under_ci() -> bool {
 
 /// `rel` below the reference directory, or `None` after a loud skip message. Under `CI=true`
 /// a missing file panics.
-pub fn file(rel: &str) -> Option<PathBuf> {
+pub(crate) fn file(rel: &str) -> Option<PathBuf> {
     let p = dir().join(rel);
     if p.is_file() {
         return Some(p);
@@ -47,12 +47,12 @@ pub fn file(rel: &str) -> Option<PathBuf> {
 }
 
 /// One of Falco's files (`falco_rules.yaml`, `field-usage.txt`, ...).
-pub fn falco(name: &str) -> Option<PathBuf> {
+pub(crate) fn falco(name: &str) -> Option<PathBuf> {
     file(&format!("falco/{name}"))
 }
 
 /// The text of one of Falco's files.
-pub fn falco_text(name: &str) -> Option<(String, String)> {
+pub(crate) fn falco_text(name: &str) -> Option<(String, String)> {
     let p = falco(name)?;
     match std::fs::read_to_string(&p) {
         Ok(t) => Some((p.display().to_string(), t)),

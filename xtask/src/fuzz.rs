@@ -19,9 +19,9 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::{reference, root, sh};
 
-pub const TARGETS: &[&str] = &["condition", "loader"];
+pub(crate) const TARGETS: &[&str] = &["condition", "loader"];
 
-pub fn run(targets: &[String], seconds: u32) -> Result<()> {
+pub(crate) fn run(targets: &[String], seconds: u32) -> Result<()> {
     nightly()?;
     cargo_fuzz()?;
     let dir = root().join("agent/fuzz");

@@ -7,7 +7,7 @@ use crate::sh;
 /// Debian packages: runc, crun and a static busybox for real containers; gcc-multilib for the
 /// 32-bit test binaries; libseccomp-dev for the seccomp loader (`sysaudit run`); the peers the
 /// benchmark measures against (bpftrace, strace).
-pub const PACKAGES: &[&str] = &[
+pub(crate) const PACKAGES: &[&str] = &[
     "runc",
     "crun",
     "busybox-static",
@@ -22,7 +22,7 @@ pub const PACKAGES: &[&str] = &[
 /// needs a system LLVM 23).
 const BPF_LINKER: &str = "0.10.0";
 
-pub fn all() -> Result<()> {
+pub(crate) fn all() -> Result<()> {
     rust_src()?;
     bpf_linker()?;
     packages()

@@ -4,16 +4,16 @@ use std::{ffi::OsStr, process::Command};
 
 use anyhow::{bail, Context as _, Result};
 
-pub fn step(msg: &str) {
+pub(crate) fn step(msg: &str) {
     eprintln!("\n==> {msg}");
 }
 
-pub fn cmd(program: impl AsRef<OsStr>) -> Command {
+pub(crate) fn cmd(program: impl AsRef<OsStr>) -> Command {
     Command::new(program)
 }
 
 /// Run, echoing the command line; fail on a non-zero exit.
-pub fn run(c: &mut Command) -> Result<()> {
+pub(crate) fn run(c: &mut Command) -> Result<()> {
     eprintln!("    $ {}", show(c));
     let status = c
         .status()
@@ -25,7 +25,7 @@ pub fn run(c: &mut Command) -> Result<()> {
 }
 
 /// Run and capture stdout; `None` when the program is missing or fails.
-pub fn output(c: &mut Command) -> Option<String> {
+pub(crate) fn output(c: &mut Command) -> Option<String> {
     let o = c.output().ok()?;
     o.status
         .success()

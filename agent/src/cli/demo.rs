@@ -4,6 +4,7 @@
 //! syscalls in the kernel. The seccomp profile it writes is then proven: the same workload runs
 //! under it in a fresh container with identical output, and a syscall it never made is denied.
 
+use crate::messages::{message, report};
 use std::{
     path::{Path, PathBuf},
     process::{ExitCode, Output as ProcOutput},
@@ -13,11 +14,11 @@ use std::{
 use anyhow::{bail, Context as _};
 use clap::Args;
 
-use super::{profile::add_handover, profile::recorded, rules::load, watch::interesting};
+use super::{profile::add_handover, profile::recorded, watch::interesting};
 use crate::{
     outputs::{Output, Stdout},
     probe::{Probe, ProbeConfig, Scope},
-    rules::Priority,
+    rules::{default::load, Priority},
     runc::{self, Bundle, Runc},
     seccomp::{profile::write_atomic, Format},
     state::State,
@@ -28,7 +29,7 @@ use crate::{
 /// a credential file read, a write below /etc, a shell spawned by a non-shell (xargs, the shape
 /// of remote code execution), a dropped binary run from /tmp. No mkdir anywhere: that is the
 /// syscall the proof expects the profile to deny.
-pub const WORKLOAD: &str = "cat /etc/passwd > /dev/null; ls / | wc -l > /tmp/count; \
+pub(crate) const WORKLOAD: &str = "cat /etc/passwd > /dev/null; ls / | wc -l > /tmp/count; \
 echo hello > /tmp/greeting; cat /tmp/greeting; \
 cat /etc/shadow > /dev/null; echo 'nameserver 10.0.0.1' > /etc/resolv.conf; \
 echo id | xargs sh -c; cp /bin/busybox /tmp/busybox && /tmp/busybox echo dropped binary ran";
@@ -37,14 +38,14 @@ echo id | xargs sh -c; cp /bin/busybox /tmp/busybox && /tmp/busybox echo dropped
 const FORBIDDEN: &str = "mkdir /newdir";
 
 #[derive(Args, Debug, Clone, Default)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// Print alerts as Falco JSON instead of text.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
     /// Where to write the recorded seccomp profile (OCI JSON); default: a file in the
     /// temporary directory, named on stderr.
     #[arg(long, value_name = "FILE")]
-    pub profile_out: Option<PathBuf>,
+    pub(crate) profile_out: Option<PathBuf>,
 }
 
 /// A bundle of the demo workload, removed when dropped.
@@ -73,7 +74,7 @@ impl Drop for DemoContainer {
     }
 }
 
-pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     crate::probe::preflight()?;
     runc::check_tools()?;
     let (engine, _) = load(&[], Priority::Debug)?;
@@ -92,8 +93,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     })?;
     let mut stream = Stream::new(probe, State::live())?;
     let enabled = engine.rules.iter().filter(|r| r.enabled).count();
-    eprintln!("sysaudit: probe attached, {enabled} default rules loaded");
-    eprintln!("sysaudit: starting container {id} (runc, busybox): sh -c '{WORKLOAD}'\n");
+    message!("probe attached, {enabled} default rules loaded");
+    message!("starting container {id} (runc, busybox): sh -c '{WORKLOAD}'\n");
 
     let (tx, rx) = mpsc::channel();
     let runc = Runc::default();
@@ -139,7 +140,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         Some(r) => r.context("running the demo container")?,
         None => bail!("interrupted before the container finished"),
     };
-    eprintln!(
+    report!(
         "\n--- container output ---\n{}",
         String::from_utf8_lossy(&recorded_run.stdout).trim_end()
     );
@@ -151,12 +152,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let stats = stream.stats();
-    eprintln!(
+    report!(
         "--- detection: {num} events of the container evaluated, {} rule(s) fired ---",
         fired.len()
     );
     for r in &fired {
-        eprintln!("  {r}");
+        report!("  {r}");
     }
 
     let (probe, st) = stream.parts();
@@ -171,22 +172,21 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| std::env::temp_dir().join(format!("{id}.seccomp.json")));
     let text = profile.render(Format::Oci, &id);
     write_atomic(&path, &text).with_context(|| format!("writing {}", path.display()))?;
-    eprintln!(
+    report!(
         "--- seccomp profile: {} syscalls allowed, everything else EPERM; written to {} ---",
         profile.names.len(),
         path.display()
     );
 
     prove(&path, &text, &recorded_run)?;
-    eprintln!("{}", stats.line());
+    report!("{}", stats.line());
     if fired.is_empty() {
         bail!("no rule fired on the demo workload");
     }
-    Ok(if stats.lost() > 0 || !profile.incomplete.is_empty() {
-        ExitCode::from(super::EXIT_LOST)
-    } else {
-        ExitCode::SUCCESS
-    })
+    if !profile.incomplete.is_empty() {
+        crate::messages::set_lost();
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Run the workload again under the profile (same output), then something it never did
@@ -204,7 +204,7 @@ fn prove(path: &Path, text: &str, recorded_run: &ProcOutput) -> anyhow::Result<(
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    eprintln!("--- proof: the same workload under the profile, fresh container: same output ---");
+    report!("--- proof: the same workload under the profile, fresh container: same output ---");
     let mut denied = DemoContainer::new("deny", &["sh", "-c", FORBIDDEN])?;
     denied.bundle.set_seccomp(seccomp)?;
     let out = denied.run()?;
@@ -216,7 +216,7 @@ fn prove(path: &Path, text: &str, recorded_run: &ProcOutput) -> anyhow::Result<(
             err.trim()
         );
     }
-    eprintln!(
+    report!(
         "--- proof: `{FORBIDDEN}` under the profile: {} ---",
         err.trim()
     );

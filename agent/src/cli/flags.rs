@@ -3,8 +3,15 @@
 
 use std::time::Duration;
 
+use crate::rules::Priority;
+
+/// `--min-priority P`: one of Falco's priority words.
+pub(crate) fn parse_priority(s: &str) -> Result<Priority, String> {
+    Priority::parse(s).ok_or_else(|| format!("unknown priority '{s}'"))
+}
+
 /// `--duration SECS`: a positive number of seconds (fractions allowed).
-pub fn duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn duration(s: &str) -> Result<Duration, String> {
     match s.trim().parse::<f64>() {
         Ok(d) if d.is_finite() && d > 0.0 => Ok(Duration::from_secs_f64(d)),
         _ => Err("must be a positive number of seconds".into()),
@@ -12,7 +19,7 @@ pub fn duration(s: &str) -> Result<Duration, String> {
 }
 
 /// `--ring-size BYTES`: a power of two between 4K and 1024M; K and M suffixes.
-pub fn ring_size(s: &str) -> Result<u32, String> {
+pub(crate) fn ring_size(s: &str) -> Result<u32, String> {
     let t = s.trim();
     let (num, mult) = match t.chars().last() {
         Some('K' | 'k') => (&t[..t.len() - 1], 1024u64),

@@ -1,16 +1,17 @@
 //! Command-line interface: clap definitions, one module per subcommand. Each subcommand turns
 //! its raw flags into a validated config first (errors name the flag), then runs.
 
-pub mod calibrate;
-pub mod demo;
-pub mod flags;
-pub mod profile;
-pub mod rules;
-pub mod run;
-pub mod select;
-pub mod trace;
-pub mod watch;
+pub(crate) mod calibrate;
+pub(crate) mod demo;
+pub(crate) mod flags;
+pub(crate) mod profile;
+pub(crate) mod rules;
+pub(crate) mod run;
+pub(crate) mod select;
+pub(crate) mod trace;
+pub(crate) mod watch;
 
+use crate::messages::{self, error, message};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -23,13 +24,13 @@ use clap::{Parser, Subcommand};
     long_about = "Traces the syscalls of containers with eBPF: streams them, matches them against \
                   Falco-style rules, and records minimal seccomp profiles."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// Stream the syscalls of containers (or of the whole host).
     Trace(trace::TraceArgs),
     /// Start a busybox container under runc and show what it does (the embedded default).
@@ -48,8 +49,9 @@ pub enum Command {
     Calibrate,
 }
 
-/// Exit codes: 0 success, 1 error, 2 usage (clap), 3 finished but events were lost.
-pub const EXIT_LOST: u8 = 3;
+/// Exit codes: 0 success, 1 error, 2 usage (clap), 3 finished but something was lost (records,
+/// alerts) or a profile is incomplete — whatever told `messages` so.
+const EXIT_LOST: u8 = 3;
 
 pub fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
@@ -62,7 +64,7 @@ pub fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("sysaudit: cannot start the async runtime: {e}");
+            message!("cannot start the async runtime: {e}");
             return ExitCode::from(1);
         }
     };
@@ -78,9 +80,10 @@ pub fn main() -> ExitCode {
         }
     });
     match result {
+        Ok(code) if code == ExitCode::SUCCESS && messages::lost() => ExitCode::from(EXIT_LOST),
         Ok(code) => code,
         Err(e) => {
-            eprintln!("sysaudit: error: {e:#}");
+            error!("{e:#}");
             ExitCode::from(1)
         }
     }

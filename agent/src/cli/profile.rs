@@ -1,6 +1,7 @@
 //! `sysaudit profile`: record the syscalls a container (or a cgroup, or a command) makes, in
 //! the kernel, and write the minimal seccomp profile that lets it run.
 
+use crate::messages::{message, report, report_inline, warning};
 use std::{
     ffi::CString,
     fs,
@@ -25,40 +26,40 @@ use crate::{
 };
 
 #[derive(Args, Debug, Clone)]
-pub struct ProfileArgs {
+pub(crate) struct ProfileArgs {
     /// Write the profile here (atomically); default: stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    pub(crate) output: Option<PathBuf>,
     /// oci: Docker/podman/runc/kubelet JSON; spo: Security Profiles Operator SeccompProfile.
     #[arg(long, default_value = "oci", value_parser = ["oci", "spo"])]
-    pub format: String,
+    pub(crate) format: String,
     /// Name of the SeccompProfile (spo); default: derived from the target.
     #[arg(long)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Union with an existing profile (OCI JSON or SPO YAML); repeatable.
     #[arg(long = "merge", value_name = "FILE")]
-    pub merge: Vec<PathBuf>,
+    pub(crate) merge: Vec<PathBuf>,
     /// What syscalls outside the profile get.
     #[arg(long, default_value = "errno", value_parser = ["errno", "kill", "log", "trap"])]
-    pub default_action: String,
+    pub(crate) default_action: String,
     /// Stop recording after this many seconds.
     #[arg(long, value_name = "SECS", value_parser = flags::duration)]
-    pub duration: Option<Duration>,
+    pub(crate) duration: Option<Duration>,
     /// Record this container (id or unique prefix); it may start after sysaudit.
     #[arg(long, value_name = "ID", conflicts_with_all = ["cgroup", "command"])]
-    pub container: Option<String>,
+    pub(crate) container: Option<String>,
     /// Record this cgroup v2 (path below the cgroup2 mount, or absolute) and its descendants.
     #[arg(long, value_name = "PATH", conflicts_with = "command")]
-    pub cgroup: Option<String>,
+    pub(crate) cgroup: Option<String>,
     /// Ring buffer size (process lifecycle records only; syscalls are counted in the kernel).
     #[arg(long, value_name = "BYTES", value_parser = flags::ring_size)]
-    pub ring_size: Option<u32>,
+    pub(crate) ring_size: Option<u32>,
     /// How many cgroups the kernel can record at once.
     #[arg(long, default_value_t = 4096, value_name = "N")]
-    pub max_cgroups: u32,
+    pub(crate) max_cgroups: u32,
     /// Launch this command in a fresh cgroup and record it and its descendants.
     #[arg(last = true, value_name = "COMMAND")]
-    pub command: Vec<String>,
+    pub(crate) command: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -197,7 +198,7 @@ fn populated(dir: &Path) -> Option<bool> {
         .map(|v| v.trim() == "1")
 }
 
-pub async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
     let cfg = config(&a)?;
     crate::probe::preflight()?;
     let mut state = State::live();
@@ -265,7 +266,7 @@ pub async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
         profile_entries: cfg.max_cgroups,
     })?;
     let mut stream = Stream::new(probe, state)?;
-    eprintln!("sysaudit: recording {label}; stop with Ctrl-C");
+    message!("recording {label}; stop with Ctrl-C");
 
     let mut child = match (&cfg.target, &own) {
         (Target::Command(argv), Some(cg)) => Some(cg.spawn(argv)?),
@@ -325,8 +326,7 @@ pub async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
                         .unwrap_or(0);
                     if n != last_count {
                         last_count = n;
-                        eprint!("\rsysaudit: {label}: {n} syscalls recorded ");
-                        let _ = std::io::stderr().flush();
+                        report_inline!("\rsysaudit: {label}: {n} syscalls recorded ");
                     }
                 }
                 Flow::Continue
@@ -334,7 +334,7 @@ pub async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
         )
         .await?;
     if tty {
-        eprintln!();
+        report!();
     }
 
     // A signal ends the recording; a launched command is asked to stop and awaited.
@@ -400,8 +400,8 @@ pub async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let native = out.names.len();
-    eprintln!(
-        "sysaudit: profile of {label}: {} syscalls ({}){}",
+    message!(
+        "profile of {label}: {} syscalls ({}){}",
         native,
         out.abis
             .iter()
@@ -416,7 +416,7 @@ pub async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
     drop(own);
     if !out.incomplete.is_empty() {
         for r in &out.incomplete {
-            eprintln!("sysaudit: warning: the profile may be incomplete: {r}");
+            warning!("the profile may be incomplete: {r}");
         }
     }
     if let Some(s) = status {
@@ -428,7 +428,7 @@ pub async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if !out.incomplete.is_empty() {
-        return Ok(ExitCode::from(super::EXIT_LOST));
+        crate::messages::set_lost();
     }
     Ok(ExitCode::SUCCESS)
 }

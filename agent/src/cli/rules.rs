@@ -1,5 +1,6 @@
 //! `sysaudit rules validate | list | test`: the rules engine without the kernel.
 
+use crate::messages::message;
 use std::{
     fs,
     io::{self, BufRead, BufReader, Write},
@@ -10,18 +11,19 @@ use std::{
 use anyhow::{bail, Context as _};
 use clap::{Args, Subcommand};
 
+use super::flags::parse_priority;
 use crate::{
     event::Event,
-    rules::{Engine, Loaded, Matching, Priority},
+    rules::{
+        default::load,
+        fields::{self, ArgKind},
+        Matching, Priority,
+    },
     state::State,
 };
 
-/// The default ruleset, embedded.
-pub const DEFAULT_RULES: &str = include_str!("../../../rules/sysaudit_rules.yaml");
-pub const DEFAULT_RULES_NAME: &str = "<embedded>/sysaudit_rules.yaml";
-
 #[derive(Subcommand, Debug)]
-pub enum RulesCmd {
+pub(crate) enum RulesCmd {
     /// Load rules files and report every error (file:line:col) or a summary.
     Validate(FilesArgs),
     /// List the rules of rules files: priority, enabled, event types.
@@ -31,74 +33,42 @@ pub enum RulesCmd {
     /// Print the syscalls live detection traces for these rules (theirs plus the state's),
     /// comma-separated, as `trace --syscalls` takes them.
     Syscalls(FilesArgs),
+    /// List every field conditions and outputs may use: type, argument, description (fields
+    /// without a data source here say so).
+    Fields,
 }
 
 #[derive(Args, Debug, Clone)]
-pub struct FilesArgs {
+pub(crate) struct FilesArgs {
     /// Rules files, loaded in order (later ones amend earlier ones). Default: the embedded
     /// sysaudit ruleset.
     #[arg(value_name = "FILE")]
-    pub files: Vec<PathBuf>,
+    pub(crate) files: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
-pub struct TestArgs {
+pub(crate) struct TestArgs {
     /// Rules files (repeatable); default: the embedded sysaudit ruleset.
     #[arg(short = 'r', long = "rules", value_name = "FILE")]
-    pub rules: Vec<PathBuf>,
+    pub(crate) rules: Vec<PathBuf>,
     /// The capture: JSON lines as written by `sysaudit trace --json` (`-` for stdin).
     #[arg(long, value_name = "CAPTURE")]
-    pub events: PathBuf,
+    pub(crate) events: PathBuf,
     /// Show, for each event of the rule's types, which sub-condition decided.
     #[arg(long, value_name = "RULE")]
-    pub explain: Option<String>,
+    pub(crate) explain: Option<String>,
     /// Print alerts as Falco JSON.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
     /// Evaluate every rule on every event (Falco's `rule_matching: all`); default: first match.
     #[arg(long)]
-    pub all_matches: bool,
+    pub(crate) all_matches: bool,
     /// Minimum priority of the rules loaded.
     #[arg(long, default_value = "debug", value_parser = parse_priority)]
-    pub min_priority: Priority,
+    pub(crate) min_priority: Priority,
 }
 
-pub fn parse_priority(s: &str) -> Result<Priority, String> {
-    Priority::parse(s).ok_or_else(|| format!("unknown priority '{s}'"))
-}
-
-/// Read the files (or the embedded default).
-pub fn sources(files: &[PathBuf]) -> anyhow::Result<Vec<(String, String)>> {
-    if files.is_empty() {
-        return Ok(vec![(
-            DEFAULT_RULES_NAME.to_string(),
-            DEFAULT_RULES.to_string(),
-        )]);
-    }
-    files
-        .iter()
-        .map(|f| {
-            let text =
-                fs::read_to_string(f).with_context(|| format!("{}: cannot read", f.display()))?;
-            Ok((f.display().to_string(), text))
-        })
-        .collect()
-}
-
-/// Load and print diagnostics; errors make it fail.
-pub fn load(files: &[PathBuf], min: Priority) -> anyhow::Result<(Engine, Loaded)> {
-    let mut loaded = Engine::load(&sources(files)?, min);
-    for d in &loaded.diags {
-        eprintln!("{}", d.render(&loaded.files));
-    }
-    let n = loaded.errors().count();
-    match loaded.engine.take() {
-        Some(e) if n == 0 => Ok((e, loaded)),
-        _ => bail!("{n} error(s) in the rules"),
-    }
-}
-
-pub fn run(cmd: RulesCmd) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(cmd: RulesCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         RulesCmd::Validate(a) => {
             let (e, loaded) = load(&a.files, Priority::Debug)?;
@@ -140,6 +110,24 @@ pub fn run(cmd: RulesCmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         RulesCmd::Test(a) => test(a),
+        RulesCmd::Fields => {
+            let mut out = io::stdout().lock();
+            writeln!(out, "{:<42} {:<10} DESCRIPTION", "FIELD", "TYPE")?;
+            for d in fields::DEFS {
+                let name = match d.arg {
+                    ArgKind::None => d.name.to_string(),
+                    ArgKind::Required => format!("{}[ARG]", d.name),
+                    ArgKind::Index | ArgKind::Key => format!("{}[ARG?]", d.name),
+                };
+                let desc = if d.f == fields::F::Unavailable {
+                    format!("{} (no data source here: always null)", d.desc)
+                } else {
+                    d.desc.to_string()
+                };
+                writeln!(out, "{name:<42} {:<10} {desc}", d.ty.to_string())?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         RulesCmd::Syscalls(a) => {
             let (e, _) = load(&a.files, Priority::Debug)?;
             let (names, all) = e.syscalls();
@@ -226,7 +214,7 @@ fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
         }
         state.observe(&ev);
     }
-    eprintln!("sysaudit: {events} events replayed, {total_alerts} alert(s)");
+    message!("{events} events replayed, {total_alerts} alert(s)");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -10,16 +10,16 @@ use clap::Args;
 use crate::seccomp::{enforce::exec_under, DefaultAction, Profile};
 
 #[derive(Args, Debug, Clone)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// The profile to enforce.
     #[arg(long, value_name = "FILE")]
-    pub seccomp: PathBuf,
+    pub(crate) seccomp: PathBuf,
     /// The command.
     #[arg(last = true, required = true, value_name = "COMMAND")]
-    pub command: Vec<String>,
+    pub(crate) command: Vec<String>,
 }
 
-pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     let mut p = Profile::read(&a.seccomp, DefaultAction::Errno)?;
     if let Some(d) = p.file_default {
         p.default_action = d;

@@ -1,6 +1,7 @@
 //! Which containers a command looks at: flags → the kernel scope (explicit cgroups when the
 //! named containers already run, every container otherwise) and the userspace match.
 
+use crate::messages::message;
 use std::{collections::BTreeSet, sync::Arc};
 
 use anyhow::bail;
@@ -12,7 +13,7 @@ use crate::{
 
 /// Which containers' events are shown.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Selection {
+pub(crate) enum Selection {
     /// Every container (the default).
     Containers,
     /// Everything, host included.
@@ -23,7 +24,7 @@ pub enum Selection {
 
 impl Selection {
     /// From `--host` and `--container` (clap keeps them exclusive).
-    pub fn from_flags(host: bool, containers: &[String]) -> anyhow::Result<Selection> {
+    pub(crate) fn from_flags(host: bool, containers: &[String]) -> anyhow::Result<Selection> {
         Ok(if host {
             Selection::Host
         } else if containers.is_empty() {
@@ -34,7 +35,7 @@ impl Selection {
         })
     }
 
-    pub fn matches(&self, container_id: &str) -> bool {
+    pub(crate) fn matches(&self, container_id: &str) -> bool {
         match self {
             Selection::Host => true,
             Selection::Containers => container_id != HOST,
@@ -47,7 +48,7 @@ impl Selection {
 
 impl Selection {
     /// Remember which requested ids an event's container satisfied.
-    pub fn note_seen(&self, container_id: &str, seen: &mut BTreeSet<String>) {
+    pub(crate) fn note_seen(&self, container_id: &str, seen: &mut BTreeSet<String>) {
         if let Selection::Ids(ids) = self {
             for p in ids.iter().filter(|p| container_id.starts_with(p.as_str())) {
                 seen.insert(p.clone());
@@ -56,7 +57,7 @@ impl Selection {
     }
 
     /// Fail when a requested container never appeared.
-    pub fn check_all_seen(&self, seen: &BTreeSet<String>) -> anyhow::Result<()> {
+    pub(crate) fn check_all_seen(&self, seen: &BTreeSet<String>) -> anyhow::Result<()> {
         if let Selection::Ids(ids) = self {
             let missing: Vec<String> = ids
                 .iter()
@@ -75,7 +76,7 @@ impl Selection {
 }
 
 /// Validate `--container` values.
-pub fn check_ids(ids: &[String]) -> anyhow::Result<()> {
+pub(crate) fn check_ids(ids: &[String]) -> anyhow::Result<()> {
     for c in ids {
         if c.is_empty() || c.contains('/') || c.chars().any(char::is_whitespace) {
             bail!("--container '{c}': not a container id or prefix");
@@ -86,7 +87,10 @@ pub fn check_ids(ids: &[String]) -> anyhow::Result<()> {
 
 /// The cgroups of the running container whose id starts with `want`; empty (said on stderr)
 /// when none runs yet; an error when the prefix names several containers.
-pub fn running(running: &[Arc<Container>], want: &str) -> anyhow::Result<Vec<Arc<Container>>> {
+pub(crate) fn running(
+    running: &[Arc<Container>],
+    want: &str,
+) -> anyhow::Result<Vec<Arc<Container>>> {
     let hits: Vec<Arc<Container>> = running
         .iter()
         .filter(|c| c.id.starts_with(want))
@@ -100,7 +104,7 @@ pub fn running(running: &[Arc<Container>], want: &str) -> anyhow::Result<Vec<Arc
         );
     }
     if hits.is_empty() {
-        eprintln!("sysaudit: container '{want}' is not running yet; waiting for it");
+        message!("container '{want}' is not running yet; waiting for it");
     }
     Ok(hits)
 }
@@ -108,7 +112,7 @@ pub fn running(running: &[Arc<Container>], want: &str) -> anyhow::Result<Vec<Arc
 /// The kernel scope for a selection: containers named on the command line that already run
 /// are scoped in the kernel by cgroup; any that has not started yet widens the kernel scope
 /// to every container until it appears. Returns the ids already seen running.
-pub fn kernel_scope(
+pub(crate) fn kernel_scope(
     sel: &Selection,
     state: &mut State,
 ) -> anyhow::Result<(Scope, BTreeSet<String>)> {

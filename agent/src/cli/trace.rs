@@ -1,5 +1,6 @@
 //! `sysaudit trace`: stream the syscalls of containers.
 
+use crate::messages::{message, report};
 use std::{
     io::{self, BufWriter, Write},
     process::ExitCode,
@@ -22,40 +23,40 @@ use crate::{
 };
 
 #[derive(Args, Debug, Clone, Default)]
-pub struct TraceArgs {
+pub(crate) struct TraceArgs {
     /// Trace only this container (full id or unique prefix); repeatable. It may start later.
     #[arg(long = "container", short = 'c', value_name = "ID")]
-    pub containers: Vec<String>,
+    pub(crate) containers: Vec<String>,
     /// Trace every process on the host, not only containers.
     #[arg(long, conflicts_with = "containers")]
-    pub host: bool,
+    pub(crate) host: bool,
     /// Trace only these syscalls (comma-separated names); filtered in the kernel.
     #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
-    pub syscalls: Vec<String>,
+    pub(crate) syscalls: Vec<String>,
     /// One JSON object per line (the capture format `sysaudit rules test` replays).
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
     /// Stop after this many seconds.
     #[arg(long, value_name = "SECS", value_parser = flags::duration)]
-    pub duration: Option<Duration>,
+    pub(crate) duration: Option<Duration>,
     /// Ring buffer size in bytes (power of two; K and M suffixes). Default: 64 KiB per CPU.
     #[arg(long, value_name = "BYTES", value_parser = flags::ring_size)]
-    pub ring_size: Option<u32>,
+    pub(crate) ring_size: Option<u32>,
 }
 
 /// Validated `trace` flags.
 #[derive(Clone, Debug, PartialEq)]
-pub struct TraceConfig {
-    pub selection: Selection,
+pub(crate) struct TraceConfig {
+    pub(crate) selection: Selection,
     /// `None`: every syscall.
-    pub syscalls: Option<SyscallSet>,
-    pub json: bool,
-    pub duration: Option<Duration>,
-    pub ring_bytes: u32,
+    pub(crate) syscalls: Option<SyscallSet>,
+    pub(crate) json: bool,
+    pub(crate) duration: Option<Duration>,
+    pub(crate) ring_bytes: u32,
 }
 
 impl TraceConfig {
-    pub fn new(a: &TraceArgs) -> anyhow::Result<TraceConfig> {
+    pub(crate) fn new(a: &TraceArgs) -> anyhow::Result<TraceConfig> {
         let selection = Selection::from_flags(a.host, &a.containers)?;
         let syscalls = if a.syscalls.is_empty() {
             None
@@ -73,7 +74,7 @@ impl TraceConfig {
 }
 
 /// Syscall names → numbers in every ABI that has them; unknown names are errors.
-pub fn parse_syscalls(names: &[String]) -> anyhow::Result<SyscallSet> {
+pub(crate) fn parse_syscalls(names: &[String]) -> anyhow::Result<SyscallSet> {
     let mut set = SyscallSet::default();
     for n in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
         let mut found = false;
@@ -110,7 +111,7 @@ fn describe(cfg: &TraceConfig) -> String {
 }
 
 /// One line of human-readable output.
-pub fn text_line(ev: &Event) -> String {
+pub(crate) fn text_line(ev: &Event) -> String {
     let t = ev.task();
     let ctr = if t.container_id == HOST {
         HOST.to_string()
@@ -144,7 +145,7 @@ pub fn text_line(ev: &Event) -> String {
     }
 }
 
-pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
     let cfg = TraceConfig::new(&args)?;
     crate::probe::preflight()?;
     let mut state = State::live();
@@ -161,7 +162,7 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
         profile_entries: 1,
     })?;
     let mut stream = Stream::new(probe, state)?;
-    eprintln!("sysaudit: tracing {}; stop with Ctrl-C", describe(&cfg));
+    message!("tracing {}; stop with Ctrl-C", describe(&cfg));
 
     let stdout = io::stdout();
     // Both callbacks write: the event handler lines, the tick handler flushes.
@@ -205,9 +206,9 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
 
     let stats = stream.stats();
     if cfg.json {
-        eprintln!("{}", stats.json());
+        report!("{}", stats.json());
     } else {
-        eprintln!("{}", stats.line());
+        report!("{}", stats.line());
     }
     if let Some(e) = write_failed {
         if e.kind() != io::ErrorKind::BrokenPipe {
@@ -216,11 +217,10 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
     }
     cfg.selection.check_all_seen(&seen)?;
     if stats.lost() > 0 {
-        eprintln!(
-            "sysaudit: {} records were lost; the trace is incomplete",
+        message!(
+            "{} records were lost; the trace is incomplete",
             stats.lost()
         );
-        return Ok(ExitCode::from(super::EXIT_LOST));
     }
     Ok(ExitCode::SUCCESS)
 }

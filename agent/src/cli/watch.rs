@@ -1,20 +1,20 @@
 //! `sysaudit watch`: live detection — the kernel stream through the state and the rules
 //! engine to the outputs (the same engine `rules test` replays captures through).
 
+use crate::messages::{message, report};
 use std::{collections::BTreeMap, path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Context as _;
 use clap::Args;
 
 use super::{
-    flags,
-    rules::{load, parse_priority},
+    flags::{self, parse_priority},
     select::{self, Selection},
 };
 use crate::{
     outputs::{FileOutput, Output, Outputs, Stdout, Webhook},
     probe::{Probe, ProbeConfig, SyscallSet},
-    rules::{Engine, Matching, Priority},
+    rules::{default::load, Engine, Matching, Priority},
     state::State,
     stream::{Flow, Stream},
     syscalls::{table, Abi},
@@ -22,7 +22,7 @@ use crate::{
 
 /// Syscalls the state needs whatever the rules say: descriptors (fd.*), working directory,
 /// process image (proc.*).
-pub const STATE_SYSCALLS: &[&str] = &[
+pub(crate) const STATE_SYSCALLS: &[&str] = &[
     "open",
     "openat",
     "openat2",
@@ -47,41 +47,41 @@ pub const STATE_SYSCALLS: &[&str] = &[
 ];
 
 #[derive(Args, Debug, Clone)]
-pub struct WatchArgs {
+pub(crate) struct WatchArgs {
     /// Rules files, in order (repeatable). Default: the embedded sysaudit ruleset.
     #[arg(short = 'r', long = "rules", value_name = "FILE")]
-    pub rules: Vec<PathBuf>,
+    pub(crate) rules: Vec<PathBuf>,
     /// Watch only this container (id or unique prefix); repeatable.
     #[arg(long = "container", short = 'c', value_name = "ID")]
-    pub containers: Vec<String>,
+    pub(crate) containers: Vec<String>,
     /// Watch every process on the host, not only containers.
     #[arg(long, conflicts_with = "containers")]
-    pub host: bool,
+    pub(crate) host: bool,
     /// Alerts as Falco JSON (stdout and --output).
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
     /// Also append alerts to this file.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    pub(crate) output: Option<PathBuf>,
     /// Also POST each alert (Falco JSON) to this URL.
     #[arg(long, value_name = "URL")]
-    pub webhook: Option<String>,
+    pub(crate) webhook: Option<String>,
     /// Evaluate every rule on every event; default: stop at the first match.
     #[arg(long)]
-    pub all_matches: bool,
+    pub(crate) all_matches: bool,
     /// Minimum priority of the rules loaded.
     #[arg(long, default_value = "debug", value_parser = parse_priority)]
-    pub min_priority: Priority,
+    pub(crate) min_priority: Priority,
     /// Stop after this many seconds.
     #[arg(long, value_name = "SECS", value_parser = flags::duration)]
-    pub duration: Option<Duration>,
+    pub(crate) duration: Option<Duration>,
     /// Ring buffer size in bytes (power of two; K and M suffixes).
     #[arg(long, value_name = "BYTES", value_parser = flags::ring_size)]
-    pub ring_size: Option<u32>,
+    pub(crate) ring_size: Option<u32>,
 }
 
 /// The kernel's interesting set for a rule set.
-pub fn interesting(engine: &Engine) -> SyscallSet {
+pub(crate) fn interesting(engine: &Engine) -> SyscallSet {
     let (names, all) = engine.syscalls();
     if all {
         return SyscallSet::all();
@@ -97,7 +97,7 @@ pub fn interesting(engine: &Engine) -> SyscallSet {
     set
 }
 
-pub async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     let selection = Selection::from_flags(a.host, &a.containers)?;
     let ring_bytes = a.ring_size.unwrap_or_else(ProbeConfig::default_ring_bytes);
     let (mut engine, _) = load(&a.rules, a.min_priority)?;
@@ -134,9 +134,7 @@ pub async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     })?;
     let mut stream = Stream::new(probe, state)?;
     let enabled = engine.rules.iter().filter(|r| r.enabled).count();
-    eprintln!(
-        "sysaudit: watching with {enabled} rules ({n_sys} syscalls traced); stop with Ctrl-C"
-    );
+    message!("watching with {enabled} rules ({n_sys} syscalls traced); stop with Ctrl-C");
 
     let mut per_rule: BTreeMap<String, u64> = BTreeMap::new();
     let mut num = 0u64;
@@ -169,18 +167,18 @@ pub async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     outputs.close();
     let stats = stream.stats();
     let total: u64 = per_rule.values().sum();
-    eprintln!("sysaudit: {num} events evaluated, {total} alert(s)");
+    message!("{num} events evaluated, {total} alert(s)");
     for (r, n) in &per_rule {
-        eprintln!("  {n:>6}  {r}");
+        report!("  {n:>6}  {r}");
     }
-    eprintln!("{}", stats.line());
+    report!("{}", stats.line());
     let losses = outputs.losses();
     for (o, n) in &losses {
-        eprintln!("sysaudit: output {o} lost {n} alert(s)");
+        message!("output {o} lost {n} alert(s)");
     }
     selection.check_all_seen(&seen)?;
-    if stats.lost() > 0 || !losses.is_empty() {
-        return Ok(ExitCode::from(super::EXIT_LOST));
+    if !losses.is_empty() {
+        crate::messages::set_lost();
     }
     Ok(ExitCode::SUCCESS)
 }

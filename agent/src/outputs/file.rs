@@ -9,14 +9,14 @@ use std::{
 use super::{render, Output};
 use crate::rules::Alert;
 
-pub struct FileOutput {
+pub(crate) struct FileOutput {
     path: PathBuf,
     out: BufWriter<File>,
     json: bool,
 }
 
 impl FileOutput {
-    pub fn open(path: &Path, json: bool) -> io::Result<FileOutput> {
+    pub(crate) fn open(path: &Path, json: bool) -> io::Result<FileOutput> {
         let f = OpenOptions::new().create(true).append(true).open(path)?;
         Ok(FileOutput {
             path: path.to_path_buf(),

@@ -4,15 +4,16 @@
 mod file;
 mod webhook;
 
+use crate::messages::message;
 use std::io::{self, Write};
 
-pub use file::FileOutput;
-pub use webhook::Webhook;
+pub(crate) use file::FileOutput;
+pub(crate) use webhook::Webhook;
 
 use crate::rules::Alert;
 
 /// One alert sink.
-pub trait Output {
+pub(crate) trait Output {
     fn emit(&mut self, alert: &Alert) -> io::Result<()>;
     fn flush(&mut self) -> io::Result<()>;
     /// Deliver everything still pending (called once, at the end).
@@ -27,13 +28,13 @@ pub trait Output {
 }
 
 /// Text or JSON on stdout.
-pub struct Stdout {
+pub(crate) struct Stdout {
     out: io::BufWriter<io::Stdout>,
     json: bool,
 }
 
 impl Stdout {
-    pub fn new(json: bool) -> Stdout {
+    pub(crate) fn new(json: bool) -> Stdout {
         Stdout {
             out: io::BufWriter::new(io::stdout()),
             json,
@@ -42,7 +43,7 @@ impl Stdout {
 }
 
 /// One alert as a line: Falco's text line or Falco's JSON object.
-pub fn render(alert: &Alert, json: bool) -> String {
+pub(crate) fn render(alert: &Alert, json: bool) -> String {
     if json {
         alert.to_json().to_string()
     } else {
@@ -63,13 +64,13 @@ impl Output for Stdout {
 }
 
 /// Fan an alert out to every output; a failing output is reported once and counted.
-pub struct Outputs {
+pub(crate) struct Outputs {
     pub list: Vec<Box<dyn Output>>,
     failures: Vec<u64>,
 }
 
 impl Outputs {
-    pub fn new(list: Vec<Box<dyn Output>>) -> Outputs {
+    pub(crate) fn new(list: Vec<Box<dyn Output>>) -> Outputs {
         let n = list.len();
         Outputs {
             list,
@@ -77,31 +78,31 @@ impl Outputs {
         }
     }
 
-    pub fn emit(&mut self, alert: &Alert) {
+    pub(crate) fn emit(&mut self, alert: &Alert) {
         for (o, f) in self.list.iter_mut().zip(self.failures.iter_mut()) {
             if let Err(e) = o.emit(alert) {
                 if *f == 0 {
-                    eprintln!("sysaudit: output {}: {e}", o.name());
+                    message!("output {}: {e}", o.name());
                 }
                 *f += 1;
             }
         }
     }
 
-    pub fn flush(&mut self) {
+    pub(crate) fn flush(&mut self) {
         for o in &mut self.list {
             let _ = o.flush();
         }
     }
 
-    pub fn close(&mut self) {
+    pub(crate) fn close(&mut self) {
         for o in &mut self.list {
             let _ = o.close();
         }
     }
 
     /// (output name, alerts not delivered) for every output that lost some.
-    pub fn losses(&self) -> Vec<(String, u64)> {
+    pub(crate) fn losses(&self) -> Vec<(String, u64)> {
         self.list
             .iter()
             .zip(&self.failures)

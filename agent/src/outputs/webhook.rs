@@ -2,6 +2,7 @@
 //! Falcosidekick and event-generator consume). Posting happens on a thread behind a bounded
 //! queue, so a slow endpoint never stalls the event loop; what does not fit is counted.
 
+use crate::messages::message;
 use std::{
     io,
     sync::{
@@ -19,7 +20,7 @@ use crate::rules::Alert;
 /// Alerts waiting to be posted at most.
 const QUEUE: usize = 1024;
 
-pub struct Webhook {
+pub(crate) struct Webhook {
     url: String,
     tx: Option<SyncSender<String>>,
     worker: Option<JoinHandle<()>>,
@@ -28,7 +29,7 @@ pub struct Webhook {
 }
 
 impl Webhook {
-    pub fn new(url: &str) -> Result<Webhook, String> {
+    pub(crate) fn new(url: &str) -> Result<Webhook, String> {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(format!(
                 "webhook URL '{url}' must start with http:// or https://"
@@ -54,7 +55,7 @@ impl Webhook {
                     if let Err(e) = r {
                         f.fetch_add(1, Ordering::Relaxed);
                         if !reported {
-                            eprintln!("sysaudit: webhook {target}: {e}");
+                            message!("webhook {target}: {e}");
                             reported = true;
                         }
                     }

@@ -9,9 +9,9 @@ use sysaudit_common::KernelOffsets;
 
 use super::ProbeError;
 
-pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+pub(crate) const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
 
-pub fn kernel_offsets(btf: &Btf) -> Result<KernelOffsets, ProbeError> {
+pub(crate) fn kernel_offsets(btf: &Btf) -> Result<KernelOffsets, ProbeError> {
     Ok(KernelOffsets {
         task_pid: offset_of(btf, "task_struct", "pid")?,
         task_tgid: offset_of(btf, "task_struct", "tgid")?,
@@ -44,7 +44,7 @@ pub fn kernel_offsets(btf: &Btf) -> Result<KernelOffsets, ProbeError> {
 }
 
 /// Size in bytes of struct `name`.
-pub fn struct_size(btf: &Btf, name: &str) -> Result<u32, ProbeError> {
+pub(crate) fn struct_size(btf: &Btf, name: &str) -> Result<u32, ProbeError> {
     btf.resolve_types_by_name(name)
         .map_err(|e| ProbeError::Btf(format!("struct {name}: {e}")))?
         .into_iter()
@@ -57,7 +57,7 @@ pub fn struct_size(btf: &Btf, name: &str) -> Result<u32, ProbeError> {
 
 /// Byte offset of `path` (dot-separated members) inside struct `name`. Members of anonymous
 /// structs and unions are found as if they were direct members, as in C.
-pub fn offset_of(btf: &Btf, name: &str, path: &str) -> Result<u32, ProbeError> {
+pub(crate) fn offset_of(btf: &Btf, name: &str, path: &str) -> Result<u32, ProbeError> {
     let missing = || ProbeError::Btf(format!("no member {name}.{path} in the kernel's BTF"));
     let ty = btf
         .resolve_types_by_name(name)

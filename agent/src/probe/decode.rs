@@ -6,7 +6,7 @@ use sysaudit_common::{
 };
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum DecodeError {
+pub(crate) enum DecodeError {
     #[error("record of {0} bytes is too short for its kind")]
     Short(usize),
     #[error("unknown record kind {0}")]
@@ -17,7 +17,7 @@ pub enum DecodeError {
 
 /// A record, borrowing its variable parts from the ring buffer.
 #[derive(Debug)]
-pub enum Record<'a> {
+pub(crate) enum Record<'a> {
     Syscall {
         rec: SyscallRecord,
         strings: [Option<&'a [u8]>; 2],
@@ -39,18 +39,6 @@ pub enum Record<'a> {
     },
 }
 
-impl Record<'_> {
-    pub fn header(&self) -> &Header {
-        match self {
-            Record::Syscall { rec, .. } => &rec.hdr,
-            Record::Fork(r) => &r.hdr,
-            Record::Exec { rec, .. } => &rec.hdr,
-            Record::Exit(r) => &r.hdr,
-            Record::Cgroup { rec, .. } => &rec.hdr,
-        }
-    }
-}
-
 fn read<T: Copy>(b: &[u8]) -> Result<T, DecodeError> {
     if b.len() < std::mem::size_of::<T>() {
         return Err(DecodeError::Short(b.len()));
@@ -60,7 +48,7 @@ fn read<T: Copy>(b: &[u8]) -> Result<T, DecodeError> {
     Ok(unsafe { std::ptr::read_unaligned(b.as_ptr() as *const T) })
 }
 
-pub fn decode(b: &[u8]) -> Result<Record<'_>, DecodeError> {
+pub(crate) fn decode(b: &[u8]) -> Result<Record<'_>, DecodeError> {
     let hdr: Header = read(b)?;
     match hdr.kind {
         kind::SYSCALL => {
@@ -130,17 +118,17 @@ fn split(b: &[u8], n: usize) -> Result<(&[u8], &[u8]), DecodeError> {
 }
 
 /// `comm` without its NUL padding.
-pub fn comm(c: &[u8; TASK_COMM_LEN]) -> String {
+pub(crate) fn comm(c: &[u8; TASK_COMM_LEN]) -> String {
     let end = c.iter().position(|b| *b == 0).unwrap_or(c.len());
     String::from_utf8_lossy(&c[..end]).into_owned()
 }
 
 #[cfg(test)]
-pub mod tests {
+pub(crate) mod tests {
     use super::*;
     use sysaudit_common::{abi, flags};
 
-    pub fn header(kind: u16) -> Header {
+    pub(crate) fn header(kind: u16) -> Header {
         let mut comm = [0u8; TASK_COMM_LEN];
         comm[..3].copy_from_slice(b"cat");
         Header {
@@ -156,13 +144,13 @@ pub mod tests {
         }
     }
 
-    pub fn bytes<T>(v: &T) -> Vec<u8> {
+    pub(crate) fn bytes<T>(v: &T) -> Vec<u8> {
         // SAFETY: reading the bytes of a plain repr(C) value for a test fixture.
         unsafe { std::slice::from_raw_parts(v as *const T as *const u8, std::mem::size_of::<T>()) }
             .to_vec()
     }
 
-    pub fn syscall_bytes(nr: u32, ret: i64, strs: &[&[u8]], addr: &[u8]) -> Vec<u8> {
+    pub(crate) fn syscall_bytes(nr: u32, ret: i64, strs: &[&[u8]], addr: &[u8]) -> Vec<u8> {
         let mut rec = SyscallRecord {
             hdr: header(kind::SYSCALL),
             nr,

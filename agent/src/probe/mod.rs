@@ -1,9 +1,9 @@
 //! Loading, configuring and attaching the kernel programs; reading their ring buffer, maps and
 //! counters. Everything aya-specific lives under this module.
 
-pub mod btf;
-pub mod decode;
-pub mod ring;
+pub(crate) mod btf;
+pub(crate) mod decode;
+pub(crate) mod ring;
 
 use std::collections::BTreeSet;
 
@@ -20,7 +20,7 @@ use crate::syscalls::{args::arg_specs, Abi};
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sysaudit"));
 
 #[derive(Debug, thiserror::Error)]
-pub enum ProbeError {
+pub(crate) enum ProbeError {
     #[error("this sysaudit binary was built without its eBPF programs (bpf-linker or rust-src was missing); rebuild after `cargo xtask setup`")]
     NoObject,
     #[error("loading eBPF programs needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN); run sysaudit as root")]
@@ -59,7 +59,7 @@ pub enum ProbeError {
 
 /// Which tasks the syscall programs look at.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Scope {
+pub(crate) enum Scope {
     /// Everything (`--host`).
     All,
     /// Every task outside the host pid namespace.
@@ -70,28 +70,28 @@ pub enum Scope {
 
 /// Syscalls per ABI (numbers).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SyscallSet {
+pub(crate) struct SyscallSet {
     pub native: BTreeSet<u32>,
     pub ia32: BTreeSet<u32>,
 }
 
 impl SyscallSet {
     /// Every syscall of both recorded ABIs.
-    pub fn all() -> SyscallSet {
+    pub(crate) fn all() -> SyscallSet {
         SyscallSet {
             native: (0..MAX_SYSCALLS as u32).collect(),
             ia32: (0..MAX_SYSCALLS as u32).collect(),
         }
     }
 
-    pub fn insert(&mut self, abi: Abi, nr: u32) {
+    pub(crate) fn insert(&mut self, abi: Abi, nr: u32) {
         match abi {
             Abi::Ia32 => self.ia32.insert(nr),
             _ => self.native.insert(nr),
         };
     }
 
-    pub fn contains(&self, abi: Abi, nr: u32) -> bool {
+    pub(crate) fn contains(&self, abi: Abi, nr: u32) -> bool {
         match abi {
             Abi::Ia32 => self.ia32.contains(&nr),
             _ => self.native.contains(&nr),
@@ -111,7 +111,7 @@ impl SyscallSet {
 
 /// What to load and how to configure it.
 #[derive(Clone, Debug)]
-pub struct ProbeConfig {
+pub(crate) struct ProbeConfig {
     pub trace: bool,
     pub profile: bool,
     pub scope: Scope,
@@ -127,20 +127,20 @@ pub struct ProbeConfig {
 
 impl ProbeConfig {
     /// The default ring: 64 KiB per possible CPU, rounded up to a power of two.
-    pub fn default_ring_bytes() -> u32 {
+    pub(crate) fn default_ring_bytes() -> u32 {
         let cpus = aya::util::nr_cpus().unwrap_or(1).max(1) as u32;
         (64 * 1024 * cpus).next_power_of_two()
     }
 }
 
 /// Loaded and attached programs.
-pub struct Probe {
+pub(crate) struct Probe {
     ebpf: Ebpf,
     _links: Vec<aya::programs::tp_btf::BtfTracePointLinkId>,
 }
 
 /// Check what can be checked before touching the kernel, with messages a user can act on.
-pub fn preflight() -> Result<(), ProbeError> {
+pub(crate) fn preflight() -> Result<(), ProbeError> {
     if OBJECT.is_empty() {
         return Err(ProbeError::NoObject);
     }
@@ -155,13 +155,13 @@ pub fn preflight() -> Result<(), ProbeError> {
 }
 
 impl Probe {
-    pub fn load(cfg: &ProbeConfig) -> Result<Probe, ProbeError> {
+    pub(crate) fn load(cfg: &ProbeConfig) -> Result<Probe, ProbeError> {
         Self::load_attaching(cfg, programs(cfg))
     }
 
     /// Only an empty `sys_enter` program: what any syscall hook costs on this machine, the
     /// floor the overhead benchmark compares against.
-    pub fn hook_floor() -> Result<Probe, ProbeError> {
+    pub(crate) fn hook_floor() -> Result<Probe, ProbeError> {
         let cfg = ProbeConfig {
             trace: false,
             profile: false,
@@ -240,7 +240,7 @@ impl Probe {
     }
 
     /// Kernel counters summed over CPUs.
-    pub fn counters(&self) -> Result<Counters, ProbeError> {
+    pub(crate) fn counters(&self) -> Result<Counters, ProbeError> {
         let map = self
             .ebpf
             .map("COUNTERS")
@@ -275,7 +275,7 @@ impl Probe {
     }
 
     /// The ring buffer, taken out of the object (call once).
-    pub fn take_ring(&mut self) -> Result<RingBuf<MapData>, ProbeError> {
+    pub(crate) fn take_ring(&mut self) -> Result<RingBuf<MapData>, ProbeError> {
         let map = self
             .ebpf
             .take_map("EVENTS")
@@ -288,7 +288,7 @@ impl Probe {
 
     /// Every cgroup's recorded syscalls (profile mode): the slots the kernel claimed, then
     /// the overflow map.
-    pub fn profiles(&self) -> Result<Vec<(u64, Profile)>, ProbeError> {
+    pub(crate) fn profiles(&self) -> Result<Vec<(u64, Profile)>, ProbeError> {
         let err = |map: &'static str| move |source| ProbeError::Map { map, source };
         let owners: BpfHashMap<&MapData, u32, u64> = BpfHashMap::try_from(
             self.ebpf
@@ -324,7 +324,7 @@ impl Probe {
 }
 
 /// Kernel slots for `n` cgroups: the largest power of two not above it.
-pub fn profile_slots(n: u32) -> u32 {
+pub(crate) fn profile_slots(n: u32) -> u32 {
     let n = n.max(1);
     1 << (31 - n.leading_zeros())
 }

@@ -7,14 +7,14 @@ use aya::maps::{MapData, RingBuf};
 use tokio::io::{unix::AsyncFd, Interest};
 
 /// How often the ring is drained when nothing woke us up.
-pub const DRAIN_INTERVAL: Duration = Duration::from_millis(10);
+pub(crate) const DRAIN_INTERVAL: Duration = Duration::from_millis(10);
 
-pub struct Ring {
+pub(crate) struct Ring {
     fd: AsyncFd<RingBuf<MapData>>,
 }
 
 impl Ring {
-    pub fn new(ring: RingBuf<MapData>) -> io::Result<Ring> {
+    pub(crate) fn new(ring: RingBuf<MapData>) -> io::Result<Ring> {
         // SAFETY: the RingBuf owns its map fd and keeps it open, unchanged, until it is
         // dropped together with the AsyncFd.
         let fd = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
@@ -23,14 +23,14 @@ impl Ring {
     }
 
     /// Wait until the kernel wakes us up (ring half full).
-    pub async fn wakeup(&self) -> io::Result<()> {
+    pub(crate) async fn wakeup(&self) -> io::Result<()> {
         let mut guard = self.fd.readable().await?;
         guard.clear_ready();
         Ok(())
     }
 
     /// Hand every available record to `f`; returns how many there were.
-    pub fn drain(&mut self, mut f: impl FnMut(&[u8])) -> usize {
+    pub(crate) fn drain(&mut self, mut f: impl FnMut(&[u8])) -> usize {
         let ring = self.fd.get_mut();
         let mut n = 0;
         while let Some(item) = ring.next() {

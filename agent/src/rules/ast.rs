@@ -3,10 +3,10 @@
 use std::fmt;
 
 /// Byte offset in the condition text an item came from (for error locations).
-pub type Pos = usize;
+pub(crate) type Pos = usize;
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum Expr {
+pub(crate) enum Expr {
     And(Vec<Expr>),
     Or(Vec<Expr>),
     Not(Box<Expr>),
@@ -19,32 +19,32 @@ pub enum Expr {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct Check {
-    pub lhs: Operand,
-    pub op: Op,
-    pub rhs: Rhs,
-    pub pos: Pos,
+pub(crate) struct Check {
+    pub(crate) lhs: Operand,
+    pub(crate) op: Op,
+    pub(crate) rhs: Rhs,
+    pub(crate) pos: Pos,
 }
 
 /// A field, possibly wrapped in transformers (`tolower(proc.name)`).
 #[derive(Clone, Debug, PartialEq)]
-pub enum Operand {
+pub(crate) enum Operand {
     Field(FieldRef),
     Transform(Transformer, Box<Operand>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FieldRef {
+pub(crate) struct FieldRef {
     /// As written, without the `[arg]` (e.g. `evt.arg.flags`, `proc.aname`).
-    pub name: String,
+    pub(crate) name: String,
     /// The bracketed argument (`proc.aname[2]` → `2`).
-    pub arg: Option<String>,
-    pub pos: Pos,
+    pub(crate) arg: Option<String>,
+    pub(crate) pos: Pos,
 }
 
 impl FieldRef {
     /// The field as written in a rule (`proc.aname[2]`), the key Falco uses in output_fields.
-    pub fn display(&self) -> String {
+    pub(crate) fn display(&self) -> String {
         match &self.arg {
             Some(a) => format!("{}[{}]", self.name, a),
             None => self.name.clone(),
@@ -53,7 +53,7 @@ impl FieldRef {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transformer {
+pub(crate) enum Transformer {
     ToLower,
     ToUpper,
     Basename,
@@ -62,7 +62,7 @@ pub enum Transformer {
 }
 
 impl Transformer {
-    pub fn from_name(s: &str) -> Option<Transformer> {
+    pub(crate) fn from_name(s: &str) -> Option<Transformer> {
         Some(match s {
             "tolower" => Transformer::ToLower,
             "toupper" => Transformer::ToUpper,
@@ -73,7 +73,7 @@ impl Transformer {
         })
     }
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Transformer::ToLower => "tolower",
             Transformer::ToUpper => "toupper",
@@ -86,14 +86,14 @@ impl Transformer {
 
 /// A literal on the right-hand side, remembering whether it was quoted.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Literal {
-    pub text: String,
-    pub quoted: bool,
-    pub pos: Pos,
+pub(crate) struct Literal {
+    pub(crate) text: String,
+    pub(crate) quoted: bool,
+    pub(crate) pos: Pos,
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum Rhs {
+pub(crate) enum Rhs {
     /// `exists` has no right-hand side.
     None,
     Value(Literal),
@@ -103,7 +103,7 @@ pub enum Rhs {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Op {
+pub(crate) enum Op {
     Eq,
     Ne,
     Lt,
@@ -126,7 +126,7 @@ pub enum Op {
 }
 
 impl Op {
-    pub fn word(s: &str) -> Option<Op> {
+    pub(crate) fn word(s: &str) -> Option<Op> {
         Some(match s {
             "contains" => Op::Contains,
             "icontains" => Op::IContains,
@@ -146,11 +146,11 @@ impl Op {
     }
 
     /// Operators whose right-hand side is a list.
-    pub fn takes_list(self) -> bool {
+    pub(crate) fn takes_list(self) -> bool {
         matches!(self, Op::In | Op::Intersects | Op::Pmatch)
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Op::Eq => "=",
             Op::Ne => "!=",

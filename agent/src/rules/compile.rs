@@ -4,92 +4,38 @@
 
 use std::collections::{HashMap, HashSet};
 
+pub(crate) use super::ir::{CCheck, CRhs, Extract, Node};
 use super::{
-    ast::{Check, Expr, Op, Operand, Rhs, Transformer},
+    ast::{Check, Expr, Operand, Rhs},
     diag::{locate, Diag, Loc},
     evttype,
-    fields::{bind, Bound, F},
+    exceptions::with_exceptions,
+    fields::{bind, F},
+    items::{Collection, Text},
     lists,
-    loader::{with_exceptions, Collection, Priority, Text},
     output::Format,
     parser,
-    value::{self, Const, Type},
+    priority::Priority,
+    value,
 };
-
-/// A field with its transformers (applied innermost first).
-#[derive(Clone, Debug)]
-pub struct Extract {
-    pub field: Bound,
-    pub transforms: Vec<Transformer>,
-}
-
-impl Extract {
-    pub fn ty(&self) -> Type {
-        match self.transforms.last() {
-            None => self.field.ty,
-            Some(Transformer::Len) => Type::Int,
-            Some(_) => Type::Str,
-        }
-    }
-
-    pub fn display(&self) -> String {
-        let mut s = self.field.display.clone();
-        for t in &self.transforms {
-            s = format!("{}({s})", t.name());
-        }
-        s
-    }
-}
-
-#[derive(Clone, Debug)]
-pub enum CRhs {
-    None,
-    Const(Const),
-    Field(Extract),
-}
-
-#[derive(Clone, Debug)]
-pub struct CCheck {
-    pub lhs: Extract,
-    pub op: Op,
-    pub rhs: CRhs,
-    /// The check as written (for `--explain`).
-    pub text: String,
-}
-
-/// A compiled condition.
-#[derive(Clone, Debug)]
-pub enum Node {
-    And(Vec<Node>),
-    Or(Vec<Node>),
-    Not(Box<Node>),
-    Check(Box<CCheck>),
-    /// An empty condition (never produced by the parser; kept for completeness).
-    True,
-}
 
 #[derive(Clone, Debug)]
 pub struct Rule {
     pub name: String,
-    pub desc: String,
     pub priority: Priority,
     pub enabled: bool,
-    pub tags: Vec<String>,
-    pub source: String,
-    pub node: Node,
+    pub(crate) tags: Vec<String>,
+    pub(crate) node: Node,
     pub evttypes: evttype::Set,
-    pub output: Format,
-    pub loc: Loc,
-    /// The full condition text after exceptions and lists (for `--explain`).
-    pub condition: String,
+    pub(crate) output: Format,
 }
 
 /// What one compile produced.
-pub struct Compiled {
-    pub rules: Vec<Rule>,
-    pub diags: Vec<Diag>,
-    pub lists: usize,
-    pub macros: usize,
+pub(crate) struct Compiled {
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) diags: Vec<Diag>,
+    pub(crate) lists: usize,
+    pub(crate) macros: usize,
 }
 
 struct Ctx<'c> {
@@ -327,11 +273,10 @@ fn unavailable(n: &Node, out: &mut std::collections::BTreeSet<String>) {
                 out.insert(c.lhs.field.display.clone());
             }
         }
-        Node::True => {}
     }
 }
 
-pub fn compile(col: &Collection) -> Compiled {
+pub(crate) fn compile(col: &Collection) -> Compiled {
     let mut cx = Ctx {
         col,
         macro_ast: HashMap::new(),
@@ -386,34 +331,9 @@ pub fn compile(col: &Collection) -> Compiled {
         // Exception fields and operators are checked before they become condition text.
         let mut bad = false;
         for ex in &r.exceptions {
-            for (i, f) in ex.fields.iter().enumerate() {
-                if let Err(e) = bind(f, None).or_else(|_| {
-                    // Fields with an argument (`proc.aname[2]`) in exceptions.
-                    match f.split_once('[') {
-                        Some((n, a)) => bind(n, Some(a.trim_end_matches(']'))),
-                        None => bind(f, None),
-                    }
-                }) {
-                    cx.diags.push(Diag::error(
-                        Some(ex.field_locs.get(i).copied().unwrap_or(ex.loc)),
-                        &item,
-                        format!("exception '{}': {e}", ex.name),
-                    ));
-                    bad = true;
-                }
-            }
-            for (i, c) in ex.comps.iter().enumerate() {
-                let known = matches!(c.as_str(), "=" | "==" | "!=" | "<" | "<=" | ">" | ">=")
-                    || Op::word(c).is_some_and(|o| o != Op::Exists);
-                if !known {
-                    cx.diags.push(Diag::error(
-                        Some(ex.comp_locs.get(i).copied().unwrap_or(ex.loc)),
-                        &item,
-                        format!("exception '{}': unknown operator '{c}'", ex.name),
-                    ));
-                    bad = true;
-                }
-            }
+            let errs = ex.check(&item);
+            bad |= !errs.is_empty();
+            cx.diags.extend(errs);
         }
         // Broken exceptions are already reported (so no engine is built): still check the
         // condition without them, to report its own errors in the same run.
@@ -484,16 +404,12 @@ pub fn compile(col: &Collection) -> Compiled {
         }
         rules.push(Rule {
             name: r.name.clone(),
-            desc: r.desc.clone(),
             priority: r.priority,
             enabled: r.enabled,
             tags: r.tags.iter().cloned().collect(),
-            source: r.source.clone(),
             node,
             evttypes,
             output,
-            loc: r.loc,
-            condition: text,
         });
     }
 

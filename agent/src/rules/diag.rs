@@ -4,29 +4,29 @@ use std::fmt;
 
 /// Where something is: a source index and a 1-based line and column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Loc {
-    pub file: usize,
-    pub line: usize,
-    pub col: usize,
+pub(crate) struct Loc {
+    pub(crate) file: usize,
+    pub(crate) line: usize,
+    pub(crate) col: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
+pub(crate) enum Level {
     Error,
     Warning,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diag {
-    pub level: Level,
-    pub loc: Option<Loc>,
+    pub(crate) level: Level,
+    pub(crate) loc: Option<Loc>,
     /// The item concerned: `rule 'Shell in container'`, `macro 'container'`, ...
-    pub item: String,
-    pub msg: String,
+    pub(crate) item: String,
+    pub(crate) msg: String,
 }
 
 impl Diag {
-    pub fn error(loc: Option<Loc>, item: impl Into<String>, msg: impl Into<String>) -> Diag {
+    pub(crate) fn error(loc: Option<Loc>, item: impl Into<String>, msg: impl Into<String>) -> Diag {
         Diag {
             level: Level::Error,
             loc,
@@ -35,7 +35,11 @@ impl Diag {
         }
     }
 
-    pub fn warning(loc: Option<Loc>, item: impl Into<String>, msg: impl Into<String>) -> Diag {
+    pub(crate) fn warning(
+        loc: Option<Loc>,
+        item: impl Into<String>,
+        msg: impl Into<String>,
+    ) -> Diag {
         Diag {
             level: Level::Warning,
             loc,
@@ -76,7 +80,7 @@ impl fmt::Display for Diag {
 /// Find `token` in `text` at or after (line, col), to point at the offending part of a
 /// condition whose text went through YAML folding or list substitution. Falls back to the
 /// start position.
-pub fn locate(text: &str, file: usize, line: usize, col: usize, token: &str) -> Loc {
+pub(crate) fn locate(text: &str, file: usize, line: usize, col: usize, token: &str) -> Loc {
     let start = Loc { file, line, col };
     if token.is_empty() {
         return start;

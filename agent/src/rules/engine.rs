@@ -5,12 +5,14 @@ use std::collections::BTreeSet;
 
 use super::{
     ast::Op,
-    compile::{compile, CCheck, CRhs, Node, Rule},
+    compile::{compile, Rule},
     diag::{Diag, Level},
     evttype,
     extract::{transform, Ctx},
-    loader::{Collection, Priority},
+    ir::{CCheck, CRhs, Node},
+    items::Collection,
     output::{value_of, Alert},
+    priority::Priority,
     value::{compare, compare_values, Val},
 };
 use crate::{event::Event, state::State, syscalls::table};
@@ -30,7 +32,7 @@ pub struct Engine {
     pub matching: Matching,
     pub lists: usize,
     pub macros: usize,
-    pub hostname: String,
+    pub(crate) hostname: String,
 }
 
 /// The outcome of loading rules files.
@@ -51,7 +53,7 @@ impl Loaded {
 }
 
 /// Name of this host as Falco reports it (`$FALCO_HOSTNAME` first).
-pub fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     if let Ok(h) = std::env::var("FALCO_HOSTNAME") {
         return h;
     }
@@ -180,7 +182,7 @@ impl Engine {
 
     /// Explain how rule `name` decided on this event: every check with its value, the
     /// deciding path marked. `None` when the rule does not apply to this event type.
-    pub fn explain(
+    pub(crate) fn explain(
         &self,
         name: &str,
         ev: &Event,
@@ -214,13 +216,12 @@ fn alert(r: &Rule, cx: &Ctx<'_>) -> Alert {
     }
 }
 
-pub fn eval_node(n: &Node, cx: &Ctx<'_>) -> bool {
+pub(crate) fn eval_node(n: &Node, cx: &Ctx<'_>) -> bool {
     match n {
         Node::And(v) => v.iter().all(|c| eval_node(c, cx)),
         Node::Or(v) => v.iter().any(|c| eval_node(c, cx)),
         Node::Not(c) => !eval_node(c, cx),
         Node::Check(c) => eval_check(c, cx),
-        Node::True => true,
     }
 }
 
@@ -301,6 +302,5 @@ fn explain_node(
             ));
             r
         }
-        Node::True => true,
     }
 }

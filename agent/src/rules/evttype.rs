@@ -6,12 +6,12 @@
 
 use std::{collections::HashMap, sync::OnceLock};
 
-use super::compile::Node;
+use super::ir::Node;
 use super::{ast::Op, fields::F, value::Const};
 use crate::syscalls::{table, Abi};
 
 /// Pseudo event types beyond syscalls.
-pub const PSEUDO: &[&str] = &["procexit"];
+pub(crate) const PSEUDO: &[&str] = &["procexit"];
 
 struct Universe {
     names: Vec<&'static str>,
@@ -36,15 +36,15 @@ fn universe() -> &'static Universe {
 }
 
 /// Number of event types.
-pub fn count() -> usize {
+pub(crate) fn count() -> usize {
     universe().names.len()
 }
 
-pub fn id(name: &str) -> Option<usize> {
+pub(crate) fn id(name: &str) -> Option<usize> {
     universe().ids.get(name).copied()
 }
 
-pub fn name(id: usize) -> &'static str {
+pub(crate) fn name(id: usize) -> &'static str {
     universe().names.get(id).copied().unwrap_or("?")
 }
 
@@ -53,11 +53,11 @@ pub fn name(id: usize) -> &'static str {
 pub struct Set(Vec<u64>);
 
 impl Set {
-    pub fn empty() -> Set {
+    pub(crate) fn empty() -> Set {
         Set(vec![0; count().div_ceil(64)])
     }
 
-    pub fn all() -> Set {
+    pub(crate) fn all() -> Set {
         let mut s = Set(vec![u64::MAX; count().div_ceil(64)]);
         s.trim();
         s
@@ -72,39 +72,35 @@ impl Set {
         }
     }
 
-    pub fn insert(&mut self, id: usize) {
+    pub(crate) fn insert(&mut self, id: usize) {
         self.0[id / 64] |= 1 << (id % 64);
     }
 
-    pub fn contains(&self, id: usize) -> bool {
+    pub(crate) fn contains(&self, id: usize) -> bool {
         self.0
             .get(id / 64)
             .is_some_and(|w| w & (1 << (id % 64)) != 0)
     }
 
-    pub fn union(&self, o: &Set) -> Set {
+    pub(crate) fn union(&self, o: &Set) -> Set {
         Set(self.0.iter().zip(&o.0).map(|(a, b)| a | b).collect())
     }
 
-    pub fn intersect(&self, o: &Set) -> Set {
+    pub(crate) fn intersect(&self, o: &Set) -> Set {
         Set(self.0.iter().zip(&o.0).map(|(a, b)| a & b).collect())
     }
 
-    pub fn complement(&self) -> Set {
+    pub(crate) fn complement(&self) -> Set {
         let mut s = Set(self.0.iter().map(|a| !a).collect());
         s.trim();
         s
     }
 
-    pub fn is_all(&self) -> bool {
+    pub(crate) fn is_all(&self) -> bool {
         *self == Set::all()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.iter().all(|w| *w == 0)
-    }
-
-    pub fn ids(&self) -> impl Iterator<Item = usize> + '_ {
+    pub(crate) fn ids(&self) -> impl Iterator<Item = usize> + '_ {
         (0..count()).filter(|i| self.contains(*i))
     }
 
@@ -114,7 +110,7 @@ impl Set {
 }
 
 /// The event types `n` can match (with `neg`: the types its negation can match).
-pub fn infer(n: &Node, neg: bool) -> Set {
+pub(crate) fn infer(n: &Node, neg: bool) -> Set {
     match n {
         Node::And(v) | Node::Or(v) => {
             let is_and = matches!(n, Node::And(_)) != neg;
@@ -160,13 +156,6 @@ pub fn infer(n: &Node, neg: bool) -> Set {
                 set
             }
         }
-        Node::True => {
-            if neg {
-                Set::empty()
-            } else {
-                Set::all()
-            }
-        }
     }
 }
 
@@ -182,7 +171,7 @@ mod tests {
         s.insert(a);
         assert!(s.contains(a) && !s.contains(b));
         assert!(s.complement().contains(b) && !s.complement().contains(a));
-        assert!(Set::all().is_all() && Set::empty().is_empty());
+        assert!(Set::all().is_all() && Set::empty() == Set::all().complement());
         assert_eq!(s.union(&Set::empty()), s);
         assert!(s.intersect(&Set::all()).contains(a));
         assert_eq!(Set::all().complement(), Set::empty());

@@ -12,6 +12,7 @@ use super::{
 use crate::{
     event::{ArgValue, Event, SyscallEvent},
     state::{
+        containers::short_id,
         fds::{parse_addr, FdInfo, FdKind},
         procs::Process,
         State, HOST,
@@ -20,18 +21,18 @@ use crate::{
 
 /// The descriptor an event is about, as Falco's `fd.*` fields see it.
 #[derive(Clone, Debug)]
-pub struct FdView<'a> {
-    pub num: i64,
-    pub info: Cow<'a, FdInfo>,
-    pub name_changed: bool,
+pub(crate) struct FdView<'a> {
+    pub(crate) num: i64,
+    pub(crate) info: Cow<'a, FdInfo>,
+    pub(crate) name_changed: bool,
 }
 
-pub struct Ctx<'a> {
-    pub ev: &'a Event,
-    pub st: &'a State,
+pub(crate) struct Ctx<'a> {
+    pub(crate) ev: &'a Event,
+    pub(crate) st: &'a State,
     /// Event number (evt.num), from 1.
-    pub num: u64,
-    pub hostname: &'a str,
+    pub(crate) num: u64,
+    pub(crate) hostname: &'a str,
     proc: OnceCell<Option<&'a Process>>,
     parent: OnceCell<Option<&'a Process>>,
     ancestors: OnceCell<Vec<&'a Process>>,
@@ -59,15 +60,6 @@ fn join_args(p: &Process) -> String {
         .map(String::as_str)
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-fn cmdline_of(p: &Process) -> String {
-    let mut c = p.comm.clone();
-    for a in p.args.iter().skip(1) {
-        c.push(' ');
-        c.push_str(a);
-    }
-    c
 }
 
 /// Capability names in bit order, as Falco renders them.
@@ -115,7 +107,7 @@ const CAPS: [&str; 41] = [
     "CAP_CHECKPOINT_RESTORE",
 ];
 
-pub fn caps(v: u64) -> String {
+pub(crate) fn caps(v: u64) -> String {
     CAPS.iter()
         .enumerate()
         .filter(|(i, _)| v & (1 << i) != 0)
@@ -125,7 +117,7 @@ pub fn caps(v: u64) -> String {
 }
 
 /// Local time of day with nanoseconds (`13:44:05.478445995`), as Falco prints `evt.time`.
-pub fn local_time(ns: u64, with_date: bool, with_ns: bool) -> String {
+pub(crate) fn local_time(ns: u64, with_date: bool, with_ns: bool) -> String {
     let secs = (ns / 1_000_000_000) as libc::time_t;
     // SAFETY: localtime_r writes into the tm we own.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
@@ -150,7 +142,7 @@ pub fn local_time(ns: u64, with_date: bool, with_ns: bool) -> String {
 }
 
 /// `ENOENT` for -2; Falco's `evt.res` for failures.
-pub fn errno_name(e: i64) -> String {
+pub(crate) fn errno_name(e: i64) -> String {
     let n = (-e) as i32;
     let name = match n {
         libc::EPERM => "EPERM",
@@ -210,7 +202,7 @@ pub fn errno_name(e: i64) -> String {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(ev: &'a Event, st: &'a State, num: u64, hostname: &'a str) -> Ctx<'a> {
+    pub(crate) fn new(ev: &'a Event, st: &'a State, num: u64, hostname: &'a str) -> Ctx<'a> {
         Ctx {
             ev,
             st,
@@ -234,7 +226,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// Falco's event type: the syscall's name, `procexit` for a process exit.
-    pub fn evt_type(&self) -> &'a str {
+    pub(crate) fn evt_type(&self) -> &'a str {
         match self.ev {
             Event::Syscall(e) => &e.syscall,
             Event::Exit(_) => "procexit",
@@ -291,7 +283,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    pub fn fd(&self) -> Option<&FdView<'a>> {
+    pub(crate) fn fd(&self) -> Option<&FdView<'a>> {
         self.fd.get_or_init(|| self.compute_fd()).as_ref()
     }
 
@@ -393,7 +385,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// One value of field `b` (for `any` fields: the first; use [`Ctx::values`]).
-    pub fn value(&self, b: &Bound) -> Option<Val<'_>> {
+    pub(crate) fn value(&self, b: &Bound) -> Option<Val<'_>> {
         let t = self.ev.task();
         match b.f {
             F::EvtType => s(self.evt_type()),
@@ -498,7 +490,7 @@ impl<'a> Ctx<'a> {
                     Some(p) => {
                         let mut q = p.clone();
                         q.comm = t.comm.clone();
-                        cmdline_of(&q)
+                        q.cmdline()
                     }
                     None => t.comm.clone(),
                 });
@@ -573,7 +565,7 @@ impl<'a> Ctx<'a> {
             }
             F::ProcPcmdline => self
                 .pcmdline
-                .get_or_init(|| self.parent().map(cmdline_of))
+                .get_or_init(|| self.parent().map(Process::cmdline))
                 .as_deref()
                 .map(|c| Val::Str(Cow::Borrowed(c))),
             F::ProcAname | F::ProcAexe | F::ProcAexePath | F::ProcApid => {
@@ -668,13 +660,7 @@ impl<'a> Ctx<'a> {
                     return s(HOST);
                 }
                 if b.f == F::ContainerId {
-                    let id = &t.container_id;
-                    let short = if id.len() == 64 && id.bytes().all(|c| c.is_ascii_hexdigit()) {
-                        &id[..12]
-                    } else {
-                        id.as_str()
-                    };
-                    s(short)
+                    s(short_id(&t.container_id))
                 } else {
                     s(&t.container_id)
                 }
@@ -725,7 +711,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// Every value of a multi-valued field (`proc.aname` without index: all ancestors).
-    pub fn values<'s>(&'s self, b: &Bound, out: &mut Vec<Val<'s>>) {
+    pub(crate) fn values<'s>(&'s self, b: &Bound, out: &mut Vec<Val<'s>>) {
         if b.any {
             for a in self.ancestors().iter().skip(1) {
                 if let Some(v) = ancestor_field(b.f, a) {
@@ -748,7 +734,7 @@ fn ancestor_field<'a>(f: F, a: &'a Process) -> Option<Val<'a>> {
 }
 
 /// Apply a transformer to a value.
-pub fn transform<'a>(t: Transformer, v: Val<'a>) -> Option<Val<'a>> {
+pub(crate) fn transform<'a>(t: Transformer, v: Val<'a>) -> Option<Val<'a>> {
     let text = match &v {
         Val::Str(s) => s.clone(),
         other => Cow::Owned(other.render()),

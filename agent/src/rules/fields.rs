@@ -4,109 +4,9 @@
 
 use super::value::Type;
 
-/// Field identities, dispatched on by the extractor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum F {
-    EvtType,
-    EvtDir,
-    EvtNum,
-    EvtRes,
-    EvtRawRes,
-    EvtFailed,
-    EvtArg,
-    EvtRawArg,
-    EvtArgs,
-    EvtTime,
-    EvtTimeS,
-    EvtTimeIso,
-    EvtDatetime,
-    EvtRawTime,
-    EvtRawTimeS,
-    EvtRawTimeNs,
-    EvtIsOpenRead,
-    EvtIsOpenWrite,
-    EvtIsOpenExec,
-    EvtIsOpenCreate,
-    EvtSource,
-    EvtHostname,
-    EvtAbi,
-    ProcName,
-    ProcExe,
-    ProcExePath,
-    ProcArgs,
-    ProcCmdline,
-    ProcExeline,
-    ProcPid,
-    ProcVpid,
-    ProcTty,
-    ProcCwd,
-    ProcEnv,
-    ProcSid,
-    ProcSname,
-    ProcVpgid,
-    ProcIsVpgidLeader,
-    ProcIsSidLeader,
-    ProcDuration,
-    ProcPname,
-    ProcPexe,
-    ProcPexePath,
-    ProcPcmdline,
-    ProcPpidField,
-    ProcAname,
-    ProcAexe,
-    ProcAexePath,
-    ProcApid,
-    ProcIsExeFromMemfd,
-    ThreadTid,
-    ThreadCapPermitted,
-    ThreadCapEffective,
-    ThreadCapInheritable,
-    UserUid,
-    UserName,
-    UserLoginUid,
-    UserLoginName,
-    GroupGid,
-    GroupName,
-    FdNum,
-    FdType,
-    FdTypeChar,
-    FdName,
-    FdNameRaw,
-    FdDirectory,
-    FdFilename,
-    FdIp,
-    FdCip,
-    FdSip,
-    FdLip,
-    FdRip,
-    FdPort,
-    FdCport,
-    FdSport,
-    FdLport,
-    FdRport,
-    FdL4Proto,
-    FdSockFamily,
-    FdIsServer,
-    FdNet,
-    FdCnet,
-    FdSnet,
-    FdLnet,
-    FdRnet,
-    FdConnected,
-    FdNameChanged,
-    ContainerId,
-    ContainerFullId,
-    ContainerName,
-    ContainerType,
-    ContainerCgroup,
-    /// A field whose data source the agent does not have (DNS names, image metadata,
-    /// Kubernetes, exe inode times, I/O buffers): always null.
-    Unavailable,
-}
-
 /// What the `[...]` after a field may hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ArgKind {
+pub(crate) enum ArgKind {
     None,
     /// An index; optional (`proc.aname` alone means "any ancestor").
     Index,
@@ -116,840 +16,190 @@ pub enum ArgKind {
     Required,
 }
 
-pub struct Def {
-    pub name: &'static str,
-    pub f: F,
-    pub ty: Type,
-    pub arg: ArgKind,
-    pub desc: &'static str,
+pub(crate) struct Def {
+    pub(crate) name: &'static str,
+    pub(crate) f: F,
+    pub(crate) ty: Type,
+    pub(crate) arg: ArgKind,
+    pub(crate) desc: &'static str,
 }
 
-const fn d(name: &'static str, f: F, ty: Type, arg: ArgKind, desc: &'static str) -> Def {
-    Def {
-        name,
-        f,
-        ty,
-        arg,
-        desc,
+/// Generates the field identities (`F`, one per extractor) and `DEFS` (every name a condition
+/// or an output may use) from one table, so that each field is written once.
+macro_rules! fields {
+    (
+        fields { $($v:ident $name:literal $ty:ident $arg:ident $desc:literal;)* }
+        aliases { $($av:ident $aname:literal $aty:ident $aarg:ident $adesc:literal;)* }
+        unavailable { $($uname:literal $uty:ident $uarg:ident $udesc:literal;)* }
+    ) => {
+        /// Field identities, dispatched on by the extractor.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub(crate) enum F {
+            $($v,)*
+            /// A field whose data source the agent does not have: always null.
+            Unavailable,
+        }
+
+        pub(crate) static DEFS: &[Def] = &[
+            $(Def { name: $name, f: F::$v, ty: Type::$ty, arg: ArgKind::$arg, desc: $desc },)*
+            $(Def { name: $aname, f: F::$av, ty: Type::$aty, arg: ArgKind::$aarg, desc: $adesc },)*
+            $(Def { name: $uname, f: F::Unavailable, ty: Type::$uty, arg: ArgKind::$uarg, desc: $udesc },)*
+        ];
+    };
+}
+
+#[rustfmt::skip]
+fields! {
+    // variant, name, type, argument, description; one row per field.
+    fields {
+        EvtType              "evt.type"                               Str  None     "syscall name (execve, openat, ...)";
+        EvtDir               "evt.dir"                                Str  None     "'<': every event is an exit event";
+        EvtNum               "evt.num"                                Int  None     "event number, from 1";
+        EvtRes               "evt.res"                                Str  None     "SUCCESS or the errno name (ENOENT, EINPROGRESS...)";
+        EvtRawRes            "evt.rawres"                             Int  None     "return value";
+        EvtFailed            "evt.failed"                             Bool None     "the syscall returned an error";
+        EvtArg               "evt.arg"                                Dyn  Required "argument by name (evt.arg.flags) or index (evt.arg[0])";
+        EvtRawArg            "evt.rawarg"                             Dyn  Required "numeric argument by name";
+        EvtArgs              "evt.args"                               Str  None     "all arguments, name=value";
+        EvtTime              "evt.time"                               Str  None     "time of day with nanoseconds (local)";
+        EvtTimeS             "evt.time.s"                             Str  None     "time of day (local)";
+        EvtTimeIso           "evt.time.iso8601"                       Str  None     "RFC 3339 time, UTC";
+        EvtDatetime          "evt.datetime"                           Str  None     "date and time (local)";
+        EvtRawTime           "evt.rawtime"                            Int  None     "ns since the epoch";
+        EvtRawTimeS          "evt.rawtime.s"                          Int  None     "seconds since the epoch";
+        EvtRawTimeNs         "evt.rawtime.ns"                         Int  None     "ns part of the time";
+        EvtIsOpenRead        "evt.is_open_read"                       Bool None     "an open for reading";
+        EvtIsOpenWrite       "evt.is_open_write"                      Bool None     "an open for writing";
+        EvtIsOpenExec        "evt.is_open_exec"                       Bool None     "an open creating an executable file";
+        EvtIsOpenCreate      "evt.is_open_create"                     Bool None     "an open with O_CREAT";
+        EvtSource            "evt.source"                             Str  None     "always 'syscall'";
+        EvtHostname          "evt.hostname"                           Str  None     "host name";
+        EvtAbi               "evt.abi"                                Str  None     "syscall ABI: x86_64, ia32, x32 (sysaudit)";
+        ProcName             "proc.name"                              Str  None     "process name (comm)";
+        ProcExe              "proc.exe"                               Str  None     "argv[0]";
+        ProcExePath          "proc.exepath"                           Str  None     "executable path";
+        ProcArgs             "proc.args"                              Str  None     "arguments after argv[0], space-separated";
+        ProcCmdline          "proc.cmdline"                           Str  None     "name and arguments";
+        ProcExeline          "proc.exeline"                           Str  None     "argv[0] and arguments";
+        ProcPid              "proc.pid"                               Int  None     "process id";
+        ProcPpidField        "proc.ppid"                              Int  None     "parent process id";
+        ProcVpid             "proc.vpid"                              Int  None     "process id in its pid namespace";
+        ProcTty              "proc.tty"                               Int  None     "controlling terminal (0: none)";
+        ProcCwd              "proc.cwd"                               Str  None     "working directory";
+        ProcEnv              "proc.env"                               Str  Key      "environment, or one variable: proc.env[HOME]";
+        ProcSid              "proc.sid"                               Int  None     "session id";
+        ProcSname            "proc.sname"                             Str  None     "name of the session leader";
+        ProcVpgid            "proc.vpgid"                             Int  None     "process group id in the pid namespace";
+        ProcIsVpgidLeader    "proc.is_vpgid_leader"                   Bool None     "leads its process group";
+        ProcIsSidLeader      "proc.is_sid_leader"                     Bool None     "leads its session";
+        ProcDuration         "proc.duration"                          Int  None     "ns since the process started";
+        ProcPname            "proc.pname"                             Str  None     "parent's name";
+        ProcPexe             "proc.pexe"                              Str  None     "parent's argv[0]";
+        ProcPexePath         "proc.pexepath"                          Str  None     "parent's executable path";
+        ProcPcmdline         "proc.pcmdline"                          Str  None     "parent's command line";
+        ProcAname            "proc.aname"                             Str  Index    "ancestor's name; no index: any ancestor";
+        ProcAexe             "proc.aexe"                              Str  Index    "ancestor's argv[0]";
+        ProcAexePath         "proc.aexepath"                          Str  Index    "ancestor's executable path";
+        ProcApid             "proc.apid"                              Int  Index    "ancestor's pid";
+        ProcIsExeFromMemfd   "proc.is_exe_from_memfd"                 Bool None     "executable is a memfd";
+        ThreadTid            "thread.tid"                             Int  None     "thread id";
+        ThreadCapPermitted   "thread.cap_permitted"                   Str  None     "permitted capabilities";
+        ThreadCapEffective   "thread.cap_effective"                   Str  None     "effective capabilities";
+        ThreadCapInheritable "thread.cap_inheritable"                 Str  None     "inheritable capabilities";
+        UserUid              "user.uid"                               Int  None     "user id";
+        UserName             "user.name"                              Str  None     "user name (the container's /etc/passwd inside containers)";
+        UserLoginUid         "user.loginuid"                          Int  None     "audit login uid, -1 if unset";
+        UserLoginName        "user.loginname"                         Str  None     "name of the login uid";
+        GroupGid             "group.gid"                              Int  None     "group id";
+        GroupName            "group.name"                             Str  None     "group name";
+        FdNum                "fd.num"                                 Int  None     "descriptor number (-1: failed open)";
+        FdType               "fd.type"                                Str  None     "file, directory, ipv4, ipv6, unix, ...";
+        FdTypeChar           "fd.typechar"                            Str  None     "f, d, 4, 6, u, p, ...";
+        FdName               "fd.name"                                Str  None     "path, or cip:cport->sip:sport";
+        FdNameRaw            "fd.nameraw"                             Str  None     "path as passed";
+        FdDirectory          "fd.directory"                           Str  None     "directory of the path";
+        FdFilename           "fd.filename"                            Str  None     "file name of the path";
+        FdIp                 "fd.ip"                                  Ip   None     "client or server IP";
+        FdCip                "fd.cip"                                 Ip   None     "client IP";
+        FdSip                "fd.sip"                                 Ip   None     "server IP";
+        FdLip                "fd.lip"                                 Ip   None     "local IP";
+        FdRip                "fd.rip"                                 Ip   None     "remote IP";
+        FdPort               "fd.port"                                Int  None     "client or server port";
+        FdCport              "fd.cport"                               Int  None     "client port";
+        FdSport              "fd.sport"                               Int  None     "server port";
+        FdLport              "fd.lport"                               Int  None     "local port";
+        FdRport              "fd.rport"                               Int  None     "remote port";
+        FdL4Proto            "fd.l4proto"                             Str  None     "tcp, udp, raw";
+        FdSockFamily         "fd.sockfamily"                          Str  None     "ip or unix";
+        FdIsServer           "fd.is_server"                           Bool None     "this side is the server";
+        FdNet                "fd.net"                                 Ip   None     "client or server IP, compared with a network";
+        FdCnet               "fd.cnet"                                Ip   None     "client IP, compared with a network";
+        FdSnet               "fd.snet"                                Ip   None     "server IP, compared with a network";
+        FdLnet               "fd.lnet"                                Ip   None     "local IP, compared with a network";
+        FdRnet               "fd.rnet"                                Ip   None     "remote IP, compared with a network";
+        FdConnected          "fd.connected"                           Bool None     "socket is connected";
+        FdNameChanged        "fd.name_changed"                        Bool None     "the event set the fd's name (e.g. sendto with an address)";
+        ContainerId          "container.id"                           Str  None     "12-character id, or 'host'";
+        ContainerFullId      "container.full_id"                      Str  None     "full id, or 'host'";
+        ContainerName        "container.name"                         Str  None     "name ('host' for the host)";
+        ContainerType        "container.type"                         Str  None     "runtime: docker, containerd, cri-o, podman, ...";
+        ContainerCgroup      "container.cgroup"                       Str  None     "cgroup path (sysaudit)";
+    }
+    // More names for a field above (Falco keeps both).
+    aliases {
+        EvtType              "syscall.type"                           Str  None     "syscall name";
+        EvtArgs              "evt.info"                               Str  None     "all arguments, name=value";
+    }
+    // Fields whose data source the agent does not have: always null, as in Falco
+    // without that metadata.
+    unavailable {
+        "evt.buffer"                             Str  None     "I/O buffer (not captured)";
+        "evt.cpu"                                Int  None     "CPU (not captured)";
+        "proc.is_exe_upper_layer"                Bool None     "executable in the overlay upper layer (not available)";
+        "proc.is_exe_writable"                   Bool None     "executable writable (not available)";
+        "proc.exe_ino"                           Int  None     "executable inode (not available)";
+        "proc.exe_ino.ctime"                     Int  None     "(not available)";
+        "proc.exe_ino.mtime"                     Int  None     "(not available)";
+        "proc.exe_ino.ctime_duration_proc_start" Int  None     "(not available)";
+        "fd.cip.name"                            Str  None     "DNS name of the client (not available)";
+        "fd.sip.name"                            Str  None     "DNS name of the server (not available)";
+        "fd.lip.name"                            Str  None     "(not available)";
+        "fd.rip.name"                            Str  None     "(not available)";
+        "container.image"                        Str  None     "image (needs engine metadata)";
+        "container.image.id"                     Str  None     "(needs engine metadata)";
+        "container.image.repository"             Str  None     "(needs engine metadata)";
+        "container.image.tag"                    Str  None     "(needs engine metadata)";
+        "container.image.digest"                 Str  None     "(needs engine metadata)";
+        "container.privileged"                   Bool None     "(needs engine metadata)";
+        "container.mounts"                       Str  None     "(needs engine metadata)";
+        "container.mount"                        Str  Key      "(needs engine metadata)";
+        "container.mount.source"                 Str  Key      "(needs engine metadata)";
+        "container.mount.dest"                   Str  Key      "(needs engine metadata)";
+        "container.mount.mode"                   Str  Key      "(needs engine metadata)";
+        "container.mount.rdwr"                   Str  Key      "(needs engine metadata)";
+        "container.mount.propagation"            Str  Key      "(needs engine metadata)";
+        "container.start_ts"                     Int  None     "(needs engine metadata)";
+        "container.duration"                     Int  None     "(needs engine metadata)";
+        "container.ip"                           Str  None     "(needs engine metadata)";
+        "container.healthcheck"                  Str  None     "(needs engine metadata)";
+        "container.label"                        Str  Key      "(needs engine metadata)";
+        "k8s.ns.name"                            Str  None     "(needs Kubernetes)";
+        "k8s.pod.name"                           Str  None     "(needs Kubernetes)";
+        "k8s.pod.id"                             Str  None     "(needs Kubernetes)";
+        "k8s.pod.uid"                            Str  None     "(needs Kubernetes)";
+        "k8s.pod.label"                          Str  Key      "(needs Kubernetes)";
+        "k8s.pod.labels"                         Str  None     "(needs Kubernetes)";
+        "k8s.pod.ip"                             Str  None     "(needs Kubernetes)";
+        "k8s.pod.cni.json"                       Str  None     "(needs Kubernetes)";
+        "k8s.rc.name"                            Str  None     "(needs Kubernetes)";
+        "k8s.deployment.name"                    Str  None     "(needs Kubernetes)";
+        "k8s.svc.name"                           Str  None     "(needs Kubernetes)";
     }
 }
 
-use ArgKind as A;
-use Type as T;
-
-pub static DEFS: &[Def] = &[
-    d(
-        "evt.type",
-        F::EvtType,
-        T::Str,
-        A::None,
-        "syscall name (execve, openat, ...)",
-    ),
-    d("syscall.type", F::EvtType, T::Str, A::None, "syscall name"),
-    d(
-        "evt.dir",
-        F::EvtDir,
-        T::Str,
-        A::None,
-        "'<': every event is an exit event",
-    ),
-    d(
-        "evt.num",
-        F::EvtNum,
-        T::Int,
-        A::None,
-        "event number, from 1",
-    ),
-    d(
-        "evt.res",
-        F::EvtRes,
-        T::Str,
-        A::None,
-        "SUCCESS or the errno name (ENOENT, EINPROGRESS...)",
-    ),
-    d("evt.rawres", F::EvtRawRes, T::Int, A::None, "return value"),
-    d(
-        "evt.failed",
-        F::EvtFailed,
-        T::Bool,
-        A::None,
-        "the syscall returned an error",
-    ),
-    d(
-        "evt.arg",
-        F::EvtArg,
-        T::Dyn,
-        A::Required,
-        "argument by name (evt.arg.flags) or index (evt.arg[0])",
-    ),
-    d(
-        "evt.rawarg",
-        F::EvtRawArg,
-        T::Dyn,
-        A::Required,
-        "numeric argument by name",
-    ),
-    d(
-        "evt.args",
-        F::EvtArgs,
-        T::Str,
-        A::None,
-        "all arguments, name=value",
-    ),
-    d(
-        "evt.info",
-        F::EvtArgs,
-        T::Str,
-        A::None,
-        "all arguments, name=value",
-    ),
-    d(
-        "evt.time",
-        F::EvtTime,
-        T::Str,
-        A::None,
-        "time of day with nanoseconds (local)",
-    ),
-    d(
-        "evt.time.s",
-        F::EvtTimeS,
-        T::Str,
-        A::None,
-        "time of day (local)",
-    ),
-    d(
-        "evt.time.iso8601",
-        F::EvtTimeIso,
-        T::Str,
-        A::None,
-        "RFC 3339 time, UTC",
-    ),
-    d(
-        "evt.datetime",
-        F::EvtDatetime,
-        T::Str,
-        A::None,
-        "date and time (local)",
-    ),
-    d(
-        "evt.rawtime",
-        F::EvtRawTime,
-        T::Int,
-        A::None,
-        "ns since the epoch",
-    ),
-    d(
-        "evt.rawtime.s",
-        F::EvtRawTimeS,
-        T::Int,
-        A::None,
-        "seconds since the epoch",
-    ),
-    d(
-        "evt.rawtime.ns",
-        F::EvtRawTimeNs,
-        T::Int,
-        A::None,
-        "ns part of the time",
-    ),
-    d(
-        "evt.is_open_read",
-        F::EvtIsOpenRead,
-        T::Bool,
-        A::None,
-        "an open for reading",
-    ),
-    d(
-        "evt.is_open_write",
-        F::EvtIsOpenWrite,
-        T::Bool,
-        A::None,
-        "an open for writing",
-    ),
-    d(
-        "evt.is_open_exec",
-        F::EvtIsOpenExec,
-        T::Bool,
-        A::None,
-        "an open creating an executable file",
-    ),
-    d(
-        "evt.is_open_create",
-        F::EvtIsOpenCreate,
-        T::Bool,
-        A::None,
-        "an open with O_CREAT",
-    ),
-    d(
-        "evt.source",
-        F::EvtSource,
-        T::Str,
-        A::None,
-        "always 'syscall'",
-    ),
-    d("evt.hostname", F::EvtHostname, T::Str, A::None, "host name"),
-    d(
-        "evt.abi",
-        F::EvtAbi,
-        T::Str,
-        A::None,
-        "syscall ABI: x86_64, ia32, x32 (sysaudit)",
-    ),
-    d(
-        "evt.buffer",
-        F::Unavailable,
-        T::Str,
-        A::None,
-        "I/O buffer (not captured)",
-    ),
-    d(
-        "evt.cpu",
-        F::Unavailable,
-        T::Int,
-        A::None,
-        "CPU (not captured)",
-    ),
-    d(
-        "proc.name",
-        F::ProcName,
-        T::Str,
-        A::None,
-        "process name (comm)",
-    ),
-    d("proc.exe", F::ProcExe, T::Str, A::None, "argv[0]"),
-    d(
-        "proc.exepath",
-        F::ProcExePath,
-        T::Str,
-        A::None,
-        "executable path",
-    ),
-    d(
-        "proc.args",
-        F::ProcArgs,
-        T::Str,
-        A::None,
-        "arguments after argv[0], space-separated",
-    ),
-    d(
-        "proc.cmdline",
-        F::ProcCmdline,
-        T::Str,
-        A::None,
-        "name and arguments",
-    ),
-    d(
-        "proc.exeline",
-        F::ProcExeline,
-        T::Str,
-        A::None,
-        "argv[0] and arguments",
-    ),
-    d("proc.pid", F::ProcPid, T::Int, A::None, "process id"),
-    d(
-        "proc.ppid",
-        F::ProcPpidField,
-        T::Int,
-        A::None,
-        "parent process id",
-    ),
-    d(
-        "proc.vpid",
-        F::ProcVpid,
-        T::Int,
-        A::None,
-        "process id in its pid namespace",
-    ),
-    d(
-        "proc.tty",
-        F::ProcTty,
-        T::Int,
-        A::None,
-        "controlling terminal (0: none)",
-    ),
-    d("proc.cwd", F::ProcCwd, T::Str, A::None, "working directory"),
-    d(
-        "proc.env",
-        F::ProcEnv,
-        T::Str,
-        A::Key,
-        "environment, or one variable: proc.env[HOME]",
-    ),
-    d("proc.sid", F::ProcSid, T::Int, A::None, "session id"),
-    d(
-        "proc.sname",
-        F::ProcSname,
-        T::Str,
-        A::None,
-        "name of the session leader",
-    ),
-    d(
-        "proc.vpgid",
-        F::ProcVpgid,
-        T::Int,
-        A::None,
-        "process group id in the pid namespace",
-    ),
-    d(
-        "proc.is_vpgid_leader",
-        F::ProcIsVpgidLeader,
-        T::Bool,
-        A::None,
-        "leads its process group",
-    ),
-    d(
-        "proc.is_sid_leader",
-        F::ProcIsSidLeader,
-        T::Bool,
-        A::None,
-        "leads its session",
-    ),
-    d(
-        "proc.duration",
-        F::ProcDuration,
-        T::Int,
-        A::None,
-        "ns since the process started",
-    ),
-    d("proc.pname", F::ProcPname, T::Str, A::None, "parent's name"),
-    d(
-        "proc.pexe",
-        F::ProcPexe,
-        T::Str,
-        A::None,
-        "parent's argv[0]",
-    ),
-    d(
-        "proc.pexepath",
-        F::ProcPexePath,
-        T::Str,
-        A::None,
-        "parent's executable path",
-    ),
-    d(
-        "proc.pcmdline",
-        F::ProcPcmdline,
-        T::Str,
-        A::None,
-        "parent's command line",
-    ),
-    d(
-        "proc.aname",
-        F::ProcAname,
-        T::Str,
-        A::Index,
-        "ancestor's name; no index: any ancestor",
-    ),
-    d(
-        "proc.aexe",
-        F::ProcAexe,
-        T::Str,
-        A::Index,
-        "ancestor's argv[0]",
-    ),
-    d(
-        "proc.aexepath",
-        F::ProcAexePath,
-        T::Str,
-        A::Index,
-        "ancestor's executable path",
-    ),
-    d("proc.apid", F::ProcApid, T::Int, A::Index, "ancestor's pid"),
-    d(
-        "proc.is_exe_from_memfd",
-        F::ProcIsExeFromMemfd,
-        T::Bool,
-        A::None,
-        "executable is a memfd",
-    ),
-    d(
-        "proc.is_exe_upper_layer",
-        F::Unavailable,
-        T::Bool,
-        A::None,
-        "executable in the overlay upper layer (not available)",
-    ),
-    d(
-        "proc.is_exe_writable",
-        F::Unavailable,
-        T::Bool,
-        A::None,
-        "executable writable (not available)",
-    ),
-    d(
-        "proc.exe_ino",
-        F::Unavailable,
-        T::Int,
-        A::None,
-        "executable inode (not available)",
-    ),
-    d(
-        "proc.exe_ino.ctime",
-        F::Unavailable,
-        T::Int,
-        A::None,
-        "(not available)",
-    ),
-    d(
-        "proc.exe_ino.mtime",
-        F::Unavailable,
-        T::Int,
-        A::None,
-        "(not available)",
-    ),
-    d(
-        "proc.exe_ino.ctime_duration_proc_start",
-        F::Unavailable,
-        T::Int,
-        A::None,
-        "(not available)",
-    ),
-    d("thread.tid", F::ThreadTid, T::Int, A::None, "thread id"),
-    d(
-        "thread.cap_permitted",
-        F::ThreadCapPermitted,
-        T::Str,
-        A::None,
-        "permitted capabilities",
-    ),
-    d(
-        "thread.cap_effective",
-        F::ThreadCapEffective,
-        T::Str,
-        A::None,
-        "effective capabilities",
-    ),
-    d(
-        "thread.cap_inheritable",
-        F::ThreadCapInheritable,
-        T::Str,
-        A::None,
-        "inheritable capabilities",
-    ),
-    d("user.uid", F::UserUid, T::Int, A::None, "user id"),
-    d(
-        "user.name",
-        F::UserName,
-        T::Str,
-        A::None,
-        "user name (the container's /etc/passwd inside containers)",
-    ),
-    d(
-        "user.loginuid",
-        F::UserLoginUid,
-        T::Int,
-        A::None,
-        "audit login uid, -1 if unset",
-    ),
-    d(
-        "user.loginname",
-        F::UserLoginName,
-        T::Str,
-        A::None,
-        "name of the login uid",
-    ),
-    d("group.gid", F::GroupGid, T::Int, A::None, "group id"),
-    d("group.name", F::GroupName, T::Str, A::None, "group name"),
-    d(
-        "fd.num",
-        F::FdNum,
-        T::Int,
-        A::None,
-        "descriptor number (-1: failed open)",
-    ),
-    d(
-        "fd.type",
-        F::FdType,
-        T::Str,
-        A::None,
-        "file, directory, ipv4, ipv6, unix, ...",
-    ),
-    d(
-        "fd.typechar",
-        F::FdTypeChar,
-        T::Str,
-        A::None,
-        "f, d, 4, 6, u, p, ...",
-    ),
-    d(
-        "fd.name",
-        F::FdName,
-        T::Str,
-        A::None,
-        "path, or cip:cport->sip:sport",
-    ),
-    d(
-        "fd.nameraw",
-        F::FdNameRaw,
-        T::Str,
-        A::None,
-        "path as passed",
-    ),
-    d(
-        "fd.directory",
-        F::FdDirectory,
-        T::Str,
-        A::None,
-        "directory of the path",
-    ),
-    d(
-        "fd.filename",
-        F::FdFilename,
-        T::Str,
-        A::None,
-        "file name of the path",
-    ),
-    d("fd.ip", F::FdIp, T::Ip, A::None, "client or server IP"),
-    d("fd.cip", F::FdCip, T::Ip, A::None, "client IP"),
-    d("fd.sip", F::FdSip, T::Ip, A::None, "server IP"),
-    d("fd.lip", F::FdLip, T::Ip, A::None, "local IP"),
-    d("fd.rip", F::FdRip, T::Ip, A::None, "remote IP"),
-    d(
-        "fd.port",
-        F::FdPort,
-        T::Int,
-        A::None,
-        "client or server port",
-    ),
-    d("fd.cport", F::FdCport, T::Int, A::None, "client port"),
-    d("fd.sport", F::FdSport, T::Int, A::None, "server port"),
-    d("fd.lport", F::FdLport, T::Int, A::None, "local port"),
-    d("fd.rport", F::FdRport, T::Int, A::None, "remote port"),
-    d("fd.l4proto", F::FdL4Proto, T::Str, A::None, "tcp, udp, raw"),
-    d(
-        "fd.sockfamily",
-        F::FdSockFamily,
-        T::Str,
-        A::None,
-        "ip or unix",
-    ),
-    d(
-        "fd.is_server",
-        F::FdIsServer,
-        T::Bool,
-        A::None,
-        "this side is the server",
-    ),
-    d(
-        "fd.net",
-        F::FdNet,
-        T::Ip,
-        A::None,
-        "client or server IP, compared with a network",
-    ),
-    d(
-        "fd.cnet",
-        F::FdCnet,
-        T::Ip,
-        A::None,
-        "client IP, compared with a network",
-    ),
-    d(
-        "fd.snet",
-        F::FdSnet,
-        T::Ip,
-        A::None,
-        "server IP, compared with a network",
-    ),
-    d(
-        "fd.lnet",
-        F::FdLnet,
-        T::Ip,
-        A::None,
-        "local IP, compared with a network",
-    ),
-    d(
-        "fd.rnet",
-        F::FdRnet,
-        T::Ip,
-        A::None,
-        "remote IP, compared with a network",
-    ),
-    d(
-        "fd.connected",
-        F::FdConnected,
-        T::Bool,
-        A::None,
-        "socket is connected",
-    ),
-    d(
-        "fd.name_changed",
-        F::FdNameChanged,
-        T::Bool,
-        A::None,
-        "the event set the fd's name (e.g. sendto with an address)",
-    ),
-    d(
-        "fd.cip.name",
-        F::Unavailable,
-        T::Str,
-        A::None,
-        "DNS name of the client (not available)",
-    ),
-    d(
-        "fd.sip.name",
-        F::Unavailable,
-        T::Str,
-        A::None,
-        "DNS name of the server (not available)",
-    ),
-    d(
-        "fd.lip.name",
-        F::Unavailable,
-        T::Str,
-        A::None,
-        "(not available)",
-    ),
-    d(
-        "fd.rip.name",
-        F::Unavailable,
-        T::Str,
-        A::None,
-        "(not available)",
-    ),
-    d(
-        "container.id",
-        F::ContainerId,
-        T::Str,
-        A::None,
-        "12-character id, or 'host'",
-    ),
-    d(
-        "container.full_id",
-        F::ContainerFullId,
-        T::Str,
-        A::None,
-        "full id, or 'host'",
-    ),
-    d(
-        "container.name",
-        F::ContainerName,
-        T::Str,
-        A::None,
-        "name ('host' for the host)",
-    ),
-    d(
-        "container.type",
-        F::ContainerType,
-        T::Str,
-        A::None,
-        "runtime: docker, containerd, cri-o, podman, ...",
-    ),
-    d(
-        "container.cgroup",
-        F::ContainerCgroup,
-        T::Str,
-        A::None,
-        "cgroup path (sysaudit)",
-    ),
-    d(
-        "container.image",
-        F::Unavailable,
-        T::Str,
-        A::None,
-        "image (needs engine metadata)",
-    ),
-    d(
-        "container.image.id",
-        F::Unavailable,
-        T::Str,
-        A::None,
-        "(needs engine metadata)",
-    ),
-    d(
-        "container.image.repository",
-        F::Unavailable,
-        T::Str,
-        A::None,
-        "(needs engine metadata)",
-    ),
-    d(
-        "container.image.tag",
-        F::Unavailable,
-        T::Str,
-        A::None,
-        "(needs engine metadata)",
-    ),
-    d(
-        "container.image.digest",
-        F::Unavailable,
-        T::Str,
-        A::None,
-        "(needs engine metadata)",
-    ),
-    d(
-        "container.privileged",
-        F::Unavailable,
-        T::Bool,
-        A::None,
-        "(needs engine metadata)",
-    ),
-    d(
-        "container.mounts",
-        F::Unavailable,
-        T::Str,
-        A::None,
-        "(needs engine metadata)",
-    ),
-    d(
-        "container.mount",
-        F::Unavailable,
-        T::Str,
-        A::Key,
-        "(needs engine metadata)",
-    ),
-    d(
-        "container.mount.source",
-        F::Unavailable,
-        T::Str,
-        A::Key,
-        "(needs engine metadata)",
-    ),
-    d(
-        "container.mount.dest",
-        F::Unavailable,
-        T::Str,
-        A::Key,
-        "(needs engine metadata)",
-    ),
-    d(
-        "container.mount.mode",
-        F::Unavailable,
-        T::Str,
-        A::Key,
-        "(needs engine metadata)",
-    ),
-    d(
-        "container.mount.rdwr",
-        F::Unavailable,
-        T::Str,
-        A::Key,
-        "(needs engine metadata)",
-    ),
-    d(
-        "container.mount.propagation",
-        F::Unavailable,
-        T::Str,
-        A::Key,
-        "(needs engine metadata)",
-    ),
-    d(
-        "container.start_ts",
-        F::Unavailable,
-        T::Int,
-        A::None,
-        "(needs engine metadata)",
-    ),
-    d(
-        "container.duration",
-        F::Unavailable,
-        T::Int,
-        A::None,
-        "(needs engine metadata)",
-    ),
-    d(
-        "container.ip",
-        F::Unavailable,
-        T::Str,
-        A::None,
-        "(needs engine metadata)",
-    ),
-    d(
-        "container.healthcheck",
-        F::Unavailable,
-        T::Str,
-        A::None,
-        "(needs engine metadata)",
-    ),
-    d(
-        "container.label",
-        F::Unavailable,
-        T::Str,
-        A::Key,
-        "(needs engine metadata)",
-    ),
-    d(
-        "k8s.ns.name",
-        F::Unavailable,
-        T::Str,
-        A::None,
-        "(needs Kubernetes)",
-    ),
-    d(
-        "k8s.pod.name",
-        F::Unavailable,
-        T::Str,
-        A::None,
-        "(needs Kubernetes)",
-    ),
-    d(
-        "k8s.pod.id",
-        F::Unavailable,
-        T::Str,
-        A::None,
-        "(needs Kubernetes)",
-    ),
-    d(
-        "k8s.pod.uid",
-        F::Unavailable,
-        T::Str,
-        A::None,
-        "(needs Kubernetes)",
-    ),
-    d(
-        "k8s.pod.label",
-        F::Unavailable,
-        T::Str,
-        A::Key,
-        "(needs Kubernetes)",
-    ),
-    d(
-        "k8s.pod.labels",
-        F::Unavailable,
-        T::Str,
-        A::None,
-        "(needs Kubernetes)",
-    ),
-    d(
-        "k8s.pod.ip",
-        F::Unavailable,
-        T::Str,
-        A::None,
-        "(needs Kubernetes)",
-    ),
-    d(
-        "k8s.pod.cni.json",
-        F::Unavailable,
-        T::Str,
-        A::None,
-        "(needs Kubernetes)",
-    ),
-    d(
-        "k8s.rc.name",
-        F::Unavailable,
-        T::Str,
-        A::None,
-        "(needs Kubernetes)",
-    ),
-    d(
-        "k8s.deployment.name",
-        F::Unavailable,
-        T::Str,
-        A::None,
-        "(needs Kubernetes)",
-    ),
-    d(
-        "k8s.svc.name",
-        F::Unavailable,
-        T::Str,
-        A::None,
-        "(needs Kubernetes)",
-    ),
-];
-
 /// The argument a bound field carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Arg {
+pub(crate) enum Arg {
     None,
     Index(usize),
     Key(String),
@@ -957,22 +207,22 @@ pub enum Arg {
 
 /// A field as a check uses it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Bound {
-    pub f: F,
-    pub ty: Type,
-    pub arg: Arg,
+pub(crate) struct Bound {
+    pub(crate) f: F,
+    pub(crate) ty: Type,
+    pub(crate) arg: Arg,
     /// As written (`proc.aname[2]`), the output_fields key.
-    pub display: String,
+    pub(crate) display: String,
     /// `proc.aname` without an index: true if any ancestor matches.
-    pub any: bool,
+    pub(crate) any: bool,
 }
 
-pub fn def(name: &str) -> Option<&'static Def> {
+pub(crate) fn def(name: &str) -> Option<&'static Def> {
     DEFS.iter().find(|d| d.name == name)
 }
 
 /// Resolve `name` (possibly with a dotted argument, `evt.arg.flags`) and its bracket argument.
-pub fn bind(name: &str, arg: Option<&str>) -> Result<Bound, String> {
+pub(crate) fn bind(name: &str, arg: Option<&str>) -> Result<Bound, String> {
     let (def, arg) = match def(name) {
         Some(d) => (d, arg.map(str::to_string)),
         None => {

@@ -10,7 +10,7 @@ fn is_delim(c: char) -> bool {
 }
 
 /// Quote an item that contains a space and is not quoted already.
-pub fn quote_item(item: &str) -> String {
+pub(crate) fn quote_item(item: &str) -> String {
     let quoted = item.len() >= 2
         && ((item.starts_with('"') && item.ends_with('"'))
             || (item.starts_with('\'') && item.ends_with('\'')));
@@ -22,7 +22,7 @@ pub fn quote_item(item: &str) -> String {
 }
 
 /// Replace list `name` (with `items`) in `cond`; returns whether it was used.
-pub fn substitute(cond: &mut String, name: &str, items: &[String]) -> bool {
+pub(crate) fn substitute(cond: &mut String, name: &str, items: &[String]) -> bool {
     if name.is_empty() {
         return false;
     }

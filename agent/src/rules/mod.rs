@@ -3,20 +3,31 @@
 //! formatter. It evaluates [`crate::event::Event`]s against [`crate::state::State`] and never
 //! touches the probe, so captures replay through exactly the code live detection runs.
 
-pub mod ast;
-pub mod compile;
-pub mod diag;
-pub mod engine;
-pub mod evttype;
-pub mod extract;
-pub mod fields;
+pub(crate) mod ast;
+pub(crate) mod compile;
+pub(crate) mod default;
+pub(crate) mod diag;
+pub(crate) mod engine;
+pub(crate) mod evttype;
+pub(crate) mod exceptions;
+pub(crate) mod extract;
+pub(crate) mod fields;
 pub mod fuzzing;
-pub mod lists;
-pub mod loader;
-pub mod output;
-pub mod parser;
-pub mod value;
+pub(crate) mod ir;
+pub(crate) mod items;
+pub(crate) mod lists;
+pub(crate) mod loader;
+pub(crate) mod merge;
+pub(crate) mod output;
+pub(crate) mod parser;
+pub(crate) mod priority;
+pub(crate) mod value;
+pub(crate) mod yaml;
 
+pub use compile::Rule;
+pub use default::{DEFAULT_RULES, DEFAULT_RULES_NAME};
+pub use diag::Diag;
 pub use engine::{Engine, Loaded, Matching};
-pub use loader::Priority;
+pub use evttype::Set as EventTypes;
 pub use output::Alert;
+pub use priority::Priority;

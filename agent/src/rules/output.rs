@@ -7,10 +7,10 @@ use serde_json::{json, Map, Value};
 
 use super::{
     ast::Transformer,
-    compile::Extract,
     extract::{local_time, transform, Ctx},
     fields::bind,
-    loader::Priority,
+    ir::Extract,
+    priority::Priority,
     value::Val,
 };
 use crate::event::Timestamp;
@@ -26,7 +26,7 @@ enum Seg {
 }
 
 #[derive(Clone, Debug)]
-pub struct Format {
+pub(crate) struct Format {
     segs: Vec<Seg>,
 }
 
@@ -36,7 +36,7 @@ fn is_field_char(c: char) -> bool {
 
 impl Format {
     /// Parse an output format; errors are (message, offending text).
-    pub fn parse(text: &str) -> Result<Format, (String, String)> {
+    pub(crate) fn parse(text: &str) -> Result<Format, (String, String)> {
         // Falco's leading `*` means "print even with missing values", which we always do.
         let text = text.strip_prefix('*').unwrap_or(text);
         let mut segs = Vec::new();
@@ -69,7 +69,8 @@ impl Format {
     }
 
     /// The fields named by the format, as written (`proc.aname[2]`).
-    pub fn fields(&self) -> Vec<String> {
+    #[cfg(test)]
+    fn fields(&self) -> Vec<String> {
         self.segs
             .iter()
             .filter_map(|s| match s {
@@ -80,7 +81,7 @@ impl Format {
     }
 
     /// The text, and the output fields with their JSON values (null when missing).
-    pub fn render(&self, cx: &Ctx<'_>) -> (String, Vec<(String, Value)>) {
+    pub(crate) fn render(&self, cx: &Ctx<'_>) -> (String, Vec<(String, Value)>) {
         let mut out = String::new();
         let mut fields: Vec<(String, Value)> = Vec::new();
         for s in &self.segs {
@@ -113,7 +114,7 @@ impl Format {
 }
 
 /// The value of an extraction, transformers applied (`any` fields: the first value).
-pub fn value_of<'s>(cx: &'s Ctx<'_>, ex: &Extract) -> Option<Val<'s>> {
+pub(crate) fn value_of<'s>(cx: &'s Ctx<'_>, ex: &Extract) -> Option<Val<'s>> {
     let mut v = if ex.field.any {
         let mut all = Vec::new();
         cx.values(&ex.field, &mut all);
@@ -215,14 +216,19 @@ fn field_at(s: &str) -> Result<(Seg, usize), (String, String)> {
 /// One alert: a rule matched an event.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Alert {
+    /// When the event happened.
     pub time: Timestamp,
+    /// The rule's name.
     pub rule: String,
+    /// The rule's priority.
     pub priority: Priority,
     /// The rule output, rendered.
     pub message: String,
+    /// The fields the output names, with their values (`null` when missing).
     pub output_fields: Vec<(String, Value)>,
     /// Sorted (Falco keeps them in a set).
     pub tags: Vec<String>,
+    /// The host the agent runs on.
     pub hostname: String,
 }
 

@@ -12,19 +12,19 @@
 use super::ast::{Check, Expr, FieldRef, Literal, Op, Operand, Pos, Rhs, Transformer};
 
 /// Deepest nesting accepted (Falco's loader uses 1000; the parser's default is 100).
-pub const MAX_DEPTH: usize = 1000;
+pub(crate) const MAX_DEPTH: usize = 1000;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{msg}")]
-pub struct ParseError {
-    pub msg: String,
+pub(crate) struct ParseError {
+    pub(crate) msg: String,
     /// Byte offset in the condition.
-    pub pos: Pos,
+    pub(crate) pos: Pos,
     /// The text the error is about, to find it in the source file.
-    pub token: String,
+    pub(crate) token: String,
 }
 
-pub fn parse(text: &str) -> Result<Expr, ParseError> {
+pub(crate) fn parse(text: &str) -> Result<Expr, ParseError> {
     let mut p = Parser {
         s: text,
         i: 0,

@@ -13,7 +13,7 @@ use super::ast::Op;
 
 /// Type of a field's value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Type {
+pub(crate) enum Type {
     Str,
     Int,
     Bool,
@@ -37,7 +37,7 @@ impl fmt::Display for Type {
 
 /// An extracted value.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Val<'a> {
+pub(crate) enum Val<'a> {
     Str(Cow<'a, str>),
     Int(i64),
     Bool(bool),
@@ -45,7 +45,7 @@ pub enum Val<'a> {
 }
 
 impl Val<'_> {
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         match self {
             Val::Str(s) => s.to_string(),
             Val::Int(i) => i.to_string(),
@@ -54,7 +54,7 @@ impl Val<'_> {
         }
     }
 
-    pub fn to_json(&self) -> serde_json::Value {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
         match self {
             Val::Str(s) => serde_json::Value::String(s.to_string()),
             Val::Int(i) => serde_json::Value::from(*i),
@@ -73,7 +73,7 @@ impl Val<'_> {
 
 /// A right-hand side constant, prepared for the comparison it is used in.
 #[derive(Clone, Debug)]
-pub enum Const {
+pub(crate) enum Const {
     Str(String),
     /// Lower-cased, for `icontains`.
     Lower(String),
@@ -92,13 +92,13 @@ pub enum Const {
 }
 
 #[derive(Clone, Debug)]
-pub enum PathComp {
+pub(crate) enum PathComp {
     Lit(String),
     Glob(GlobMatcher),
 }
 
 /// Why a constant does not fit its field.
-pub type ConstError = String;
+pub(crate) type ConstError = String;
 
 fn glob(pat: &str, case_insensitive: bool) -> Result<GlobMatcher, ConstError> {
     GlobBuilder::new(pat)
@@ -110,7 +110,7 @@ fn glob(pat: &str, case_insensitive: bool) -> Result<GlobMatcher, ConstError> {
         .map_err(|e| format!("invalid glob '{pat}': {e}"))
 }
 
-pub fn parse_int(s: &str) -> Option<i64> {
+pub(crate) fn parse_int(s: &str) -> Option<i64> {
     let t = s.trim();
     if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
         return i64::from_str_radix(h, 16)
@@ -148,7 +148,7 @@ fn hex_bytes(s: &str) -> Result<Vec<u8>, ConstError> {
 }
 
 /// Which operators a type supports.
-pub fn op_allowed(ty: Type, op: Op) -> bool {
+pub(crate) fn op_allowed(ty: Type, op: Op) -> bool {
     use Op::*;
     match ty {
         Type::Str => !matches!(op, Lt | Le | Gt | Ge),
@@ -160,7 +160,7 @@ pub fn op_allowed(ty: Type, op: Op) -> bool {
 }
 
 /// Prepare a single constant for `op` on a field of type `ty`.
-pub fn prepare(ty: Type, op: Op, text: &str) -> Result<Const, ConstError> {
+pub(crate) fn prepare(ty: Type, op: Op, text: &str) -> Result<Const, ConstError> {
     use Op::*;
     match op {
         IContains => return Ok(Const::Lower(text.to_lowercase())),
@@ -194,7 +194,7 @@ pub fn prepare(ty: Type, op: Op, text: &str) -> Result<Const, ConstError> {
 }
 
 /// Prepare a list constant for `in`, `intersects` or `pmatch`.
-pub fn prepare_list(ty: Type, op: Op, items: &[String]) -> Result<Const, ConstError> {
+pub(crate) fn prepare_list(ty: Type, op: Op, items: &[String]) -> Result<Const, ConstError> {
     if op == Op::Pmatch {
         let mut v = Vec::new();
         for p in items {
@@ -235,7 +235,7 @@ pub fn prepare_list(ty: Type, op: Op, items: &[String]) -> Result<Const, ConstEr
 }
 
 /// Does value `v` satisfy `op` against `c`?
-pub fn compare(v: &Val<'_>, op: Op, c: &Const) -> bool {
+pub(crate) fn compare(v: &Val<'_>, op: Op, c: &Const) -> bool {
     use Op::*;
     match (op, c) {
         (Eq, _) => equals(v, c),
@@ -316,7 +316,7 @@ fn in_set(v: &Val<'_>, c: &Const) -> bool {
 
 /// Compare two extracted values (`val(field)` on the right): equality and ordering on their
 /// common form, the string operators on text.
-pub fn compare_values(a: &Val<'_>, op: Op, b: &Val<'_>) -> bool {
+pub(crate) fn compare_values(a: &Val<'_>, op: Op, b: &Val<'_>) -> bool {
     use Op::*;
     match op {
         Eq => a == b || a.text() == b.text(),

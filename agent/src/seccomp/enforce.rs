@@ -2,6 +2,7 @@
 //! loaded with no_new_privs, then the command is exec'd, so the first syscall under the filter
 //! is the command's own `execve` — exactly where `profile -- COMMAND` starts recording.
 
+use crate::messages::message;
 use std::{ffi::CString, os::unix::ffi::OsStrExt, path::Path};
 
 use libseccomp::{ScmpAction, ScmpFilterContext, ScmpSyscall};
@@ -9,7 +10,7 @@ use libseccomp::{ScmpAction, ScmpFilterContext, ScmpSyscall};
 use super::profile::{DefaultAction, Profile};
 
 #[derive(Debug, thiserror::Error)]
-pub enum EnforceError {
+pub(crate) enum EnforceError {
     #[error("libseccomp: {0}")]
     Seccomp(#[from] libseccomp::error::SeccompError),
     #[error("{0}")]
@@ -27,7 +28,7 @@ fn action(a: DefaultAction) -> ScmpAction {
 
 /// Build the filter; names this libseccomp does not know are returned (and left out, as runc
 /// does).
-pub fn filter(p: &Profile) -> Result<(ScmpFilterContext, Vec<String>), EnforceError> {
+pub(crate) fn filter(p: &Profile) -> Result<(ScmpFilterContext, Vec<String>), EnforceError> {
     let mut ctx = ScmpFilterContext::new(action(p.default_action))?;
     for abi in &p.abis {
         ctx.add_arch(abi.scmp())?;
@@ -45,14 +46,14 @@ pub fn filter(p: &Profile) -> Result<(ScmpFilterContext, Vec<String>), EnforceEr
 }
 
 /// Load the profile and exec `argv` in this process. Returns only on failure.
-pub fn exec_under(p: &Profile, argv: &[String]) -> EnforceError {
+pub(crate) fn exec_under(p: &Profile, argv: &[String]) -> EnforceError {
     let (ctx, unknown) = match filter(p) {
         Ok(x) => x,
         Err(e) => return e,
     };
     if !unknown.is_empty() {
-        eprintln!(
-            "sysaudit: this libseccomp does not know {}; left out of the filter",
+        message!(
+            "this libseccomp does not know {}; left out of the filter",
             unknown.join(", ")
         );
     }

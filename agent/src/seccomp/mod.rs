@@ -3,9 +3,9 @@
 //! earlier recordings, written atomically; and a loader that enforces one on a command.
 //! Independent of the rules engine; the recorder reads the probe's maps.
 
-pub mod enforce;
-pub mod profile;
-pub mod record;
-pub mod runtime;
+pub(crate) mod enforce;
+pub(crate) mod profile;
+pub(crate) mod record;
+pub(crate) mod runtime;
 
-pub use profile::{DefaultAction, Format, Profile, ProfileError};
+pub(crate) use profile::{DefaultAction, Format, Profile};

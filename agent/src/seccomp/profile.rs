@@ -9,7 +9,7 @@ use yaml_rust2::{yaml::Hash, Yaml, YamlEmitter};
 use crate::syscalls::{table, Abi};
 
 #[derive(Debug, thiserror::Error)]
-pub enum ProfileError {
+pub(crate) enum ProfileError {
     #[error("{path}: {msg}")]
     Parse { path: String, msg: String },
     #[error("{path}: {err}")]
@@ -18,7 +18,7 @@ pub enum ProfileError {
 
 /// What a syscall outside the profile gets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DefaultAction {
+pub(crate) enum DefaultAction {
     /// Fail with EPERM (the default; what Docker's profile does).
     Errno,
     /// Kill the whole process.
@@ -30,7 +30,7 @@ pub enum DefaultAction {
 }
 
 impl DefaultAction {
-    pub fn parse(s: &str) -> Option<DefaultAction> {
+    pub(crate) fn parse(s: &str) -> Option<DefaultAction> {
         Some(match s {
             "errno" => DefaultAction::Errno,
             "kill" => DefaultAction::Kill,
@@ -40,7 +40,7 @@ impl DefaultAction {
         })
     }
 
-    pub fn scmp(self) -> &'static str {
+    pub(crate) fn scmp(self) -> &'static str {
         match self {
             DefaultAction::Errno => "SCMP_ACT_ERRNO",
             DefaultAction::Kill => "SCMP_ACT_KILL_PROCESS",
@@ -52,7 +52,7 @@ impl DefaultAction {
 
 /// Output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     /// OCI runtime-spec `linux.seccomp` / Docker `--security-opt seccomp=` / kubelet Localhost.
     Oci,
     /// Security Profiles Operator `SeccompProfile` manifest (YAML).
@@ -61,7 +61,7 @@ pub enum Format {
 
 /// An allowlist profile.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Profile {
+pub(crate) struct Profile {
     pub default_action: DefaultAction,
     pub abis: BTreeSet<Abi>,
     pub names: BTreeSet<String>,
@@ -72,7 +72,7 @@ pub struct Profile {
 }
 
 impl Profile {
-    pub fn new(default_action: DefaultAction) -> Profile {
+    pub(crate) fn new(default_action: DefaultAction) -> Profile {
         Profile {
             default_action,
             abis: BTreeSet::from([Abi::X86_64]),
@@ -83,13 +83,13 @@ impl Profile {
     }
 
     /// Add a recorded syscall of an ABI.
-    pub fn allow(&mut self, abi: Abi, name: &str) {
+    pub(crate) fn allow(&mut self, abi: Abi, name: &str) {
         self.abis.insert(abi);
         self.names.insert(name.to_string());
     }
 
     /// Union with another profile (another run, another replica).
-    pub fn merge(&mut self, other: &Profile) {
+    pub(crate) fn merge(&mut self, other: &Profile) {
         self.abis.extend(other.abis.iter().copied());
         self.names.extend(other.names.iter().cloned());
         for r in &other.incomplete {
@@ -109,7 +109,7 @@ impl Profile {
     }
 
     /// OCI/Docker JSON (pretty, newline-terminated).
-    pub fn to_oci(&self) -> String {
+    pub(crate) fn to_oci(&self) -> String {
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]
         struct Rule<'a> {
@@ -150,7 +150,7 @@ impl Profile {
     }
 
     /// A Security Profiles Operator `SeccompProfile` (YAML).
-    pub fn to_spo(&self, name: &str) -> String {
+    pub(crate) fn to_spo(&self, name: &str) -> String {
         let st = |s: &str| Yaml::String(s.to_string());
         let mut meta = Hash::new();
         meta.insert(st("name"), st(&spo_name(name)));
@@ -189,7 +189,7 @@ impl Profile {
         out
     }
 
-    pub fn render(&self, format: Format, name: &str) -> String {
+    pub(crate) fn render(&self, format: Format, name: &str) -> String {
         match format {
             Format::Oci => self.to_oci(),
             Format::Spo => self.to_spo(name),
@@ -198,7 +198,10 @@ impl Profile {
 
     /// Read a profile written by sysaudit or by hand: OCI/Docker JSON or an SPO manifest.
     /// Only its ALLOW rules matter for a merge; anything else is refused rather than dropped.
-    pub fn read(path: &Path, default_action: DefaultAction) -> Result<Profile, ProfileError> {
+    pub(crate) fn read(
+        path: &Path,
+        default_action: DefaultAction,
+    ) -> Result<Profile, ProfileError> {
         let p = path.display().to_string();
         let text = fs::read_to_string(path).map_err(|err| ProfileError::Io {
             path: p.clone(),
@@ -341,7 +344,7 @@ impl Profile {
 }
 
 /// A Kubernetes object name: lowercase alphanumerics, '-' and '.', at most 253 characters.
-pub fn spo_name(s: &str) -> String {
+pub(crate) fn spo_name(s: &str) -> String {
     let mut out: String = s
         .to_ascii_lowercase()
         .chars()
@@ -363,7 +366,7 @@ pub fn spo_name(s: &str) -> String {
 }
 
 /// Write `text` to `path` atomically: a temporary file in the same directory, then rename.
-pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())

@@ -7,7 +7,7 @@ use crate::syscalls::{table, Abi};
 
 /// What one cgroup's bitmap holds, by ABI and name.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Recorded {
+pub(crate) struct Recorded {
     pub native: Vec<&'static str>,
     pub ia32: Vec<&'static str>,
     /// Numbers the syscall table does not know (never put in a profile).
@@ -19,7 +19,7 @@ pub struct Recorded {
 }
 
 impl Recorded {
-    pub fn from_kernel(k: &KernelProfile) -> Recorded {
+    pub(crate) fn from_kernel(k: &KernelProfile) -> Recorded {
         let mut r = Recorded {
             pre_gate: k.pre_gate != 0,
             gate_closed: k.gate != sysaudit_common::gate::OPEN,
@@ -43,12 +43,8 @@ impl Recorded {
         r
     }
 
-    pub fn count(&self) -> usize {
-        self.native.len() + self.ia32.len()
-    }
-
     /// Add everything recorded to a profile.
-    pub fn apply(&self, p: &mut Profile) {
+    pub(crate) fn apply(&self, p: &mut Profile) {
         for n in &self.native {
             p.allow(Abi::X86_64, n);
         }

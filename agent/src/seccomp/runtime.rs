@@ -6,7 +6,7 @@
 //! missing one kills the container at random (SIGSEGV from a denied `rt_sigreturn`, seen here
 //! in 2 of 3 runs of a `cat`
 //! container). Profiles recorded through a runtime hand-over therefore always allow this set.
-pub const HANDOVER_BASE: &[&str] = &[
+pub(crate) const HANDOVER_BASE: &[&str] = &[
     "close",
     "epoll_ctl",
     "epoll_pwait",

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// Who created the container, as far as the cgroup path tells.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Runtime {
+pub(crate) enum Runtime {
     Docker,
     Containerd,
     Crio,
@@ -24,7 +24,7 @@ pub enum Runtime {
 }
 
 impl Runtime {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Runtime::Docker => "docker",
             Runtime::Containerd => "containerd",
@@ -39,7 +39,7 @@ impl Runtime {
 
 /// What a cgroup path says about its owner.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PathKind {
+pub(crate) enum PathKind {
     /// A container of a known runtime.
     Container { runtime: Runtime, id: String },
     /// A runtime's helper next to a container (conmon): host, not the container.
@@ -89,11 +89,11 @@ fn is_hex64(s: &str) -> bool {
 /// Classify a cgroup v2 path (as in `/proc/<pid>/cgroup`, starting with `/`).
 /// Depth of a cgroup below the root (`/a/b` → 2): the level `bpf_get_current_ancestor_cgroup_id`
 /// takes.
-pub fn level(path: &str) -> u32 {
+pub(crate) fn level(path: &str) -> u32 {
     path.split('/').filter(|c| !c.is_empty()).count() as u32
 }
 
-pub fn classify(path: &str) -> PathKind {
+pub(crate) fn classify(path: &str) -> PathKind {
     let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
     for (i, comp) in comps.iter().enumerate().rev() {
         for p in patterns() {
@@ -134,7 +134,7 @@ pub fn classify(path: &str) -> PathKind {
 
 /// The id a container gets when only its pid namespace says it is one: the last path
 /// component (plain runc uses `cgroupsPath` = `/<parent>/<id>`; `ctr` uses `/<ns>/<id>`).
-pub fn fallback_id(path: &str) -> Option<String> {
+pub(crate) fn fallback_id(path: &str) -> Option<String> {
     path.rsplit('/').find(|c| !c.is_empty()).map(str::to_string)
 }
 

@@ -11,7 +11,7 @@ use std::{
     collections::HashMap,
     fs,
     os::unix::fs::MetadataExt,
-    path::{Path, PathBuf},
+    path::PathBuf,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -20,22 +20,20 @@ use super::cgroup_path::{self, PathKind, Runtime};
 
 /// A container as sysaudit knows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Container {
+pub(crate) struct Container {
     /// Full id (64 hex for most runtimes, the cgroup name for plain runc).
-    pub id: String,
-    pub runtime: Runtime,
-    pub cgroup_path: String,
-    pub cgroup_id: u64,
+    pub(crate) id: String,
+    pub(crate) runtime: Runtime,
+    pub(crate) cgroup_path: String,
+    pub(crate) cgroup_id: u64,
 }
 
-impl Container {
-    /// Falco's `container.id`: the first 12 characters of a hex id, else the id.
-    pub fn short_id(&self) -> &str {
-        if self.id.len() == 64 && self.id.bytes().all(|b| b.is_ascii_hexdigit()) {
-            &self.id[..12]
-        } else {
-            &self.id
-        }
+/// Falco's `container.id`: the first 12 characters of a hex id, else the id.
+pub(crate) fn short_id(id: &str) -> &str {
+    if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        &id[..12]
+    } else {
+        id
     }
 }
 
@@ -50,7 +48,7 @@ struct Entry {
     removed: Option<Instant>,
 }
 
-pub struct Containers {
+pub(crate) struct Containers {
     root: Option<PathBuf>,
     host_pidns: Option<u64>,
     by_cgroup: HashMap<u64, Entry>,
@@ -64,7 +62,7 @@ const WALK_INTERVAL: Duration = Duration::from_millis(200);
 
 impl Containers {
     /// Find the cgroup2 mount and the host pid namespace.
-    pub fn new() -> Containers {
+    pub(crate) fn new() -> Containers {
         Containers {
             root: crate::host::cgroup2_mount(),
             host_pidns: crate::host::host_pidns().map(|(_, ino)| ino),
@@ -74,7 +72,7 @@ impl Containers {
     }
 
     /// For tests and replays: no filesystem access.
-    pub fn detached() -> Containers {
+    pub(crate) fn detached() -> Containers {
         Containers {
             root: None,
             host_pidns: None,
@@ -83,13 +81,9 @@ impl Containers {
         }
     }
 
-    pub fn root(&self) -> Option<&Path> {
-        self.root.as_deref()
-    }
-
     /// The container a task belongs to (`None`: host). `non_host_pidns` is what the kernel
     /// saw for the task that produced the event.
-    pub fn resolve(
+    pub(crate) fn resolve(
         &mut self,
         cgroup_id: u64,
         pid: u32,
@@ -127,19 +121,19 @@ impl Containers {
     }
 
     /// The container of a cgroup, if already resolved (no filesystem access).
-    pub fn peek(&self, cgroup_id: u64) -> Option<&Container> {
+    pub(crate) fn peek(&self, cgroup_id: u64) -> Option<&Container> {
         self.by_cgroup
             .get(&cgroup_id)
             .and_then(|e| e.container.as_deref())
     }
 
     /// The cgroup path of an id, if already known.
-    pub fn peek_path(&self, cgroup_id: u64) -> Option<String> {
+    pub(crate) fn peek_path(&self, cgroup_id: u64) -> Option<String> {
         self.by_cgroup.get(&cgroup_id).and_then(|e| e.path.clone())
     }
 
     /// The cgroup path of an id, if known or findable.
-    pub fn path(&mut self, cgroup_id: u64) -> Option<String> {
+    pub(crate) fn path(&mut self, cgroup_id: u64) -> Option<String> {
         if !self.by_cgroup.contains_key(&cgroup_id) {
             let path = self.path_from_walk(cgroup_id);
             self.insert(cgroup_id, path);
@@ -174,25 +168,25 @@ impl Containers {
     }
 
     /// The kernel made a cgroup (`cgroup_mkdir`): its path is known before any task runs.
-    pub fn cgroup_created(&mut self, cgroup_id: u64, path: &str) {
+    pub(crate) fn cgroup_created(&mut self, cgroup_id: u64, path: &str) {
         self.insert(cgroup_id, Some(path.to_string()));
     }
 
     /// The kernel removed a cgroup; forget it after `LINGER`.
-    pub fn cgroup_removed(&mut self, cgroup_id: u64) {
+    pub(crate) fn cgroup_removed(&mut self, cgroup_id: u64) {
         if let Some(e) = self.by_cgroup.get_mut(&cgroup_id) {
             e.removed = Some(Instant::now());
         }
     }
 
     /// Drop removed cgroups whose linger time is over.
-    pub fn sweep(&mut self) {
+    pub(crate) fn sweep(&mut self) {
         self.by_cgroup
             .retain(|_, e| e.removed.is_none_or(|t| t.elapsed() < LINGER));
     }
 
     /// Record what a replayed event says about a cgroup (captures carry the container id).
-    pub fn learn(&mut self, cgroup_id: u64, container_id: &str) {
+    pub(crate) fn learn(&mut self, cgroup_id: u64, container_id: &str) {
         if container_id == "host" || self.by_cgroup.contains_key(&cgroup_id) {
             return;
         }
@@ -273,7 +267,7 @@ impl Containers {
 
     /// All containers that exist now: recognised by path, or cgroups whose tasks run in a
     /// pid namespace of their own.
-    pub fn scan(&mut self) -> Vec<Arc<Container>> {
+    pub(crate) fn scan(&mut self) -> Vec<Arc<Container>> {
         let mut out = Vec::new();
         for (id, path) in self.walk() {
             self.by_cgroup.remove(&id);
@@ -298,11 +292,6 @@ impl Containers {
             .filter_map(|l| l.trim().parse::<u32>().ok())
             .any(|pid| fs::metadata(format!("/proc/{pid}/ns/pid")).is_ok_and(|m| m.ino() != host))
     }
-
-    /// Forget a cgroup (it was removed); a later event re-resolves it.
-    pub fn forget(&mut self, cgroup_id: u64) {
-        self.by_cgroup.remove(&cgroup_id);
-    }
 }
 
 impl Default for Containers {
@@ -323,12 +312,12 @@ mod tests {
             cgroup_path: String::new(),
             cgroup_id: 1,
         };
-        assert_eq!(c.short_id(), "8c4a2d1e9f0b");
+        assert_eq!(short_id(&c.id), "8c4a2d1e9f0b");
         let r = Container {
             id: "web-1".into(),
             ..c
         };
-        assert_eq!(r.short_id(), "web-1");
+        assert_eq!(short_id(&r.id), "web-1");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::{collections::HashMap, net::SocketAddr};
 use crate::event::{ArgValue, SyscallEvent};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FdKind {
+pub(crate) enum FdKind {
     File,
     Directory,
     Ipv4,
@@ -17,13 +17,12 @@ pub enum FdKind {
     /// Another socket family (packet, ...).
     Socket,
     Memfd,
-    Pipe,
     Event,
 }
 
 impl FdKind {
     /// Falco's `fd.type`.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             FdKind::File => "file",
             FdKind::Directory => "directory",
@@ -33,13 +32,12 @@ impl FdKind {
             FdKind::Netlink => "netlink",
             FdKind::Socket => "socket",
             FdKind::Memfd => "memfd",
-            FdKind::Pipe => "pipe",
             FdKind::Event => "event",
         }
     }
 
     /// Falco's `fd.typechar`.
-    pub fn typechar(self) -> &'static str {
+    pub(crate) fn typechar(self) -> &'static str {
         match self {
             FdKind::File | FdKind::Memfd => "f",
             FdKind::Directory => "d",
@@ -48,34 +46,33 @@ impl FdKind {
             FdKind::Unix => "u",
             FdKind::Netlink => "s",
             FdKind::Socket => "o",
-            FdKind::Pipe => "p",
             FdKind::Event => "e",
         }
     }
 
-    pub fn is_net(self) -> bool {
+    pub(crate) fn is_net(self) -> bool {
         matches!(self, FdKind::Ipv4 | FdKind::Ipv6)
     }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FdInfo {
-    pub kind: FdKind,
+pub(crate) struct FdInfo {
+    pub(crate) kind: FdKind,
     /// Path for files; the unix socket path; empty for unnamed sockets.
-    pub name: String,
+    pub(crate) name: String,
     /// The path exactly as the program passed it.
-    pub nameraw: String,
+    pub(crate) nameraw: String,
     /// `tcp`, `udp`, `raw` for IP sockets.
-    pub l4proto: Option<&'static str>,
-    pub local: Option<SocketAddr>,
-    pub remote: Option<SocketAddr>,
+    pub(crate) l4proto: Option<&'static str>,
+    pub(crate) local: Option<SocketAddr>,
+    pub(crate) remote: Option<SocketAddr>,
     /// Set by `listen`/`accept`: this side is the server.
-    pub server: bool,
-    pub connected: bool,
+    pub(crate) server: bool,
+    pub(crate) connected: bool,
 }
 
 impl FdInfo {
-    pub fn file(path: &str, raw: &str, directory: bool) -> FdInfo {
+    pub(crate) fn file(path: &str, raw: &str, directory: bool) -> FdInfo {
         FdInfo {
             kind: if directory {
                 FdKind::Directory
@@ -126,7 +123,7 @@ impl FdInfo {
     }
 
     /// (client, server) ends of a connected IP socket.
-    pub fn client_server(&self) -> (Option<SocketAddr>, Option<SocketAddr>) {
+    pub(crate) fn client_server(&self) -> (Option<SocketAddr>, Option<SocketAddr>) {
         if self.server {
             (self.remote, self.local)
         } else {
@@ -135,7 +132,7 @@ impl FdInfo {
     }
 
     /// Falco's socket `fd.name`: `cip:cport->sip:sport`.
-    pub fn tuple(&self) -> String {
+    pub(crate) fn tuple(&self) -> String {
         let (c, s) = self.client_server();
         let show = |a: Option<SocketAddr>| match a {
             Some(SocketAddr::V4(v)) => format!("{}:{}", v.ip(), v.port()),
@@ -147,12 +144,12 @@ impl FdInfo {
 }
 
 /// Parse the `addr` argument the agent renders (`1.2.3.4:80`, `[::1]:443`).
-pub fn parse_addr(s: &str) -> Option<SocketAddr> {
+pub(crate) fn parse_addr(s: &str) -> Option<SocketAddr> {
     s.parse::<SocketAddr>().ok()
 }
 
 #[derive(Default)]
-pub struct FdTables {
+pub(crate) struct FdTables {
     by_pid: HashMap<u32, HashMap<i64, FdInfo>>,
 }
 
@@ -168,7 +165,7 @@ fn text<'a>(e: &'a SyscallEvent, name: &str) -> Option<&'a str> {
 }
 
 impl FdTables {
-    pub fn get(&self, pid: u32, fd: i64) -> Option<&FdInfo> {
+    pub(crate) fn get(&self, pid: u32, fd: i64) -> Option<&FdInfo> {
         self.by_pid.get(&pid).and_then(|t| t.get(&fd))
     }
 
@@ -177,26 +174,18 @@ impl FdTables {
     }
 
     /// A child process starts with a copy of its parent's descriptors.
-    pub fn fork(&mut self, parent: u32, child: u32) {
+    pub(crate) fn fork(&mut self, parent: u32, child: u32) {
         if let Some(t) = self.by_pid.get(&parent).cloned() {
             self.by_pid.insert(child, t);
         }
     }
 
-    pub fn exit(&mut self, pid: u32) {
+    pub(crate) fn exit(&mut self, pid: u32) {
         self.by_pid.remove(&pid);
     }
 
-    pub fn len(&self) -> usize {
-        self.by_pid.values().map(HashMap::len).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Apply a syscall's effect on its process's table.
-    pub fn observe(&mut self, e: &SyscallEvent) {
+    pub(crate) fn observe(&mut self, e: &SyscallEvent) {
         let pid = e.task.pid;
         let ret = e.ret.unwrap_or(-1);
         match e.syscall.as_str() {

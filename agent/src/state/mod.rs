@@ -3,11 +3,11 @@
 //! [`Event`]; `observe` applies an event's effect on the tables, and is the only way they
 //! change — live and replayed events go through the same code.
 
-pub mod cgroup_path;
-pub mod containers;
-pub mod fds;
-pub mod procs;
-pub mod users;
+pub(crate) mod cgroup_path;
+pub(crate) mod containers;
+pub(crate) mod fds;
+pub(crate) mod procs;
+pub(crate) mod users;
 
 use std::{collections::HashMap, fs, path::Path};
 
@@ -26,13 +26,13 @@ use procs::ProcessTable;
 use users::Users;
 
 /// `container_id` of host tasks (as Falco's `container.id`).
-pub const HOST: &str = "host";
+pub(crate) const HOST: &str = "host";
 
 pub struct State {
-    pub procs: ProcessTable,
-    pub fds: FdTables,
-    pub containers: Containers,
-    pub users: Users,
+    pub(crate) procs: ProcessTable,
+    pub(crate) fds: FdTables,
+    pub(crate) containers: Containers,
+    pub(crate) users: Users,
     /// Added to the kernel's boot-time clock to get wall-clock time.
     boot_to_real_ns: i128,
     /// Filename of an exec whose `execve` exit has not been seen yet, by thread.
@@ -42,7 +42,7 @@ pub struct State {
 
 impl State {
     /// State for live tracing: reads /proc and the cgroup tree.
-    pub fn live() -> State {
+    pub(crate) fn live() -> State {
         let mut procs = ProcessTable::new(true);
         procs.scan_proc();
         State {
@@ -110,7 +110,7 @@ impl State {
     /// own effect (a new descriptor, a fork...) is applied by [`State::observe`] once the
     /// consumers have seen it: rules see a `close` with the descriptor still known, as Falco's
     /// do.
-    pub fn ingest(&mut self, rec: &Record<'_>) -> Option<Event> {
+    pub(crate) fn ingest(&mut self, rec: &Record<'_>) -> Option<Event> {
         let ev = match rec {
             Record::Cgroup { rec, path, removed } => {
                 let path = format!("/{}", String::from_utf8_lossy(path).trim_start_matches('/'));
@@ -295,15 +295,7 @@ impl State {
                 }
             }
             Event::Exec(e) => {
-                self.procs.exec(
-                    e.task.pid,
-                    &e.task.comm,
-                    &e.task.exe,
-                    e.argv.clone(),
-                    e.task.uid,
-                    e.task.cgroup_id,
-                    &e.attrs,
-                );
+                self.procs.exec(e);
             }
             Event::Exit(e) => {
                 if e.task.tid == e.task.pid {
@@ -376,7 +368,7 @@ fn absolute(pid: u32, dirfd: Option<i64>, p: &str) -> String {
 }
 
 /// Lexical `.`/`..` removal of an absolute path.
-pub fn normalize(p: &str) -> String {
+pub(crate) fn normalize(p: &str) -> String {
     let mut out: Vec<&str> = Vec::new();
     for c in p.split('/') {
         match c {

@@ -8,31 +8,31 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::event::{ProcAttrs, Timestamp};
+use crate::event::{ExecEvent, ProcAttrs, Timestamp};
 
 /// One process.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Process {
-    pub pid: u32,
-    pub ppid: u32,
+pub(crate) struct Process {
+    pub(crate) pid: u32,
+    pub(crate) ppid: u32,
     /// `task->comm` after the last exec (threads may rename themselves; events carry theirs).
-    pub comm: String,
+    pub(crate) comm: String,
     /// Path given to the last execve (Falco's `proc.exepath` as far as it can be known).
-    pub exe: String,
+    pub(crate) exe: String,
     /// argv of the last exec (argv[0] is Falco's `proc.exe`).
-    pub args: Vec<String>,
-    pub uid: u32,
-    pub cgroup_id: u64,
-    pub attrs: ProcAttrs,
+    pub(crate) args: Vec<String>,
+    pub(crate) uid: u32,
+    pub(crate) cgroup_id: u64,
+    pub(crate) attrs: ProcAttrs,
     /// When it started (fork, or first sight); 0 when unknown.
-    pub start: Timestamp,
+    pub(crate) start: Timestamp,
     /// Set when its last thread exited; the entry lingers so late events still resolve.
-    pub exited_at: Option<Instant>,
+    pub(crate) exited_at: Option<Instant>,
 }
 
 impl Process {
     /// `proc.cmdline`: name and arguments.
-    pub fn cmdline(&self) -> String {
+    pub(crate) fn cmdline(&self) -> String {
         let mut s = self.comm.clone();
         for a in self.args.iter().skip(1) {
             s.push(' ');
@@ -48,14 +48,14 @@ const LINGER: Duration = Duration::from_secs(10);
 const MAX_ENTRIES: usize = 65536;
 
 #[derive(Default)]
-pub struct ProcessTable {
+pub(crate) struct ProcessTable {
     procs: HashMap<u32, Process>,
     /// Read /proc for pids we have not seen (off for replays).
     live: bool,
 }
 
 impl ProcessTable {
-    pub fn new(live: bool) -> ProcessTable {
+    pub(crate) fn new(live: bool) -> ProcessTable {
         ProcessTable {
             procs: HashMap::new(),
             live,
@@ -63,7 +63,7 @@ impl ProcessTable {
     }
 
     /// Fill the table from /proc (processes that started before the agent).
-    pub fn scan_proc(&mut self) {
+    pub(crate) fn scan_proc(&mut self) {
         let Ok(rd) = fs::read_dir("/proc") else {
             return;
         };
@@ -76,12 +76,12 @@ impl ProcessTable {
         }
     }
 
-    pub fn get(&self, pid: u32) -> Option<&Process> {
+    pub(crate) fn get(&self, pid: u32) -> Option<&Process> {
         self.procs.get(&pid)
     }
 
     /// The process, reading /proc for it if it is not known yet.
-    pub fn get_or_load(&mut self, pid: u32) -> Option<&Process> {
+    pub(crate) fn get_or_load(&mut self, pid: u32) -> Option<&Process> {
         if !self.procs.contains_key(&pid) && self.live {
             if let Some(p) = read_proc(pid) {
                 self.procs.insert(pid, p);
@@ -91,7 +91,15 @@ impl ProcessTable {
     }
 
     /// Make sure an entry exists for a process an event names, with what the event knows.
-    pub fn ensure(&mut self, pid: u32, ppid: u32, comm: &str, exe: &str, uid: u32, cgroup_id: u64) {
+    pub(crate) fn ensure(
+        &mut self,
+        pid: u32,
+        ppid: u32,
+        comm: &str,
+        exe: &str,
+        uid: u32,
+        cgroup_id: u64,
+    ) {
         if self.get_or_load(pid).is_some() {
             return;
         }
@@ -112,7 +120,7 @@ impl ProcessTable {
     /// A new process `child` of `parent` (threads are ignored). It inherits everything but
     /// its ids until it execs.
     /// `forker` made `child`, whose parent is `parent` (they differ under `CLONE_PARENT`).
-    pub fn fork(&mut self, forker: u32, parent: u32, child: u32, at: Timestamp, vpid: u32) {
+    pub(crate) fn fork(&mut self, forker: u32, parent: u32, child: u32, at: Timestamp, vpid: u32) {
         if child == forker {
             return;
         }
@@ -144,17 +152,10 @@ impl ProcessTable {
         self.gc();
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub fn exec(
-        &mut self,
-        pid: u32,
-        comm: &str,
-        exe: &str,
-        args: Vec<String>,
-        uid: u32,
-        cgroup_id: u64,
-        attrs: &ProcAttrs,
-    ) {
+    /// The process replaced its image: everything the exec record says.
+    pub(crate) fn exec(&mut self, e: &ExecEvent) {
+        let t = &e.task;
+        let pid = t.pid;
         let p = self.procs.entry(pid).or_insert_with(|| Process {
             pid,
             ..Default::default()
@@ -162,17 +163,17 @@ impl ProcessTable {
         if p.ppid == 0 && self.live {
             p.ppid = read_ppid(pid).unwrap_or(0);
         }
-        p.comm = comm.to_string();
-        p.exe = exe.to_string();
-        p.args = args;
-        p.uid = uid;
-        p.cgroup_id = cgroup_id;
-        p.attrs = attrs.clone();
+        p.comm = t.comm.clone();
+        p.exe = t.exe.clone();
+        p.args = e.argv.clone();
+        p.uid = t.uid;
+        p.cgroup_id = t.cgroup_id;
+        p.attrs = e.attrs.clone();
         p.exited_at = None;
     }
 
     /// The process renamed itself (prctl PR_SET_NAME; busybox applets do it after a re-exec).
-    pub fn rename(&mut self, pid: u32, comm: &str) {
+    pub(crate) fn rename(&mut self, pid: u32, comm: &str) {
         if let Some(p) = self.procs.get_mut(&pid) {
             if p.comm != comm {
                 p.comm = comm.to_string();
@@ -181,7 +182,7 @@ impl ProcessTable {
     }
 
     /// The process changed its working directory.
-    pub fn chdir(&mut self, pid: u32, cwd: &str) {
+    pub(crate) fn chdir(&mut self, pid: u32, cwd: &str) {
         if let Some(p) = self.procs.get_mut(&pid) {
             p.attrs.cwd = cwd.to_string();
         }
@@ -189,7 +190,7 @@ impl ProcessTable {
 
     /// Attributes for a process that is exec'ing: from /proc while it lives, else what it
     /// inherited from its parent.
-    pub fn attrs_at_exec(&self, pid: u32, ppid: u32) -> ProcAttrs {
+    pub(crate) fn attrs_at_exec(&self, pid: u32, ppid: u32) -> ProcAttrs {
         if self.live {
             if let Some(a) = read_attrs(pid) {
                 return a;
@@ -210,7 +211,7 @@ impl ProcessTable {
     }
 
     /// The leader thread of `pid` exited.
-    pub fn exit(&mut self, pid: u32) {
+    pub(crate) fn exit(&mut self, pid: u32) {
         if let Some(p) = self.procs.get_mut(&pid) {
             p.exited_at = Some(Instant::now());
         }
@@ -218,30 +219,6 @@ impl ProcessTable {
 
     /// Ancestors of `pid`, parent first, as far as the table knows them (bounded: pid reuse
     /// can make loops).
-    pub fn ancestors(&mut self, pid: u32, max: usize) -> Vec<Process> {
-        let mut out = Vec::new();
-        let mut cur = self.get_or_load(pid).map(|p| p.ppid);
-        while let Some(pp) = cur {
-            if pp == 0 || out.len() >= max {
-                break;
-            }
-            let Some(p) = self.get_or_load(pp).cloned() else {
-                break;
-            };
-            cur = Some(p.ppid);
-            out.push(p);
-        }
-        out
-    }
-
-    pub fn len(&self) -> usize {
-        self.procs.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.procs.is_empty()
-    }
-
     fn gc(&mut self) {
         if self.procs.len() < MAX_ENTRIES {
             return;
@@ -256,7 +233,7 @@ impl ProcessTable {
     }
 
     /// Drop exited processes past their linger time (called periodically).
-    pub fn sweep(&mut self) {
+    pub(crate) fn sweep(&mut self) {
         self.procs
             .retain(|_, p| p.exited_at.is_none_or(|t| t.elapsed() < LINGER));
     }
@@ -280,7 +257,7 @@ fn parse_stat(stat: &str) -> Option<(String, u32)> {
 
 /// The executable of a live process, as the process itself sees it: /proc's link is in the
 /// host's view, so the process's root (a container's rootfs) is stripped.
-pub fn exe_of(pid: u32) -> Option<String> {
+pub(crate) fn exe_of(pid: u32) -> Option<String> {
     let exe = fs::read_link(format!("/proc/{pid}/exe")).ok()?;
     let root = fs::read_link(format!("/proc/{pid}/root")).unwrap_or_default();
     Some(match exe.strip_prefix(&root) {
@@ -292,7 +269,7 @@ pub fn exe_of(pid: u32) -> Option<String> {
 /// Resolve the symlinks of absolute `path` as seen from the root of process `pid` (its
 /// container's rootfs), the way the kernel did when it opened the file. Absolute link targets
 /// stay inside that root. `None` if the process is gone or the path does not resolve.
-pub fn resolve_in_root(pid: u32, path: &str) -> Option<String> {
+pub(crate) fn resolve_in_root(pid: u32, path: &str) -> Option<String> {
     let root = std::path::PathBuf::from(format!("/proc/{pid}/root"));
     fs::metadata(&root).ok()?;
     let mut todo: Vec<String> = path
@@ -396,7 +373,7 @@ fn read_ns_ids(pid: u32) -> Option<(u32, u32, u32)> {
 }
 
 /// What /proc says about a live process beyond its name and arguments.
-pub fn read_attrs(pid: u32) -> Option<ProcAttrs> {
+pub(crate) fn read_attrs(pid: u32) -> Option<ProcAttrs> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let cap = |name: &str| {
@@ -455,6 +432,32 @@ fn parse_stat_tty(stat: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::Task;
+
+    fn exec_event(
+        pid: u32,
+        comm: &str,
+        exe: &str,
+        argv: Vec<String>,
+        (uid, cgroup_id): (u32, u64),
+        attrs: &ProcAttrs,
+    ) -> ExecEvent {
+        ExecEvent {
+            task: Task {
+                pid,
+                tid: pid,
+                comm: comm.into(),
+                exe: exe.into(),
+                uid,
+                cgroup_id,
+                ..Default::default()
+            },
+            filename: exe.into(),
+            argv,
+            truncated: false,
+            attrs: attrs.clone(),
+        }
+    }
 
     #[test]
     fn parses_stat_with_odd_comm() {
@@ -467,40 +470,34 @@ mod tests {
     fn lifecycle_builds_ancestry() {
         let mut t = ProcessTable::new(false);
         let a = ProcAttrs::default();
-        t.exec(
+        t.exec(&exec_event(
             10,
             "containerd-shim",
             "/usr/bin/containerd-shim",
             vec![],
-            0,
-            1,
+            (0, 1),
             &a,
-        );
+        ));
         t.fork(10, 10, 20, Timestamp(1), 0);
-        t.exec(
+        t.exec(&exec_event(
             20,
             "sh",
             "/bin/sh",
             vec!["sh".into(), "-c".into(), "cat x".into()],
-            0,
-            5,
+            (0, 5),
             &a,
-        );
+        ));
         t.fork(20, 20, 30, Timestamp(2), 0);
-        t.exec(
+        t.exec(&exec_event(
             30,
             "cat",
             "/bin/cat",
             vec!["cat".into(), "x".into()],
-            0,
-            5,
+            (0, 5),
             &a,
-        );
-        let a = t.ancestors(30, 8);
-        assert_eq!(
-            a.iter().map(|p| p.comm.as_str()).collect::<Vec<_>>(),
-            vec!["sh", "containerd-shim"]
-        );
+        ));
+        let parent = |pid| t.get(pid).map(|p| p.ppid).unwrap_or(0);
+        assert_eq!((parent(30), parent(20)), (20, 10));
         assert_eq!(t.get(30).map(|p| p.cmdline()).as_deref(), Some("cat x"));
         assert_eq!(t.get(30).map(|p| p.ppid), Some(20));
         // CLONE_PARENT (runc's init): the forker's image, the forker's parent.
@@ -510,7 +507,7 @@ mod tests {
         t.exit(40);
         // Threads do not create entries.
         t.fork(30, 30, 30, Timestamp(3), 0);
-        assert_eq!(t.len(), 4);
+        assert_eq!(t.procs.len(), 4);
         t.exit(30);
         assert!(t.get(30).and_then(|p| p.exited_at).is_some());
     }
@@ -525,7 +522,14 @@ mod tests {
             vpid: 1,
             ..Default::default()
         };
-        t.exec(1, "bash", "/bin/bash", vec!["bash".into()], 1000, 3, &a);
+        t.exec(&exec_event(
+            1,
+            "bash",
+            "/bin/bash",
+            vec!["bash".into()],
+            (1000, 3),
+            &a,
+        ));
         t.fork(1, 1, 2, Timestamp(5), 7);
         let c = t.get(2).cloned().unwrap_or_default();
         assert_eq!((c.comm.as_str(), c.ppid, c.uid), ("bash", 1, 1000));

@@ -9,10 +9,10 @@ use std::{
 };
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct User {
-    pub name: String,
-    pub home: String,
-    pub shell: String,
+pub(crate) struct User {
+    pub(crate) name: String,
+    pub(crate) home: String,
+    pub(crate) shell: String,
 }
 
 #[derive(Default)]
@@ -26,7 +26,7 @@ struct Db {
 const TTL: Duration = Duration::from_secs(30);
 
 #[derive(Default)]
-pub struct Users {
+pub(crate) struct Users {
     by_root: HashMap<PathBuf, Db>,
 }
 
@@ -82,7 +82,7 @@ impl Users {
     }
 
     /// The user `uid` of process `pid`'s root.
-    pub fn user(&mut self, pid: u32, uid: u32) -> Option<User> {
+    pub(crate) fn user(&mut self, pid: u32, uid: u32) -> Option<User> {
         let found = self.db(pid).and_then(|d| d.users.get(&uid).cloned());
         found.or_else(|| {
             (uid == 0).then(|| User {
@@ -93,7 +93,7 @@ impl Users {
         })
     }
 
-    pub fn group(&mut self, pid: u32, gid: u32) -> Option<String> {
+    pub(crate) fn group(&mut self, pid: u32, gid: u32) -> Option<String> {
         let found = self.db(pid).and_then(|d| d.groups.get(&gid).cloned());
         found.or_else(|| (gid == 0).then(|| "root".to_string()))
     }

@@ -11,7 +11,7 @@ use crate::event::{ArgValue, Args};
 
 /// How one argument is decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Fd,
     /// `AT_FDCWD` (-100) or a descriptor.
     DirFd,
@@ -376,12 +376,12 @@ const SIGS: &[Sig] = &[
 ];
 
 /// The signature of a syscall, if we decode it.
-pub fn signature(name: &str) -> Option<&'static [(&'static str, Kind)]> {
+pub(crate) fn signature(name: &str) -> Option<&'static [(&'static str, Kind)]> {
     SIGS.iter().find(|(n, _)| *n == name).map(|(_, a)| *a)
 }
 
 /// What the kernel must copy for syscall `name`: up to two paths and one socket address.
-pub fn arg_spec(name: &str) -> ArgSpec {
+pub(crate) fn arg_spec(name: &str) -> ArgSpec {
     let mut spec = ArgSpec::EMPTY;
     let Some(sig) = signature(name) else {
         return spec;
@@ -408,7 +408,7 @@ pub fn arg_spec(name: &str) -> ArgSpec {
 }
 
 /// The kernel's argument-copy table for one ABI, indexed by syscall number.
-pub fn arg_specs(abi: Abi) -> Vec<ArgSpec> {
+pub(crate) fn arg_specs(abi: Abi) -> Vec<ArgSpec> {
     let mut v = vec![ArgSpec::EMPTY; sysaudit_common::MAX_SYSCALLS];
     for (nr, name) in table::all(abi) {
         if let Some(slot) = v.get_mut(nr as usize) {
@@ -419,14 +419,14 @@ pub fn arg_specs(abi: Abi) -> Vec<ArgSpec> {
 }
 
 /// The raw material of one syscall's arguments as the kernel delivered it.
-pub struct RawArgs<'a> {
+pub(crate) struct RawArgs<'a> {
     pub regs: [u64; 6],
     pub strings: [Option<&'a [u8]>; 2],
     pub addr: Option<&'a [u8]>,
 }
 
 /// Decode the arguments of syscall `name` into named values.
-pub fn decode(name: &str, raw: &RawArgs<'_>) -> Args {
+pub(crate) fn decode(name: &str, raw: &RawArgs<'_>) -> Args {
     let mut out = Args::default();
     let Some(sig) = signature(name) else {
         return out;
@@ -480,7 +480,7 @@ pub fn decode(name: &str, raw: &RawArgs<'_>) -> Args {
 }
 
 /// `1.2.3.4:80`, `[::1]:443`, a unix path (`@name` when abstract), or the family name.
-pub fn sockaddr(b: &[u8]) -> ArgValue {
+pub(crate) fn sockaddr(b: &[u8]) -> ArgValue {
     if b.len() < 2 {
         return ArgValue::Null;
     }

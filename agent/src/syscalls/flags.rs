@@ -6,7 +6,7 @@ use libc as c;
 
 type Names = &'static [(u64, &'static str)];
 
-pub const OPEN_FLAGS: Names = &[
+pub(crate) const OPEN_FLAGS: Names = &[
     (c::O_WRONLY as u64, "O_WRONLY"),
     (c::O_RDWR as u64, "O_RDWR"),
     (c::O_CREAT as u64, "O_CREAT"),
@@ -30,7 +30,7 @@ pub const OPEN_FLAGS: Names = &[
 ];
 
 /// Open flags: the access mode first (O_RDONLY is 0, so it is named explicitly), then bits.
-pub fn open_flags(v: u64) -> String {
+pub(crate) fn open_flags(v: u64) -> String {
     let mut out = String::new();
     if v & (c::O_ACCMODE as u64) == c::O_RDONLY as u64 && v & c::O_PATH as u64 == 0 {
         out.push_str("O_RDONLY");
@@ -42,7 +42,7 @@ pub fn open_flags(v: u64) -> String {
     out
 }
 
-pub const MODE_BITS: Names = &[
+pub(crate) const MODE_BITS: Names = &[
     (c::S_IXOTH as u64, "S_IXOTH"),
     (c::S_IWOTH as u64, "S_IWOTH"),
     (c::S_IROTH as u64, "S_IROTH"),
@@ -58,7 +58,7 @@ pub const MODE_BITS: Names = &[
 ];
 
 /// Permission bits of a mode, `0` for none.
-pub fn mode(v: u64) -> String {
+pub(crate) fn mode(v: u64) -> String {
     let s = bits(v & 0o7777, MODE_BITS);
     if s.is_empty() {
         "0".into()
@@ -67,7 +67,7 @@ pub fn mode(v: u64) -> String {
     }
 }
 
-pub const AT_FLAGS: Names = &[
+pub(crate) const AT_FLAGS: Names = &[
     (c::AT_SYMLINK_NOFOLLOW as u64, "AT_SYMLINK_NOFOLLOW"),
     (c::AT_REMOVEDIR as u64, "AT_REMOVEDIR"),
     (c::AT_SYMLINK_FOLLOW as u64, "AT_SYMLINK_FOLLOW"),
@@ -75,13 +75,13 @@ pub const AT_FLAGS: Names = &[
     (c::AT_EMPTY_PATH as u64, "AT_EMPTY_PATH"),
 ];
 
-pub const RENAME_FLAGS: Names = &[
+pub(crate) const RENAME_FLAGS: Names = &[
     (1, "RENAME_NOREPLACE"),
     (2, "RENAME_EXCHANGE"),
     (4, "RENAME_WHITEOUT"),
 ];
 
-pub const CLONE_FLAGS: Names = &[
+pub(crate) const CLONE_FLAGS: Names = &[
     (c::CLONE_VM as u64, "CLONE_VM"),
     (c::CLONE_FS as u64, "CLONE_FS"),
     (c::CLONE_FILES as u64, "CLONE_FILES"),
@@ -108,7 +108,7 @@ pub const CLONE_FLAGS: Names = &[
     (c::CLONE_IO as u64, "CLONE_IO"),
 ];
 
-pub const MOUNT_FLAGS: Names = &[
+pub(crate) const MOUNT_FLAGS: Names = &[
     (c::MS_RDONLY, "MS_RDONLY"),
     (c::MS_NOSUID, "MS_NOSUID"),
     (c::MS_NODEV, "MS_NODEV"),
@@ -135,25 +135,25 @@ pub const MOUNT_FLAGS: Names = &[
     (c::MS_LAZYTIME, "MS_LAZYTIME"),
 ];
 
-pub const UMOUNT_FLAGS: Names = &[
+pub(crate) const UMOUNT_FLAGS: Names = &[
     (c::MNT_FORCE as u64, "MNT_FORCE"),
     (c::MNT_DETACH as u64, "MNT_DETACH"),
     (c::MNT_EXPIRE as u64, "MNT_EXPIRE"),
     (c::UMOUNT_NOFOLLOW as u64, "UMOUNT_NOFOLLOW"),
 ];
 
-pub const SOCK_TYPE_FLAGS: Names = &[
+pub(crate) const SOCK_TYPE_FLAGS: Names = &[
     (c::SOCK_NONBLOCK as u64, "SOCK_NONBLOCK"),
     (c::SOCK_CLOEXEC as u64, "SOCK_CLOEXEC"),
 ];
 
-pub const MEMFD_FLAGS: Names = &[
+pub(crate) const MEMFD_FLAGS: Names = &[
     (c::MFD_CLOEXEC as u64, "MFD_CLOEXEC"),
     (c::MFD_ALLOW_SEALING as u64, "MFD_ALLOW_SEALING"),
     (c::MFD_HUGETLB as u64, "MFD_HUGETLB"),
 ];
 
-pub const PROT_FLAGS: Names = &[
+pub(crate) const PROT_FLAGS: Names = &[
     (c::PROT_READ as u64, "PROT_READ"),
     (c::PROT_WRITE as u64, "PROT_WRITE"),
     (c::PROT_EXEC as u64, "PROT_EXEC"),
@@ -161,7 +161,7 @@ pub const PROT_FLAGS: Names = &[
 
 type Enum = &'static [(i64, &'static str)];
 
-pub const ADDRESS_FAMILIES: Enum = &[
+pub(crate) const ADDRESS_FAMILIES: Enum = &[
     (c::AF_UNSPEC as i64, "AF_UNSPEC"),
     (c::AF_UNIX as i64, "AF_UNIX"),
     (c::AF_INET as i64, "AF_INET"),
@@ -176,7 +176,7 @@ pub const ADDRESS_FAMILIES: Enum = &[
     (c::AF_XDP as i64, "AF_XDP"),
 ];
 
-pub const SOCK_TYPES: Enum = &[
+pub(crate) const SOCK_TYPES: Enum = &[
     (c::SOCK_STREAM as i64, "SOCK_STREAM"),
     (c::SOCK_DGRAM as i64, "SOCK_DGRAM"),
     (c::SOCK_RAW as i64, "SOCK_RAW"),
@@ -185,7 +185,7 @@ pub const SOCK_TYPES: Enum = &[
     (10, "SOCK_PACKET"),
 ];
 
-pub const PTRACE_REQUESTS: Enum = &[
+pub(crate) const PTRACE_REQUESTS: Enum = &[
     (c::PTRACE_TRACEME as i64, "PTRACE_TRACEME"),
     (c::PTRACE_PEEKTEXT as i64, "PTRACE_PEEKTEXT"),
     (c::PTRACE_PEEKDATA as i64, "PTRACE_PEEKDATA"),
@@ -214,7 +214,7 @@ pub const PTRACE_REQUESTS: Enum = &[
     (c::PTRACE_LISTEN as i64, "PTRACE_LISTEN"),
 ];
 
-pub const BPF_CMDS: Enum = &[
+pub(crate) const BPF_CMDS: Enum = &[
     (0, "BPF_MAP_CREATE"),
     (1, "BPF_MAP_LOOKUP_ELEM"),
     (2, "BPF_MAP_UPDATE_ELEM"),
@@ -231,7 +231,7 @@ pub const BPF_CMDS: Enum = &[
     (28, "BPF_LINK_CREATE"),
 ];
 
-pub const SIGNALS: Enum = &[
+pub(crate) const SIGNALS: Enum = &[
     (c::SIGHUP as i64, "SIGHUP"),
     (c::SIGINT as i64, "SIGINT"),
     (c::SIGQUIT as i64, "SIGQUIT"),
@@ -254,7 +254,7 @@ pub const SIGNALS: Enum = &[
     (c::SIGSYS as i64, "SIGSYS"),
 ];
 
-pub const PRCTL_OPTIONS: Enum = &[
+pub(crate) const PRCTL_OPTIONS: Enum = &[
     (c::PR_SET_PDEATHSIG as i64, "PR_SET_PDEATHSIG"),
     (c::PR_GET_PDEATHSIG as i64, "PR_GET_PDEATHSIG"),
     (c::PR_GET_DUMPABLE as i64, "PR_GET_DUMPABLE"),
@@ -274,7 +274,7 @@ pub const PRCTL_OPTIONS: Enum = &[
 ];
 
 /// `A|B|C` for the set bits that have names, then any remainder in hex.
-pub fn bits(v: u64, names: Names) -> String {
+pub(crate) fn bits(v: u64, names: Names) -> String {
     let mut out = String::new();
     bits_into(&mut out, v, names);
     out
@@ -300,7 +300,7 @@ fn bits_into(out: &mut String, v: u64, names: Names) {
 }
 
 /// The name of an enum value, or the number.
-pub fn enum_name(v: i64, names: Enum) -> String {
+pub(crate) fn enum_name(v: i64, names: Enum) -> String {
     names
         .iter()
         .find(|(n, _)| *n == v)
@@ -309,7 +309,7 @@ pub fn enum_name(v: i64, names: Enum) -> String {
 }
 
 /// Socket type with its flag bits (`SOCK_STREAM|SOCK_CLOEXEC`).
-pub fn sock_type(v: u64) -> String {
+pub(crate) fn sock_type(v: u64) -> String {
     let base = v & 0xf;
     let mut s = enum_name(base as i64, SOCK_TYPES);
     let f = bits(v & !0xf, SOCK_TYPE_FLAGS);

@@ -1,7 +1,7 @@
 //! Syscall knowledge: names and numbers per ABI, argument signatures and their decoding.
 
-pub mod args;
-pub mod flags;
-pub mod table;
+pub(crate) mod args;
+pub(crate) mod flags;
+pub(crate) mod table;
 
-pub use table::Abi;
+pub(crate) use table::Abi;

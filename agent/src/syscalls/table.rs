@@ -128,7 +128,7 @@ fn table() -> &'static Table {
 }
 
 /// Name of syscall `nr` of `abi`, if the table knows it.
-pub fn name(abi: Abi, nr: u32) -> Option<&'static str> {
+pub(crate) fn name(abi: Abi, nr: u32) -> Option<&'static str> {
     table().by_nr[abi as usize]
         .get(nr as usize)
         .copied()
@@ -136,17 +136,17 @@ pub fn name(abi: Abi, nr: u32) -> Option<&'static str> {
 }
 
 /// Number of syscall `name` in `abi`.
-pub fn number(abi: Abi, name: &str) -> Option<u32> {
+pub(crate) fn number(abi: Abi, name: &str) -> Option<u32> {
     table().by_name[abi as usize].get(name).copied()
 }
 
 /// Does any ABI know this name?
-pub fn is_known(name: &str) -> bool {
+pub(crate) fn is_known(name: &str) -> bool {
     Abi::ALL.iter().any(|a| number(*a, name).is_some())
 }
 
 /// All (number, name) pairs of an ABI, by number.
-pub fn all(abi: Abi) -> impl Iterator<Item = (u32, &'static str)> {
+pub(crate) fn all(abi: Abi) -> impl Iterator<Item = (u32, &'static str)> {
     table().by_nr[abi as usize]
         .iter()
         .enumerate()
@@ -154,7 +154,7 @@ pub fn all(abi: Abi) -> impl Iterator<Item = (u32, &'static str)> {
 }
 
 /// A printable name even for numbers the table lacks (`syscall_123`).
-pub fn display_name(abi: Abi, nr: u32) -> String {
+pub(crate) fn display_name(abi: Abi, nr: u32) -> String {
     match name(abi, nr) {
         Some(n) => n.to_string(),
         None => format!("syscall_{nr}"),
@@ -162,7 +162,7 @@ pub fn display_name(abi: Abi, nr: u32) -> String {
 }
 
 /// The closest known names to a misspelt one, for error messages.
-pub fn suggest(name: &str) -> Option<&'static str> {
+pub(crate) fn suggest(name: &str) -> Option<&'static str> {
     let mut best: Option<(usize, &'static str)> = None;
     for (_, cand) in all(Abi::X86_64) {
         let d = strsim::levenshtein(name, cand);

@@ -1,0 +1,53 @@
+//! The default ruleset (`rules/sysaudit_rules.yaml`), embedded in the binary: what `watch`,
+//! `demo` and `rules` use when no file is named.
+
+/// The default ruleset's text.
+pub const DEFAULT_RULES: &str = include_str!("../../../rules/sysaudit_rules.yaml");
+/// The name its diagnostics carry.
+pub const DEFAULT_RULES_NAME: &str = "<embedded>/sysaudit_rules.yaml";
+
+use std::{fs, io, path::PathBuf};
+
+use super::{Engine, Loaded, Priority};
+
+/// Why rules could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LoadError {
+    #[error("{path}: cannot read: {source}")]
+    Read { path: String, source: io::Error },
+    #[error("{0} error(s) in the rules")]
+    Invalid(usize),
+}
+
+/// The files' texts, in order, or the embedded default when none is named.
+pub(crate) fn sources(files: &[PathBuf]) -> Result<Vec<(String, String)>, LoadError> {
+    if files.is_empty() {
+        return Ok(vec![(
+            DEFAULT_RULES_NAME.to_string(),
+            DEFAULT_RULES.to_string(),
+        )]);
+    }
+    files
+        .iter()
+        .map(|f| {
+            let path = f.display().to_string();
+            match fs::read_to_string(f) {
+                Ok(text) => Ok((path, text)),
+                Err(source) => Err(LoadError::Read { path, source }),
+            }
+        })
+        .collect()
+}
+
+/// Load rules files (or the default); every diagnostic is printed, any error fails.
+pub(crate) fn load(files: &[PathBuf], min: Priority) -> Result<(Engine, Loaded), LoadError> {
+    let mut loaded = Engine::load(&sources(files)?, min);
+    for d in &loaded.diags {
+        crate::messages::diag(&d.render(&loaded.files));
+    }
+    let n = loaded.errors().count();
+    match loaded.engine.take() {
+        Some(e) if n == 0 => Ok((e, loaded)),
+        _ => Err(LoadError::Invalid(n)),
+    }
+}

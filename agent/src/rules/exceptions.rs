@@ -1,0 +1,327 @@
+//! Rule exceptions: the model (named tuples of fields, comparators and values), reading them
+//! from YAML, and folding them into the condition as Falco does.
+
+use marked_yaml::Node;
+
+use super::{
+    ast::Op,
+    diag::{Diag, Loc},
+    fields::bind,
+    items::Collection,
+    lists::quote_item,
+    yaml::{item_locs, loc_node},
+};
+
+/// One exception value: a string (a value, or a list name) or a list of strings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ExcValue {
+    Item(String),
+    List(Vec<String>),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Exception {
+    pub(crate) name: String,
+    /// `None` when the single-field form was used (`fields: proc.name`).
+    pub(crate) fields: Vec<String>,
+    pub(crate) single: bool,
+    pub(crate) comps: Vec<String>,
+    /// Tuples (one entry per field), or flat values in the single-field form.
+    pub(crate) values: Vec<Vec<ExcValue>>,
+    pub(crate) loc: Loc,
+    /// Where each field and each comp is written (for errors that point at it).
+    pub(crate) field_locs: Vec<Loc>,
+    pub(crate) comp_locs: Vec<Loc>,
+}
+
+impl Exception {
+    /// Its fields must be known and its comparators operators: errors of rule `item`.
+    pub(crate) fn check(&self, item: &str) -> Vec<Diag> {
+        let mut out = Vec::new();
+        for (i, f) in self.fields.iter().enumerate() {
+            if let Err(e) = bind(f, None).or_else(|_| {
+                // Fields with an argument (`proc.aname[2]`) in exceptions.
+                match f.split_once('[') {
+                    Some((n, a)) => bind(n, Some(a.trim_end_matches(']'))),
+                    None => bind(f, None),
+                }
+            }) {
+                out.push(Diag::error(
+                    Some(self.field_locs.get(i).copied().unwrap_or(self.loc)),
+                    item,
+                    format!("exception '{}': {e}", self.name),
+                ));
+            }
+        }
+        for (i, c) in self.comps.iter().enumerate() {
+            let known = matches!(c.as_str(), "=" | "==" | "!=" | "<" | "<=" | ">" | ">=")
+                || Op::word(c).is_some_and(|o| o != Op::Exists);
+            if !known {
+                out.push(Diag::error(
+                    Some(self.comp_locs.get(i).copied().unwrap_or(self.loc)),
+                    item,
+                    format!("exception '{}': unknown operator '{c}'", self.name),
+                ));
+            }
+        }
+        out
+    }
+}
+
+impl Collection {
+    pub(super) fn exceptions(&mut self, n: &Node, item: &str) -> Vec<Exception> {
+        let mut out = Vec::new();
+        let Some(seq) = n.as_sequence() else {
+            self.err(loc_node(n), item, "'exceptions' must be a list");
+            return out;
+        };
+        for e in seq.iter() {
+            let Some(m) = e.as_mapping() else {
+                self.err(loc_node(e), item, "each exception must be a mapping");
+                continue;
+            };
+            let eloc = loc_node(e);
+            let Some((name, _)) = self.scalar(m, "name", item) else {
+                self.err(eloc, item, "an exception needs a name");
+                continue;
+            };
+            let what = format!("{item} exception '{name}'");
+            self.check_keys(m, &what, &["name", "fields", "comps", "values"]);
+            let (fields, single) = match m.get_node("fields") {
+                None => (Vec::new(), false),
+                Some(Node::Scalar(s)) => (vec![s.as_str().to_string()], true),
+                Some(f) => match self.strings(f, "fields", &what) {
+                    Some(v) => (v, false),
+                    None => continue,
+                },
+            };
+            let comps = match m.get_node("comps") {
+                None => {
+                    if single {
+                        vec!["in".to_string()]
+                    } else {
+                        vec!["=".to_string(); fields.len()]
+                    }
+                }
+                Some(Node::Scalar(s)) => vec![s.as_str().to_string()],
+                Some(c) => match self.strings(c, "comps", &what) {
+                    Some(v) => v,
+                    None => continue,
+                },
+            };
+            if let Some(c) = m.get_node("comps") {
+                if single != matches!(c, Node::Scalar(_)) {
+                    self.err(
+                        eloc,
+                        &what,
+                        "fields and comps must both be lists or both be single values",
+                    );
+                }
+            }
+            if !single && comps.len() != fields.len() && !fields.is_empty() {
+                self.err(
+                    eloc,
+                    &what,
+                    format!("{} fields but {} comps", fields.len(), comps.len()),
+                );
+            }
+            if single && !matches!(comps[0].as_str(), "in" | "pmatch" | "intersects") {
+                self.err(
+                    eloc,
+                    &what,
+                    format!(
+                        "a single field needs comps in, pmatch or intersects, not '{}'",
+                        comps[0]
+                    ),
+                );
+            }
+            let mut values = Vec::new();
+            if let Some(v) = m.get_node("values") {
+                match v.as_sequence() {
+                    None => self.err(loc_node(v), &what, "'values' must be a list"),
+                    Some(vs) => {
+                        for tuple in vs.iter() {
+                            match tuple {
+                                Node::Scalar(s) if single => {
+                                    values.push(vec![ExcValue::Item(s.as_str().to_string())])
+                                }
+                                Node::Sequence(t) if !single => {
+                                    let mut row = Vec::new();
+                                    for x in t.iter() {
+                                        match x {
+                                            Node::Scalar(s) => {
+                                                row.push(ExcValue::Item(s.as_str().to_string()))
+                                            }
+                                            Node::Sequence(l) => row.push(ExcValue::List(
+                                                l.iter()
+                                                    .filter_map(|y| {
+                                                        y.as_scalar()
+                                                            .map(|s| s.as_str().to_string())
+                                                    })
+                                                    .collect(),
+                                            )),
+                                            Node::Mapping(_) => self.err(
+                                                loc_node(x),
+                                                &what,
+                                                "a value must be a string or a list",
+                                            ),
+                                        }
+                                    }
+                                    if row.len() != fields.len() {
+                                        self.err(
+                                            loc_node(tuple),
+                                            &what,
+                                            format!(
+                                                "a value has {} items for {} fields",
+                                                row.len(),
+                                                fields.len()
+                                            ),
+                                        );
+                                    }
+                                    values.push(row);
+                                }
+                                _ if single => self.err(
+                                    loc_node(tuple),
+                                    &what,
+                                    "with a single field, values are a flat list of strings",
+                                ),
+                                _ => self.err(
+                                    loc_node(tuple),
+                                    &what,
+                                    "each value must be a list with one item per field",
+                                ),
+                            }
+                        }
+                    }
+                }
+            }
+            out.push(Exception {
+                name,
+                fields,
+                single,
+                comps,
+                values,
+                loc: eloc,
+                field_locs: item_locs(m.get_node("fields")),
+                comp_locs: item_locs(m.get_node("comps")),
+            });
+        }
+        out
+    }
+}
+
+/// The condition text of a rule with its exceptions folded in, as Falco builds it:
+/// `(cond) and not (f1 c1 v1 and f2 c2 v2 or ...)` per exception.
+pub(crate) fn with_exceptions(cond: &str, exceptions: &[Exception]) -> String {
+    let mut out = format!("({cond})");
+    for ex in exceptions {
+        let mut alts = Vec::new();
+        if ex.single {
+            let vals: Vec<String> = ex
+                .values
+                .iter()
+                .flat_map(|row| row.iter())
+                .map(|v| match v {
+                    ExcValue::Item(s) => quote_item(s),
+                    ExcValue::List(l) => l
+                        .iter()
+                        .map(|s| quote_item(s))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+                .collect();
+            if !vals.is_empty() {
+                alts.push(format!(
+                    "{} {} ({})",
+                    ex.fields[0],
+                    ex.comps[0],
+                    vals.join(", ")
+                ));
+            }
+        } else {
+            for row in &ex.values {
+                let terms: Vec<String> = ex
+                    .fields
+                    .iter()
+                    .zip(&ex.comps)
+                    .zip(row)
+                    .map(|((f, c), v)| {
+                        let list_op = matches!(c.as_str(), "in" | "intersects" | "pmatch");
+                        let val = match v {
+                            ExcValue::List(l) => format!(
+                                "({})",
+                                l.iter()
+                                    .map(|s| quote_item(s))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                            ExcValue::Item(s) if list_op && !s.starts_with('(') => format!("({s})"),
+                            ExcValue::Item(s) => quote_item(s),
+                        };
+                        format!("{f} {c} {val}")
+                    })
+                    .collect();
+                if !terms.is_empty() {
+                    alts.push(format!("({})", terms.join(" and ")));
+                }
+            }
+        }
+        if !alts.is_empty() {
+            out.push_str(&format!(" and not ({})", alts.join(" or ")));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::diag::Level;
+
+    fn load(files: &[(&str, &str)]) -> Collection {
+        let mut c = Collection::new();
+        for (n, t) in files {
+            c.add_file(n, t);
+        }
+        c
+    }
+
+    fn errors(c: &Collection) -> Vec<String> {
+        c.diags
+            .iter()
+            .filter(|d| d.level == Level::Error)
+            .map(|d| d.render(&c.files))
+            .collect()
+    }
+    #[test]
+    fn exceptions_become_condition_text() {
+        let c = load(&[(
+            "e.yaml",
+            r#"
+- rule: Write
+  desc: x
+  condition: evt.type = open
+  output: x
+  priority: INFO
+  exceptions:
+    - name: known_writers
+      fields: [proc.name, fd.directory]
+      comps: [=, in]
+      values:
+        - [my app, [/usr/bin, /opt]]
+        - [tool, dirs_list]
+    - name: names
+      fields: proc.name
+      values: [a, b c]
+    - name: empty
+      fields: [proc.name]
+"#,
+        )]);
+        assert!(errors(&c).is_empty(), "{:?}", errors(&c));
+        let r = &c.rules[0];
+        assert_eq!(
+            with_exceptions(&r.condition.text(), &r.exceptions),
+            "(evt.type = open) and not ((proc.name = \"my app\" and fd.directory in (/usr/bin, /opt)) or (proc.name = tool and fd.directory in (dirs_list))) and not (proc.name in (a, \"b c\"))"
+        );
+    }
+}

@@ -1,0 +1,58 @@
+//! The compiled form of a condition, shared by the compiler that builds it, the evaluator and
+//! the event-type inference that walk it, and the output formatter that extracts fields.
+
+use super::{
+    ast::{Op, Transformer},
+    fields::Bound,
+    value::{Const, Type},
+};
+
+/// A field with its transformers (applied innermost first).
+#[derive(Clone, Debug)]
+pub(crate) struct Extract {
+    pub(crate) field: Bound,
+    pub(crate) transforms: Vec<Transformer>,
+}
+
+impl Extract {
+    pub(crate) fn ty(&self) -> Type {
+        match self.transforms.last() {
+            None => self.field.ty,
+            Some(Transformer::Len) => Type::Int,
+            Some(_) => Type::Str,
+        }
+    }
+
+    pub(crate) fn display(&self) -> String {
+        let mut s = self.field.display.clone();
+        for t in &self.transforms {
+            s = format!("{}({s})", t.name());
+        }
+        s
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum CRhs {
+    None,
+    Const(Const),
+    Field(Extract),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct CCheck {
+    pub(crate) lhs: Extract,
+    pub(crate) op: Op,
+    pub(crate) rhs: CRhs,
+    /// The check as written (for `--explain`).
+    pub(crate) text: String,
+}
+
+/// A compiled condition.
+#[derive(Clone, Debug)]
+pub(crate) enum Node {
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Not(Box<Node>),
+    Check(Box<CCheck>),
+}
