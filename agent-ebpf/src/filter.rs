@@ -17,12 +17,14 @@ use crate::maps::{
 /// a plain load, no helper.
 #[inline(always)]
 fn field<T: Copy>(base: *const u8, off: u32) -> T {
+    // SAFETY: `base` is a BTF pointer and `off` a field offset from the running kernel's BTF;
+    // the verifier checks the load against the BTF type and makes it fault-safe (PROBE_MEM).
     unsafe { core::ptr::read_volatile(base.add(off as usize) as *const T) }
 }
 
 /// `bpf_get_current_pid_tgid()` without the helper call.
 #[inline(always)]
-pub fn pid_tgid(task: *const u8) -> u64 {
+pub(crate) fn pid_tgid(task: *const u8) -> u64 {
     let o = &OFFSETS;
     let pid: u32 = field(task, konst(&o.task_pid));
     let tgid: u32 = field(task, konst(&o.task_tgid));
@@ -32,18 +34,21 @@ pub fn pid_tgid(task: *const u8) -> u64 {
 /// `bpf_get_current_cgroup_id()` without the helper call:
 /// `task->cgroups->dfl_cgrp->kn->id` (RCU-protected; programs run under RCU).
 #[inline(always)]
-pub fn cgroup_id(task: *const u8) -> u64 {
+pub(crate) fn cgroup_id(task: *const u8) -> u64 {
     let o = &OFFSETS;
     let cset: *const u8 = field(task, konst(&o.task_cgroups));
     if cset.is_null() {
+        // SAFETY: bpf_get_current_cgroup_id takes no arguments and only reads the current task.
         return unsafe { bpf_get_current_cgroup_id() };
     }
     let cgrp: *const u8 = field(cset, konst(&o.css_set_dfl_cgrp));
     if cgrp.is_null() {
+        // SAFETY: bpf_get_current_cgroup_id takes no arguments and only reads the current task.
         return unsafe { bpf_get_current_cgroup_id() };
     }
     let kn: *const u8 = field(cgrp, konst(&o.cgroup_kn));
     if kn.is_null() {
+        // SAFETY: bpf_get_current_cgroup_id takes no arguments and only reads the current task.
         return unsafe { bpf_get_current_cgroup_id() };
     }
     field(kn, konst(&o.kn_id))
@@ -53,7 +58,7 @@ pub fn cgroup_id(task: *const u8) -> u64 {
 const MAX_LEVEL: i32 = 32;
 
 #[inline(always)]
-pub fn is_own(pid_tgid: u64) -> bool {
+pub(crate) fn is_own(pid_tgid: u64) -> bool {
     (pid_tgid >> 32) as u32 == konst(&OWN_TGID)
 }
 
@@ -61,7 +66,7 @@ pub fn is_own(pid_tgid: u64) -> bool {
 /// pid namespace (`task->thread_pid->level`, two plain loads through BTF pointers) is not
 /// below the agent's. Cheaper than `bpf_get_ns_current_pid_tgid` on every syscall.
 #[inline(always)]
-pub fn in_host_pidns_fast(task: *const u8) -> bool {
+pub(crate) fn in_host_pidns_fast(task: *const u8) -> bool {
     let o = &OFFSETS;
     if konst(&o.pid_level) == 0 && konst(&o.task_thread_pid) == 0 {
         return in_host_pidns();
@@ -76,9 +81,11 @@ pub fn in_host_pidns_fast(task: *const u8) -> bool {
 
 /// True when the current task runs in the host pid namespace.
 #[inline(always)]
-pub fn in_host_pidns() -> bool {
+pub(crate) fn in_host_pidns() -> bool {
     let mut info = bpf_pidns_info { pid: 0, tgid: 0 };
     // Fails (-EINVAL) when the task's pid namespace is not the one given.
+    // SAFETY: `info` is a live stack struct and the size passed is its own, so the helper
+    // writes only inside it.
     let rc = unsafe {
         bpf_get_ns_current_pid_tgid(
             konst(&HOST_PIDNS_DEV),
@@ -94,7 +101,7 @@ pub fn in_host_pidns() -> bool {
 /// task is accounted to for profiles: the matching scope root for `scope::CGROUPS`, the task's
 /// own cgroup otherwise.
 #[inline(always)]
-pub fn scope_key(task: *const u8) -> Option<u64> {
+pub(crate) fn scope_key(task: *const u8) -> Option<u64> {
     match konst(&SCOPE) {
         scope::ALL => Some(cgroup_id(task)),
         scope::CONTAINERS => {
@@ -109,7 +116,11 @@ pub fn scope_key(task: *const u8) -> Option<u64> {
             let mut level = 0;
             while level < MAX_LEVEL {
                 if levels & (1 << level) != 0 {
+                    // SAFETY: the helper takes a plain level and returns 0 when the task's
+                    // cgroup is not that deep.
                     let id = unsafe { bpf_get_current_ancestor_cgroup_id(level) };
+                    // SAFETY: only presence is tested; the value reference, which user
+                    // space could change under us, is never read.
                     if id != 0 && unsafe { SCOPE_CGROUPS.get(id) }.is_some() {
                         return Some(id);
                     }
@@ -124,7 +135,7 @@ pub fn scope_key(task: *const u8) -> Option<u64> {
 /// ABI of the current syscall: x32 by its number bit, ia32 by the task's `TS_COMPAT` status
 /// (which is what seccomp itself uses, so `int 0x80` from 64-bit code counts as ia32 too).
 #[inline(always)]
-pub fn syscall_abi(task: *const u8, id: u64) -> u8 {
+pub(crate) fn syscall_abi(task: *const u8, id: u64) -> u8 {
     if id & X32_SYSCALL_BIT != 0 {
         return abi::X32;
     }
@@ -142,7 +153,7 @@ pub fn syscall_abi(task: *const u8, id: u64) -> u8 {
 
 /// Is syscall `nr` of ABI `abi` (native or ia32) in the interesting set?
 #[inline(always)]
-pub fn interesting(abi_idx: u8, nr: u32) -> bool {
+pub(crate) fn interesting(abi_idx: u8, nr: u32) -> bool {
     if nr as usize >= MAX_SYSCALLS {
         return false;
     }
@@ -156,7 +167,7 @@ pub fn interesting(abi_idx: u8, nr: u32) -> bool {
 /// Run the filter chain shared by the syscall programs, counting what it drops.
 /// Returns the scope key and the syscall's ABI.
 #[inline(always)]
-pub fn syscall_filters(
+pub(crate) fn syscall_filters(
     c: &mut Counters,
     task: *const u8,
     pid_tgid: u64,

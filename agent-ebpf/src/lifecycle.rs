@@ -24,11 +24,14 @@ use crate::{
 /// User code segment selector of 32-bit tasks (`__USER32_CS`).
 const USER32_CS: u64 = 0x23;
 
-pub fn fork(c: &mut Counters, pid_tgid: u64, child: *const u8) {
+pub(crate) fn fork(c: &mut Counters, pid_tgid: u64, child: *const u8) {
     let off = &OFFSETS;
+    // SAFETY: bpf_probe_read_kernel copies from kernel memory and fails cleanly on a bad
+    // address; the offset is task_struct's `pid` from the running kernel's BTF.
     let child_pid: u32 =
         unsafe { bpf_probe_read_kernel(child.add(konst(&off.task_pid) as usize) as *const u32) }
             .unwrap_or(0);
+    // SAFETY: as above, a checked kernel read at the BTF offset of task_struct's `tgid`.
     let child_tgid: u32 =
         unsafe { bpf_probe_read_kernel(child.add(konst(&off.task_tgid) as usize) as *const u32) }
             .unwrap_or(0);
@@ -39,6 +42,8 @@ pub fn fork(c: &mut Counters, pid_tgid: u64, child: *const u8) {
         c.lifecycle_lost += 1;
         return;
     };
+    // SAFETY: the ring buffer entry is reserved for us and sized for the record; we are its
+    // only writer until submit.
     let rec = unsafe { &mut *entry.as_mut_ptr() };
     fill_header(&mut rec.hdr, kind::FORK, abi::X86_64, pid_tgid);
     rec.child_pid = child_pid;
@@ -49,11 +54,13 @@ pub fn fork(c: &mut Counters, pid_tgid: u64, child: *const u8) {
     c.lifecycle_emitted += 1;
 }
 
-pub fn exit(c: &mut Counters, pid_tgid: u64) {
+pub(crate) fn exit(c: &mut Counters, pid_tgid: u64) {
     let Some(mut entry) = EVENTS.reserve::<ExitRecord>(0) else {
         c.lifecycle_lost += 1;
         return;
     };
+    // SAFETY: the ring buffer entry is reserved for us and sized for the record; we are its
+    // only writer until submit.
     let rec = unsafe { &mut *entry.as_mut_ptr() };
     fill_header(&mut rec.hdr, kind::EXIT, abi::X86_64, pid_tgid);
     entry.submit(wake_flags());
@@ -66,6 +73,8 @@ fn rd<T: Copy + Default>(base: u64, off: u32) -> T {
     if base == 0 {
         return T::default();
     }
+    // SAFETY: bpf_probe_read_kernel copies from kernel memory and fails cleanly on a bad
+    // address (giving the default); `base` is non-null and `off` comes from the BTF.
     unsafe { bpf_probe_read_kernel((base as *const u8).add(off as usize) as *const T) }
         .unwrap_or_default()
 }
@@ -130,8 +139,11 @@ const _: () = assert!(FIXED + 3 * ARGV_MAX + PATH_MAX <= SCRATCH_SIZE);
 #[inline(always)]
 fn read_slot(at: u64, compat: bool) -> u64 {
     if compat {
+        // SAFETY: bpf_probe_read_user copies from user memory and fails cleanly on a bad or
+        // unmapped address.
         unsafe { bpf_probe_read_user(at as *const u32) }.unwrap_or(0) as u64
     } else {
+        // SAFETY: as above, a checked user read that fails cleanly.
         unsafe { bpf_probe_read_user(at as *const u64) }.unwrap_or(0)
     }
 }
@@ -158,6 +170,8 @@ fn copy_strv(
             break;
         }
         let room = ARGV_MAX - (used & ARGV_MASK);
+        // SAFETY: the masked offset plus `room` stays within the ARGV_MAX bytes at `dst`, inside
+        // the scratch slot (asserted above); a bad user `p` only makes the read fail.
         let n = unsafe {
             bpf_probe_read_user_str(dst.add(used & ARGV_MASK).cast(), room as u32, p as *const _)
         };
@@ -176,14 +190,20 @@ fn copy_strv(
     (used, i)
 }
 
-pub fn exec(c: &mut Counters, pid_tgid: u64, old_pid: u32, bprm: *const u8) {
+pub(crate) fn exec(c: &mut Counters, pid_tgid: u64, old_pid: u32, bprm: *const u8) {
     let Some(buf) = SCRATCH.get_ptr_mut(SCRATCH_LIFECYCLE) else {
         return;
     };
     let buf = buf as *mut u8;
+    // SAFETY: `buf` is this CPU's lifecycle scratch slot, map memory aligned for and larger
+    // than the record; it is not the syscall slot, so nothing else writes it meanwhile.
     let rec = unsafe { &mut *(buf as *mut ExecRecord) };
     // The new image's registers: start_thread() has set the user stack and code segment.
+    // SAFETY: both helpers only take the current task, a valid BTF pointer; the result is
+    // read only through bpf_probe_read_kernel below.
     let regs = unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) } as *const pt_regs;
+    // SAFETY: `(*regs).rsp` and `(*regs).cs` only form field addresses; the reads are done by
+    // bpf_probe_read_kernel, which fails cleanly (0) if `regs` is bad.
     let (sp, cs) = unsafe {
         (
             bpf_probe_read_kernel(&(*regs).rsp).unwrap_or(0),
@@ -198,6 +218,8 @@ pub fn exec(c: &mut Counters, pid_tgid: u64, old_pid: u32, bprm: *const u8) {
         pid_tgid,
     );
     rec.old_pid = old_pid;
+    // SAFETY: the helper takes no arguments; creds() reads through the task pointer it
+    // returns only with bpf_probe_read_kernel.
     rec.creds = creds(unsafe { aya_ebpf::helpers::bpf_get_current_task() } as *const u8);
     rec.argc = 0;
     rec.filename_len = 0;
@@ -209,6 +231,8 @@ pub fn exec(c: &mut Counters, pid_tgid: u64, old_pid: u32, bprm: *const u8) {
     let slot = if compat { 4u64 } else { 8u64 };
     let argc: u64 = read_slot(sp, compat);
     rec.argc = argc as u32;
+    // SAFETY: FIXED + 4 * ARGV_MAX fits the scratch slot (asserted above), so `buf + FIXED`
+    // and the ARGV_MAX bytes copy_strv writes there are in bounds.
     let (used, n) = copy_strv(
         &mut rec.hdr.flags,
         unsafe { buf.add(FIXED) },
@@ -223,6 +247,8 @@ pub fn exec(c: &mut Counters, pid_tgid: u64, old_pid: u32, bprm: *const u8) {
     rec.argv_len = used as u16;
     let env_at = used & (2 * ARGV_MAX - 1);
     let envp = sp + slot * (argc + 2);
+    // SAFETY: env_at is masked below 2 * ARGV_MAX, so it and the ARGV_MAX bytes written
+    // there stay within FIXED + 3 * ARGV_MAX, inside the slot (asserted above).
     let (env_used, _) = copy_strv(
         &mut rec.hdr.flags,
         unsafe { buf.add(FIXED + env_at) },
@@ -235,11 +261,15 @@ pub fn exec(c: &mut Counters, pid_tgid: u64, old_pid: u32, bprm: *const u8) {
 
     // bprm->filename (the path as passed to execve) after the arguments and environment.
     let fname_off = konst(&OFFSETS.bprm_filename) as usize;
+    // SAFETY: bpf_probe_read_kernel copies from kernel memory and fails cleanly on a bad
+    // address; the offset is linux_binprm's `filename` from the running kernel's BTF.
     let fname: u64 =
         unsafe { bpf_probe_read_kernel(bprm.add(fname_off) as *const u64) }.unwrap_or(0);
     let mut flen = 0usize;
     let at = (env_at + (env_used & (2 * ARGV_MAX - 1))) & (4 * ARGV_MAX - 1);
     if fname != 0 {
+        // SAFETY: `at` is masked below 4 * ARGV_MAX, so the PATH_MAX-byte copy stays inside the
+        // scratch slot; bpf_probe_read_kernel_str fails cleanly on a bad `fname`.
         let n = unsafe {
             bpf_probe_read_kernel_str(
                 buf.add(FIXED + at).cast(),
@@ -266,14 +296,23 @@ const CG_FIXED: usize = core::mem::size_of::<CgroupRecord>();
 const _: () = assert!(CG_FIXED + PATH_MAX <= SCRATCH_SIZE);
 
 /// A cgroup of the v2 hierarchy (hierarchy id 0) was made or removed.
-pub fn cgroup(c: &mut Counters, pid_tgid: u64, record_kind: u16, cgrp: *const u8, path: *const u8) {
+pub(crate) fn cgroup(
+    c: &mut Counters,
+    pid_tgid: u64,
+    record_kind: u16,
+    cgrp: *const u8,
+    path: *const u8,
+) {
     let off = &OFFSETS;
+    // SAFETY: bpf_probe_read_kernel copies from kernel memory and fails cleanly on a bad
+    // address; the offset comes from the running kernel's BTF.
     let root: u64 =
         unsafe { bpf_probe_read_kernel(cgrp.add(konst(&off.cgroup_root) as usize) as *const u64) }
             .unwrap_or(0);
     if root == 0 {
         return;
     }
+    // SAFETY: as above, a checked kernel read of the root's hierarchy id at its BTF offset.
     let hierarchy: i32 = unsafe {
         bpf_probe_read_kernel(
             (root as *const u8).add(konst(&off.root_hierarchy_id) as usize) as *const i32,
@@ -283,12 +322,14 @@ pub fn cgroup(c: &mut Counters, pid_tgid: u64, record_kind: u16, cgrp: *const u8
     if hierarchy != 0 {
         return;
     }
+    // SAFETY: as above, a checked kernel read of the cgroup's `kn` at its BTF offset.
     let kn: u64 =
         unsafe { bpf_probe_read_kernel(cgrp.add(konst(&off.cgroup_kn) as usize) as *const u64) }
             .unwrap_or(0);
     if kn == 0 {
         return;
     }
+    // SAFETY: as above, a checked kernel read of the kernfs node's id at its BTF offset.
     let id: u64 = unsafe {
         bpf_probe_read_kernel((kn as *const u8).add(konst(&off.kn_id) as usize) as *const u64)
     }
@@ -297,10 +338,14 @@ pub fn cgroup(c: &mut Counters, pid_tgid: u64, record_kind: u16, cgrp: *const u8
         return;
     };
     let buf = buf as *mut u8;
+    // SAFETY: `buf` is this CPU's lifecycle scratch slot, map memory aligned for and larger
+    // than the record; nothing else writes it while we build the record.
     let rec = unsafe { &mut *(buf as *mut CgroupRecord) };
     fill_header(&mut rec.hdr, record_kind, abi::X86_64, pid_tgid);
     rec.id = id;
     rec._pad = [0; 3];
+    // SAFETY: CG_FIXED + PATH_MAX fits the scratch slot (asserted above); the helper writes
+    // at most PATH_MAX bytes there and fails cleanly on a bad `path`.
     let n = unsafe {
         bpf_probe_read_kernel_str(buf.add(CG_FIXED).cast(), PATH_MAX as u32, path.cast())
     };

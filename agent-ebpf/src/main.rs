@@ -24,12 +24,16 @@ use crate::maps::{konst, COUNTERS, MODE};
 
 #[inline(always)]
 fn counters() -> Option<&'static mut Counters> {
+    // SAFETY: the lookup gives this CPU's COUNTERS entry, valid while the program runs; no
+    // other CPU touches it, and a program nesting on this CPU can at worst lose a count.
     COUNTERS.get_ptr_mut(0).map(|p| unsafe { &mut *p })
 }
 
 /// The current task as a BTF pointer: its fields are read with plain loads.
 #[inline(always)]
 fn current_task() -> *const u8 {
+    // SAFETY: the helper takes no arguments and returns the current task, a BTF pointer
+    // valid for the whole program run.
     unsafe { aya_ebpf::helpers::generated::bpf_get_current_task_btf() as *const u8 }
 }
 
@@ -39,7 +43,7 @@ fn syscall_nr(id: i64) -> u32 {
 }
 
 #[btf_tracepoint(function = "sys_enter")]
-pub fn sys_enter(ctx: BtfTracePointContext) -> i32 {
+pub(crate) fn sys_enter(ctx: BtfTracePointContext) -> i32 {
     let Some(c) = counters() else { return 0 };
     c.seen += 1;
     let regs: *const pt_regs = ctx.arg(0);
@@ -71,16 +75,18 @@ pub fn sys_enter(ctx: BtfTracePointContext) -> i32 {
 /// Does nothing: attached alone (`sysaudit calibrate`), it measures what any `sys_enter` hook
 /// costs on this machine — the floor under the profile-mode overhead.
 #[btf_tracepoint(function = "sys_enter")]
-pub fn sys_enter_floor(_ctx: BtfTracePointContext) -> i32 {
+pub(crate) fn sys_enter_floor(_ctx: BtfTracePointContext) -> i32 {
     0
 }
 
 #[btf_tracepoint(function = "sys_exit")]
-pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
+pub(crate) fn sys_exit(ctx: BtfTracePointContext) -> i32 {
     let Some(c) = counters() else { return 0 };
     c.seen += 1;
     let regs: *const pt_regs = ctx.arg(0);
     let ret: i64 = ctx.arg(1);
+    // SAFETY: `regs` is sys_exit's pt_regs argument, a BTF pointer the verifier lets us load
+    // from directly (as record::arg does).
     let id = unsafe { (*regs).orig_rax } as i64;
     let task = current_task();
     let pid_tgid = filter::pid_tgid(task);
@@ -99,7 +105,7 @@ pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
 }
 
 #[btf_tracepoint(function = "sched_process_fork")]
-pub fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
+pub(crate) fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
     let Some(c) = counters() else { return 0 };
     let pid_tgid = bpf_get_current_pid_tgid();
     if filter::is_own(pid_tgid) {
@@ -111,7 +117,7 @@ pub fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
 }
 
 #[btf_tracepoint(function = "sched_process_exec")]
-pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
+pub(crate) fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
     let Some(c) = counters() else { return 0 };
     let pid_tgid = bpf_get_current_pid_tgid();
     let old_pid: u32 = ctx.arg(1);
@@ -121,7 +127,7 @@ pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
 }
 
 #[btf_tracepoint(function = "sched_process_exit")]
-pub fn sched_process_exit(_ctx: BtfTracePointContext) -> i32 {
+pub(crate) fn sched_process_exit(_ctx: BtfTracePointContext) -> i32 {
     let Some(c) = counters() else { return 0 };
     let pid_tgid = bpf_get_current_pid_tgid();
     if filter::is_own(pid_tgid) {
@@ -132,12 +138,12 @@ pub fn sched_process_exit(_ctx: BtfTracePointContext) -> i32 {
 }
 
 #[btf_tracepoint(function = "cgroup_mkdir")]
-pub fn cgroup_mkdir(ctx: BtfTracePointContext) -> i32 {
+pub(crate) fn cgroup_mkdir(ctx: BtfTracePointContext) -> i32 {
     cgroup_event(ctx, sysaudit_common::kind::CGROUP_MKDIR)
 }
 
 #[btf_tracepoint(function = "cgroup_rmdir")]
-pub fn cgroup_rmdir(ctx: BtfTracePointContext) -> i32 {
+pub(crate) fn cgroup_rmdir(ctx: BtfTracePointContext) -> i32 {
     cgroup_event(ctx, sysaudit_common::kind::CGROUP_RMDIR)
 }
 

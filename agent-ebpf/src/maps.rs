@@ -7,36 +7,36 @@ use aya_ebpf::{
 use sysaudit_common::{abi, ArgSpec, Counters, KernelOffsets, Profile, BITMAP_WORDS, MAX_SYSCALLS};
 
 /// Size of one per-CPU scratch slot; records with strings are assembled there.
-pub const SCRATCH_SIZE: usize = 32768;
+pub(crate) const SCRATCH_SIZE: usize = 32768;
 /// Scratch slots: one for syscall records, one for lifecycle records, so a lifecycle
 /// tracepoint that fires in the middle of a syscall record cannot clobber it.
-pub const SCRATCH_SYSCALL: u32 = 0;
-pub const SCRATCH_LIFECYCLE: u32 = 1;
+pub(crate) const SCRATCH_SYSCALL: u32 = 0;
+pub(crate) const SCRATCH_LIFECYCLE: u32 = 1;
 
 // Load-time constants (.rodata, frozen by the loader, so the verifier sees them as constants
 // and prunes the branches a mode does not use).
 #[no_mangle]
-pub static OWN_TGID: u32 = 0;
+pub(crate) static OWN_TGID: u32 = 0;
 #[no_mangle]
-pub static MODE: u32 = 0;
+pub(crate) static MODE: u32 = 0;
 #[no_mangle]
-pub static SCOPE: u32 = 0;
+pub(crate) static SCOPE: u32 = 0;
 /// Bit `n` set: `SCOPE_CGROUPS` holds a cgroup at level `n` (root = level 0).
 #[no_mangle]
-pub static SCOPE_LEVELS: u32 = 0;
+pub(crate) static SCOPE_LEVELS: u32 = 0;
 /// Fill level of the ring buffer past which a submit wakes the reader up; below it records are
 /// submitted silently and the agent drains on its timer (a wakeup per event costs ~4x).
 #[no_mangle]
-pub static RING_WAKE_BYTES: u64 = 0;
+pub(crate) static RING_WAKE_BYTES: u64 = 0;
 /// Depth of the agent's pid namespace (0: the initial one); deeper tasks are in containers.
 #[no_mangle]
-pub static HOST_PID_LEVEL: u32 = 0;
+pub(crate) static HOST_PID_LEVEL: u32 = 0;
 #[no_mangle]
-pub static HOST_PIDNS_DEV: u64 = 0;
+pub(crate) static HOST_PIDNS_DEV: u64 = 0;
 #[no_mangle]
-pub static HOST_PIDNS_INO: u64 = 0;
+pub(crate) static HOST_PIDNS_INO: u64 = 0;
 #[no_mangle]
-pub static OFFSETS: KernelOffsets = KernelOffsets {
+pub(crate) static OFFSETS: KernelOffsets = KernelOffsets {
     task_pid: 0,
     task_tgid: 0,
     task_ti_status: 0,
@@ -67,48 +67,50 @@ pub static OFFSETS: KernelOffsets = KernelOffsets {
 
 /// Read a load-time constant without letting the compiler fold the default value in.
 #[inline(always)]
-pub fn konst<T: Copy>(v: &T) -> T {
+pub(crate) fn konst<T: Copy>(v: &T) -> T {
+    // SAFETY: `v` is a reference, so valid and aligned; the volatile read only keeps the
+    // loader-set .rodata value from being folded to its default at compile time.
     unsafe { core::ptr::read_volatile(v) }
 }
 
 /// The one ring buffer; its size is set by the agent at load time.
 #[map]
-pub static EVENTS: RingBuf = RingBuf::with_byte_size(64 * 1024, 0);
+pub(crate) static EVENTS: RingBuf = RingBuf::with_byte_size(64 * 1024, 0);
 
 #[map]
-pub static COUNTERS: PerCpuArray<Counters> = PerCpuArray::with_max_entries(1, 0);
+pub(crate) static COUNTERS: PerCpuArray<Counters> = PerCpuArray::with_max_entries(1, 0);
 
 #[map]
-pub static SCRATCH: PerCpuArray<[u8; SCRATCH_SIZE]> = PerCpuArray::with_max_entries(2, 0);
+pub(crate) static SCRATCH: PerCpuArray<[u8; SCRATCH_SIZE]> = PerCpuArray::with_max_entries(2, 0);
 
 /// Interesting syscalls: `abi::RECORDED` bitmaps of `BITMAP_WORDS` words.
 #[map]
-pub static INTERESTING: Array<u64> =
+pub(crate) static INTERESTING: Array<u64> =
     Array::with_max_entries((abi::RECORDED * BITMAP_WORDS) as u32, 0);
 
 /// Which arguments to copy from user memory, per ABI and syscall number.
 #[map]
-pub static ARG_SPECS: Array<ArgSpec> =
+pub(crate) static ARG_SPECS: Array<ArgSpec> =
     Array::with_max_entries((abi::RECORDED * MAX_SYSCALLS) as u32, 0);
 
 /// Cgroup ids whose subtrees are in scope (`scope::CGROUPS`); value unused.
 #[map]
-pub static SCOPE_CGROUPS: HashMap<u64, u32> = HashMap::with_max_entries(1024, 0);
+pub(crate) static SCOPE_CGROUPS: HashMap<u64, u32> = HashMap::with_max_entries(1024, 0);
 
 /// Profile mode, fast path: an array indexed by the cgroup id's low bits, each entry tagged
 /// with its cgroup id (array lookups are inlined: no helper call on every syscall).
 #[map]
-pub static PROFILE_SLOTS: Array<Profile> = Array::with_max_entries(4096, 0);
+pub(crate) static PROFILE_SLOTS: Array<Profile> = Array::with_max_entries(4096, 0);
 
 /// Who owns a slot: claimed with an atomic no-overwrite insert, so two new cgroups never
 /// share one.
 #[map]
-pub static SLOT_OWNERS: HashMap<u32, u64> = HashMap::with_max_entries(4096, 0);
+pub(crate) static SLOT_OWNERS: HashMap<u32, u64> = HashMap::with_max_entries(4096, 0);
 
 /// Profile mode, slow path: cgroups whose slot is taken (cgroup id → syscalls seen).
 #[map]
-pub static PROFILES: HashMap<u64, Profile> = HashMap::with_max_entries(4096, 0);
+pub(crate) static PROFILES: HashMap<u64, Profile> = HashMap::with_max_entries(4096, 0);
 
 /// Number of PROFILE_SLOTS entries minus one (a power of two minus one).
 #[no_mangle]
-pub static PROFILE_SLOT_MASK: u32 = 0;
+pub(crate) static PROFILE_SLOT_MASK: u32 = 0;

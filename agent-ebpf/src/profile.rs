@@ -28,6 +28,9 @@ static NEW_PROFILE: Profile = Profile {
 fn entry(c: &mut Counters, key: u64) -> Option<*mut Profile> {
     let slot = (key as u32) & konst(&PROFILE_SLOT_MASK);
     let sp = PROFILE_SLOTS.get_ptr_mut(slot)?;
+    // SAFETY: a lookup hit: a valid, aligned Profile in map memory for the program's run.
+    // Other CPUs write it only to claim it (once, guarded by SLOT_OWNERS) or to set
+    // seen bytes from 0 to 1, so racing accesses are benign.
     let s = unsafe { &mut *sp };
     if s.tag == key {
         return Some(sp);
@@ -45,8 +48,10 @@ fn entry(c: &mut Counters, key: u64) -> Option<*mut Profile> {
         s.tag = key;
         return Some(sp);
     }
-    // By reference: a 1 KiB value must not be copied onto the 512-byte BPF stack.
-    #[allow(clippy::needless_borrows_for_generic_args)]
+    #[allow(
+        clippy::needless_borrows_for_generic_args,
+        reason = "a 1 KiB value must not be copied onto the 512-byte BPF stack"
+    )]
     let inserted = PROFILES.insert(key, &NEW_PROFILE, BPF_NOEXIST as u64);
     if let Err(e) = inserted {
         // -EEXIST: another CPU inserted it first; anything else: the map is full.
@@ -59,7 +64,7 @@ fn entry(c: &mut Counters, key: u64) -> Option<*mut Profile> {
 }
 
 #[inline(always)]
-pub fn record(c: &mut Counters, regs: *const pt_regs, key: u64, abi_idx: u8, nr: u32) {
+pub(crate) fn record(c: &mut Counters, regs: *const pt_regs, key: u64, abi_idx: u8, nr: u32) {
     if abi_idx == abi::X32 {
         c.x32_seen += 1;
         return;
@@ -70,6 +75,8 @@ pub fn record(c: &mut Counters, regs: *const pt_regs, key: u64, abi_idx: u8, nr:
     let Some(p) = entry(c, key) else {
         return;
     };
+    // SAFETY: `p` is a map value from a lookup in this run, valid and aligned until the
+    // program ends; other CPUs only make the same one-way writes (gate open, 0 -> 1).
     let p = unsafe { &mut *p };
     let a = abi_idx as usize & 1;
     if p.gate != gate::OPEN {
@@ -82,6 +89,7 @@ pub fn record(c: &mut Counters, regs: *const pt_regs, key: u64, abi_idx: u8, nr:
     }
     // Re-mask after a volatile read: otherwise LLVM drops the mask (it knows nr < 512 from
     // the check above, on another register) and the verifier sees an unbounded index.
+    // SAFETY: `&nr` is a reference to a live local, so the volatile read is valid.
     let idx = unsafe { core::ptr::read_volatile(&nr) } as usize & (MAX_SYSCALLS - 1);
     let slot = &mut p.seen[a][idx];
     // Test first: a hot syscall then only reads its byte, no cache-line ping-pong.

@@ -26,11 +26,13 @@ use crate::{
 
 /// Fill the header of a record about the current task.
 #[inline(always)]
-pub fn fill_header(hdr: &mut Header, kind: u16, abi_idx: u8, pid_tgid: u64) {
+pub(crate) fn fill_header(hdr: &mut Header, kind: u16, abi_idx: u8, pid_tgid: u64) {
     hdr.kind = kind;
     hdr.abi = abi_idx;
     hdr.flags = 0;
     hdr.tail_len = 0;
+    // SAFETY: the helpers take no pointers except bpf_get_current_comm, which writes at most
+    // TASK_COMM_LEN bytes into `hdr.comm`, an array of exactly that size.
     unsafe {
         hdr.ts_ns = bpf_ktime_get_boot_ns();
         hdr.cgroup_id = bpf_get_current_cgroup_id();
@@ -45,8 +47,8 @@ pub fn fill_header(hdr: &mut Header, kind: u16, abi_idx: u8, pid_tgid: u64) {
 
 /// Syscall argument `n` from the saved user registers, in the ABI's calling convention.
 #[inline(always)]
-pub fn arg(regs: *const pt_regs, abi_idx: u8, n: u8) -> u64 {
-    // Direct loads: in a tp_btf program `regs` is a BTF pointer the verifier lets us read.
+pub(crate) fn arg(regs: *const pt_regs, abi_idx: u8, n: u8) -> u64 {
+    // SAFETY: direct loads: in a tp_btf program `regs` is a BTF pointer the verifier lets us read.
     unsafe {
         if abi_idx == abi::IA32 {
             match n {
@@ -101,7 +103,7 @@ const _: () = assert!(FIXED + 2 * PATH_MAX + SOCKADDR_MAX <= SCRATCH_SIZE);
 /// Emit one syscall record. `ret` is `None` for calls recorded at entry. `copy` false skips
 /// user-memory arguments (after a successful execve they point into the old, gone image).
 #[inline(always)]
-pub fn emit_syscall(
+pub(crate) fn emit_syscall(
     c: &mut Counters,
     regs: *const pt_regs,
     pid_tgid: u64,
@@ -124,6 +126,8 @@ pub fn emit_syscall(
             c.ring_full += 1;
             return;
         };
+        // SAFETY: the ring buffer entry is reserved for us and sized for the record; we are its
+        // only writer until submit.
         let rec = unsafe { &mut *entry.as_mut_ptr() };
         fill_syscall(rec, regs, pid_tgid, abi_idx, nr, ret);
         entry.submit(wake_flags());
@@ -135,6 +139,8 @@ pub fn emit_syscall(
         return;
     };
     let buf = buf as *mut u8;
+    // SAFETY: `buf` is this CPU's syscall scratch slot, map memory aligned for and larger
+    // than the record; lifecycle programs use their own slot, so nothing else writes it.
     let rec = unsafe { &mut *(buf as *mut SyscallRecord) };
     fill_syscall(rec, regs, pid_tgid, abi_idx, nr, ret);
 
@@ -145,7 +151,11 @@ pub fn emit_syscall(
         let a = spec.str_arg[i];
         if a != ArgSpec::NONE {
             let ptr = arg(regs, abi_idx, a - 1) as *const u8;
+            // SAFETY: the masked offset is below PATH_MAX and FIXED + 2 * PATH_MAX fits the slot
+            // (asserted above), so `dst` and the PATH_MAX bytes after it are in bounds.
             let dst = unsafe { buf.add(FIXED + (tail & PATH_MASK)) };
+            // SAFETY: writes at most PATH_MAX bytes at `dst` (in bounds, above); a bad user
+            // pointer only makes the read fail.
             let n = unsafe { bpf_probe_read_user_str(dst.cast(), PATH_MAX as u32, ptr.cast()) };
             if n > 0 {
                 // n counts the NUL; a full buffer means the path was cut.
@@ -174,6 +184,7 @@ pub fn emit_syscall(
                 if v == 0 {
                     0
                 } else {
+                    // SAFETY: bpf_probe_read_user fails cleanly on a bad user address.
                     unsafe { bpf_probe_read_user(v as *const u32) }.unwrap_or(0) as u64
                 }
             } else {
@@ -188,7 +199,11 @@ pub fn emit_syscall(
             let o = tail & (2 * PATH_MAX - 1);
             let l = (len as usize) & (SOCKADDR_MAX * 2 - 1);
             if l <= SOCKADDR_MAX {
+                // SAFETY: o < 2 * PATH_MAX and l <= SOCKADDR_MAX keep the bytes inside the slot
+                // (asserted above) and past the fixed part `rec` covers; any u8 is valid.
                 let dst = unsafe { core::slice::from_raw_parts_mut(buf.add(FIXED + o), l) };
+                // SAFETY: the helper writes at most dst.len() bytes and fails cleanly on a bad user
+                // pointer.
                 if unsafe { bpf_probe_read_user_buf(ptr, dst) }.is_ok() {
                     rec.addr_len = l as u16;
                     tail = o + l;
@@ -215,8 +230,10 @@ pub fn emit_syscall(
 
 /// Copy `len` bytes of a scratch slot into the ring buffer; false when the ring is full.
 #[inline(always)]
-pub fn output(buf: *const u8, len: usize) -> bool {
+pub(crate) fn output(buf: *const u8, len: usize) -> bool {
     let len = len & (SCRATCH_SIZE - 1);
+    // SAFETY: `buf` is a scratch slot of SCRATCH_SIZE bytes (a power of two) and `len` is
+    // masked below that; map memory is initialized and not written while `data` lives.
     let data = unsafe { core::slice::from_raw_parts(buf, len) };
     EVENTS.output::<[u8]>(data, wake_flags()).is_ok()
 }
@@ -255,7 +272,7 @@ fn fill_syscall(
 
 /// Submit silently unless the ring is filling up.
 #[inline(always)]
-pub fn wake_flags() -> u64 {
+pub(crate) fn wake_flags() -> u64 {
     if EVENTS.query(BPF_RB_AVAIL_DATA as u64) > konst(&RING_WAKE_BYTES) {
         BPF_RB_FORCE_WAKEUP as u64
     } else {

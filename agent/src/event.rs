@@ -2,15 +2,12 @@
 //! rules engine evaluates. Its serde form *is* the capture format, so replaying a capture goes
 //! through exactly the same types as live detection.
 
-use std::fmt;
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
-use serde::{
-    de::{self, MapAccess, Visitor},
-    ser::SerializeMap,
-    Deserialize, Deserializer, Serialize, Serializer,
+pub use crate::syscalls::{
+    table::Abi,
+    value::{ArgValue, Args},
 };
-
-use crate::syscalls::Abi;
 
 /// Nanoseconds since the Unix epoch, serialized as RFC 3339 UTC with 9 fractional digits.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -35,6 +32,32 @@ impl Timestamp {
         }
     }
 
+    /// Local time of day with nanoseconds (`13:44:05.478445995`), as Falco prints `evt.time`.
+    pub(crate) fn local(self, with_date: bool, with_ns: bool) -> String {
+        let ns = self.0;
+        let secs = (ns / 1_000_000_000) as libc::time_t;
+        // SAFETY: localtime_r writes into the tm we own.
+        let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+        unsafe { libc::localtime_r(&secs, &mut tm) };
+        let mut out = String::new();
+        if with_date {
+            out.push_str(&format!(
+                "{:04}-{:02}-{:02} ",
+                tm.tm_year + 1900,
+                tm.tm_mon + 1,
+                tm.tm_mday
+            ));
+        }
+        out.push_str(&format!(
+            "{:02}:{:02}:{:02}",
+            tm.tm_hour, tm.tm_min, tm.tm_sec
+        ));
+        if with_ns {
+            out.push_str(&format!(".{:09}", ns % 1_000_000_000));
+        }
+        out
+    }
+
     pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
         let t =
             time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
@@ -54,80 +77,6 @@ impl<'de> Deserialize<'de> for Timestamp {
         let s = String::deserialize(d)?;
         Timestamp::parse_rfc3339(&s)
             .ok_or_else(|| de::Error::custom(format!("invalid RFC 3339 time '{s}'")))
-    }
-}
-
-/// One decoded argument value.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ArgValue {
-    Int(i64),
-    Str(String),
-    Null,
-}
-
-impl ArgValue {
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            ArgValue::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for ArgValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ArgValue::Int(i) => write!(f, "{i}"),
-            ArgValue::Str(s) => f.write_str(s),
-            ArgValue::Null => f.write_str("<NA>"),
-        }
-    }
-}
-
-/// Named arguments in signature order (a JSON object on the wire).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Args(pub Vec<(String, ArgValue)>);
-
-impl Args {
-    pub fn push(&mut self, name: &str, v: ArgValue) {
-        self.0.push((name.to_string(), v));
-    }
-    pub fn get(&self, name: &str) -> Option<&ArgValue> {
-        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v)
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl Serialize for Args {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in &self.0 {
-            m.serialize_entry(k, v)?;
-        }
-        m.end()
-    }
-}
-
-impl<'de> Deserialize<'de> for Args {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Args;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object of arguments")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Args, A::Error> {
-                let mut out = Args::default();
-                while let Some((k, v)) = m.next_entry::<String, ArgValue>()? {
-                    out.0.push((k, v));
-                }
-                Ok(out)
-            }
-        }
-        d.deserialize_map(V)
     }
 }
 
@@ -281,6 +230,17 @@ pub enum Event {
 }
 
 impl Event {
+    /// Falco's event type: the syscall's name, `procexit` for a process exit; `fork` and
+    /// `exec` for the lifecycle records, which only feed the state.
+    pub fn kind(&self) -> &str {
+        match self {
+            Event::Syscall(s) => &s.syscall,
+            Event::Exit(_) => "procexit",
+            Event::Fork(_) => "fork",
+            Event::Exec(_) => "exec",
+        }
+    }
+
     pub fn task(&self) -> &Task {
         match self {
             Event::Syscall(e) => &e.task,
@@ -294,6 +254,13 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_time_has_nanoseconds() {
+        let t = Timestamp(1_685_022_245_478_445_995).local(false, true);
+        assert_eq!(t.len(), 18);
+        assert!(t.ends_with(".478445995"));
+    }
 
     #[test]
     fn time_is_rfc3339_with_nanoseconds() {

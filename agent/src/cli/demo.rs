@@ -82,15 +82,14 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let id = first.bundle.id.clone();
 
     // Detection (traced syscalls through the rules) and recording (kernel bitmaps) at once.
-    let probe = Probe::load(&ProbeConfig {
-        trace: true,
-        profile: true,
-        scope: Scope::Containers,
-        interesting: interesting(&engine),
-        ring_bytes: ProbeConfig::default_ring_bytes(),
-        profiles: Vec::new(),
-        profile_entries: 64,
-    })?;
+    let probe = Probe::load(
+        &ProbeConfig::trace(
+            Scope::Containers,
+            interesting(&engine),
+            ProbeConfig::default_ring_bytes(),
+        )
+        .and_profile(64),
+    )?;
     let mut stream = Stream::new(probe, State::live())?;
     let enabled = engine.rules.iter().filter(|r| r.enabled).count();
     message!("probe attached, {enabled} default rules loaded");

@@ -19,7 +19,7 @@ use sysaudit_common::gate;
 use super::{flags, select};
 use crate::{
     event::Event,
-    probe::{Probe, ProbeConfig, Scope, SyscallSet},
+    probe::{Probe, ProbeConfig, Scope},
     seccomp::{profile::write_atomic, record::Recorded, DefaultAction, Format, Profile},
     state::{cgroup_path, State},
     stream::{Ended, Flow, Stream},
@@ -256,15 +256,12 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
         }
     };
 
-    let probe = Probe::load(&ProbeConfig {
-        trace: false,
-        profile: true,
+    let probe = Probe::load(&ProbeConfig::profile(
         scope,
-        interesting: SyscallSet::default(),
-        ring_bytes: cfg.ring_bytes,
         profiles,
-        profile_entries: cfg.max_cgroups,
-    })?;
+        cfg.max_cgroups,
+        cfg.ring_bytes,
+    ))?;
     let mut stream = Stream::new(probe, state)?;
     message!("recording {label}; stop with Ctrl-C");
 

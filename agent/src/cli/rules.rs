@@ -136,7 +136,7 @@ pub(crate) fn run(cmd: RulesCmd) -> anyhow::Result<ExitCode> {
             } else {
                 let mut v: Vec<&str> = names
                     .into_iter()
-                    .chain(super::watch::STATE_SYSCALLS.iter().copied())
+                    .chain(crate::state::needed_syscalls())
                     .collect();
                 v.sort_unstable();
                 v.dedup();
@@ -192,7 +192,7 @@ fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
                     out,
                     "event {events} ({name}:{}) {} by {} pid {}: rule '{rule}' {}",
                     i + 1,
-                    kind(&ev),
+                    ev.kind(),
                     t.comm,
                     t.pid,
                     if matched { "MATCHES" } else { "does not match" }
@@ -216,13 +216,4 @@ fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
     }
     message!("{events} events replayed, {total_alerts} alert(s)");
     Ok(ExitCode::SUCCESS)
-}
-
-fn kind(ev: &Event) -> String {
-    match ev {
-        Event::Syscall(s) => s.syscall.clone(),
-        Event::Exit(_) => "procexit".into(),
-        Event::Fork(_) => "fork".into(),
-        Event::Exec(_) => "exec".into(),
-    }
 }

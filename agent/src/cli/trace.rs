@@ -152,15 +152,11 @@ pub(crate) async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
 
     let (scope, mut seen) = select::kernel_scope(&cfg.selection, &mut state)?;
 
-    let probe = Probe::load(&ProbeConfig {
-        trace: true,
-        profile: false,
+    let probe = Probe::load(&ProbeConfig::trace(
         scope,
-        interesting: cfg.syscalls.clone().unwrap_or_else(SyscallSet::all),
-        ring_bytes: cfg.ring_bytes,
-        profiles: Vec::new(),
-        profile_entries: 1,
-    })?;
+        cfg.syscalls.clone().unwrap_or_else(SyscallSet::all),
+        cfg.ring_bytes,
+    ))?;
     let mut stream = Stream::new(probe, state)?;
     message!("tracing {}; stop with Ctrl-C", describe(&cfg));
 

@@ -17,34 +17,7 @@ use crate::{
     rules::{default::load, Engine, Matching, Priority},
     state::State,
     stream::{Flow, Stream},
-    syscalls::{table, Abi},
 };
-
-/// Syscalls the state needs whatever the rules say: descriptors (fd.*), working directory,
-/// process image (proc.*).
-pub(crate) const STATE_SYSCALLS: &[&str] = &[
-    "open",
-    "openat",
-    "openat2",
-    "creat",
-    "open_by_handle_at",
-    "memfd_create",
-    "socket",
-    "connect",
-    "accept",
-    "accept4",
-    "bind",
-    "listen",
-    "dup",
-    "dup2",
-    "dup3",
-    "fcntl",
-    "close",
-    "chdir",
-    "fchdir",
-    "execve",
-    "execveat",
-];
 
 #[derive(Args, Debug, Clone)]
 pub(crate) struct WatchArgs {
@@ -80,21 +53,11 @@ pub(crate) struct WatchArgs {
     pub(crate) ring_size: Option<u32>,
 }
 
-/// The kernel's interesting set for a rule set.
+/// The kernel's interesting set for a rule set: what its rules can match, plus what the state
+/// follows.
 pub(crate) fn interesting(engine: &Engine) -> SyscallSet {
     let (names, all) = engine.syscalls();
-    if all {
-        return SyscallSet::all();
-    }
-    let mut set = SyscallSet::default();
-    for n in names.iter().copied().chain(STATE_SYSCALLS.iter().copied()) {
-        for abi in [Abi::X86_64, Abi::Ia32] {
-            if let Some(nr) = table::number(abi, n) {
-                set.insert(abi, nr);
-            }
-        }
-    }
-    set
+    crate::state::interesting(&names, all)
 }
 
 pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
@@ -123,15 +86,7 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     let (scope, mut seen) = select::kernel_scope(&selection, &mut state)?;
     let set = interesting(&engine);
     let n_sys = set.native.len();
-    let probe = Probe::load(&ProbeConfig {
-        trace: true,
-        profile: false,
-        scope,
-        interesting: set,
-        ring_bytes,
-        profiles: Vec::new(),
-        profile_entries: 1,
-    })?;
+    let probe = Probe::load(&ProbeConfig::trace(scope, set, ring_bytes))?;
     let mut stream = Stream::new(probe, state)?;
     let enabled = engine.rules.iter().filter(|r| r.enabled).count();
     message!("watching with {enabled} rules ({n_sys} syscalls traced); stop with Ctrl-C");

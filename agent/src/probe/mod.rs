@@ -126,6 +126,46 @@ pub(crate) struct ProbeConfig {
 }
 
 impl ProbeConfig {
+    /// Stream the interesting syscalls of the scope through the ring buffer.
+    pub(crate) fn trace(scope: Scope, interesting: SyscallSet, ring_bytes: u32) -> ProbeConfig {
+        ProbeConfig {
+            trace: true,
+            profile: false,
+            scope,
+            interesting,
+            ring_bytes,
+            profiles: Vec::new(),
+            profile_entries: 1,
+        }
+    }
+
+    /// Record per-cgroup syscall bitmaps in the kernel (the ring carries lifecycle records
+    /// only): `profiles` are the cgroups registered up front with their gate, `entries` how
+    /// many cgroups the kernel can hold.
+    pub(crate) fn profile(
+        scope: Scope,
+        profiles: Vec<(u64, u32)>,
+        entries: u32,
+        ring_bytes: u32,
+    ) -> ProbeConfig {
+        ProbeConfig {
+            trace: false,
+            profile: true,
+            scope,
+            interesting: SyscallSet::default(),
+            ring_bytes,
+            profiles,
+            profile_entries: entries,
+        }
+    }
+
+    /// Also record profiles (in the kernel) for up to `entries` cgroups.
+    pub(crate) fn and_profile(mut self, entries: u32) -> ProbeConfig {
+        self.profile = true;
+        self.profile_entries = entries;
+        self
+    }
+
     /// The default ring: 64 KiB per possible CPU, rounded up to a power of two.
     pub(crate) fn default_ring_bytes() -> u32 {
         let cpus = aya::util::nr_cpus().unwrap_or(1).max(1) as u32;
@@ -164,12 +204,11 @@ impl Probe {
     pub(crate) fn hook_floor() -> Result<Probe, ProbeError> {
         let cfg = ProbeConfig {
             trace: false,
-            profile: false,
-            scope: Scope::All,
-            interesting: SyscallSet::default(),
-            ring_bytes: ProbeConfig::default_ring_bytes(),
-            profiles: Vec::new(),
-            profile_entries: 1,
+            ..ProbeConfig::trace(
+                Scope::All,
+                SyscallSet::default(),
+                ProbeConfig::default_ring_bytes(),
+            )
         };
         Self::load_attaching(&cfg, vec![("sys_enter_floor", "sys_enter")])
     }

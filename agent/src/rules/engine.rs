@@ -150,10 +150,9 @@ impl Engine {
 
     fn event_type(ev: &Event) -> Option<usize> {
         match ev {
-            Event::Syscall(s) => evttype::id(&s.syscall),
-            Event::Exit(_) => evttype::id("procexit"),
             // Lifecycle records feed the state; their syscalls carry the rules.
             Event::Fork(_) | Event::Exec(_) => None,
+            _ => evttype::id(ev.kind()),
         }
     }
 

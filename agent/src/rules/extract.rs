@@ -17,6 +17,7 @@ use crate::{
         procs::Process,
         State, HOST,
     },
+    syscalls::names::{caps, errno_name},
 };
 
 /// The descriptor an event is about, as Falco's `fd.*` fields see it.
@@ -62,145 +63,6 @@ fn join_args(p: &Process) -> String {
         .join(" ")
 }
 
-/// Capability names in bit order, as Falco renders them.
-const CAPS: [&str; 41] = [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-];
-
-pub(crate) fn caps(v: u64) -> String {
-    CAPS.iter()
-        .enumerate()
-        .filter(|(i, _)| v & (1 << i) != 0)
-        .map(|(_, n)| *n)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Local time of day with nanoseconds (`13:44:05.478445995`), as Falco prints `evt.time`.
-pub(crate) fn local_time(ns: u64, with_date: bool, with_ns: bool) -> String {
-    let secs = (ns / 1_000_000_000) as libc::time_t;
-    // SAFETY: localtime_r writes into the tm we own.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    unsafe { libc::localtime_r(&secs, &mut tm) };
-    let mut out = String::new();
-    if with_date {
-        out.push_str(&format!(
-            "{:04}-{:02}-{:02} ",
-            tm.tm_year + 1900,
-            tm.tm_mon + 1,
-            tm.tm_mday
-        ));
-    }
-    out.push_str(&format!(
-        "{:02}:{:02}:{:02}",
-        tm.tm_hour, tm.tm_min, tm.tm_sec
-    ));
-    if with_ns {
-        out.push_str(&format!(".{:09}", ns % 1_000_000_000));
-    }
-    out
-}
-
-/// `ENOENT` for -2; Falco's `evt.res` for failures.
-pub(crate) fn errno_name(e: i64) -> String {
-    let n = (-e) as i32;
-    let name = match n {
-        libc::EPERM => "EPERM",
-        libc::ENOENT => "ENOENT",
-        libc::ESRCH => "ESRCH",
-        libc::EINTR => "EINTR",
-        libc::EIO => "EIO",
-        libc::ENXIO => "ENXIO",
-        libc::E2BIG => "E2BIG",
-        libc::ENOEXEC => "ENOEXEC",
-        libc::EBADF => "EBADF",
-        libc::ECHILD => "ECHILD",
-        libc::EAGAIN => "EAGAIN",
-        libc::ENOMEM => "ENOMEM",
-        libc::EACCES => "EACCES",
-        libc::EFAULT => "EFAULT",
-        libc::EBUSY => "EBUSY",
-        libc::EEXIST => "EEXIST",
-        libc::EXDEV => "EXDEV",
-        libc::ENODEV => "ENODEV",
-        libc::ENOTDIR => "ENOTDIR",
-        libc::EISDIR => "EISDIR",
-        libc::EINVAL => "EINVAL",
-        libc::ENFILE => "ENFILE",
-        libc::EMFILE => "EMFILE",
-        libc::ENOTTY => "ENOTTY",
-        libc::ETXTBSY => "ETXTBSY",
-        libc::EFBIG => "EFBIG",
-        libc::ENOSPC => "ENOSPC",
-        libc::ESPIPE => "ESPIPE",
-        libc::EROFS => "EROFS",
-        libc::EMLINK => "EMLINK",
-        libc::EPIPE => "EPIPE",
-        libc::ERANGE => "ERANGE",
-        libc::ENAMETOOLONG => "ENAMETOOLONG",
-        libc::ENOSYS => "ENOSYS",
-        libc::ENOTEMPTY => "ENOTEMPTY",
-        libc::ELOOP => "ELOOP",
-        libc::ENOTSOCK => "ENOTSOCK",
-        libc::EADDRINUSE => "EADDRINUSE",
-        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
-        libc::ENETUNREACH => "ENETUNREACH",
-        libc::ECONNRESET => "ECONNRESET",
-        libc::EISCONN => "EISCONN",
-        libc::ENOTCONN => "ENOTCONN",
-        libc::ETIMEDOUT => "ETIMEDOUT",
-        libc::ECONNREFUSED => "ECONNREFUSED",
-        libc::EHOSTUNREACH => "EHOSTUNREACH",
-        libc::EALREADY => "EALREADY",
-        libc::EINPROGRESS => "EINPROGRESS",
-        libc::EOPNOTSUPP => "EOPNOTSUPP",
-        libc::EAFNOSUPPORT => "EAFNOSUPPORT",
-        libc::EPROTONOSUPPORT => "EPROTONOSUPPORT",
-        _ => return format!("E{n}"),
-    };
-    name.to_string()
-}
-
 impl<'a> Ctx<'a> {
     pub(crate) fn new(ev: &'a Event, st: &'a State, num: u64, hostname: &'a str) -> Ctx<'a> {
         Ctx {
@@ -227,12 +89,7 @@ impl<'a> Ctx<'a> {
 
     /// Falco's event type: the syscall's name, `procexit` for a process exit.
     pub(crate) fn evt_type(&self) -> &'a str {
-        match self.ev {
-            Event::Syscall(e) => &e.syscall,
-            Event::Exit(_) => "procexit",
-            Event::Fork(_) => "fork",
-            Event::Exec(_) => "exec",
-        }
+        self.ev.kind()
     }
 
     fn proc(&self) -> Option<&'a Process> {
@@ -428,10 +285,10 @@ impl<'a> Ctx<'a> {
                         .join(" "),
                 )
             }
-            F::EvtTime => owned(local_time(t.time.0, false, true)),
-            F::EvtTimeS => owned(local_time(t.time.0, false, false)),
+            F::EvtTime => owned(t.time.local(false, true)),
+            F::EvtTimeS => owned(t.time.local(false, false)),
             F::EvtTimeIso => owned(t.time.rfc3339()),
-            F::EvtDatetime => owned(local_time(t.time.0, true, false)),
+            F::EvtDatetime => owned(t.time.local(true, false)),
             F::EvtRawTime => Some(Val::Int(t.time.0 as i64)),
             F::EvtRawTimeS => Some(Val::Int((t.time.0 / 1_000_000_000) as i64)),
             F::EvtRawTimeNs => Some(Val::Int((t.time.0 % 1_000_000_000) as i64)),
@@ -765,18 +622,6 @@ pub(crate) fn transform<'a>(t: Transformer, v: Val<'a>) -> Option<Val<'a>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn renders_caps_errnos_and_times() {
-        assert_eq!(caps(0), "");
-        assert_eq!(caps(1 << 21 | 1), "CAP_CHOWN CAP_SYS_ADMIN");
-        assert_eq!(errno_name(-2), "ENOENT");
-        assert_eq!(errno_name(-115), "EINPROGRESS");
-        assert_eq!(errno_name(-4095), "E4095");
-        let t = local_time(1_685_022_245_478_445_995, false, true);
-        assert_eq!(t.len(), 18);
-        assert!(t.ends_with(".478445995"));
-    }
 
     #[test]
     fn transformers() {

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::{
     ast::Transformer,
-    extract::{local_time, transform, Ctx},
+    extract::{transform, Ctx},
     fields::bind,
     ir::Extract,
     priority::Priority,
@@ -237,7 +237,7 @@ impl Alert {
     pub fn line(&self) -> String {
         format!(
             "{}: {} {}",
-            local_time(self.time.0, false, true),
+            self.time.local(false, true),
             self.priority.as_str(),
             self.message
         )

@@ -148,6 +148,37 @@ pub(crate) fn parse_addr(s: &str) -> Option<SocketAddr> {
     s.parse::<SocketAddr>().ok()
 }
 
+/// The syscalls whose effect on descriptors [`FdTables::observe`] follows (the kernel must
+/// trace them for `fd.*` fields to be right, whatever the rules say).
+pub(crate) const HANDLED: &[&str] = &[
+    "open",
+    "openat",
+    "openat2",
+    "creat",
+    "open_by_handle_at",
+    "memfd_create",
+    "socket",
+    "eventfd",
+    "eventfd2",
+    "signalfd",
+    "signalfd4",
+    "timerfd_create",
+    "inotify_init",
+    "inotify_init1",
+    "epoll_create",
+    "epoll_create1",
+    "connect",
+    "bind",
+    "listen",
+    "accept",
+    "accept4",
+    "dup",
+    "dup2",
+    "dup3",
+    "fcntl",
+    "close",
+];
+
 #[derive(Default)]
 pub(crate) struct FdTables {
     by_pid: HashMap<u32, HashMap<i64, FdInfo>>,

@@ -9,7 +9,11 @@ pub(crate) mod fds;
 pub(crate) mod procs;
 pub(crate) mod users;
 
-use std::{collections::HashMap, fs, path::Path};
+use std::{
+    collections::{BTreeSet, HashMap},
+    fs,
+    path::Path,
+};
 
 use sysaudit_common::{flags, TaskCreds};
 
@@ -17,13 +21,46 @@ use crate::{
     event::{
         ArgValue, Args, Event, ExecEvent, ExitEvent, ForkEvent, SyscallEvent, Task, Timestamp,
     },
-    probe::decode::{comm, Record},
+    probe::{
+        decode::{comm, Record},
+        SyscallSet,
+    },
     syscalls::{args, table, Abi},
 };
 use containers::Containers;
 use fds::FdTables;
 use procs::ProcessTable;
 use users::Users;
+
+/// Syscalls the state follows whatever the rules say: every descriptor change `fds.rs`
+/// handles, and (here) working directories and the exec path.
+pub(crate) fn needed_syscalls() -> impl Iterator<Item = &'static str> {
+    fds::HANDLED
+        .iter()
+        .copied()
+        .chain(["chdir", "fchdir", "execve", "execveat"])
+}
+
+/// The kernel's interesting set for detection: the syscalls rules can match (`all`: some rule
+/// matches every event type), plus those the state follows, in both recorded ABIs.
+pub(crate) fn interesting(rule_syscalls: &BTreeSet<&str>, all: bool) -> SyscallSet {
+    if all {
+        return SyscallSet::all();
+    }
+    let mut set = SyscallSet::default();
+    for n in rule_syscalls
+        .iter()
+        .copied()
+        .chain(needed_syscalls().map(|n| n as &str))
+    {
+        for abi in [Abi::X86_64, Abi::Ia32] {
+            if let Some(nr) = table::number(abi, n) {
+                set.insert(abi, nr);
+            }
+        }
+    }
+    set
+}
 
 /// `container_id` of host tasks (as Falco's `container.id`).
 pub(crate) const HOST: &str = "host";

@@ -6,8 +6,11 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use sysaudit_common::ArgSpec;
 
-use super::{flags, table, Abi};
-use crate::event::{ArgValue, Args};
+use super::{
+    flags, table,
+    value::{ArgValue, Args},
+    Abi,
+};
 
 /// How one argument is decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

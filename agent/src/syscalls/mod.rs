@@ -2,6 +2,8 @@
 
 pub(crate) mod args;
 pub(crate) mod flags;
+pub(crate) mod names;
 pub(crate) mod table;
+pub(crate) mod value;
 
 pub(crate) use table::Abi;

@@ -1,0 +1,83 @@
+//! Decoded syscall arguments: the values events carry, a JSON object on the wire.
+
+use std::fmt;
+
+use serde::{
+    de::{MapAccess, Visitor},
+    ser::SerializeMap,
+    Deserialize, Deserializer, Serialize, Serializer,
+};
+
+/// One decoded argument value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ArgValue {
+    Int(i64),
+    Str(String),
+    Null,
+}
+
+impl ArgValue {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            ArgValue::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ArgValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ArgValue::Int(i) => write!(f, "{i}"),
+            ArgValue::Str(s) => f.write_str(s),
+            ArgValue::Null => f.write_str("<NA>"),
+        }
+    }
+}
+
+/// Named arguments in signature order (a JSON object on the wire).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Args(pub Vec<(String, ArgValue)>);
+
+impl Args {
+    pub fn push(&mut self, name: &str, v: ArgValue) {
+        self.0.push((name.to_string(), v));
+    }
+    pub fn get(&self, name: &str) -> Option<&ArgValue> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for Args {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Args {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Args;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of arguments")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Args, A::Error> {
+                let mut out = Args::default();
+                while let Some((k, v)) = m.next_entry::<String, ArgValue>()? {
+                    out.0.push((k, v));
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
