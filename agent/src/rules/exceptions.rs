@@ -276,23 +276,8 @@ pub(crate) fn with_exceptions(cond: &str, exceptions: &[Exception]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::diag::Level;
+    use crate::rules::loader::tests::{errors, load};
 
-    fn load(files: &[(&str, &str)]) -> Collection {
-        let mut c = Collection::new();
-        for (n, t) in files {
-            c.add_file(n, t);
-        }
-        c
-    }
-
-    fn errors(c: &Collection) -> Vec<String> {
-        c.diags
-            .iter()
-            .filter(|d| d.level == Level::Error)
-            .map(|d| d.render(&c.files))
-            .collect()
-    }
     #[test]
     fn exceptions_become_condition_text() {
         let c = load(&[(

@@ -219,11 +219,12 @@ impl Collection {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::rules::priority::Priority;
 
-    fn load(files: &[(&str, &str)]) -> Collection {
+    /// The collection of these (name, text) files, loaded in order.
+    pub(in crate::rules) fn load(files: &[(&str, &str)]) -> Collection {
         let mut c = Collection::new();
         for (n, t) in files {
             c.add_file(n, t);
@@ -231,7 +232,8 @@ mod tests {
         c
     }
 
-    fn errors(c: &Collection) -> Vec<String> {
+    /// The collection's errors, rendered.
+    pub(in crate::rules) fn errors(c: &Collection) -> Vec<String> {
         c.diags
             .iter()
             .filter(|d| d.level == super::super::diag::Level::Error)
