@@ -77,14 +77,7 @@ impl TraceConfig {
 pub(crate) fn parse_syscalls(names: &[String]) -> anyhow::Result<SyscallSet> {
     let mut set = SyscallSet::default();
     for n in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
-        let mut found = false;
-        for abi in [Abi::X86_64, Abi::Ia32] {
-            if let Some(nr) = table::number(abi, n) {
-                set.insert(abi, nr);
-                found = true;
-            }
-        }
-        if !found {
+        if !set.insert_name(n) {
             match table::suggest(n) {
                 Some(s) => bail!("--syscalls: unknown syscall '{n}' (did you mean '{s}'?)"),
                 None => bail!("--syscalls: unknown syscall '{n}'"),

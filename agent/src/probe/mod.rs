@@ -91,6 +91,18 @@ impl SyscallSet {
         };
     }
 
+    /// Add syscall `name` in every recorded ABI that has it; false if none does.
+    pub(crate) fn insert_name(&mut self, name: &str) -> bool {
+        let mut found = false;
+        for abi in [Abi::X86_64, Abi::Ia32] {
+            if let Some(nr) = crate::syscalls::table::number(abi, name) {
+                self.insert(abi, nr);
+                found = true;
+            }
+        }
+        found
+    }
+
     pub(crate) fn contains(&self, abi: Abi, nr: u32) -> bool {
         match abi {
             Abi::Ia32 => self.ia32.contains(&nr),

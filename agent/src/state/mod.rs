@@ -48,16 +48,11 @@ pub(crate) fn interesting(rule_syscalls: &BTreeSet<&str>, all: bool) -> SyscallS
         return SyscallSet::all();
     }
     let mut set = SyscallSet::default();
-    for n in rule_syscalls
-        .iter()
-        .copied()
-        .chain(needed_syscalls().map(|n| n as &str))
-    {
-        for abi in [Abi::X86_64, Abi::Ia32] {
-            if let Some(nr) = table::number(abi, n) {
-                set.insert(abi, nr);
-            }
-        }
+    for n in rule_syscalls {
+        set.insert_name(n);
+    }
+    for n in needed_syscalls() {
+        set.insert_name(n);
     }
     set
 }
