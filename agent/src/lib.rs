@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod event;
 mod host;
+mod launch;
 mod messages;
 mod outputs;
 mod probe;

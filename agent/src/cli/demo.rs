@@ -14,13 +14,17 @@ use std::{
 use anyhow::{bail, Context as _};
 use clap::Args;
 
-use super::{profile::add_handover, profile::recorded, watch::interesting};
+use super::watch::interesting;
 use crate::{
     outputs::{Output, Stdout},
     probe::{Probe, ProbeConfig, Scope},
     rules::{default::load, Priority},
     runc::{self, Bundle, Runc},
-    seccomp::{profile::write_atomic, Format},
+    seccomp::{
+        profile::write_atomic,
+        record::{self, add_handover, recorded},
+        Format,
+    },
     state::State,
     stream::{Flow, Stream},
 };
@@ -160,7 +164,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     }
 
     let (probe, st) = stream.parts();
-    let (mut profile, _) = recorded(probe, st, None, Some(&id))?;
+    let (mut profile, _) = recorded(probe, &mut st.containers, record::Target::Container(&id))?;
     add_handover(&mut profile);
     if profile.names.is_empty() {
         bail!("nothing was recorded for container {id}");

@@ -3,12 +3,11 @@
 
 use crate::messages::{message, report, report_inline, warning};
 use std::{
-    ffi::CString,
     fs,
     io::{IsTerminal, Write},
-    os::unix::{fs::MetadataExt, process::CommandExt},
+    os::unix::fs::MetadataExt,
     path::{Path, PathBuf},
-    process::{Child, ExitCode},
+    process::ExitCode,
     time::{Duration, Instant},
 };
 
@@ -19,8 +18,13 @@ use sysaudit_common::gate;
 use super::{flags, select};
 use crate::{
     event::Event,
+    launch::{populated, OwnCgroup},
     probe::{Probe, ProbeConfig, Scope},
-    seccomp::{profile::write_atomic, record::Recorded, DefaultAction, Format, Profile},
+    seccomp::{
+        profile::write_atomic,
+        record::{self, add_handover, recorded},
+        DefaultAction, Format, Profile,
+    },
     state::{cgroup_path, State},
     stream::{Ended, Flow, Stream},
 };
@@ -138,66 +142,6 @@ fn config(a: &ProfileArgs) -> anyhow::Result<Config> {
     })
 }
 
-/// A cgroup made for `profile -- COMMAND`, removed when dropped.
-struct OwnCgroup {
-    dir: PathBuf,
-    rel: String,
-    id: u64,
-}
-
-impl OwnCgroup {
-    fn create() -> anyhow::Result<OwnCgroup> {
-        let root =
-            crate::host::cgroup2_mount().context("no cgroup2 mount to launch the command in")?;
-        let rel = format!("/sysaudit/profile-{}", std::process::id());
-        let dir = root.join(rel.trim_start_matches('/'));
-        fs::create_dir_all(&dir).with_context(|| format!("creating cgroup {}", dir.display()))?;
-        let id = fs::metadata(&dir)?.ino();
-        Ok(OwnCgroup { dir, rel, id })
-    }
-
-    fn spawn(&self, argv: &[String]) -> anyhow::Result<Child> {
-        let procs = CString::new(self.dir.join("cgroup.procs").as_os_str().as_encoded_bytes())
-            .context("cgroup path")?;
-        let mut cmd = std::process::Command::new(&argv[0]);
-        cmd.args(&argv[1..]);
-        // SAFETY: only async-signal-safe calls (open, write, close) between fork and exec:
-        // the child moves itself into the cgroup, so even its execve is recorded.
-        unsafe {
-            cmd.pre_exec(move || {
-                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-                if fd < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                let n = libc::write(fd, b"0".as_ptr().cast(), 1);
-                libc::close(fd);
-                if n != 1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        cmd.spawn().with_context(|| format!("starting {}", argv[0]))
-    }
-}
-
-impl Drop for OwnCgroup {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir(&self.dir);
-        if let Some(parent) = self.dir.parent() {
-            let _ = fs::remove_dir(parent);
-        }
-    }
-}
-
-/// `populated` of a cgroup v2 (the subtree holds processes); `None` once it is gone.
-fn populated(dir: &Path) -> Option<bool> {
-    let t = fs::read_to_string(dir.join("cgroup.events")).ok()?;
-    t.lines()
-        .find_map(|l| l.strip_prefix("populated "))
-        .map(|v| v.trim() == "1")
-}
-
 pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
     let cfg = config(&a)?;
     crate::probe::preflight()?;
@@ -213,10 +157,9 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
     let (scope, profiles, label) = match &cfg.target {
         Target::Command(argv) => {
             let cg = OwnCgroup::create()?;
-            let level = cgroup_path::level(&cg.rel);
             fixed_id = Some(cg.id);
             let s = (
-                Scope::Cgroups(vec![(cg.id, level)]),
+                Scope::Cgroups(vec![(cg.id, cg.level())]),
                 vec![(cg.id, gate::EXEC)],
                 format!("command {}", argv.join(" ")),
             );
@@ -318,7 +261,7 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
                 if tty && last_status.elapsed() >= Duration::from_millis(500) {
                     last_status = Instant::now();
                     let cid = container_id.borrow().clone();
-                    let n = recorded(probe, st, fixed_id, cid.as_deref())
+                    let n = recorded(probe, &mut st.containers, target(fixed_id, cid.as_deref()))
                         .map(|(p, _)| p.names.len())
                         .unwrap_or(0);
                     if n != last_count {
@@ -355,7 +298,11 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
     let k = stats.kernel;
     let container_id = container_id.into_inner();
     let (probe, st) = stream.parts();
-    let (mut profile, gate_closed) = recorded(probe, st, fixed_id, container_id.as_deref())?;
+    let (mut profile, gate_closed) = recorded(
+        probe,
+        &mut st.containers,
+        target(fixed_id, container_id.as_deref()),
+    )?;
     profile.default_action = cfg.merged.default_action;
     if want.is_some() && container_id.is_none() && fixed_id.is_none() && profile.names.is_empty() {
         bail!(
@@ -363,25 +310,7 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
             want.unwrap_or_default()
         );
     }
-    if gate_closed && profile.names.is_empty() {
-        reasons
-            .push("the workload never started (no exec and no runtime hand-over was seen)".into());
-    }
-    if k.profile_map_full > 0 {
-        reasons.push(format!("the kernel's profile map was full {} times (raise --max-cgroups): syscalls were not recorded", k.profile_map_full));
-    }
-    if k.lifecycle_lost > 0 {
-        reasons.push(format!(
-            "{} process lifecycle records were lost",
-            k.lifecycle_lost
-        ));
-    }
-    if k.x32_seen > 0 {
-        reasons.push(format!(
-            "{} x32-ABI syscalls were seen and are not recorded",
-            k.x32_seen
-        ));
-    }
+    reasons.extend(record::gaps(&k, gate_closed, profile.names.is_empty()));
     profile.incomplete.extend(reasons);
     if matches!(cfg.target, Target::Container(_)) {
         add_handover(&mut profile);
@@ -430,40 +359,11 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A container went through its runtime's hand-over: allow what the runtime may do there.
-pub(super) fn add_handover(profile: &mut Profile) {
-    if profile.names.is_empty() {
-        return;
+/// The recorded cgroup when it is known up front, else the container that appeared.
+fn target(id: Option<u64>, container: Option<&str>) -> record::Target<'_> {
+    match (id, container) {
+        (Some(i), _) => record::Target::Cgroup(i),
+        (None, Some(c)) => record::Target::Container(c),
+        (None, None) => record::Target::Unknown,
     }
-    for n in crate::seccomp::runtime::HANDOVER_BASE {
-        profile.allow(crate::syscalls::Abi::X86_64, n);
-    }
-}
-
-/// The recorded profile of the target: one cgroup id, or every cgroup of a container.
-/// Also says whether the gate never opened.
-pub(super) fn recorded(
-    probe: &Probe,
-    st: &mut State,
-    id: Option<u64>,
-    container: Option<&str>,
-) -> anyhow::Result<(Profile, bool)> {
-    let mut p = Profile::new(DefaultAction::Errno);
-    let mut closed = true;
-    for (cg, k) in probe.profiles()? {
-        let mine = match (id, container) {
-            (Some(i), _) => cg == i,
-            (None, Some(c)) => st
-                .containers
-                .resolve(cg, 0, true)
-                .is_some_and(|x| x.id == c),
-            (None, None) => false,
-        };
-        if mine {
-            let r = Recorded::from_kernel(&k);
-            closed &= r.gate_closed;
-            r.apply(&mut p);
-        }
-    }
-    Ok((p, closed))
 }

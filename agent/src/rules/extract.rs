@@ -13,20 +13,12 @@ use crate::{
     event::{ArgValue, Event, SyscallEvent},
     state::{
         containers::short_id,
-        fds::{parse_addr, FdInfo, FdKind},
+        fds::{FdInfo, FdKind, FdView},
         procs::Process,
         State, HOST,
     },
     syscalls::names::{caps, errno_name},
 };
-
-/// The descriptor an event is about, as Falco's `fd.*` fields see it.
-#[derive(Clone, Debug)]
-pub(crate) struct FdView<'a> {
-    pub(crate) num: i64,
-    pub(crate) info: Cow<'a, FdInfo>,
-    pub(crate) name_changed: bool,
-}
 
 pub(crate) struct Ctx<'a> {
     pub(crate) ev: &'a Event,
@@ -129,116 +121,10 @@ impl<'a> Ctx<'a> {
         })
     }
 
-    fn arg(&self, name: &str) -> Option<&'a ArgValue> {
-        self.sys().and_then(|e| e.args.get(name))
-    }
-
-    fn arg_int(&self, name: &str) -> Option<i64> {
-        match self.arg(name) {
-            Some(ArgValue::Int(i)) => Some(*i),
-            _ => None,
-        }
-    }
-
     pub(crate) fn fd(&self) -> Option<&FdView<'a>> {
-        self.fd.get_or_init(|| self.compute_fd()).as_ref()
-    }
-
-    fn compute_fd(&self) -> Option<FdView<'a>> {
-        let e = self.sys()?;
-        let pid = e.task.pid;
-        let ret = e.ret.unwrap_or(-1);
-        let table = |fd: i64| self.st.fds.get(pid, fd);
-        match e.syscall.as_str() {
-            "open" | "openat" | "openat2" | "creat" | "open_by_handle_at" => {
-                let raw = e
-                    .args
-                    .get("name")
-                    .and_then(ArgValue::as_str)
-                    .unwrap_or_default();
-                let path = e.path.as_deref().unwrap_or(raw);
-                let dir = e
-                    .args
-                    .get("flags")
-                    .and_then(ArgValue::as_str)
-                    .is_some_and(|f| f.contains("O_DIRECTORY"));
-                Some(FdView {
-                    num: if ret >= 0 { ret } else { -1 },
-                    info: Cow::Owned(FdInfo::file(path, raw, dir)),
-                    name_changed: false,
-                })
-            }
-            "execve" | "execveat" => None,
-            "socket" | "memfd_create" => {
-                let mut t = crate::state::fds::FdTables::default();
-                t.observe(e);
-                t.get(pid, ret).cloned().map(|i| FdView {
-                    num: ret,
-                    info: Cow::Owned(i),
-                    name_changed: false,
-                })
-            }
-            "accept" | "accept4" => {
-                let mut info = self.arg_int("fd").and_then(table).cloned()?;
-                info.remote = e
-                    .args
-                    .get("addr")
-                    .and_then(ArgValue::as_str)
-                    .and_then(parse_addr);
-                info.server = true;
-                info.connected = true;
-                Some(FdView {
-                    num: ret,
-                    info: Cow::Owned(info),
-                    name_changed: false,
-                })
-            }
-            "connect" | "sendto" | "sendmsg" | "recvfrom" => {
-                let fd = self.arg_int("fd")?;
-                let addr = e.args.get("addr").and_then(ArgValue::as_str);
-                let base = table(fd);
-                match addr.and_then(parse_addr) {
-                    Some(a) => {
-                        let mut info = base.cloned().unwrap_or_else(|| FdInfo {
-                            kind: if a.is_ipv4() {
-                                FdKind::Ipv4
-                            } else {
-                                FdKind::Ipv6
-                            },
-                            name: String::new(),
-                            nameraw: String::new(),
-                            l4proto: None,
-                            local: None,
-                            remote: None,
-                            server: false,
-                            connected: false,
-                        });
-                        info.remote = Some(a);
-                        if e.syscall == "connect" {
-                            info.connected = ret == 0 || ret == -(libc::EINPROGRESS as i64);
-                        }
-                        Some(FdView {
-                            num: fd,
-                            info: Cow::Owned(info),
-                            name_changed: e.syscall != "connect",
-                        })
-                    }
-                    None => base.map(|i| FdView {
-                        num: fd,
-                        info: Cow::Borrowed(i),
-                        name_changed: false,
-                    }),
-                }
-            }
-            _ => {
-                let fd = self.arg_int("fd").or_else(|| self.arg_int("oldfd"))?;
-                table(fd).map(|i| FdView {
-                    num: fd,
-                    info: Cow::Borrowed(i),
-                    name_changed: false,
-                })
-            }
-        }
+        self.fd
+            .get_or_init(|| self.sys().and_then(|e| self.st.fds.view(e)))
+            .as_ref()
     }
 
     /// One value of field `b` (for `any` fields: the first; use [`Ctx::values`]).

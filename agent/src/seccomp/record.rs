@@ -1,9 +1,86 @@
-//! From the kernel's per-cgroup syscall bitmaps to profile entries.
+//! From the kernel's per-cgroup syscall bitmaps to a target's profile, and what makes a
+//! recording incomplete.
 
-use sysaudit_common::{abi, Profile as KernelProfile, MAX_SYSCALLS};
+use sysaudit_common::{abi, Counters, Profile as KernelProfile, MAX_SYSCALLS};
 
-use super::profile::Profile;
-use crate::syscalls::{table, Abi};
+use super::{profile::Profile, runtime::HANDOVER_BASE, DefaultAction};
+use crate::{
+    probe::{Probe, ProbeError},
+    state::containers::Containers,
+    syscalls::{table, Abi},
+};
+
+/// Whose bitmaps make up a profile.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Target<'a> {
+    /// One cgroup (a launched command's, a `--cgroup`, a container found running).
+    Cgroup(u64),
+    /// Every cgroup of a container (one that started while recording).
+    Container(&'a str),
+    /// Not known yet: nothing recorded.
+    Unknown,
+}
+
+/// The recorded profile of `target`, and whether its gate never opened (the workload never
+/// started).
+pub(crate) fn recorded(
+    probe: &Probe,
+    containers: &mut Containers,
+    target: Target<'_>,
+) -> Result<(Profile, bool), ProbeError> {
+    let mut p = Profile::new(DefaultAction::Errno);
+    let mut closed = true;
+    for (cg, k) in probe.profiles()? {
+        let mine = match target {
+            Target::Cgroup(i) => cg == i,
+            Target::Container(c) => containers.resolve(cg, 0, true).is_some_and(|x| x.id == c),
+            Target::Unknown => false,
+        };
+        if mine {
+            let r = Recorded::from_kernel(&k);
+            closed &= r.gate_closed;
+            r.apply(&mut p);
+        }
+    }
+    Ok((p, closed))
+}
+
+/// A container went through its runtime's hand-over: allow what the runtime may do there.
+pub(crate) fn add_handover(profile: &mut Profile) {
+    if profile.names.is_empty() {
+        return;
+    }
+    for n in HANDOVER_BASE {
+        profile.allow(Abi::X86_64, n);
+    }
+}
+
+/// Why a finished recording may miss syscalls, from what the kernel counted.
+pub(crate) fn gaps(k: &Counters, gate_closed: bool, empty: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    if gate_closed && empty {
+        out.push("the workload never started (no exec and no runtime hand-over was seen)".into());
+    }
+    if k.profile_map_full > 0 {
+        out.push(format!(
+            "the kernel's profile map was full {} times (raise --max-cgroups): syscalls were not recorded",
+            k.profile_map_full
+        ));
+    }
+    if k.lifecycle_lost > 0 {
+        out.push(format!(
+            "{} process lifecycle records were lost",
+            k.lifecycle_lost
+        ));
+    }
+    if k.x32_seen > 0 {
+        out.push(format!(
+            "{} x32-ABI syscalls were seen and are not recorded",
+            k.x32_seen
+        ));
+    }
+    out
+}
 
 /// What one cgroup's bitmap holds, by ABI and name.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -62,7 +139,6 @@ impl Recorded {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::seccomp::DefaultAction;
 
     #[test]
     fn names_come_from_each_abis_table() {
@@ -89,5 +165,36 @@ mod tests {
         );
         assert!(p.abis.contains(&Abi::Ia32));
         assert_eq!(p.incomplete.len(), 1);
+    }
+
+    #[test]
+    fn gaps_name_each_kernel_loss() {
+        let clean = Counters::default();
+        assert!(gaps(&clean, false, false).is_empty());
+        assert!(
+            gaps(&clean, true, false).is_empty(),
+            "a closed gate with syscalls is a hand-over"
+        );
+        let k = Counters {
+            profile_map_full: 2,
+            lifecycle_lost: 3,
+            x32_seen: 4,
+            ..Default::default()
+        };
+        let g = gaps(&k, true, true);
+        assert_eq!(g.len(), 4, "{g:?}");
+        assert!(g[0].contains("never started") && g[1].contains("full 2 times"));
+        assert!(g[2].starts_with("3 ") && g[3].starts_with("4 x32"));
+    }
+
+    #[test]
+    fn handover_is_added_only_to_a_recorded_profile() {
+        let mut empty = Profile::new(DefaultAction::Errno);
+        add_handover(&mut empty);
+        assert!(empty.names.is_empty());
+        let mut p = Profile::new(DefaultAction::Errno);
+        p.allow(Abi::X86_64, "openat");
+        add_handover(&mut p);
+        assert!(p.names.contains("rt_sigreturn") && p.names.contains("openat"));
     }
 }

@@ -1,8 +1,9 @@
 //! Per-process file descriptor tables, kept from the syscalls that create, duplicate and
 //! close descriptors (open*, creat, socket, connect, bind, accept*, dup*, fcntl, memfd_create,
-//! close). What Falco's `fd.*` fields describe.
+//! close). What Falco's `fd.*` fields describe: one derivation per syscall gives both the
+//! descriptor the current event is about (`view`, what rules read) and the table's update.
 
-use std::{collections::HashMap, net::SocketAddr};
+use std::{borrow::Cow, collections::HashMap, net::SocketAddr};
 
 use crate::event::{ArgValue, SyscallEvent};
 
@@ -195,6 +196,33 @@ fn text<'a>(e: &'a SyscallEvent, name: &str) -> Option<&'a str> {
     e.args.get(name).and_then(ArgValue::as_str)
 }
 
+/// The descriptor an event is about, as Falco's `fd.*` fields see it during the event.
+#[derive(Clone, Debug)]
+pub(crate) struct FdView<'a> {
+    pub(crate) num: i64,
+    pub(crate) info: Cow<'a, FdInfo>,
+    /// The event gave the descriptor a name it does not keep (`sendto` with an address).
+    pub(crate) name_changed: bool,
+}
+
+/// What a syscall does to a descriptor; derived once, both for the event's view
+/// ([`FdTables::view`]) and for the table ([`FdTables::observe`]).
+struct Change {
+    fd: i64,
+    info: FdInfo,
+    effect: Effect,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Effect {
+    /// The table takes it and the event is about it (open, socket, accept, connect, ...).
+    Store,
+    /// The table takes it; the event is about its argument descriptor (dup, fcntl).
+    Copy,
+    /// Only the event sees it: a failed open, a connect that failed, a `sendto` address.
+    Transient,
+}
+
 impl FdTables {
     pub(crate) fn get(&self, pid: u32, fd: i64) -> Option<&FdInfo> {
         self.by_pid.get(&pid).and_then(|t| t.get(&fd))
@@ -215,45 +243,102 @@ impl FdTables {
         self.by_pid.remove(&pid);
     }
 
+    /// The descriptor `e` is about, before [`FdTables::observe`] applies it: what the syscall
+    /// makes of it, else the table's entry for its descriptor argument.
+    pub(crate) fn view(&self, e: &SyscallEvent) -> Option<FdView<'_>> {
+        if let Some(c) = self.change(e).filter(|c| c.effect != Effect::Copy) {
+            return Some(FdView {
+                num: c.fd,
+                info: Cow::Owned(c.info),
+                name_changed: matches!(e.syscall.as_str(), "sendto" | "sendmsg" | "recvfrom"),
+            });
+        }
+        if matches!(e.syscall.as_str(), "execve" | "execveat") {
+            return None;
+        }
+        let fd = int(e, "fd").or_else(|| int(e, "oldfd"))?;
+        self.get(e.task.pid, fd).map(|i| FdView {
+            num: fd,
+            info: Cow::Borrowed(i),
+            name_changed: false,
+        })
+    }
+
     /// Apply a syscall's effect on its process's table.
     pub(crate) fn observe(&mut self, e: &SyscallEvent) {
         let pid = e.task.pid;
+        if e.syscall == "close" && e.ret == Some(0) {
+            if let (Some(fd), Some(t)) = (int(e, "fd"), self.by_pid.get_mut(&pid)) {
+                t.remove(&fd);
+            }
+            return;
+        }
+        if let Some(c) = self.change(e).filter(|c| c.effect != Effect::Transient) {
+            self.table(pid).insert(c.fd, c.info);
+        }
+    }
+
+    fn change(&self, e: &SyscallEvent) -> Option<Change> {
+        let pid = e.task.pid;
         let ret = e.ret.unwrap_or(-1);
+        let ok = ret >= 0;
+        let made = |info: FdInfo| {
+            ok.then_some(Change {
+                fd: ret,
+                info,
+                effect: Effect::Store,
+            })
+        };
+        let existing = |fd: Option<i64>| fd.and_then(|fd| Some((fd, self.get(pid, fd)?.clone())));
         match e.syscall.as_str() {
-            "open" | "openat" | "openat2" | "creat" | "open_by_handle_at" if ret >= 0 => {
+            "open" | "openat" | "openat2" | "creat" | "open_by_handle_at" => {
                 let raw = text(e, "name").unwrap_or_default();
                 let path = e.path.as_deref().unwrap_or(raw);
                 let dir = text(e, "flags").is_some_and(|f| f.contains("O_DIRECTORY"));
-                self.table(pid).insert(ret, FdInfo::file(path, raw, dir));
+                Some(Change {
+                    fd: if ok { ret } else { -1 },
+                    info: FdInfo::file(path, raw, dir),
+                    effect: if ok { Effect::Store } else { Effect::Transient },
+                })
             }
-            "memfd_create" if ret >= 0 => {
+            "memfd_create" => {
                 let name = format!("memfd:{}", text(e, "name").unwrap_or_default());
                 let mut f = FdInfo::file(&name, &name, false);
                 f.kind = FdKind::Memfd;
-                self.table(pid).insert(ret, f);
+                made(f)
             }
-            "socket" if ret >= 0 => {
-                let s = FdInfo::socket(
-                    text(e, "domain").unwrap_or_default(),
-                    text(e, "type").unwrap_or_default(),
-                );
-                self.table(pid).insert(ret, s);
-            }
+            "socket" => made(FdInfo::socket(
+                text(e, "domain").unwrap_or_default(),
+                text(e, "type").unwrap_or_default(),
+            )),
             "eventfd" | "eventfd2" | "signalfd" | "signalfd4" | "timerfd_create"
-            | "inotify_init" | "inotify_init1" | "epoll_create" | "epoll_create1"
-                if ret >= 0 =>
-            {
+            | "inotify_init" | "inotify_init1" | "epoll_create" | "epoll_create1" => {
                 let mut f = FdInfo::file("", "", false);
                 f.kind = FdKind::Event;
-                self.table(pid).insert(ret, f);
+                made(f)
             }
-            "connect" if ret == 0 || ret == -(libc::EINPROGRESS as i64) => {
-                if let (Some(fd), Some(addr)) = (int(e, "fd"), text(e, "addr")) {
-                    let t = self.table(pid);
-                    let info = t
-                        .entry(fd)
-                        .or_insert_with(|| FdInfo::socket(family_of(addr), ""));
-                    if let Some(a) = parse_addr(addr) {
+            "accept" | "accept4" => {
+                let addr = text(e, "addr");
+                let mut info = existing(int(e, "fd")).map(|(_, i)| i).unwrap_or_else(|| {
+                    FdInfo::socket(addr.map(family_of).unwrap_or(""), "SOCK_STREAM")
+                });
+                info.remote = addr.and_then(parse_addr);
+                info.server = true;
+                info.connected = true;
+                made(info)
+            }
+            "connect" | "sendto" | "sendmsg" | "recvfrom" => {
+                let fd = int(e, "fd")?;
+                let addr = text(e, "addr")?;
+                let connect = e.syscall == "connect";
+                if !connect && parse_addr(addr).is_none() {
+                    return None;
+                }
+                let mut info = existing(Some(fd))
+                    .map(|(_, i)| i)
+                    .unwrap_or_else(|| FdInfo::socket(family_of(addr), ""));
+                match parse_addr(addr) {
+                    Some(a) => {
                         info.remote = Some(a);
                         if info.kind == FdKind::Socket {
                             info.kind = if a.is_ipv4() {
@@ -262,61 +347,56 @@ impl FdTables {
                                 FdKind::Ipv6
                             };
                         }
+                    }
+                    None => info.name = addr.to_string(),
+                }
+                let done = connect && (ret == 0 || ret == -(libc::EINPROGRESS as i64));
+                if connect {
+                    info.connected = done;
+                }
+                Some(Change {
+                    fd,
+                    info,
+                    effect: if done {
+                        Effect::Store
                     } else {
-                        info.name = addr.to_string();
-                    }
-                    info.connected = true;
-                }
+                        Effect::Transient
+                    },
+                })
             }
-            "bind" if ret == 0 => {
-                if let (Some(fd), Some(addr)) = (int(e, "fd"), text(e, "addr")) {
-                    if let Some(info) = self.table(pid).get_mut(&fd) {
-                        match parse_addr(addr) {
-                            Some(a) => info.local = Some(a),
-                            None => info.name = addr.to_string(),
-                        }
-                    }
-                }
-            }
-            "listen" if ret == 0 => {
-                if let Some(info) = int(e, "fd").and_then(|fd| self.table(pid).get_mut(&fd)) {
+            "bind" | "listen" if ret == 0 => {
+                let (fd, mut info) = existing(int(e, "fd"))?;
+                if e.syscall == "listen" {
                     info.server = true;
-                }
-            }
-            "accept" | "accept4" if ret >= 0 => {
-                let listener = int(e, "fd").and_then(|fd| self.get(pid, fd).cloned());
-                let remote = text(e, "addr").and_then(parse_addr);
-                let mut info = listener.unwrap_or_else(|| {
-                    FdInfo::socket(text(e, "addr").map(family_of).unwrap_or(""), "SOCK_STREAM")
-                });
-                info.remote = remote;
-                info.server = true;
-                info.connected = true;
-                self.table(pid).insert(ret, info);
-            }
-            "dup" | "dup2" | "dup3" if ret >= 0 => {
-                let old = int(e, "fd").or_else(|| int(e, "oldfd"));
-                if let Some(info) = old.and_then(|o| self.get(pid, o).cloned()) {
-                    self.table(pid).insert(ret, info);
-                }
-            }
-            "fcntl" if ret >= 0 => {
-                // F_DUPFD and F_DUPFD_CLOEXEC return a new descriptor.
-                let cmd = int(e, "cmd").unwrap_or(-1);
-                if cmd == libc::F_DUPFD as i64 || cmd == libc::F_DUPFD_CLOEXEC as i64 {
-                    if let Some(info) = int(e, "fd").and_then(|o| self.get(pid, o).cloned()) {
-                        self.table(pid).insert(ret, info);
+                } else {
+                    match text(e, "addr").map(|a| (a, parse_addr(a))) {
+                        Some((_, Some(a))) => info.local = Some(a),
+                        Some((a, None)) => info.name = a.to_string(),
+                        None => return None,
                     }
                 }
+                Some(Change {
+                    fd,
+                    info,
+                    effect: Effect::Store,
+                })
             }
-            "close" if ret == 0 => {
-                if let Some(fd) = int(e, "fd") {
-                    if let Some(t) = self.by_pid.get_mut(&pid) {
-                        t.remove(&fd);
-                    }
-                }
+            // F_DUPFD and F_DUPFD_CLOEXEC return a new descriptor, as dup does.
+            "fcntl"
+                if !matches!(int(e, "cmd"), Some(c) if c == libc::F_DUPFD as i64
+                    || c == libc::F_DUPFD_CLOEXEC as i64) =>
+            {
+                None
             }
-            _ => {}
+            "dup" | "dup2" | "dup3" | "fcntl" if ok => {
+                let (_, info) = existing(int(e, "fd").or_else(|| int(e, "oldfd")))?;
+                Some(Change {
+                    fd: ret,
+                    info,
+                    effect: Effect::Copy,
+                })
+            }
+            _ => None,
         }
     }
 }
@@ -450,5 +530,55 @@ mod tests {
         let c = t.get(1, 5).unwrap();
         assert!(c.server);
         assert_eq!(c.tuple(), "127.0.0.1:5555->0.0.0.0:8080");
+    }
+
+    #[test]
+    fn the_view_is_what_observe_then_keeps() {
+        let mut t = FdTables::default();
+        let sock = ev(
+            1,
+            "socket",
+            3,
+            &[("domain", s("AF_INET")), ("type", s("SOCK_DGRAM"))],
+            None,
+        );
+        let v = t.view(&sock).map(|v| (v.num, v.info.into_owned()));
+        t.observe(&sock);
+        assert_eq!(v, Some((3, t.get(1, 3).cloned().unwrap())));
+
+        let failed = ev(1, "openat", -2, &[("name", s("/nope"))], Some("/nope"));
+        let v = t.view(&failed).unwrap();
+        assert_eq!((v.num, v.info.name.as_str()), (-1, "/nope"));
+        t.observe(&failed);
+        assert!(t.get(1, -1).is_none(), "a failed open keeps nothing");
+
+        let send = ev(
+            1,
+            "sendto",
+            5,
+            &[("fd", ArgValue::Int(3)), ("addr", s("10.0.0.2:53"))],
+            None,
+        );
+        let v = t.view(&send).unwrap();
+        assert!(v.name_changed && v.info.remote.is_some());
+        t.observe(&send);
+        assert!(t.get(1, 3).unwrap().remote.is_none(), "sendto names it once");
+
+        let dup = ev(1, "dup", 7, &[("fd", ArgValue::Int(3))], None);
+        assert_eq!(t.view(&dup).map(|v| v.num), Some(3), "dup is about its argument");
+        t.observe(&dup);
+        assert_eq!(t.get(1, 7), t.get(1, 3));
+
+        let refused = ev(
+            1,
+            "connect",
+            -111,
+            &[("fd", ArgValue::Int(3)), ("addr", s("10.0.0.3:80"))],
+            None,
+        );
+        let v = t.view(&refused).unwrap();
+        assert!(!v.info.connected && v.info.remote.is_some());
+        t.observe(&refused);
+        assert!(!t.get(1, 3).unwrap().connected);
     }
 }
