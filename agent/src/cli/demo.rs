@@ -16,9 +16,9 @@ use clap::Args;
 
 use super::watch::interesting;
 use crate::{
-    outputs::{Output, Stdout},
+    outputs::{LineOutput, Output},
     probe::{Probe, ProbeConfig, Scope},
-    rules::{default::load, Priority},
+    rules::{default::load, detect::Detector, Priority},
     runc::{self, Bundle, Runc},
     seccomp::{
         profile::write_atomic,
@@ -106,10 +106,8 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         let _ = tx.send(runc.run(&b));
     });
 
-    let mut out = Stdout::new(args.json);
-    let mut fired: Vec<String> = Vec::new();
-    let mut num = 0u64;
-    let mut alerts = Vec::new();
+    let mut out = LineOutput::stdout(args.json);
+    let mut detector = Detector::new(engine);
     let mut result = None;
     stream
         .run(
@@ -118,15 +116,9 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
                 if ev.task().container_id != id {
                     return Flow::Continue;
                 }
-                num += 1;
-                alerts.clear();
-                engine.eval(ev, st, num, &mut alerts);
-                for al in &alerts {
+                for al in detector.step(ev, st) {
                     let _ = out.emit(al);
                     let _ = out.flush();
-                    if !fired.contains(&al.rule) {
-                        fired.push(al.rule.clone());
-                    }
                 }
                 Flow::Continue
             },
@@ -156,10 +148,11 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     }
     let stats = stream.stats();
     report!(
-        "--- detection: {num} events of the container evaluated, {} rule(s) fired ---",
-        fired.len()
+        "--- detection: {} events of the container evaluated, {} rule(s) fired ---",
+        detector.events(),
+        detector.fired().len()
     );
-    for r in &fired {
+    for r in detector.fired().keys() {
         report!("  {r}");
     }
 
@@ -183,7 +176,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
     prove(&path, &text, &recorded_run)?;
     report!("{}", stats.line());
-    if fired.is_empty() {
+    if detector.fired().is_empty() {
         bail!("no rule fired on the demo workload");
     }
     if !profile.incomplete.is_empty() {

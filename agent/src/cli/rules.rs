@@ -14,8 +14,10 @@ use clap::{Args, Subcommand};
 use super::flags::parse_priority;
 use crate::{
     event::Event,
+    outputs::{LineOutput, Output},
     rules::{
         default::load,
+        detect::Detector,
         fields::{self, ArgKind},
         Matching, Priority,
     },
@@ -166,9 +168,8 @@ fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
     };
     let name = a.events.display().to_string();
     let mut state = State::replay();
-    let mut out = io::stdout().lock();
-    let mut alerts = Vec::new();
-    let (mut events, mut total_alerts) = (0u64, 0u64);
+    let mut out = LineOutput::new(io::stdout().lock(), a.json, "stdout");
+    let mut detector = Detector::new(engine);
     for (i, line) in reader.lines().enumerate() {
         let line = line.with_context(|| format!("{name}:{}: cannot read", i + 1))?;
         if line.trim().is_empty() {
@@ -184,13 +185,14 @@ fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
                 bail!("{name}:{}:{}: not an event: {e}", i + 1, e.column());
             }
         };
-        events += 1;
         if let Some(rule) = &a.explain {
-            if let Some((matched, lines)) = engine.explain(rule, &ev, &state, events) {
+            let num = detector.events() + 1;
+            if let Some((matched, lines)) = detector.engine.explain(rule, &ev, &state, num) {
                 let t = ev.task();
+                let w = out.writer();
                 writeln!(
-                    out,
-                    "event {events} ({name}:{}) {} by {} pid {}: rule '{rule}' {}",
+                    w,
+                    "event {num} ({name}:{}) {} by {} pid {}: rule '{rule}' {}",
                     i + 1,
                     ev.kind(),
                     t.comm,
@@ -198,22 +200,20 @@ fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
                     if matched { "MATCHES" } else { "does not match" }
                 )?;
                 for l in lines {
-                    writeln!(out, "{l}")?;
+                    writeln!(w, "{l}")?;
                 }
             }
         }
-        alerts.clear();
-        engine.eval(&ev, &state, events, &mut alerts);
-        for al in &alerts {
-            total_alerts += 1;
-            if a.json {
-                writeln!(out, "{}", al.to_json())?;
-            } else {
-                writeln!(out, "{}", al.line())?;
-            }
+        for al in detector.step(&ev, &state) {
+            out.emit(al)?;
         }
         state.observe(&ev);
     }
-    message!("{events} events replayed, {total_alerts} alert(s)");
+    out.flush()?;
+    message!(
+        "{} events replayed, {} alert(s)",
+        detector.events(),
+        detector.alerts()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -2,7 +2,7 @@
 //! engine to the outputs (the same engine `rules test` replays captures through).
 
 use crate::messages::{message, report};
-use std::{collections::BTreeMap, path::PathBuf, process::ExitCode, time::Duration};
+use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Context as _;
 use clap::Args;
@@ -12,9 +12,9 @@ use super::{
     select::{self, Selection},
 };
 use crate::{
-    outputs::{FileOutput, Output, Outputs, Stdout, Webhook},
+    outputs::{LineOutput, Output, Outputs, Webhook},
     probe::{Probe, ProbeConfig, SyscallSet},
-    rules::{default::load, Engine, Matching, Priority},
+    rules::{default::load, detect::Detector, Engine, Matching, Priority},
     state::State,
     stream::{Flow, Stream},
 };
@@ -67,10 +67,10 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     if a.all_matches {
         engine.matching = Matching::All;
     }
-    let mut list: Vec<Box<dyn Output>> = vec![Box::new(Stdout::new(a.json))];
+    let mut list: Vec<Box<dyn Output>> = vec![Box::new(LineOutput::stdout(a.json))];
     if let Some(p) = &a.output {
         list.push(Box::new(
-            FileOutput::open(p, a.json).with_context(|| format!("--output {}", p.display()))?,
+            LineOutput::append(p, a.json).with_context(|| format!("--output {}", p.display()))?,
         ));
     }
     if let Some(u) = &a.webhook {
@@ -91,9 +91,7 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     let enabled = engine.rules.iter().filter(|r| r.enabled).count();
     message!("watching with {enabled} rules ({n_sys} syscalls traced); stop with Ctrl-C");
 
-    let mut per_rule: BTreeMap<String, u64> = BTreeMap::new();
-    let mut num = 0u64;
-    let mut alerts = Vec::new();
+    let mut detector = Detector::new(engine);
     stream
         .run(
             a.duration,
@@ -103,11 +101,7 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
                     return Flow::Continue;
                 }
                 selection.note_seen(&t.container_id, &mut seen);
-                num += 1;
-                alerts.clear();
-                engine.eval(ev, st, num, &mut alerts);
-                for al in &alerts {
-                    *per_rule.entry(al.rule.clone()).or_default() += 1;
+                for al in detector.step(ev, st) {
                     outputs.borrow_mut().emit(al);
                 }
                 Flow::Continue
@@ -121,9 +115,12 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     let mut outputs = outputs.into_inner();
     outputs.close();
     let stats = stream.stats();
-    let total: u64 = per_rule.values().sum();
-    message!("{num} events evaluated, {total} alert(s)");
-    for (r, n) in &per_rule {
+    message!(
+        "{} events evaluated, {} alert(s)",
+        detector.events(),
+        detector.alerts()
+    );
+    for (r, n) in detector.fired() {
         report!("  {n:>6}  {r}");
     }
     report!("{}", stats.line());

@@ -1,13 +1,13 @@
-//! Where alerts go: stdout (text or Falco JSON), a file, an HTTP webhook. Outputs know only
-//! alerts, never events or state.
+//! Where alerts go: lines (text or Falco JSON) on stdout or appended to a file, an HTTP
+//! webhook. Outputs know only alerts, never events or state.
 
-mod file;
+mod line;
 mod webhook;
 
 use crate::messages::message;
-use std::io::{self, Write};
+use std::io;
 
-pub(crate) use file::FileOutput;
+pub(crate) use line::LineOutput;
 pub(crate) use webhook::Webhook;
 
 use crate::rules::Alert;
@@ -25,42 +25,6 @@ pub(crate) trait Output {
         0
     }
     fn name(&self) -> String;
-}
-
-/// Text or JSON on stdout.
-pub(crate) struct Stdout {
-    out: io::BufWriter<io::Stdout>,
-    json: bool,
-}
-
-impl Stdout {
-    pub(crate) fn new(json: bool) -> Stdout {
-        Stdout {
-            out: io::BufWriter::new(io::stdout()),
-            json,
-        }
-    }
-}
-
-/// One alert as a line: Falco's text line or Falco's JSON object.
-pub(crate) fn render(alert: &Alert, json: bool) -> String {
-    if json {
-        alert.to_json().to_string()
-    } else {
-        alert.line()
-    }
-}
-
-impl Output for Stdout {
-    fn emit(&mut self, alert: &Alert) -> io::Result<()> {
-        writeln!(self.out, "{}", render(alert, self.json))
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
-    }
-    fn name(&self) -> String {
-        "stdout".into()
-    }
 }
 
 /// Fan an alert out to every output; a failing output is reported once and counted.

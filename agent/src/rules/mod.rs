@@ -6,6 +6,7 @@
 pub(crate) mod ast;
 pub(crate) mod compile;
 pub(crate) mod default;
+pub(crate) mod detect;
 pub(crate) mod diag;
 pub(crate) mod engine;
 pub(crate) mod evttype;

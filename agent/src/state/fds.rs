@@ -562,10 +562,17 @@ mod tests {
         let v = t.view(&send).unwrap();
         assert!(v.name_changed && v.info.remote.is_some());
         t.observe(&send);
-        assert!(t.get(1, 3).unwrap().remote.is_none(), "sendto names it once");
+        assert!(
+            t.get(1, 3).unwrap().remote.is_none(),
+            "sendto names it once"
+        );
 
         let dup = ev(1, "dup", 7, &[("fd", ArgValue::Int(3))], None);
-        assert_eq!(t.view(&dup).map(|v| v.num), Some(3), "dup is about its argument");
+        assert_eq!(
+            t.view(&dup).map(|v| v.num),
+            Some(3),
+            "dup is about its argument"
+        );
         t.observe(&dup);
         assert_eq!(t.get(1, 7), t.get(1, 3));
 

@@ -1,0 +1,89 @@
+//! The detection step every consumer of events shares (`watch`, `demo`, `rules test`): number
+//! the event, evaluate the rules on it, count what fired. Which events reach it (a container
+//! selection) and where alerts go stay with the caller.
+
+use std::collections::BTreeMap;
+
+use super::{Alert, Engine};
+use crate::{event::Event, state::State};
+
+pub(crate) struct Detector {
+    pub(crate) engine: Engine,
+    events: u64,
+    alerts: Vec<Alert>,
+    fired: BTreeMap<String, u64>,
+}
+
+impl Detector {
+    pub(crate) fn new(engine: Engine) -> Detector {
+        Detector {
+            engine,
+            events: 0,
+            alerts: Vec::new(),
+            fired: BTreeMap::new(),
+        }
+    }
+
+    /// Evaluate one event (before the state applies it) and return its alerts.
+    pub(crate) fn step(&mut self, ev: &Event, st: &State) -> &[Alert] {
+        self.events += 1;
+        self.alerts.clear();
+        self.engine.eval(ev, st, self.events, &mut self.alerts);
+        for al in &self.alerts {
+            *self.fired.entry(al.rule.clone()).or_default() += 1;
+        }
+        &self.alerts
+    }
+
+    /// Events evaluated so far (the last one's `evt.num`).
+    pub(crate) fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Alerts per rule name.
+    pub(crate) fn fired(&self) -> &BTreeMap<String, u64> {
+        &self.fired
+    }
+
+    pub(crate) fn alerts(&self) -> u64 {
+        self.fired.values().sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        event::{SyscallEvent, Task},
+        rules::Priority,
+        syscalls::Abi,
+    };
+
+    #[test]
+    fn numbers_events_and_counts_alerts_per_rule() {
+        let yaml = "- rule: any open\n  desc: d\n  condition: evt.type = openat\n  output: o %evt.num\n  priority: WARNING\n";
+        let loaded = Engine::load(&[("t.yaml".into(), yaml.into())], Priority::Debug);
+        let mut d = Detector::new(loaded.engine.expect("rules load"));
+        let st = State::replay();
+        let open = Event::Syscall(SyscallEvent {
+            task: Task {
+                pid: 1,
+                tid: 1,
+                ..Default::default()
+            },
+            syscall: "openat".into(),
+            nr: 257,
+            abi: Abi::X86_64,
+            ret: Some(3),
+            path: Some("/etc/passwd".into()),
+            args: Default::default(),
+            truncated: false,
+        });
+        assert_eq!(d.step(&open, &st).len(), 1);
+        let second = d.step(&open, &st);
+        assert_eq!(second[0].rule, "any open");
+        assert!(second[0].message.ends_with("o 2"), "{}", second[0].message);
+        assert_eq!((d.events(), d.alerts()), (2, 2));
+        assert_eq!(d.fired().get("any open"), Some(&2));
+    }
+}
