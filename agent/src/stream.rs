@@ -59,22 +59,9 @@ impl Stats {
             "records": self.records,
             "lost": self.lost(),
             "decode_errors": self.decode_errors,
-            "kernel": {
-                "seen": k.seen,
-                "filtered_self": k.filtered_self,
-                "filtered_id": k.filtered_id,
-                "filtered_scope": k.filtered_scope,
-                "filtered_syscall": k.filtered_syscall,
-                "emitted": k.emitted,
-                "ring_full": k.ring_full,
-                "too_big": k.too_big,
-                "lifecycle_emitted": k.lifecycle_emitted,
-                "lifecycle_lost": k.lifecycle_lost,
-                "read_faults": k.read_faults,
-                "profiled": k.profiled,
-                "profile_map_full": k.profile_map_full,
-                "x32_seen": k.x32_seen,
-            }
+            "kernel": serde_json::Map::from_iter(
+                k.fields().map(|(name, v)| (name.to_string(), v.into()))
+            ),
         })
     }
 

@@ -196,33 +196,63 @@ impl ArgSpec {
     }
 }
 
-/// Per-CPU counters, one struct in a per-CPU array (index 0). Summed by the agent.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Counters {
+/// Declares [`Counters`] from one list: the struct the kernel increments, the names the agent
+/// prints, the per-CPU sum. Adding a counter is one line here.
+macro_rules! counters {
+    ($($(#[$doc:meta])* $name:ident,)*) => {
+        /// Per-CPU counters, one struct in a per-CPU array (index 0). Summed by the agent.
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct Counters {
+            $($(#[$doc])* pub $name: u64,)*
+        }
+
+        impl Counters {
+            /// How many counters there are.
+            pub const COUNT: usize = [$(stringify!($name)),*].len();
+
+            /// Every counter as (name, value), in declaration order.
+            pub fn fields(&self) -> [(&'static str, u64); Self::COUNT] {
+                [$((stringify!($name), self.$name)),*]
+            }
+
+            /// Add another CPU's counters.
+            pub fn add(&mut self, other: &Counters) {
+                $(self.$name += other.$name;)*
+            }
+        }
+    };
+}
+
+counters! {
     /// Syscall tracepoint hits (enter and exit programs each count their own).
-    pub seen: u64,
-    pub filtered_self: u64,
-    pub filtered_id: u64,
-    pub filtered_scope: u64,
-    pub filtered_syscall: u64,
+    seen,
+    /// Hits from the agent's own threads.
+    filtered_self,
+    /// Hits with a negative syscall id (no syscall is running, e.g. a ptrace-cancelled one).
+    filtered_id,
+    /// Hits from tasks outside the scope (host tasks, other cgroups).
+    filtered_scope,
+    /// Hits on syscalls outside the interesting set.
+    filtered_syscall,
     /// Syscall records written to the ring buffer.
-    pub emitted: u64,
+    emitted,
     /// Records lost because the ring buffer was full.
-    pub ring_full: u64,
+    ring_full,
     /// Records lost because they did not fit the scratch buffer.
-    pub too_big: u64,
-    /// Process lifecycle records written / lost.
-    pub lifecycle_emitted: u64,
-    pub lifecycle_lost: u64,
+    too_big,
+    /// Process lifecycle records written.
+    lifecycle_emitted,
+    /// Process lifecycle records lost (ring full).
+    lifecycle_lost,
     /// User-memory reads that failed.
-    pub read_faults: u64,
+    read_faults,
     /// Profile mode: syscalls recorded into a bitmap.
-    pub profiled: u64,
+    profiled,
     /// Profile mode: a new cgroup could not get a bitmap (map full) — its profile is incomplete.
-    pub profile_map_full: u64,
+    profile_map_full,
     /// x32 syscalls (not recorded: no bitmap for that ABI).
-    pub x32_seen: u64,
+    x32_seen,
 }
 
 /// Scope of the syscall programs, in the `SCOPE` global.
@@ -337,3 +367,26 @@ pub mod nr {
 pub const PR_GET_PDEATHSIG: u64 = 2;
 pub const PR_CAPBSET_DROP: u64 = 24;
 pub const PR_SET_NO_NEW_PRIVS: u64 = 38;
+
+#[cfg(test)]
+mod tests {
+    use super::Counters;
+
+    #[test]
+    fn counters_are_listed_and_summed_field_by_field() {
+        let mut a = Counters {
+            seen: 2,
+            x32_seen: 1,
+            ..Default::default()
+        };
+        a.add(&Counters {
+            seen: 3,
+            ring_full: 4,
+            ..Default::default()
+        });
+        let f = a.fields();
+        assert_eq!(f.len(), core::mem::size_of::<Counters>() / 8, "one u64 per field");
+        assert_eq!((f[0], f[Counters::COUNT - 1]), (("seen", 5), ("x32_seen", 1)));
+        assert!(f.contains(&("ring_full", 4)));
+    }
+}

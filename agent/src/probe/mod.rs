@@ -307,20 +307,7 @@ impl Probe {
         })?;
         let mut t = Counters::default();
         for c in vals.iter() {
-            t.seen += c.seen;
-            t.filtered_self += c.filtered_self;
-            t.filtered_id += c.filtered_id;
-            t.filtered_scope += c.filtered_scope;
-            t.filtered_syscall += c.filtered_syscall;
-            t.emitted += c.emitted;
-            t.ring_full += c.ring_full;
-            t.too_big += c.too_big;
-            t.lifecycle_emitted += c.lifecycle_emitted;
-            t.lifecycle_lost += c.lifecycle_lost;
-            t.read_faults += c.read_faults;
-            t.profiled += c.profiled;
-            t.profile_map_full += c.profile_map_full;
-            t.x32_seen += c.x32_seen;
+            t.add(c);
         }
         Ok(t)
     }
