@@ -255,6 +255,48 @@ counters! {
     x32_seen,
 }
 
+/// Names of the eBPF maps: each is the name of a `#[map]` static in `agent-ebpf/src/maps.rs`
+/// (the `#[map]` attribute takes only a literal, so the statics repeat them; a unit test of
+/// the agent checks the built object against this list).
+pub mod map {
+    pub const EVENTS: &str = "EVENTS";
+    pub const COUNTERS: &str = "COUNTERS";
+    pub const SCRATCH: &str = "SCRATCH";
+    pub const INTERESTING: &str = "INTERESTING";
+    pub const ARG_SPECS: &str = "ARG_SPECS";
+    pub const SCOPE_CGROUPS: &str = "SCOPE_CGROUPS";
+    pub const PROFILE_SLOTS: &str = "PROFILE_SLOTS";
+    pub const SLOT_OWNERS: &str = "SLOT_OWNERS";
+    pub const PROFILES: &str = "PROFILES";
+    /// Every map the object holds.
+    pub const ALL: &[&str] = &[
+        EVENTS,
+        COUNTERS,
+        SCRATCH,
+        INTERESTING,
+        ARG_SPECS,
+        SCOPE_CGROUPS,
+        PROFILE_SLOTS,
+        SLOT_OWNERS,
+        PROFILES,
+    ];
+}
+
+/// Names of the globals the agent sets at load time (statics of `agent-ebpf/src/maps.rs`;
+/// loading fails on a name the object lacks).
+pub mod global {
+    pub const OWN_TGID: &str = "OWN_TGID";
+    pub const MODE: &str = "MODE";
+    pub const SCOPE: &str = "SCOPE";
+    pub const SCOPE_LEVELS: &str = "SCOPE_LEVELS";
+    pub const RING_WAKE_BYTES: &str = "RING_WAKE_BYTES";
+    pub const HOST_PID_LEVEL: &str = "HOST_PID_LEVEL";
+    pub const HOST_PIDNS_DEV: &str = "HOST_PIDNS_DEV";
+    pub const HOST_PIDNS_INO: &str = "HOST_PIDNS_INO";
+    pub const OFFSETS: &str = "OFFSETS";
+    pub const PROFILE_SLOT_MASK: &str = "PROFILE_SLOT_MASK";
+}
+
 /// Scope of the syscall programs, in the `SCOPE` global.
 pub mod scope {
     /// Every task (`--host`).
@@ -385,8 +427,15 @@ mod tests {
             ..Default::default()
         });
         let f = a.fields();
-        assert_eq!(f.len(), core::mem::size_of::<Counters>() / 8, "one u64 per field");
-        assert_eq!((f[0], f[Counters::COUNT - 1]), (("seen", 5), ("x32_seen", 1)));
+        assert_eq!(
+            f.len(),
+            core::mem::size_of::<Counters>() / 8,
+            "one u64 per field"
+        );
+        assert_eq!(
+            (f[0], f[Counters::COUNT - 1]),
+            (("seen", 5), ("x32_seen", 1))
+        );
         assert!(f.contains(&("ring_full", 4)));
     }
 }

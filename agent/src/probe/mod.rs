@@ -12,7 +12,9 @@ use aya::{
     programs::{BtfTracePoint, ProgramError},
     Ebpf, EbpfLoader,
 };
-use sysaudit_common::{abi, mode, scope, ArgSpec, Counters, Profile, BITMAP_WORDS, MAX_SYSCALLS};
+use sysaudit_common::{
+    abi, global, map, mode, scope, ArgSpec, Counters, Profile, BITMAP_WORDS, MAX_SYSCALLS,
+};
 
 use crate::syscalls::{args::arg_specs, Abi};
 
@@ -258,24 +260,24 @@ impl Probe {
 
         let mut ebpf = EbpfLoader::new()
             .btf(Some(&btf))
-            .override_global("OWN_TGID", &own_tgid, true)
-            .override_global("MODE", &m, true)
-            .override_global("SCOPE", &scope_kind, true)
-            .override_global("SCOPE_LEVELS", &levels, true)
-            .override_global("RING_WAKE_BYTES", &wake, true)
-            .override_global("HOST_PIDNS_DEV", &ns_dev, true)
-            .override_global("HOST_PID_LEVEL", &own_pid_level(), true)
+            .override_global(global::OWN_TGID, &own_tgid, true)
+            .override_global(global::MODE, &m, true)
+            .override_global(global::SCOPE, &scope_kind, true)
+            .override_global(global::SCOPE_LEVELS, &levels, true)
+            .override_global(global::RING_WAKE_BYTES, &wake, true)
+            .override_global(global::HOST_PIDNS_DEV, &ns_dev, true)
+            .override_global(global::HOST_PID_LEVEL, &own_pid_level(), true)
             .override_global(
-                "PROFILE_SLOT_MASK",
+                global::PROFILE_SLOT_MASK,
                 &(profile_slots(cfg.profile_entries) - 1),
                 true,
             )
-            .override_global("HOST_PIDNS_INO", &ns_ino, true)
-            .override_global("OFFSETS", &offsets, true)
-            .map_max_entries("EVENTS", cfg.ring_bytes)
-            .map_max_entries("PROFILES", cfg.profile_entries.max(1))
-            .map_max_entries("PROFILE_SLOTS", profile_slots(cfg.profile_entries))
-            .map_max_entries("SLOT_OWNERS", profile_slots(cfg.profile_entries))
+            .override_global(global::HOST_PIDNS_INO, &ns_ino, true)
+            .override_global(global::OFFSETS, &offsets, true)
+            .map_max_entries(map::EVENTS, cfg.ring_bytes)
+            .map_max_entries(map::PROFILES, cfg.profile_entries.max(1))
+            .map_max_entries(map::PROFILE_SLOTS, profile_slots(cfg.profile_entries))
+            .map_max_entries(map::SLOT_OWNERS, profile_slots(cfg.profile_entries))
             .load(OBJECT)?;
 
         configure_maps(&mut ebpf, cfg)?;
@@ -292,19 +294,8 @@ impl Probe {
 
     /// Kernel counters summed over CPUs.
     pub(crate) fn counters(&self) -> Result<Counters, ProbeError> {
-        let map = self
-            .ebpf
-            .map("COUNTERS")
-            .ok_or(ProbeError::MissingMap("COUNTERS"))?;
-        let arr: PerCpuArray<&MapData, Counters> =
-            PerCpuArray::try_from(map).map_err(|source| ProbeError::Map {
-                map: "COUNTERS",
-                source,
-            })?;
-        let vals = arr.get(&0, 0).map_err(|source| ProbeError::Map {
-            map: "COUNTERS",
-            source,
-        })?;
+        let arr: PerCpuArray<&MapData, Counters> = get(&self.ebpf, map::COUNTERS)?;
+        let vals = arr.get(&0, 0).map_err(failed(map::COUNTERS))?;
         let mut t = Counters::default();
         for c in vals.iter() {
             t.add(c);
@@ -314,51 +305,55 @@ impl Probe {
 
     /// The ring buffer, taken out of the object (call once).
     pub(crate) fn take_ring(&mut self) -> Result<RingBuf<MapData>, ProbeError> {
-        let map = self
+        let m = self
             .ebpf
-            .take_map("EVENTS")
-            .ok_or(ProbeError::MissingMap("EVENTS"))?;
-        RingBuf::try_from(map).map_err(|source| ProbeError::Map {
-            map: "EVENTS",
-            source,
-        })
+            .take_map(map::EVENTS)
+            .ok_or(ProbeError::MissingMap(map::EVENTS))?;
+        RingBuf::try_from(m).map_err(failed(map::EVENTS))
     }
 
     /// Every cgroup's recorded syscalls (profile mode): the slots the kernel claimed, then
     /// the overflow map.
     pub(crate) fn profiles(&self) -> Result<Vec<(u64, Profile)>, ProbeError> {
-        let err = |map: &'static str| move |source| ProbeError::Map { map, source };
-        let owners: BpfHashMap<&MapData, u32, u64> = BpfHashMap::try_from(
-            self.ebpf
-                .map("SLOT_OWNERS")
-                .ok_or(ProbeError::MissingMap("SLOT_OWNERS"))?,
-        )
-        .map_err(err("SLOT_OWNERS"))?;
-        let slots: Array<&MapData, Profile> = Array::try_from(
-            self.ebpf
-                .map("PROFILE_SLOTS")
-                .ok_or(ProbeError::MissingMap("PROFILE_SLOTS"))?,
-        )
-        .map_err(err("PROFILE_SLOTS"))?;
+        let owners: BpfHashMap<&MapData, u32, u64> = get(&self.ebpf, map::SLOT_OWNERS)?;
+        let slots: Array<&MapData, Profile> = get(&self.ebpf, map::PROFILE_SLOTS)?;
         let mut out = Vec::new();
         for kv in owners.iter() {
-            let (slot, id) = kv.map_err(err("SLOT_OWNERS"))?;
-            let p = slots.get(&slot, 0).map_err(err("PROFILE_SLOTS"))?;
+            let (slot, id) = kv.map_err(failed(map::SLOT_OWNERS))?;
+            let p = slots.get(&slot, 0).map_err(failed(map::PROFILE_SLOTS))?;
             if p.tag == id {
                 out.push((id, p));
             }
         }
-        let h: BpfHashMap<&MapData, u64, Profile> = BpfHashMap::try_from(
-            self.ebpf
-                .map("PROFILES")
-                .ok_or(ProbeError::MissingMap("PROFILES"))?,
-        )
-        .map_err(err("PROFILES"))?;
+        let h: BpfHashMap<&MapData, u64, Profile> = get(&self.ebpf, map::PROFILES)?;
         for kv in h.iter() {
-            out.push(kv.map_err(err("PROFILES"))?);
+            out.push(kv.map_err(failed(map::PROFILES))?);
         }
         Ok(out)
     }
+}
+
+/// Map `name` of the object as the typed map `M`.
+fn get<'a, M>(ebpf: &'a Ebpf, name: &'static str) -> Result<M, ProbeError>
+where
+    M: TryFrom<&'a aya::maps::Map, Error = MapError>,
+{
+    let m = ebpf.map(name).ok_or(ProbeError::MissingMap(name))?;
+    M::try_from(m).map_err(failed(name))
+}
+
+/// [`get`] for writing.
+fn get_mut<'a, M>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<M, ProbeError>
+where
+    M: TryFrom<&'a mut aya::maps::Map, Error = MapError>,
+{
+    let m = ebpf.map_mut(name).ok_or(ProbeError::MissingMap(name))?;
+    M::try_from(m).map_err(failed(name))
+}
+
+/// An operation on map `map` failed.
+fn failed(map: &'static str) -> impl Fn(MapError) -> ProbeError {
+    move |source| ProbeError::Map { map, source }
 }
 
 /// Kernel slots for `n` cgroups: the largest power of two not above it.
@@ -368,42 +363,25 @@ pub(crate) fn profile_slots(n: u32) -> u32 {
 }
 
 fn configure_maps(ebpf: &mut Ebpf, cfg: &ProbeConfig) -> Result<(), ProbeError> {
-    let map_err = |map: &'static str| move |source| ProbeError::Map { map, source };
-    {
-        let map = ebpf
-            .map_mut("INTERESTING")
-            .ok_or(ProbeError::MissingMap("INTERESTING"))?;
-        let mut arr: Array<&mut MapData, u64> =
-            Array::try_from(map).map_err(map_err("INTERESTING"))?;
-        for (i, w) in cfg.interesting.words().into_iter().enumerate() {
-            if w != 0 {
-                arr.set(i as u32, w, 0).map_err(map_err("INTERESTING"))?;
-            }
+    let mut arr: Array<&mut MapData, u64> = get_mut(ebpf, map::INTERESTING)?;
+    for (i, w) in cfg.interesting.words().into_iter().enumerate() {
+        if w != 0 {
+            arr.set(i as u32, w, 0).map_err(failed(map::INTERESTING))?;
         }
     }
-    {
-        let map = ebpf
-            .map_mut("ARG_SPECS")
-            .ok_or(ProbeError::MissingMap("ARG_SPECS"))?;
-        let mut arr: Array<&mut MapData, ArgSpec> =
-            Array::try_from(map).map_err(map_err("ARG_SPECS"))?;
-        for (table, abi) in [(0usize, Abi::X86_64), (1, Abi::Ia32)] {
-            for (nr, spec) in arg_specs(abi).into_iter().enumerate() {
-                if spec != ArgSpec::EMPTY {
-                    arr.set((table * MAX_SYSCALLS + nr) as u32, spec, 0)
-                        .map_err(map_err("ARG_SPECS"))?;
-                }
+    let mut arr: Array<&mut MapData, ArgSpec> = get_mut(ebpf, map::ARG_SPECS)?;
+    for (table, abi) in [(0usize, Abi::X86_64), (1, Abi::Ia32)] {
+        for (nr, spec) in arg_specs(abi).into_iter().enumerate() {
+            if spec != ArgSpec::EMPTY {
+                arr.set((table * MAX_SYSCALLS + nr) as u32, spec, 0)
+                    .map_err(failed(map::ARG_SPECS))?;
             }
         }
     }
     if let Scope::Cgroups(list) = &cfg.scope {
-        let map = ebpf
-            .map_mut("SCOPE_CGROUPS")
-            .ok_or(ProbeError::MissingMap("SCOPE_CGROUPS"))?;
-        let mut h: BpfHashMap<&mut MapData, u64, u32> =
-            BpfHashMap::try_from(map).map_err(map_err("SCOPE_CGROUPS"))?;
+        let mut h: BpfHashMap<&mut MapData, u64, u32> = get_mut(ebpf, map::SCOPE_CGROUPS)?;
         for (id, level) in list {
-            h.insert(id, level, 0).map_err(map_err("SCOPE_CGROUPS"))?;
+            h.insert(id, level, 0).map_err(failed(map::SCOPE_CGROUPS))?;
         }
     }
     // Registered cgroups take their slot, or the overflow map when it is taken.
@@ -418,25 +396,15 @@ fn configure_maps(ebpf: &mut Ebpf, cfg: &ProbeConfig) -> Result<(), ProbeError> 
         };
         let slot = (*id as u32) & mask;
         if taken.insert(slot) {
-            let mut owners: BpfHashMap<&mut MapData, u32, u64> = BpfHashMap::try_from(
-                ebpf.map_mut("SLOT_OWNERS")
-                    .ok_or(ProbeError::MissingMap("SLOT_OWNERS"))?,
-            )
-            .map_err(map_err("SLOT_OWNERS"))?;
-            owners.insert(slot, id, 0).map_err(map_err("SLOT_OWNERS"))?;
-            let mut slots: Array<&mut MapData, Profile> = Array::try_from(
-                ebpf.map_mut("PROFILE_SLOTS")
-                    .ok_or(ProbeError::MissingMap("PROFILE_SLOTS"))?,
-            )
-            .map_err(map_err("PROFILE_SLOTS"))?;
-            slots.set(slot, p, 0).map_err(map_err("PROFILE_SLOTS"))?;
+            let mut owners: BpfHashMap<&mut MapData, u32, u64> = get_mut(ebpf, map::SLOT_OWNERS)?;
+            owners
+                .insert(slot, id, 0)
+                .map_err(failed(map::SLOT_OWNERS))?;
+            let mut slots: Array<&mut MapData, Profile> = get_mut(ebpf, map::PROFILE_SLOTS)?;
+            slots.set(slot, p, 0).map_err(failed(map::PROFILE_SLOTS))?;
         } else {
-            let mut h: BpfHashMap<&mut MapData, u64, Profile> = BpfHashMap::try_from(
-                ebpf.map_mut("PROFILES")
-                    .ok_or(ProbeError::MissingMap("PROFILES"))?,
-            )
-            .map_err(map_err("PROFILES"))?;
-            h.insert(id, p, 0).map_err(map_err("PROFILES"))?;
+            let mut h: BpfHashMap<&mut MapData, u64, Profile> = get_mut(ebpf, map::PROFILES)?;
+            h.insert(id, p, 0).map_err(failed(map::PROFILES))?;
         }
     }
     Ok(())
@@ -534,5 +502,34 @@ fn raise_memlock() {
     // SAFETY: setrlimit reads the struct we pass.
     if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) } != 0 {
         log::debug!("could not raise RLIMIT_MEMLOCK (ignored on kernels >= 5.11)");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The map names the agent uses are the maps the built object holds.
+    #[test]
+    fn map_names_match_the_object() {
+        if OBJECT.is_empty() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI builds the eBPF object: it must not be empty"
+            );
+            eprintln!("SKIPPED map_names_match_the_object: built without the eBPF object");
+            return;
+        }
+        let obj = aya_obj::Object::parse(OBJECT).expect("the built object parses");
+        let mut in_object: Vec<&str> = obj
+            .maps
+            .keys()
+            .map(String::as_str)
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        in_object.sort_unstable();
+        let mut ours = map::ALL.to_vec();
+        ours.sort_unstable();
+        assert_eq!(in_object, ours);
     }
 }
