@@ -1,4 +1,4 @@
-//! `sysaudit` command-line entry: parse, dispatch, map errors to exit codes.
+//! `sysaudit` command-line entry; `cli::main` parses, dispatches and picks the exit code.
 
 fn main() -> std::process::ExitCode {
     sysaudit::cli::main()

@@ -53,6 +53,8 @@ pub(crate) enum Command {
 /// alerts) or a profile is incomplete — whatever told `messages` so.
 const EXIT_LOST: u8 = 3;
 
+/// The `sysaudit` command line: parse flags, run the subcommand, turn its outcome into the
+/// exit code.
 pub fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
         .format_timestamp(None)

@@ -1,8 +1,10 @@
 //! Kernel structure offsets from the running kernel's BTF.
 //!
-//! aya-ebpf has no CO-RE relocations for Rust programs, so the few struct fields the programs
-//! read (task pid/tgid, the `TS_COMPAT` status word, the exec filename) are located here, at
-//! load time, and handed to the programs as read-only globals. Nothing is hard-coded.
+//! aya-ebpf has no CO-RE relocations for Rust programs, so every struct field the programs
+//! read (task ids and pid-namespace numbers, the `TS_COMPAT` status word, the exec filename,
+//! cgroup ids, credentials and capabilities, the controlling tty, the parent) is located
+//! here, at load time, and handed to the programs as a read-only global. Nothing is
+//! hard-coded; a field the kernel lacks fails the load, except the optional login uid.
 
 use btf_rs::{Btf, Type};
 use sysaudit_common::KernelOffsets;

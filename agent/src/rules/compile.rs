@@ -19,13 +19,18 @@ use super::{
     value,
 };
 
+/// A rule ready to evaluate: its condition compiled, its output parsed.
 #[derive(Clone, Debug)]
 pub struct Rule {
+    /// The rule's name, as in the file.
     pub name: String,
+    /// Its priority (rules below `--min-priority` are not kept).
     pub priority: Priority,
+    /// `enabled: false` rules are kept (for listings) but never evaluated.
     pub enabled: bool,
     pub(crate) tags: Vec<String>,
     pub(crate) node: Node,
+    /// The event types the condition can match (Falco's evttype analysis).
     pub evttypes: evttype::Set,
     pub(crate) output: Format,
 }

@@ -16,6 +16,7 @@ pub(crate) enum Level {
     Warning,
 }
 
+/// An error or warning from loading rules, located in its file where it can be.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diag {
     pub(crate) level: Level,

@@ -17,36 +17,48 @@ use super::{
 };
 use crate::{event::Event, state::State, syscalls::table};
 
+/// How many rules an event may fire (Falco's `rule_matching`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Matching {
     /// One alert per event: the first matching rule (Falco's default).
     #[default]
     First,
+    /// Every matching rule alerts.
     All,
 }
 
+/// Compiled rules, indexed by event type, and what evaluates them on events.
 pub struct Engine {
+    /// Every rule kept, in file order.
     pub rules: Vec<Rule>,
     /// Enabled rules per event type id, in file order.
     index: Vec<Vec<u32>>,
+    /// First match or all matches.
     pub matching: Matching,
+    /// Lists defined by the files (for the load summary).
     pub lists: usize,
+    /// Macros defined by the files (for the load summary).
     pub macros: usize,
     pub(crate) hostname: String,
 }
 
 /// The outcome of loading rules files.
 pub struct Loaded {
+    /// The engine, unless an error stopped it.
     pub engine: Option<Engine>,
+    /// Errors and warnings, in file order.
     pub diags: Vec<Diag>,
+    /// The files' names, as diagnostics index them.
     pub files: Vec<String>,
 }
 
 impl Loaded {
+    /// The diagnostics that stop loading.
     pub fn errors(&self) -> impl Iterator<Item = &Diag> {
         self.diags.iter().filter(|d| d.level == Level::Error)
     }
 
+    /// The diagnostics that do not.
     pub fn warnings(&self) -> impl Iterator<Item = &Diag> {
         self.diags.iter().filter(|d| d.level == Level::Warning)
     }

@@ -6,7 +6,7 @@
 
 use std::{collections::HashMap, sync::OnceLock};
 
-use super::ir::Node;
+use super::ir::{CRhs, Node};
 use super::{ast::Op, fields::F, value::Const};
 use crate::syscalls::{table, Abi};
 
@@ -104,6 +104,7 @@ impl Set {
         (0..count()).filter(|i| self.contains(*i))
     }
 
+    /// The event types' names, in id order.
     pub fn names(&self) -> Vec<&'static str> {
         self.ids().map(name).collect()
     }
@@ -129,7 +130,7 @@ pub(crate) fn infer(n: &Node, neg: bool) -> Set {
         Node::Not(c) => infer(c, !neg),
         Node::Check(c) => {
             let set = match (c.lhs.field.f, c.lhs.transforms.is_empty(), &c.rhs) {
-                (F::EvtType, true, super::compile::CRhs::Const(k)) => {
+                (F::EvtType, true, CRhs::Const(k)) => {
                     let names: Vec<&str> = match k {
                         Const::Str(s) => vec![s.as_str()],
                         Const::StrSet(set) => set.iter().map(String::as_str).collect(),
@@ -145,9 +146,7 @@ pub(crate) fn infer(n: &Node, neg: bool) -> Set {
                         _ => return Set::all(),
                     }
                 }
-                (F::EvtNum, true, super::compile::CRhs::Const(Const::Int(0))) if c.op == Op::Eq => {
-                    Set::empty()
-                }
+                (F::EvtNum, true, CRhs::Const(Const::Int(0))) if c.op == Op::Eq => Set::empty(),
                 _ => return Set::all(),
             };
             if neg {

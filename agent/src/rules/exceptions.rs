@@ -1,38 +1,16 @@
-//! Rule exceptions: the model (named tuples of fields, comparators and values), reading them
-//! from YAML, and folding them into the condition as Falco does.
+//! Rule exceptions (the model is in `items.rs`): reading them from YAML, checking their
+//! fields and comparators, and folding them into the condition as Falco does.
 
 use marked_yaml::Node;
 
 use super::{
     ast::Op,
-    diag::{Diag, Loc},
+    diag::Diag,
     fields::bind,
-    items::Collection,
+    items::{Collection, ExcValue, Exception},
     lists::quote_item,
     yaml::{item_locs, loc_node},
 };
-
-/// One exception value: a string (a value, or a list name) or a list of strings.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum ExcValue {
-    Item(String),
-    List(Vec<String>),
-}
-
-#[derive(Clone, Debug)]
-pub(crate) struct Exception {
-    pub(crate) name: String,
-    /// `None` when the single-field form was used (`fields: proc.name`).
-    pub(crate) fields: Vec<String>,
-    pub(crate) single: bool,
-    pub(crate) comps: Vec<String>,
-    /// Tuples (one entry per field), or flat values in the single-field form.
-    pub(crate) values: Vec<Vec<ExcValue>>,
-    pub(crate) loc: Loc,
-    /// Where each field and each comp is written (for errors that point at it).
-    pub(crate) field_locs: Vec<Loc>,
-    pub(crate) comp_locs: Vec<Loc>,
-}
 
 impl Exception {
     /// Its fields must be known and its comparators operators: errors of rule `item`.

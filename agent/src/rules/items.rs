@@ -5,9 +5,32 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::{
     diag::{Diag, Loc},
-    exceptions::Exception,
     priority::Priority,
 };
+
+/// One exception value: a string (a value, or a list name) or a list of strings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ExcValue {
+    Item(String),
+    List(Vec<String>),
+}
+
+/// A rule exception (named tuples of fields, comparators and values), as written; checked
+/// and folded into the condition by `exceptions.rs`.
+#[derive(Clone, Debug)]
+pub(crate) struct Exception {
+    pub(crate) name: String,
+    /// `None` when the single-field form was used (`fields: proc.name`).
+    pub(crate) fields: Vec<String>,
+    pub(crate) single: bool,
+    pub(crate) comps: Vec<String>,
+    /// Tuples (one entry per field), or flat values in the single-field form.
+    pub(crate) values: Vec<Vec<ExcValue>>,
+    pub(crate) loc: Loc,
+    /// Where each field and each comp is written (for errors that point at it).
+    pub(crate) field_locs: Vec<Loc>,
+    pub(crate) comp_locs: Vec<Loc>,
+}
 
 /// Text that may have been assembled from several places (appends): each part remembers
 /// where it came from, so errors point into the right file.

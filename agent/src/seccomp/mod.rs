@@ -1,7 +1,7 @@
 //! Seccomp profiles: what the kernel recorded per cgroup → a minimal allowlist profile in the
 //! OCI/Docker JSON format or as a Security Profiles Operator `SeccompProfile`, merged with
 //! earlier recordings, written atomically; and a loader that enforces one on a command.
-//! Independent of the rules engine; the recorder reads the probe's maps.
+//! Independent of the rules engine; `record` reads the probe's per-cgroup maps.
 
 pub(crate) mod enforce;
 pub(crate) mod profile;

@@ -4,8 +4,8 @@
 //! instant the Go runtime may deliver an async-preemption signal (and return from it), park or
 //! wake threads, or touch memory. One recording catches these only by chance, and a profile
 //! missing one kills the container at random (SIGSEGV from a denied `rt_sigreturn`, seen here
-//! in 2 of 3 runs of a `cat`
-//! container). Profiles recorded through a runtime hand-over therefore always allow this set.
+//! in 2 of 3 runs of a `cat` container). Profiles recorded through a runtime hand-over
+//! therefore always allow this set.
 pub(crate) const HANDOVER_BASE: &[&str] = &[
     "close",
     "epoll_ctl",

@@ -1,7 +1,9 @@
 //! State the kernel does not send with every record: the process table, descriptor tables,
 //! containers, users, the clock. `State::ingest` turns a decoded kernel record into a typed
-//! [`Event`]; `observe` applies an event's effect on the tables, and is the only way they
-//! change — live and replayed events go through the same code.
+//! [`Event`] (learning on the way what the record itself says: a cgroup made or removed, a
+//! process seen for the first time); `observe` applies the event's effect on the tables once
+//! its consumers have seen it. Replayed captures skip `ingest` and go through the same
+//! `observe`.
 
 pub(crate) mod cgroup_path;
 pub(crate) mod containers;
@@ -60,6 +62,8 @@ pub(crate) fn interesting(rule_syscalls: &BTreeSet<&str>, all: bool) -> SyscallS
 /// `container_id` of host tasks (as Falco's `container.id`).
 pub(crate) const HOST: &str = "host";
 
+/// Everything the agent knows beyond the record at hand: rules read it; `ingest` and `observe`
+/// change it.
 pub struct State {
     pub(crate) procs: ProcessTable,
     pub(crate) fds: FdTables,
