@@ -14,6 +14,8 @@ pub use crate::syscalls::{
 pub struct Timestamp(pub u64);
 
 impl Timestamp {
+    /// RFC 3339 UTC with nanoseconds (`2023-05-25T13:44:05.478445995Z`); `secs.nanos`
+    /// when the year is out of range.
     pub fn rfc3339(self) -> String {
         let secs = (self.0 / 1_000_000_000) as i64;
         let nanos = (self.0 % 1_000_000_000) as u32;
@@ -58,6 +60,7 @@ impl Timestamp {
         out
     }
 
+    /// Parse an RFC 3339 time (any offset); `None` if invalid or before the epoch.
     pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
         let t =
             time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
@@ -83,22 +86,29 @@ impl<'de> Deserialize<'de> for Timestamp {
 /// Who did it: the fields every event carries about its task.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Task {
+    /// When it happened (wall clock, converted from the kernel's boot time).
     pub time: Timestamp,
     /// Process id (tgid) in the host pid namespace.
     pub pid: u32,
     /// Thread id in the host pid namespace.
     pub tid: u32,
+    /// Parent process id in the host pid namespace (0: unknown).
     pub ppid: u32,
+    /// Thread name (`task_struct::comm`, at most 15 bytes).
     pub comm: String,
     /// Path of the executable as given to execve (container-relative inside containers).
     pub exe: String,
+    /// Real user id (in the initial user namespace).
     pub uid: u32,
+    /// Real group id (in the initial user namespace).
     pub gid: u32,
     /// Names of `uid` and `gid` in the task's own root (its container's /etc/passwd).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub user: String,
+    /// Name of `gid`, found as `user` is (empty: unknown).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub group: String,
+    /// Id of the task's cgroup v2 cgroup.
     pub cgroup_id: u64,
     /// Container id (full), or `host`.
     pub container_id: String,
@@ -107,10 +117,14 @@ pub struct Task {
 /// A syscall and its result.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SyscallEvent {
+    /// The calling task.
     #[serde(flatten)]
     pub task: Task,
+    /// Syscall name, as libseccomp knows it (`syscall_N` when it does not).
     pub syscall: String,
+    /// Syscall number in the table of `abi`.
     pub nr: u32,
+    /// ABI the call was made through.
     pub abi: Abi,
     /// Return value; absent for `exit`/`exit_group`, which never return.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -118,6 +132,7 @@ pub struct SyscallEvent {
     /// The file the call is about, made absolute where it could be (Falco's `fd.name`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// Decoded arguments, in signature order.
     #[serde(default, skip_serializing_if = "Args::is_empty")]
     pub args: Args,
     /// A path or argument could not be read completely.
@@ -132,9 +147,12 @@ fn is_false(b: &bool) -> bool {
 /// A new process or thread (`task` is the parent).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ForkEvent {
+    /// The forking task.
     #[serde(flatten)]
     pub task: Task,
+    /// The child's process id (tgid) in the host pid namespace.
     pub child_pid: u32,
+    /// The child's thread id (`child_pid` for a new process).
     pub child_tid: u32,
     /// The child's pid in its own pid namespace (0: unknown).
     #[serde(default)]
@@ -147,10 +165,14 @@ pub struct ForkEvent {
 /// A process replaced its image (`task` describes it after exec).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ExecEvent {
+    /// The task, after exec.
     #[serde(flatten)]
     pub task: Task,
+    /// The path given to execve.
     pub filename: String,
+    /// Arguments, `argv[0]` first.
     pub argv: Vec<String>,
+    /// Arguments or environment were cut or could not be read.
     #[serde(default, skip_serializing_if = "is_false")]
     pub truncated: bool,
     /// What else was known about the process at exec (so a replay rebuilds the same
@@ -163,6 +185,7 @@ pub struct ExecEvent {
 /// and inherited across fork.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcAttrs {
+    /// Working directory, in the process's own root (empty: unknown).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub cwd: String,
     /// Controlling terminal device number (0: none).
@@ -171,21 +194,28 @@ pub struct ProcAttrs {
     /// Audit login uid; -1 when unset.
     #[serde(default = "unset_loginuid")]
     pub loginuid: i64,
+    /// Name of `loginuid` in the process's root (empty: unset or unknown).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub loginname: String,
+    /// Environment, as `NAME=value` strings.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<String>,
+    /// Effective capability set (bit `n`: capability `n`).
     #[serde(default)]
     pub cap_effective: u64,
+    /// Permitted capability set.
     #[serde(default)]
     pub cap_permitted: u64,
+    /// Inheritable capability set.
     #[serde(default)]
     pub cap_inheritable: u64,
-    /// Pid, session and process group as seen in the process's own pid namespace (0: unknown).
+    /// Pid in the process's own pid namespace (0: unknown).
     #[serde(default)]
     pub vpid: u32,
+    /// Session id in the process's own pid namespace (0: unknown).
     #[serde(default)]
     pub sid: u32,
+    /// Process group id in the process's own pid namespace (0: unknown).
     #[serde(default)]
     pub vpgid: u32,
 }
@@ -215,6 +245,7 @@ impl Default for ProcAttrs {
 /// A thread ended (the process ends with its last thread; `tid == pid` marks the leader).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ExitEvent {
+    /// The thread that ended.
     #[serde(flatten)]
     pub task: Task,
 }
@@ -223,9 +254,13 @@ pub struct ExitEvent {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
+    /// A syscall returned (or `exit`/`exit_group` was entered).
     Syscall(SyscallEvent),
+    /// A process or thread was created.
     Fork(ForkEvent),
+    /// A process replaced its image.
     Exec(ExecEvent),
+    /// A thread ended.
     Exit(ExitEvent),
 }
 
@@ -241,6 +276,7 @@ impl Event {
         }
     }
 
+    /// Who did it (for a fork, the parent).
     pub fn task(&self) -> &Task {
         match self {
             Event::Syscall(e) => &e.task,

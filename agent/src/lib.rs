@@ -2,6 +2,7 @@
 //!
 //! Data flows one way: `probe` (kernel programs, ring buffer, decoding) → `state` (processes,
 //! containers) → consumers. `event` is the typed model between them and the capture format.
+#![warn(missing_docs)]
 
 pub mod cli;
 pub mod event;

@@ -1,5 +1,6 @@
 //! Real containers without an engine: OCI bundles with a static busybox rootfs, run by runc.
-//! Used by `sysaudit demo`, by profile verification and by the end-to-end tests.
+//! Used by `sysaudit demo` (which proves its profile in a second container) and by the
+//! end-to-end tests.
 
 use std::{
     fs,
@@ -77,8 +78,11 @@ fn which(cmd: &str) -> Option<PathBuf> {
 /// An OCI bundle: `config.json` plus a rootfs.
 #[derive(Clone, Debug)]
 pub struct Bundle {
+    /// The bundle directory (`config.json` and `rootfs/`).
     pub dir: PathBuf,
+    /// Container id, also its hostname and the last part of its cgroup path.
     pub id: String,
+    /// The OCI config; [`Bundle::write`] saves edits.
     pub config: Value,
 }
 
@@ -89,6 +93,7 @@ impl Bundle {
         Self::with_binary(dir, id, parent, args, Path::new(BUSYBOX))
     }
 
+    /// As [`Bundle::busybox`], with the busybox binary taken from `busybox`.
     pub fn with_binary(
         dir: &Path,
         id: &str,
@@ -207,6 +212,7 @@ fn default_config(id: &str, parent: &str, args: &[&str]) -> Value {
 
 /// runc with sysaudit's own state directory.
 pub struct Runc {
+    /// runc's state directory (`--root`).
     pub root: PathBuf,
 }
 
@@ -219,6 +225,7 @@ impl Default for Runc {
 }
 
 impl Runc {
+    /// A `runc` command with the state directory set.
     pub fn command(&self) -> Command {
         let mut c = Command::new("runc");
         c.arg("--root").arg(&self.root);

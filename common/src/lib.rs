@@ -3,6 +3,7 @@
 //! Everything here is plain `#[repr(C)]` data: the kernel side writes these records into the
 //! ring buffer or maps, the agent reads them back. Nothing else crosses the boundary.
 #![no_std]
+#![warn(missing_docs)]
 
 /// Length of `task_struct::comm`.
 pub const TASK_COMM_LEN: usize = 16;
@@ -21,8 +22,11 @@ pub const ARGC_MAX: u32 = 64;
 
 /// Syscall ABIs, as stored in [`Header::abi`] and used to index the per-ABI bitmaps.
 pub mod abi {
+    /// Native 64-bit syscalls.
     pub const X86_64: u8 = 0;
+    /// 32-bit syscalls (ia32 images, or `int 0x80` from 64-bit code).
     pub const IA32: u8 = 1;
+    /// x32 syscalls: 64-bit mode with 32-bit pointers, numbers carrying `X32_SYSCALL_BIT`.
     pub const X32: u8 = 2;
     /// ABIs that have a bitmap (x32 is counted, not recorded).
     pub const RECORDED: usize = 2;
@@ -41,6 +45,7 @@ pub mod kind {
     /// `cgroup_mkdir` / `cgroup_rmdir`: the id → path mapping, before any task of the
     /// cgroup runs (a short-lived container is gone before /proc or a walk could tell).
     pub const CGROUP_MKDIR: u16 = 5;
+    /// `cgroup_rmdir`: the cgroup is gone, its id may be forgotten.
     pub const CGROUP_RMDIR: u16 = 6;
 }
 
@@ -59,8 +64,11 @@ pub mod flags {
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct Header {
+    /// Record kind, one of [`kind`].
     pub kind: u16,
+    /// Syscall ABI of the task, one of [`abi`].
     pub abi: u8,
+    /// Bits of [`flags`].
     pub flags: u8,
     /// Bytes of the variable tail that follows the fixed record.
     pub tail_len: u32,
@@ -68,9 +76,11 @@ pub struct Header {
     pub ts_ns: u64,
     /// `bpf_get_current_pid_tgid()`: tgid in the upper half, tid in the lower.
     pub pid_tgid: u64,
+    /// `bpf_get_current_cgroup_id()`: the task's cgroup v2 id.
     pub cgroup_id: u64,
     /// `bpf_get_current_uid_gid()`: gid in the upper half, uid in the lower.
     pub uid_gid: u64,
+    /// `bpf_get_current_comm()`: the thread's name, NUL-terminated.
     pub comm: [u8; TASK_COMM_LEN],
 }
 
@@ -81,15 +91,21 @@ pub struct Header {
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct SyscallRecord {
+    /// Common header.
     pub hdr: Header,
+    /// Syscall number in the table of [`Header::abi`].
     pub nr: u32,
     /// 1 when `ret` is meaningful (0 for `exit`/`exit_group`, recorded at entry).
     pub has_ret: u32,
+    /// Return value (a negative errno on failure).
     pub ret: i64,
     /// Raw argument registers in ABI order.
     pub args: [u64; 6],
+    /// Tail bytes of each path argument (0: none, or nothing could be read).
     pub str_len: [u16; 2],
+    /// Tail bytes of the socket address (0: none).
     pub addr_len: u16,
+    /// Explicit padding (zero), so the layout has no implicit holes.
     pub _pad: u16,
 }
 
@@ -97,8 +113,11 @@ pub struct SyscallRecord {
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct ForkRecord {
+    /// Common header (the parent's context).
     pub hdr: Header,
+    /// The child's thread id (`task_struct.pid`).
     pub child_pid: u32,
+    /// The child's process id (`task_struct.tgid`).
     pub child_tgid: u32,
     /// The child's pid in its own pid namespace (0: unknown).
     pub child_vpid: u32,
@@ -113,12 +132,20 @@ pub struct ForkRecord {
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct ExecRecord {
+    /// Common header, for the task after exec.
     pub hdr: Header,
+    /// Thread id that called execve: differs from the header's when a non-leader thread
+    /// execs (it then takes over the leader's id).
     pub old_pid: u32,
+    /// `argc` from the new stack (may exceed the arguments copied, see [`ARGC_MAX`]).
     pub argc: u32,
+    /// Tail bytes of the filename.
     pub filename_len: u16,
+    /// Tail bytes of the arguments.
     pub argv_len: u16,
+    /// Tail bytes of the environment.
     pub env_len: u16,
+    /// Explicit padding (zero), so the layout has no implicit holes.
     pub _pad: u16,
     /// Read from the task at exec, race-free even for processes that live a millisecond.
     pub creds: TaskCreds,
@@ -136,13 +163,18 @@ pub struct TaskCreds {
     pub tty: u32,
     /// Bit 0: loginuid read; bit 1: capabilities read.
     pub valid: u32,
+    /// Effective capability set (bit `n`: capability `n`).
     pub cap_effective: u64,
+    /// Permitted capability set.
     pub cap_permitted: u64,
+    /// Inheritable capability set.
     pub cap_inheritable: u64,
 }
 
 impl TaskCreds {
+    /// [`TaskCreds::valid`] bit: `loginuid` was read.
     pub const LOGINUID: u32 = 1;
+    /// [`TaskCreds::valid`] bit: the capability sets were read.
     pub const CAPS: u32 = 2;
 }
 
@@ -150,6 +182,7 @@ impl TaskCreds {
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct ExitRecord {
+    /// Common header of the exiting task.
     pub hdr: Header,
 }
 
@@ -158,10 +191,13 @@ pub struct ExitRecord {
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct CgroupRecord {
+    /// Common header (the task that made or removed the cgroup).
     pub hdr: Header,
     /// `cgrp->kn->id`: what `bpf_get_current_cgroup_id()` returns for its tasks.
     pub id: u64,
+    /// Tail bytes of the path.
     pub path_len: u16,
+    /// Explicit padding (zero), so the layout has no implicit holes.
     pub _pad: [u16; 3],
 }
 
@@ -182,8 +218,11 @@ pub struct ArgSpec {
 }
 
 impl ArgSpec {
+    /// Unset position: no such argument.
     pub const NONE: u8 = 0;
+    /// Flag of [`ArgSpec::addr_len_arg`]: the length argument is a `socklen_t *`.
     pub const LEN_PTR: u8 = 0x80;
+    /// The entry of a syscall with nothing to copy.
     pub const EMPTY: ArgSpec = ArgSpec {
         str_arg: [Self::NONE; 2],
         addr_arg: Self::NONE,
@@ -259,14 +298,23 @@ counters! {
 /// (the `#[map]` attribute takes only a literal, so the statics repeat them; a unit test of
 /// the agent checks the built object against this list).
 pub mod map {
+    /// The ring buffer of records.
     pub const EVENTS: &str = "EVENTS";
+    /// Per-CPU [`Counters`](crate::Counters).
     pub const COUNTERS: &str = "COUNTERS";
+    /// Per-CPU scratch slots where records with strings are assembled.
     pub const SCRATCH: &str = "SCRATCH";
+    /// Per-ABI bitmaps of the syscalls to record.
     pub const INTERESTING: &str = "INTERESTING";
+    /// [`ArgSpec`](crate::ArgSpec) per ABI and syscall number.
     pub const ARG_SPECS: &str = "ARG_SPECS";
+    /// Cgroup ids whose subtrees are in scope ([`scope::CGROUPS`](crate::scope::CGROUPS)).
     pub const SCOPE_CGROUPS: &str = "SCOPE_CGROUPS";
+    /// Profile mode fast path: [`Profile`](crate::Profile)s indexed by low cgroup-id bits.
     pub const PROFILE_SLOTS: &str = "PROFILE_SLOTS";
+    /// Profile mode: which cgroup id owns each slot of `PROFILE_SLOTS`.
     pub const SLOT_OWNERS: &str = "SLOT_OWNERS";
+    /// Profile mode slow path: cgroup id → [`Profile`](crate::Profile), when its slot is taken.
     pub const PROFILES: &str = "PROFILES";
     /// Every map the object holds.
     pub const ALL: &[&str] = &[
@@ -285,15 +333,26 @@ pub mod map {
 /// Names of the globals the agent sets at load time (statics of `agent-ebpf/src/maps.rs`;
 /// loading fails on a name the object lacks).
 pub mod global {
+    /// The agent's process id, so its own syscalls are skipped.
     pub const OWN_TGID: &str = "OWN_TGID";
+    /// Bits of [`mode`](crate::mode).
     pub const MODE: &str = "MODE";
+    /// One of [`scope`](crate::scope).
     pub const SCOPE: &str = "SCOPE";
+    /// Bit `n` set: `SCOPE_CGROUPS` holds a cgroup at level `n` (root = level 0).
     pub const SCOPE_LEVELS: &str = "SCOPE_LEVELS";
+    /// Ring fill level (bytes) past which a submit wakes the agent up.
     pub const RING_WAKE_BYTES: &str = "RING_WAKE_BYTES";
+    /// Depth of the agent's pid namespace (0: the initial one).
     pub const HOST_PID_LEVEL: &str = "HOST_PID_LEVEL";
+    /// Device of the host pid namespace (`stat` of `/proc/1/ns/pid`), for
+    /// `bpf_get_ns_current_pid_tgid`.
     pub const HOST_PIDNS_DEV: &str = "HOST_PIDNS_DEV";
+    /// Inode of the host pid namespace.
     pub const HOST_PIDNS_INO: &str = "HOST_PIDNS_INO";
+    /// The [`KernelOffsets`](crate::KernelOffsets).
     pub const OFFSETS: &str = "OFFSETS";
+    /// Number of `PROFILE_SLOTS` entries minus one (a power of two minus one).
     pub const PROFILE_SLOT_MASK: &str = "PROFILE_SLOT_MASK";
 }
 
@@ -339,6 +398,7 @@ pub mod gate {
 pub struct Profile {
     /// The cgroup id this entry records (slot entries; 0: free).
     pub tag: u64,
+    /// When recording starts, one of [`gate`]; [`gate::OPEN`] once it has.
     pub gate: u32,
     /// Set by the kernel when a syscall of this cgroup was seen before the gate opened.
     pub pre_gate: u32,
@@ -351,33 +411,57 @@ pub struct Profile {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct KernelOffsets {
+    /// `task_struct.pid`.
     pub task_pid: u32,
+    /// `task_struct.tgid`.
     pub task_tgid: u32,
     /// `task_struct.thread_info.status` (x86: holds `TS_COMPAT`).
     pub task_ti_status: u32,
+    /// `linux_binprm.filename`: the path given to execve.
     pub bprm_filename: u32,
+    /// `cgroup.kn`.
     pub cgroup_kn: u32,
+    /// `cgroup.root`.
     pub cgroup_root: u32,
+    /// `kernfs_node.id`: the cgroup id.
     pub kn_id: u32,
+    /// `cgroup_root.hierarchy_id` (0: the cgroup v2 hierarchy).
     pub root_hierarchy_id: u32,
+    /// `task_struct.thread_pid`.
     pub task_thread_pid: u32,
+    /// `pid.level`: depth of the pid's namespace.
     pub pid_level: u32,
+    /// `pid.numbers`: one `upid` per namespace level.
     pub pid_numbers: u32,
+    /// Size of `struct upid` in bytes: the stride of `pid.numbers`.
     pub upid_size: u32,
     /// 0 when the kernel has no audit login uid.
     pub task_loginuid: u32,
+    /// `task_struct.cred`.
     pub task_cred: u32,
+    /// `cred.cap_effective`.
     pub cred_cap_effective: u32,
+    /// `cred.cap_permitted`.
     pub cred_cap_permitted: u32,
+    /// `cred.cap_inheritable`.
     pub cred_cap_inheritable: u32,
+    /// `task_struct.signal`.
     pub task_signal: u32,
+    /// `signal_struct.tty`: the controlling terminal.
     pub signal_tty: u32,
+    /// `tty_struct.index`.
     pub tty_index: u32,
+    /// `tty_struct.driver`.
     pub tty_driver: u32,
+    /// `tty_driver.major`.
     pub driver_major: u32,
+    /// `tty_driver.minor_start`.
     pub driver_minor_start: u32,
+    /// `task_struct.cgroups`.
     pub task_cgroups: u32,
+    /// `css_set.dfl_cgrp`: the task's cgroup v2 cgroup.
     pub css_set_dfl_cgrp: u32,
+    /// `task_struct.real_parent`.
     pub task_real_parent: u32,
 }
 
@@ -398,16 +482,24 @@ mod pod {
 /// The few syscall numbers the kernel programs must know themselves (the agent checks them
 /// against its syscall table in a unit test). Index: [`abi::X86_64`], [`abi::IA32`].
 pub mod nr {
+    /// `exit`.
     pub const EXIT: [u32; 2] = [60, 1];
+    /// `exit_group`.
     pub const EXIT_GROUP: [u32; 2] = [231, 252];
+    /// `execve`.
     pub const EXECVE: [u32; 2] = [59, 11];
+    /// `execveat`.
     pub const EXECVEAT: [u32; 2] = [322, 358];
+    /// `prctl`.
     pub const PRCTL: [u32; 2] = [157, 172];
 }
 
-/// `prctl` options that mark a runtime's hand-over (see [`gate::RUNTIME`]).
+/// `prctl` option that reads the parent-death signal. This and the next two mark a
+/// runtime's hand-over (see [`gate::RUNTIME`]).
 pub const PR_GET_PDEATHSIG: u64 = 2;
+/// `prctl` option that drops a capability from the bounding set.
 pub const PR_CAPBSET_DROP: u64 = 24;
+/// `prctl` option that sets no_new_privs.
 pub const PR_SET_NO_NEW_PRIVS: u64 = 38;
 
 #[cfg(test)]

@@ -3,17 +3,26 @@
 /// Alert priority, most severe first (Falco's order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Priority {
+    /// The system is unusable (syslog `emerg`).
     Emergency,
+    /// Action must be taken at once.
     Alert,
+    /// Critical conditions.
     Critical,
+    /// Error conditions.
     Error,
+    /// Warning conditions.
     Warning,
+    /// Normal but significant.
     Notice,
+    /// Informational (`info`).
     Informational,
+    /// Debugging detail, the least severe.
     Debug,
 }
 
 impl Priority {
+    /// A level by name, case-insensitive (`info` for `Informational`); `None` if unknown.
     pub fn parse(s: &str) -> Option<Priority> {
         Some(match s.to_ascii_lowercase().as_str() {
             "emergency" => Priority::Emergency,

@@ -25,8 +25,10 @@ pub enum Abi {
 }
 
 impl Abi {
+    /// Every ABI, in table index order.
     pub const ALL: [Abi; 3] = [Abi::X86_64, Abi::Ia32, Abi::X32];
 
+    /// The ABI of a record's [`Header::abi`](sysaudit_common::Header::abi) (unknown: x86_64).
     pub fn from_kernel(v: u8) -> Abi {
         match v {
             sysaudit_common::abi::IA32 => Abi::Ia32,
@@ -53,6 +55,7 @@ impl Abi {
         }
     }
 
+    /// Name as printed and in JSON (`x86_64`, `ia32`, `x32`).
     pub fn as_str(self) -> &'static str {
         match self {
             Abi::X86_64 => "x86_64",

@@ -12,12 +12,16 @@ use serde::{
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ArgValue {
+    /// A number (descriptors, counts, plain integers).
     Int(i64),
+    /// A string: a path, decoded flags or a symbolic name, hex for pointers.
     Str(String),
+    /// A value that could not be read (a path or address); `<NA>` when printed.
     Null,
 }
 
 impl ArgValue {
+    /// The string, if this is one.
     pub fn as_str(&self) -> Option<&str> {
         match self {
             ArgValue::Str(s) => Some(s),
@@ -41,12 +45,15 @@ impl fmt::Display for ArgValue {
 pub struct Args(pub Vec<(String, ArgValue)>);
 
 impl Args {
+    /// Append an argument.
     pub fn push(&mut self, name: &str, v: ArgValue) {
         self.0.push((name.to_string(), v));
     }
+    /// The value of argument `name`, if present.
     pub fn get(&self, name: &str) -> Option<&ArgValue> {
         self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v)
     }
+    /// No arguments.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
