@@ -22,6 +22,7 @@ pub(crate) mod merge;
 pub(crate) mod output;
 pub(crate) mod parser;
 pub(crate) mod priority;
+pub(crate) mod scan;
 pub(crate) mod value;
 pub(crate) mod yaml;
 
