@@ -296,3 +296,44 @@ pub fn syscalls_of<'a>(events: &'a [Value], container: &str) -> Vec<&'a Value> {
         .filter(|e| e["event"] == "syscall" && e["container_id"] == container)
         .collect()
 }
+
+/// A fixture compiled once per process, at a path of its own.
+pub fn fixture(name: &'static str) -> &'static Path {
+    static BUILT: std::sync::Mutex<Vec<(&'static str, &'static Path)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, p)) = built.iter().find(|(n, _)| *n == name) {
+        return p;
+    }
+    let p: &'static Path = Box::leak(
+        std::env::temp_dir()
+            .join(format!("{name}-{}", std::process::id()))
+            .into_boxed_path(),
+    );
+    compile_fixture(name, p, false);
+    built.push((name, p));
+    p
+}
+
+/// A container running the open/close storm (`tests/fixtures/open_storm.c`) for `pairs`.
+pub fn storm_container(pairs: u64) -> TestContainer {
+    let c = TestContainer::new(&["/bin/open_storm", &pairs.to_string()]);
+    std::fs::copy(fixture("open_storm"), c.rootfs().join("bin/open_storm"))
+        .expect("copy the storm program");
+    c
+}
+
+/// `key=value` from a fixture's output line (`pairs_per_s=812345`).
+pub fn reported(out: &str, key: &str) -> f64 {
+    out.split_whitespace()
+        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in {out:?}"))
+}
+
+impl Agent {
+    /// The agent's pid (to read its CPU time and memory from /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}

@@ -39,8 +39,9 @@ enum Cmd {
         #[arg(last = true)]
         filter: Vec<String>,
     },
-    /// Benchmarks (not tests): profile-mode overhead in a runc container against no tracer
-    /// and peer tools, then rules-engine throughput (criterion). Prints ratios from one run.
+    /// Benchmarks (not tests): per-syscall overhead and the open/close storm in a runc
+    /// container against no tracer and peer tools, then rules-engine throughput (criterion).
+    /// Prints ratios from one run.
     Bench {
         /// Only the rules-engine benchmark (no root needed).
         #[arg(long)]
@@ -48,6 +49,9 @@ enum Cmd {
         /// Only these overhead cases (comma-separated name fragments, e.g. plain,profile).
         #[arg(long)]
         cases: Option<String>,
+        /// Only these root benchmarks, and no criterion (default: all of them).
+        #[arg(value_parser = ["overhead", "storm"])]
+        suites: Vec<String>,
     },
     /// Fuzz the rules parser and loader (cargo-fuzz; installs nightly and cargo-fuzz).
     Fuzz {
@@ -94,7 +98,11 @@ fn main() -> Result<()> {
             sh::run(sh::cmd(bin).arg("demo"))
         }
         Cmd::Test { unit, filter } => test(unit, &filter),
-        Cmd::Bench { rules_only, cases } => bench(rules_only, cases.as_deref()),
+        Cmd::Bench {
+            rules_only,
+            cases,
+            suites,
+        } => bench(rules_only, cases.as_deref(), &suites),
         Cmd::Fuzz { seconds, targets } => fuzz::run(&targets, seconds),
         Cmd::Captures => {
             setup::all()?;
@@ -130,11 +138,11 @@ fn build_release() -> Result<PathBuf> {
     Ok(root().join("target/release/sysaudit"))
 }
 
-fn bench(rules_only: bool, cases: Option<&str>) -> Result<()> {
+fn bench(rules_only: bool, cases: Option<&str>, suites: &[String]) -> Result<()> {
     setup::all()?;
     if !rules_only {
         let bin = build_release()?;
-        sh::step("building the overhead benchmark");
+        sh::step("building the benchmarks that need root");
         sh::run(sh::cmd("cargo").args([
             "build",
             "--release",
@@ -143,13 +151,17 @@ fn bench(rules_only: bool, cases: Option<&str>) -> Result<()> {
             "--bin",
             "bench",
         ]))?;
-        sh::step("profile-mode overhead: getppid loop in a runc container (needs root)");
+        sh::step("overhead (getppid loop) and storm (open/close) in runc containers (root)");
         let mut c = sh::cmd(root().join("target/release/bench"));
+        c.args(suites);
         c.env("SYSAUDIT_BIN", &bin);
         if let Some(cases) = cases {
             c.env("BENCH_CASES", cases);
         }
         sh::run(&mut c)?;
+    }
+    if !suites.is_empty() {
+        return Ok(());
     }
     sh::step("rules-engine throughput (criterion, upstream Falco rules and ours)");
     sh::run(sh::cmd("cargo").args(["bench", "--package", "sysaudit", "--bench", "rules_eval"]))

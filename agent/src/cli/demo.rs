@@ -86,15 +86,14 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let id = first.bundle.id.clone();
 
     // Detection (traced syscalls through the rules) and recording (kernel bitmaps) at once.
+    let set = interesting(&engine);
+    let mut state = State::live();
+    state.set_traced(&set);
     let probe = Probe::load(
-        &ProbeConfig::trace(
-            Scope::Containers,
-            interesting(&engine),
-            ProbeConfig::default_ring_bytes(),
-        )
-        .and_profile(64),
+        &ProbeConfig::trace(Scope::Containers, set, ProbeConfig::default_ring_bytes())
+            .and_profile(64),
     )?;
-    let mut stream = Stream::new(probe, State::live())?;
+    let mut stream = Stream::new(probe, state)?;
     let enabled = engine.rules.iter().filter(|r| r.enabled).count();
     message!("probe attached, {enabled} default rules loaded");
     message!("starting container {id} (runc, busybox): sh -c '{WORKLOAD}'\n");

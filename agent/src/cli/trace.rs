@@ -145,11 +145,9 @@ pub(crate) async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
 
     let (scope, mut seen) = select::kernel_scope(&cfg.selection, &mut state)?;
 
-    let probe = Probe::load(&ProbeConfig::trace(
-        scope,
-        cfg.syscalls.clone().unwrap_or_else(SyscallSet::all),
-        cfg.ring_bytes,
-    ))?;
+    let set = cfg.syscalls.clone().unwrap_or_else(SyscallSet::all);
+    state.set_traced(&set);
+    let probe = Probe::load(&ProbeConfig::trace(scope, set, cfg.ring_bytes))?;
     let mut stream = Stream::new(probe, state)?;
     message!("tracing {}; stop with Ctrl-C", describe(&cfg));
 

@@ -30,7 +30,7 @@ pub(crate) struct WatchArgs {
     /// Watch every process on the host, not only containers.
     #[arg(long, conflicts_with = "containers")]
     pub(crate) host: bool,
-    /// Alerts as Falco JSON (stdout and --output).
+    /// Alerts as Falco JSON (stdout and --output); the final stats as a JSON object on stderr.
     #[arg(long)]
     pub(crate) json: bool,
     /// Also append alerts to this file.
@@ -85,6 +85,7 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     let mut state = State::live();
     let (scope, mut seen) = select::kernel_scope(&selection, &mut state)?;
     let set = interesting(&engine);
+    state.set_traced(&set);
     let n_sys = set.native.len();
     let probe = Probe::load(&ProbeConfig::trace(scope, set, ring_bytes))?;
     let mut stream = Stream::new(probe, state)?;
@@ -123,7 +124,11 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     for (r, n) in detector.fired() {
         report!("  {n:>6}  {r}");
     }
-    report!("{}", stats.line());
+    if a.json {
+        report!("{}", stats.json());
+    } else {
+        report!("{}", stats.line());
+    }
     let losses = outputs.losses();
     for (o, n) in &losses {
         message!("output {o} lost {n} alert(s)");

@@ -232,6 +232,12 @@ impl FdTables {
         self.by_pid.entry(pid).or_default()
     }
 
+    /// A directory descriptor the state had not seen being opened (it predates the agent),
+    /// named from /proc once.
+    pub(crate) fn learn_dir(&mut self, pid: u32, fd: i64, path: &str) {
+        self.table(pid).insert(fd, FdInfo::file(path, path, true));
+    }
+
     /// A child process starts with a copy of its parent's descriptors.
     pub(crate) fn fork(&mut self, parent: u32, child: u32) {
         if let Some(t) = self.by_pid.get(&parent).cloned() {

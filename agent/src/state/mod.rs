@@ -8,12 +8,12 @@
 pub(crate) mod cgroup_path;
 pub(crate) mod containers;
 pub(crate) mod fds;
+pub(crate) mod procfs;
 pub(crate) mod procs;
 pub(crate) mod users;
 
 use std::{
     collections::{BTreeSet, HashMap},
-    fs,
     path::Path,
 };
 
@@ -35,12 +35,16 @@ use procs::ProcessTable;
 use users::Users;
 
 /// Syscalls the state follows whatever the rules say: every descriptor change `fds.rs`
-/// handles, and (here) working directories and the exec path.
+/// handles, and (here) working and root directories and the exec path.
 pub(crate) fn needed_syscalls() -> impl Iterator<Item = &'static str> {
-    fds::HANDLED
-        .iter()
-        .copied()
-        .chain(["chdir", "fchdir", "execve", "execveat"])
+    fds::HANDLED.iter().copied().chain([
+        "chdir",
+        "fchdir",
+        "chroot",
+        "pivot_root",
+        "execve",
+        "execveat",
+    ])
 }
 
 /// The kernel's interesting set for detection: the syscalls rules can match (`all`: some rule
@@ -74,6 +78,10 @@ pub struct State {
     /// Filename of an exec whose `execve` exit has not been seen yet, by thread.
     pending_exec: HashMap<u32, String>,
     live: bool,
+    /// The kernel sends every syscall the state follows ([`needed_syscalls`]): working
+    /// directories and descriptors are known here. A narrow `trace --syscalls` does not, and
+    /// relative paths are then resolved from /proc.
+    follows: bool,
 }
 
 impl State {
@@ -89,6 +97,7 @@ impl State {
             boot_to_real_ns: boot_to_real_offset(),
             pending_exec: HashMap::new(),
             live: true,
+            follows: false,
         }
     }
 
@@ -102,7 +111,14 @@ impl State {
             boot_to_real_ns: 0,
             pending_exec: HashMap::new(),
             live: false,
+            follows: true,
         }
+    }
+
+    /// Say which syscalls the kernel sends (before the probe starts).
+    pub(crate) fn set_traced(&mut self, set: &SyscallSet) {
+        self.follows = needed_syscalls()
+            .all(|n| table::number(Abi::X86_64, n).is_none_or(|nr| set.contains(Abi::X86_64, nr)));
     }
 
     fn task(&mut self, hdr: &sysaudit_common::Header) -> Task {
@@ -122,6 +138,18 @@ impl State {
         };
         self.procs
             .ensure(tgid, ppid, &comm, &exe, uid, hdr.cgroup_id);
+        // Names come from the process's own root (its container's passwd), known once.
+        let root = self.procs.root(tgid);
+        let (user, group) = match root.as_deref() {
+            Some(r) => (
+                self.users.user(r, tgid, uid).map(|u| u.name),
+                self.users.group(r, tgid, gid),
+            ),
+            None => (
+                users::fallback_user(uid).map(|u| u.name),
+                users::fallback_group(gid),
+            ),
+        };
         Task {
             time: Timestamp((hdr.ts_ns as i128 + self.boot_to_real_ns).max(0) as u64),
             pid: tgid,
@@ -131,12 +159,8 @@ impl State {
             exe,
             uid,
             gid,
-            user: self
-                .users
-                .user(tgid, uid)
-                .map(|u| u.name)
-                .unwrap_or_default(),
-            group: self.users.group(tgid, gid).unwrap_or_default(),
+            user: user.unwrap_or_default(),
+            group: group.unwrap_or_default(),
             cgroup_id: hdr.cgroup_id,
             container_id,
         }
@@ -181,8 +205,10 @@ impl State {
                     }
                 }
                 if let Some(p) = &path {
-                    if self.live && !p.starts_with('/') {
-                        path = Some(absolute(task.pid, dirfd(&args), p));
+                    if !p.starts_with('/') {
+                        if let Some(base) = self.base_dir(task.pid, dirfd(&args)) {
+                            path = Some(normalize(&format!("{base}/{p}")));
+                        }
                     }
                 }
                 Event::Syscall(SyscallEvent {
@@ -214,6 +240,8 @@ impl State {
             } => {
                 let filename = String::from_utf8_lossy(filename).into_owned();
                 let mut task = self.task(&rec.hdr);
+                // runc's init pivots into the rootfs before it execs the workload.
+                self.procs.reroot(task.pid);
                 task.exe = self.exe_path(&task, &filename);
                 self.pending_exec.insert(task.tid, filename.clone());
                 if self.pending_exec.len() > 4096 {
@@ -244,11 +272,13 @@ impl State {
                     .map(|e| String::from_utf8_lossy(e).into_owned())
                     .collect();
                 if attrs.loginuid >= 0 {
-                    attrs.loginname = self
-                        .users
-                        .user(task.pid, attrs.loginuid as u32)
-                        .map(|u| u.name)
-                        .unwrap_or_default();
+                    let uid = attrs.loginuid as u32;
+                    attrs.loginname = match self.procs.root_of(task.pid) {
+                        Some(r) => self.users.user(&r, task.pid, uid),
+                        None => users::fallback_user(uid),
+                    }
+                    .map(|u| u.name)
+                    .unwrap_or_default();
                 }
                 Event::Exec(ExecEvent {
                     task,
@@ -268,6 +298,47 @@ impl State {
         Some(ev)
     }
 
+    /// The directory a relative path of `pid` starts from: its directory descriptor's name, or
+    /// its working directory, both kept by the state. Only one the state has never seen (a
+    /// descriptor or cwd from before the agent started) is read from /proc, once, and kept.
+    fn base_dir(&mut self, pid: u32, dirfd: Option<i64>) -> Option<String> {
+        if !self.follows {
+            let root = self.procs.root(pid)?;
+            let link = match dirfd {
+                Some(fd) if fd >= 0 => format!("fd/{fd}"),
+                _ => "cwd".to_string(),
+            };
+            return procfs::link_of(pid, &link, &root);
+        }
+        match dirfd {
+            Some(fd) if fd >= 0 => {
+                if let Some(f) = self.fds.get(pid, fd).filter(|f| f.name.starts_with('/')) {
+                    return Some(f.name.clone());
+                }
+                if !self.live {
+                    return None;
+                }
+                let root = self.procs.root(pid)?;
+                let dir = procfs::link_of(pid, &format!("fd/{fd}"), &root)?;
+                self.fds.learn_dir(pid, fd, &dir);
+                Some(dir)
+            }
+            _ => {
+                let cwd = self.procs.get(pid).map(|p| p.attrs.cwd.clone());
+                if let Some(c) = cwd.filter(|c| c.starts_with('/')) {
+                    return Some(c);
+                }
+                if !self.live {
+                    return None;
+                }
+                let root = self.procs.root(pid)?;
+                let cwd = procfs::link_of(pid, "cwd", &root)?;
+                self.procs.chdir(pid, &cwd);
+                Some(cwd)
+            }
+        }
+    }
+
     /// The executable an exec ran, as Falco's `proc.exepath` would name it: symlinks resolved
     /// in the process's root; fexecve and re-exec of `/proc/self/exe` (busybox applets, runc)
     /// named by the file behind the descriptor. Falls back to the path as given.
@@ -277,7 +348,9 @@ impl State {
         }
         let via_fd = filename.starts_with("/proc/") || filename.starts_with("/dev/fd/");
         if via_fd {
-            if let Some(real) = procs::exe_of(task.pid) {
+            let root = self.procs.root_of(task.pid);
+            if let Some(real) = procfs::exe_of(task.pid, root.as_deref().unwrap_or(Path::new("/")))
+            {
                 return real;
             }
             // Gone already: /proc/self/exe was the image the process ran before this exec.
@@ -298,7 +371,7 @@ impl State {
         }
         [task.pid, task.ppid]
             .iter()
-            .find_map(|p| procs::resolve_in_root(*p, filename))
+            .find_map(|p| procfs::resolve_in_root(*p, filename))
             .unwrap_or_else(|| filename.to_string())
     }
 
@@ -348,6 +421,7 @@ impl State {
                                 self.procs.chdir(s.task.pid, p);
                             }
                         }
+                        "chroot" | "pivot_root" if self.live => self.procs.reroot(s.task.pid),
                         "fchdir" => {
                             let dir = match s.args.get("fd") {
                                 Some(ArgValue::Int(fd)) => {
@@ -383,24 +457,6 @@ fn dirfd(a: &Args) -> Option<i64> {
         Some(ArgValue::Int(fd)) => Some(*fd),
         _ => None,
     }
-}
-
-/// Make `p` absolute against the process's cwd or directory fd, in the process's own view of
-/// the filesystem (its root stripped), then normalise `.` and `..`.
-fn absolute(pid: u32, dirfd: Option<i64>, p: &str) -> String {
-    let base = match dirfd {
-        Some(fd) if fd >= 0 => fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok(),
-        _ => fs::read_link(format!("/proc/{pid}/cwd")).ok(),
-    };
-    let Some(base) = base else {
-        return p.to_string();
-    };
-    let root = fs::read_link(format!("/proc/{pid}/root")).unwrap_or_else(|_| "/".into());
-    let base = match base.strip_prefix(&root) {
-        Ok(rel) if root != Path::new("/") => Path::new("/").join(rel),
-        _ => base,
-    };
-    normalize(&base.join(p).to_string_lossy())
 }
 
 /// Lexical `.`/`..` removal of an absolute path.
@@ -469,5 +525,33 @@ mod tests {
             st.fds.get(42, 3).map(|f| f.name.as_str()),
             Some("/etc/passwd")
         );
+    }
+
+    fn path_of(st: &mut State, nr: u32, name: &[u8]) -> Option<String> {
+        let b = syscall_bytes(nr, 3, &[name], &[]);
+        match st.ingest(&decode(&b).unwrap()) {
+            Some(Event::Syscall(e)) => e.path,
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn relative_paths_resolve_from_the_state_not_from_proc() {
+        let mut st = State::replay();
+        st.procs.ensure(42, 1, "cat", "/bin/cat", 0, 0);
+        st.procs.chdir(42, "/work");
+        // open(2): relative to the working directory the state keeps.
+        assert_eq!(
+            path_of(&mut st, 2, b"a/../b.txt").as_deref(),
+            Some("/work/b.txt")
+        );
+        // openat(2) with dirfd 1: relative to that descriptor's directory.
+        assert_eq!(
+            path_of(&mut st, 257, b"x").as_deref(),
+            Some("x"),
+            "unknown dirfd"
+        );
+        st.fds.learn_dir(42, 1, "/srv");
+        assert_eq!(path_of(&mut st, 257, b"./x").as_deref(), Some("/srv/x"));
     }
 }

@@ -5,9 +5,12 @@
 use std::{
     collections::HashMap,
     fs,
+    path::Path,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
+use super::procfs::{read_attrs, read_ns_ids, read_ppid, read_proc, read_root};
 use crate::event::{ExecEvent, ProcAttrs, Timestamp};
 
 /// One process.
@@ -28,6 +31,9 @@ pub(crate) struct Process {
     pub(crate) start: Timestamp,
     /// Set when its last thread exited; the entry lingers so late events still resolve.
     pub(crate) exited_at: Option<Instant>,
+    /// Its root directory in the host's view (a container's rootfs): where its user names
+    /// are looked up and its paths are relative to. Read once, inherited at fork.
+    pub(crate) root: Option<Arc<Path>>,
 }
 
 impl Process {
@@ -192,7 +198,8 @@ impl ProcessTable {
     /// inherited from its parent.
     pub(crate) fn attrs_at_exec(&self, pid: u32, ppid: u32) -> ProcAttrs {
         if self.live {
-            if let Some(a) = read_attrs(pid) {
+            let root = self.root_of(pid);
+            if let Some(a) = read_attrs(pid, root.as_deref().unwrap_or(Path::new("/"))) {
                 return a;
             }
         }
@@ -207,6 +214,27 @@ impl ProcessTable {
                 a.vpid = 0;
                 a
             }
+        }
+    }
+
+    /// The root of a known process, without reading anything.
+    pub(crate) fn root_of(&self, pid: u32) -> Option<Arc<Path>> {
+        self.procs.get(&pid).and_then(|p| p.root.clone())
+    }
+
+    /// The root of `pid`, read from /proc once if the table does not have it yet.
+    pub(crate) fn root(&mut self, pid: u32) -> Option<Arc<Path>> {
+        let p = self.procs.get_mut(&pid)?;
+        if p.root.is_none() && self.live {
+            p.root = read_root(pid);
+        }
+        p.root.clone()
+    }
+
+    /// The process changed its root (exec, `chroot`, `pivot_root`): read it again.
+    pub(crate) fn reroot(&mut self, pid: u32) {
+        if let Some(p) = self.procs.get_mut(&pid).filter(|_| self.live) {
+            p.root = read_root(pid).or(p.root.take());
         }
     }
 
@@ -239,196 +267,6 @@ impl ProcessTable {
     }
 }
 
-fn read_ppid(pid: u32) -> Option<u32> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat(&stat).map(|(_, ppid)| ppid)
-}
-
-/// (comm, ppid) from /proc/<pid>/stat; comm may contain spaces and parentheses.
-fn parse_stat(stat: &str) -> Option<(String, u32)> {
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    let comm = stat.get(open + 1..close)?.to_string();
-    let mut rest = stat.get(close + 1..)?.split_whitespace();
-    let _state = rest.next()?;
-    let ppid = rest.next()?.parse().ok()?;
-    Some((comm, ppid))
-}
-
-/// The executable of a live process, as the process itself sees it: /proc's link is in the
-/// host's view, so the process's root (a container's rootfs) is stripped.
-pub(crate) fn exe_of(pid: u32) -> Option<String> {
-    let exe = fs::read_link(format!("/proc/{pid}/exe")).ok()?;
-    let root = fs::read_link(format!("/proc/{pid}/root")).unwrap_or_default();
-    Some(match exe.strip_prefix(&root) {
-        Ok(rel) if root.as_os_str() != "/" => format!("/{}", rel.display()),
-        _ => exe.display().to_string(),
-    })
-}
-
-/// Resolve the symlinks of absolute `path` as seen from the root of process `pid` (its
-/// container's rootfs), the way the kernel did when it opened the file. Absolute link targets
-/// stay inside that root. `None` if the process is gone or the path does not resolve.
-pub(crate) fn resolve_in_root(pid: u32, path: &str) -> Option<String> {
-    let root = std::path::PathBuf::from(format!("/proc/{pid}/root"));
-    fs::metadata(&root).ok()?;
-    let mut todo: Vec<String> = path
-        .split('/')
-        .filter(|c| !c.is_empty())
-        .rev()
-        .map(str::to_string)
-        .collect();
-    let mut done: Vec<String> = Vec::new();
-    let mut links = 0;
-    while let Some(c) = todo.pop() {
-        match c.as_str() {
-            "." => continue,
-            ".." => {
-                done.pop();
-                continue;
-            }
-            _ => {}
-        }
-        let here = root.join(done.join("/")).join(&c);
-        match fs::read_link(&here) {
-            Ok(target) => {
-                links += 1;
-                if links > 40 {
-                    return None;
-                }
-                let t = target.to_string_lossy().into_owned();
-                if t.starts_with('/') {
-                    done.clear();
-                }
-                todo.extend(
-                    t.split('/')
-                        .filter(|x| !x.is_empty())
-                        .rev()
-                        .map(str::to_string),
-                );
-            }
-            Err(_) => {
-                fs::symlink_metadata(&here).ok()?;
-                done.push(c);
-            }
-        }
-    }
-    Some(format!("/{}", done.join("/")))
-}
-
-fn read_proc(pid: u32) -> Option<Process> {
-    let (comm, ppid) = parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)?;
-    let args: Vec<String> = fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| {
-            b.split(|c| *c == 0)
-                .filter(|a| !a.is_empty())
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    let exe = exe_of(pid).unwrap_or_default();
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let uid = status_field(&status, "Uid:")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let attrs = read_attrs(pid).unwrap_or_default();
-    Some(Process {
-        pid,
-        ppid,
-        comm,
-        exe,
-        args,
-        uid,
-        cgroup_id: 0,
-        attrs,
-        start: Timestamp(0),
-        exited_at: None,
-    })
-}
-
-/// First value of a `Name:\tvalue ...` line of /proc/<pid>/status.
-fn status_field<'a>(status: &'a str, name: &str) -> Option<&'a str> {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(name))
-        .and_then(|v| v.split_whitespace().next())
-}
-
-/// Last value of a namespaced id line (`NSpid:\t1234\t1`): the id in the innermost namespace.
-fn status_ns_last(status: &str, name: &str) -> Option<u32> {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(name))
-        .and_then(|v| v.split_whitespace().last())
-        .and_then(|v| v.parse().ok())
-}
-
-fn read_ns_ids(pid: u32) -> Option<(u32, u32, u32)> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    Some((
-        status_ns_last(&status, "NSpid:")?,
-        status_ns_last(&status, "NSsid:").unwrap_or(0),
-        status_ns_last(&status, "NSpgid:").unwrap_or(0),
-    ))
-}
-
-/// What /proc says about a live process beyond its name and arguments.
-pub(crate) fn read_attrs(pid: u32) -> Option<ProcAttrs> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let cap = |name: &str| {
-        status_field(&status, name)
-            .and_then(|v| u64::from_str_radix(v, 16).ok())
-            .unwrap_or(0)
-    };
-    let loginuid = fs::read_to_string(format!("/proc/{pid}/loginuid"))
-        .ok()
-        .and_then(|v| v.trim().parse::<u32>().ok())
-        .map_or(-1, |v| if v == u32::MAX { -1 } else { v as i64 });
-    let cwd = fs::read_link(format!("/proc/{pid}/cwd"))
-        .ok()
-        .map(|c| {
-            let root = fs::read_link(format!("/proc/{pid}/root")).unwrap_or_default();
-            match c.strip_prefix(&root) {
-                Ok(rel) if root.as_os_str() != "/" => format!("/{}", rel.display()),
-                _ => c.display().to_string(),
-            }
-        })
-        .unwrap_or_default();
-    let env = fs::read(format!("/proc/{pid}/environ"))
-        .map(|b| {
-            b.split(|c| *c == 0)
-                .filter(|e| !e.is_empty())
-                .map(|e| String::from_utf8_lossy(e).into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    Some(ProcAttrs {
-        cwd,
-        tty: parse_stat_tty(&stat).unwrap_or(0),
-        loginuid,
-        loginname: String::new(),
-        env,
-        cap_effective: cap("CapEff:"),
-        cap_permitted: cap("CapPrm:"),
-        cap_inheritable: cap("CapInh:"),
-        vpid: status_ns_last(&status, "NSpid:").unwrap_or(0),
-        sid: status_ns_last(&status, "NSsid:").unwrap_or(0),
-        vpgid: status_ns_last(&status, "NSpgid:").unwrap_or(0),
-    })
-}
-
-/// tty_nr, the 7th field of /proc/<pid>/stat.
-fn parse_stat_tty(stat: &str) -> Option<u32> {
-    let close = stat.rfind(')')?;
-    stat.get(close + 1..)?
-        .split_whitespace()
-        .nth(4)?
-        .parse::<i64>()
-        .ok()
-        .map(|v| v as u32)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -457,13 +295,6 @@ mod tests {
             truncated: false,
             attrs: attrs.clone(),
         }
-    }
-
-    #[test]
-    fn parses_stat_with_odd_comm() {
-        let s = "123 (my (weird) name) S 45 123 123 0 -1 4194560";
-        assert_eq!(parse_stat(s), Some(("my (weird) name".into(), 45)));
-        assert_eq!(parse_stat("garbage"), None);
     }
 
     #[test]
@@ -545,53 +376,5 @@ mod tests {
         assert_eq!(c.start, Timestamp(5));
         t.chdir(2, "/tmp");
         assert_eq!(t.get(2).map(|p| p.attrs.cwd.as_str()), Some("/tmp"));
-    }
-
-    #[test]
-    fn resolves_links_inside_the_process_root() {
-        let me = std::process::id();
-        let dir = std::env::temp_dir().join(format!("sysaudit-resolve-{me}"));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(dir.join("bin")).unwrap();
-        fs::write(dir.join("bin/busybox"), b"x").unwrap();
-        std::os::unix::fs::symlink("busybox", dir.join("bin/sh")).unwrap();
-        std::os::unix::fs::symlink(dir.join("bin"), dir.join("abs")).unwrap();
-        let p = format!("{}/bin/sh", dir.display());
-        assert_eq!(
-            resolve_in_root(me, &p),
-            Some(format!("{}/bin/busybox", dir.display()))
-        );
-        let p = format!("{}/abs/./sh", dir.display());
-        assert_eq!(
-            resolve_in_root(me, &p),
-            Some(format!("{}/bin/busybox", dir.display()))
-        );
-        assert_eq!(
-            resolve_in_root(me, &format!("{}/nope", dir.display())),
-            None
-        );
-        let _ = fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn reads_itself_from_proc() {
-        let me = std::process::id();
-        let p = read_proc(me).expect("own /proc entry");
-        assert_eq!(p.pid, me);
-        assert!(!p.args.is_empty());
-        assert!(p.exe.starts_with('/'));
-        assert_eq!(p.attrs.vpid, me, "the test runs in the host pid namespace");
-        assert_eq!(
-            p.attrs.cwd,
-            std::env::current_dir().unwrap().display().to_string()
-        );
-        assert!(p.attrs.env.iter().any(|e| e.starts_with("PATH=")));
-    }
-
-    #[test]
-    fn parses_stat_tty() {
-        let s = "123 (bash) S 45 123 123 34816 123 4194560";
-        assert_eq!(parse_stat_tty(s), Some(34816));
-        assert_eq!(status_ns_last("NSpid:\t4242\t1\n", "NSpid:"), Some(1));
     }
 }

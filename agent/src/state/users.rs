@@ -1,10 +1,11 @@
 //! User and group names. Inside a container a uid means what the container's own
-//! `/etc/passwd` says, so names are looked up through `/proc/<pid>/root`, per root, cached.
+//! `/etc/passwd` says, so names are looked up per root directory (the process table knows
+//! each process's), read through `/proc/<pid>/root` and cached for a while.
 
 use std::{
     collections::HashMap,
     fs,
-    path::PathBuf,
+    path::{Path, PathBuf},
     time::{Duration, Instant},
 };
 
@@ -59,44 +60,55 @@ fn parse_group(text: &str) -> HashMap<u32, String> {
 }
 
 impl Users {
-    fn db(&mut self, pid: u32) -> Option<&Db> {
-        let root = fs::read_link(format!("/proc/{pid}/root")).ok()?;
+    /// The names database of the root `root` (host view), loaded through `/proc/<pid>/root`
+    /// of a process living in it, again after [`TTL`].
+    fn db(&mut self, root: &Path, pid: u32) -> &Db {
         let stale = self
             .by_root
-            .get(&root)
+            .get(root)
             .is_none_or(|d| d.loaded.is_none_or(|t| t.elapsed() > TTL));
         if stale {
             let base = PathBuf::from(format!("/proc/{pid}/root"));
-            let db = Db {
-                users: fs::read_to_string(base.join("etc/passwd"))
-                    .map(|t| parse_passwd(&t))
-                    .unwrap_or_default(),
-                groups: fs::read_to_string(base.join("etc/group"))
-                    .map(|t| parse_group(&t))
-                    .unwrap_or_default(),
-                loaded: Some(Instant::now()),
-            };
-            self.by_root.insert(root.clone(), db);
+            let users = fs::read_to_string(base.join("etc/passwd")).map(|t| parse_passwd(&t));
+            let groups = fs::read_to_string(base.join("etc/group")).map(|t| parse_group(&t));
+            let db = self.by_root.entry(root.to_path_buf()).or_default();
+            // A process that is gone keeps the names it had.
+            if let Ok(u) = users {
+                db.users = u;
+            }
+            if let Ok(g) = groups {
+                db.groups = g;
+            }
+            db.loaded = Some(Instant::now());
         }
-        self.by_root.get(&root)
+        &self.by_root[root]
     }
 
-    /// The user `uid` of process `pid`'s root.
-    pub(crate) fn user(&mut self, pid: u32, uid: u32) -> Option<User> {
-        let found = self.db(pid).and_then(|d| d.users.get(&uid).cloned());
-        found.or_else(|| {
-            (uid == 0).then(|| User {
-                name: "root".into(),
-                home: "/root".into(),
-                shell: String::new(),
-            })
-        })
+    /// The user `uid` of a process `pid` whose root is `root`.
+    pub(crate) fn user(&mut self, root: &Path, pid: u32, uid: u32) -> Option<User> {
+        let found = self.db(root, pid).users.get(&uid).cloned();
+        found.or_else(|| fallback_user(uid))
     }
 
-    pub(crate) fn group(&mut self, pid: u32, gid: u32) -> Option<String> {
-        let found = self.db(pid).and_then(|d| d.groups.get(&gid).cloned());
-        found.or_else(|| (gid == 0).then(|| "root".to_string()))
+    /// The group `gid` of a process `pid` whose root is `root`.
+    pub(crate) fn group(&mut self, root: &Path, pid: u32, gid: u32) -> Option<String> {
+        let found = self.db(root, pid).groups.get(&gid).cloned();
+        found.or_else(|| fallback_group(gid))
     }
+}
+
+/// What uid 0 is called everywhere, when no passwd says.
+pub(crate) fn fallback_user(uid: u32) -> Option<User> {
+    (uid == 0).then(|| User {
+        name: "root".into(),
+        home: "/root".into(),
+        shell: String::new(),
+    })
+}
+
+/// What gid 0 is called everywhere, when no group file says.
+pub(crate) fn fallback_group(gid: u32) -> Option<String> {
+    (gid == 0).then(|| "root".to_string())
 }
 
 #[cfg(test)]
@@ -120,8 +132,15 @@ mod tests {
     fn looks_up_through_the_process_root() {
         let mut u = Users::default();
         let me = std::process::id();
-        assert_eq!(u.user(me, 0).map(|u| u.name), Some("root".into()));
-        assert_eq!(u.group(me, 0), Some("root".into()));
-        assert!(u.user(me, 4_000_000).is_none());
+        let root = Path::new("/");
+        assert_eq!(u.user(root, me, 0).map(|u| u.name), Some("root".into()));
+        assert_eq!(u.group(root, me, 0), Some("root".into()));
+        assert!(u.user(root, me, 4_000_000).is_none());
+        // Cached per root: a pid that is gone still finds the names its root had.
+        assert_eq!(
+            u.user(root, u32::MAX, 0).map(|u| u.name),
+            Some("root".into())
+        );
+        assert_eq!(u.by_root.len(), 1);
     }
 }

@@ -1,16 +1,12 @@
-//! The profile-mode overhead benchmark (`cargo xtask bench`): a getppid loop in a busybox
-//! container, plain and under each recorder, ns per syscall measured inside the container,
-//! medians of several runs, ratios to plain — all from this one run.
+//! Per-syscall overhead: a getppid loop in a busybox container, plain and under each
+//! recorder, ns per syscall measured inside the container, medians of several runs, ratios to
+//! plain — all from this one run.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
-    sync::mpsc,
-    thread,
-    time::Duration,
-};
+use std::process::Command;
 
-use sysaudit_tests::{bin, compile_fixture, privileged, unique, TestContainer};
+use sysaudit_tests::{bin, compile_fixture, unique, TestContainer};
+
+use super::{bpftrace, median, start, stop, wanted};
 
 const RUNS: usize = 5;
 
@@ -43,74 +39,6 @@ fn parse(s: &str) -> f64 {
         .unwrap_or_else(|| panic!("no ns_per_call in {s:?}"))
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-/// Start a tracer and wait until it prints `ready` on stdout or stderr.
-fn start(mut cmd: Command, ready: &str) -> Child {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start tracer");
-    let (tx, rx) = mpsc::channel();
-    for stream in [
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let tx = tx.clone();
-        let ready = ready.to_string();
-        thread::spawn(move || {
-            for l in BufReader::new(stream).lines().map_while(Result::ok) {
-                if l.contains(&ready) {
-                    let _ = tx.send(());
-                }
-            }
-        });
-    }
-    rx.recv_timeout(Duration::from_secs(60))
-        .expect("tracer ready");
-    thread::sleep(Duration::from_millis(200));
-    child
-}
-
-fn stop(mut c: Child) {
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(c.id() as i32, libc::SIGINT) };
-    let _ = c.wait();
-}
-
-/// bpftrace with `body` on every syscall entry. It needs tracefs: mounted in a private mount
-/// namespace only, never left mounted.
-fn bpftrace(body: &str) -> Command {
-    let mut c = Command::new("unshare");
-    c.args(["-m", "sh", "-c"]).arg(format!(
-        "mount -t tracefs nodev /sys/kernel/tracing && exec bpftrace -e 'tracepoint:raw_syscalls:sys_enter {{ {body} }}'"
-    ));
-    c
-}
-
-/// `BENCH_CASES=plain,profile` limits the run (for quick comparisons while tuning).
-fn wanted(name: &str) -> bool {
-    match std::env::var("BENCH_CASES") {
-        Ok(v) => v
-            .split(',')
-            .any(|c| name.starts_with(c) || name.contains(c)),
-        Err(_) => true,
-    }
-}
-
 fn measure(name: &str, n: u64, tracer: Option<(Command, &str)>) -> (String, f64) {
     if !wanted(name) {
         return (name.to_string(), f64::NAN);
@@ -131,10 +59,7 @@ fn measure(name: &str, n: u64, tracer: Option<(Command, &str)>) -> (String, f64)
     (name.to_string(), m)
 }
 
-fn main() {
-    if !privileged() {
-        return;
-    }
+pub(crate) fn run() {
     let n = 2_000_000u64;
     eprintln!("getppid loop in a runc busybox container, {RUNS} runs each, medians:");
     let mut rows = vec![measure("plain", n, None)];
