@@ -227,7 +227,7 @@ pub(crate) fn run() {
         "bpftrace, a line per openat (peer)",
         Some((
             bpftrace_script(
-                r#"tracepoint:syscalls:sys_enter_openat /comm == "open_storm"/ { printf("%s %d %s\n", comm, pid, str(args.filename)); }"#,
+                r#"tracepoint:syscalls:sys_enter_openat /comm == "open_storm"/ { printf("%s %d %s\n", comm, pid, str(args->filename)); }"#,
             ),
             "Attaching",
         )),
