@@ -8,7 +8,6 @@
 //! cgroups stay host.
 
 use std::{
-    collections::HashMap,
     fs,
     os::unix::fs::MetadataExt,
     path::PathBuf,
@@ -16,7 +15,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::cgroup_path::{self, PathKind, Runtime};
+use super::{
+    cgroup_path::{self, PathKind, Runtime},
+    FastMap,
+};
 
 /// A container as sysaudit knows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,7 +53,7 @@ struct Entry {
 pub(crate) struct Containers {
     root: Option<PathBuf>,
     host_pidns: Option<u64>,
-    by_cgroup: HashMap<u64, Entry>,
+    by_cgroup: FastMap<u64, Entry>,
     last_walk: Option<Instant>,
 }
 
@@ -66,7 +68,7 @@ impl Containers {
         Containers {
             root: crate::host::cgroup2_mount(),
             host_pidns: crate::host::host_pidns().map(|(_, ino)| ino),
-            by_cgroup: HashMap::new(),
+            by_cgroup: FastMap::default(),
             last_walk: None,
         }
     }
@@ -76,7 +78,7 @@ impl Containers {
         Containers {
             root: None,
             host_pidns: None,
-            by_cgroup: HashMap::new(),
+            by_cgroup: FastMap::default(),
             last_walk: None,
         }
     }

@@ -3,7 +3,9 @@
 //! close). What Falco's `fd.*` fields describe: one derivation per syscall gives both the
 //! descriptor the current event is about (`view`, what rules read) and the table's update.
 
-use std::{borrow::Cow, collections::HashMap, net::SocketAddr};
+use std::{borrow::Cow, net::SocketAddr};
+
+use super::FastMap;
 
 use crate::event::{ArgValue, SyscallEvent};
 
@@ -182,7 +184,7 @@ pub(crate) const HANDLED: &[&str] = &[
 
 #[derive(Default)]
 pub(crate) struct FdTables {
-    by_pid: HashMap<u32, HashMap<i64, FdInfo>>,
+    by_pid: FastMap<u32, FastMap<i64, FdInfo>>,
 }
 
 fn int(e: &SyscallEvent, name: &str) -> Option<i64> {
@@ -228,7 +230,7 @@ impl FdTables {
         self.by_pid.get(&pid).and_then(|t| t.get(&fd))
     }
 
-    fn table(&mut self, pid: u32) -> &mut HashMap<i64, FdInfo> {
+    fn table(&mut self, pid: u32) -> &mut FastMap<i64, FdInfo> {
         self.by_pid.entry(pid).or_default()
     }
 

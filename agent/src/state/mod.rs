@@ -63,6 +63,11 @@ pub(crate) fn interesting(rule_syscalls: &BTreeSet<&str>, all: bool) -> SyscallS
     set
 }
 
+/// The state's tables: keyed by pids, cgroup ids and descriptors the kernel hands out, looked
+/// up several times per event — a fast hasher, no DoS concern (the keys are not attacker
+/// chosen strings).
+pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// `container_id` of host tasks (as Falco's `container.id`).
 pub(crate) const HOST: &str = "host";
 
@@ -76,7 +81,7 @@ pub struct State {
     /// Added to the kernel's boot-time clock to get wall-clock time.
     boot_to_real_ns: i128,
     /// Filename of an exec whose `execve` exit has not been seen yet, by thread.
-    pending_exec: HashMap<u32, String>,
+    pending_exec: FastMap<u32, String>,
     live: bool,
     /// The kernel sends every syscall the state follows ([`needed_syscalls`]): working
     /// directories and descriptors are known here. A narrow `trace --syscalls` does not, and
@@ -95,7 +100,7 @@ impl State {
             containers: Containers::new(),
             users: Users::default(),
             boot_to_real_ns: boot_to_real_offset(),
-            pending_exec: HashMap::new(),
+            pending_exec: FastMap::default(),
             live: true,
             follows: false,
         }
@@ -109,7 +114,7 @@ impl State {
             containers: Containers::detached(),
             users: Users::default(),
             boot_to_real_ns: 0,
-            pending_exec: HashMap::new(),
+            pending_exec: FastMap::default(),
             live: false,
             follows: true,
         }
@@ -127,40 +132,44 @@ impl State {
         let uid = hdr.uid_gid as u32;
         let gid = (hdr.uid_gid >> 32) as u32;
         let comm = comm(&hdr.comm);
-        let (ppid, exe) = match self.procs.get_or_load(tgid) {
-            Some(p) => (p.ppid, p.exe.clone()),
-            None => (0, String::new()),
-        };
         let non_host = hdr.flags & flags::NON_HOST_PIDNS != 0;
         let container_id = match self.containers.resolve(hdr.cgroup_id, tgid, non_host) {
             Some(c) => c.id.clone(),
             None => HOST.to_string(),
         };
-        self.procs
-            .ensure(tgid, ppid, &comm, &exe, uid, hdr.cgroup_id);
-        // Names come from the process's own root (its container's passwd), known once.
-        let root = self.procs.root(tgid);
-        let (user, group) = match root.as_deref() {
-            Some(r) => (
-                self.users.user(r, tgid, uid).map(|u| u.name),
-                self.users.group(r, tgid, gid),
-            ),
-            None => (
-                users::fallback_user(uid).map(|u| u.name),
-                users::fallback_group(gid),
-            ),
-        };
+        let p = self.procs.of_record(tgid, &comm, uid, hdr.cgroup_id);
+        // Names come from the process's own root (its container's passwd), looked up once
+        // per process and ids.
+        if p.names.as_ref().is_none_or(|n| (n.uid, n.gid) != (uid, gid)) {
+            let (user, group) = match p.root.as_deref() {
+                Some(r) => (
+                    self.users.user(r, tgid, uid).map(|u| u.name),
+                    self.users.group(r, tgid, gid),
+                ),
+                None => (
+                    users::fallback_user(uid).map(|u| u.name),
+                    users::fallback_group(gid),
+                ),
+            };
+            p.names = Some(procs::Names {
+                uid,
+                gid,
+                user: user.unwrap_or_default(),
+                group: group.unwrap_or_default(),
+            });
+        }
+        let names = p.names.as_ref();
         Task {
             time: Timestamp((hdr.ts_ns as i128 + self.boot_to_real_ns).max(0) as u64),
             pid: tgid,
             tid,
-            ppid,
+            ppid: p.ppid,
             comm,
-            exe,
+            exe: p.exe.clone(),
             uid,
             gid,
-            user: user.unwrap_or_default(),
-            group: group.unwrap_or_default(),
+            user: names.map(|n| n.user.clone()).unwrap_or_default(),
+            group: names.map(|n| n.group.clone()).unwrap_or_default(),
             cgroup_id: hdr.cgroup_id,
             container_id,
         }

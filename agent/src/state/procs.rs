@@ -3,14 +3,16 @@
 //! Threads are not entries: every event names its process (tgid).
 
 use std::{
-    collections::HashMap,
     fs,
     path::Path,
     sync::Arc,
     time::{Duration, Instant},
 };
 
-use super::procfs::{read_attrs, read_ns_ids, read_ppid, read_proc, read_root};
+use super::{
+    procfs::{read_attrs, read_ns_ids, read_ppid, read_proc, read_root},
+    FastMap,
+};
 use crate::event::{ExecEvent, ProcAttrs, Timestamp};
 
 /// One process.
@@ -34,6 +36,17 @@ pub(crate) struct Process {
     /// Its root directory in the host's view (a container's rootfs): where its user names
     /// are looked up and its paths are relative to. Read once, inherited at fork.
     pub(crate) root: Option<Arc<Path>>,
+    /// User and group names of the ids it last ran as, looked up in its root's files.
+    pub(crate) names: Option<Names>,
+}
+
+/// A process's user and group names, for the uid and gid they were looked up for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Names {
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+    pub(crate) user: String,
+    pub(crate) group: String,
 }
 
 impl Process {
@@ -55,7 +68,7 @@ const MAX_ENTRIES: usize = 65536;
 
 #[derive(Default)]
 pub(crate) struct ProcessTable {
-    procs: HashMap<u32, Process>,
+    procs: FastMap<u32, Process>,
     /// Read /proc for pids we have not seen (off for replays).
     live: bool,
 }
@@ -63,7 +76,7 @@ pub(crate) struct ProcessTable {
 impl ProcessTable {
     pub(crate) fn new(live: bool) -> ProcessTable {
         ProcessTable {
-            procs: HashMap::new(),
+            procs: FastMap::default(),
             live,
         }
     }
@@ -94,6 +107,31 @@ impl ProcessTable {
             }
         }
         self.procs.get(&pid)
+    }
+
+    /// The process a live record names: known, else read from /proc at first sight, else made
+    /// from what the record says. Its root is read once if it is not known yet.
+    pub(crate) fn of_record(
+        &mut self,
+        pid: u32,
+        comm: &str,
+        uid: u32,
+        cgroup_id: u64,
+    ) -> &mut Process {
+        let live = self.live;
+        let p = self.procs.entry(pid).or_insert_with(|| {
+            live.then(|| read_proc(pid)).flatten().unwrap_or_else(|| Process {
+                pid,
+                comm: comm.to_string(),
+                uid,
+                cgroup_id,
+                ..Default::default()
+            })
+        });
+        if p.root.is_none() && live {
+            p.root = read_root(pid);
+        }
+        p
     }
 
     /// Make sure an entry exists for a process an event names, with what the event knows.
@@ -176,6 +214,8 @@ impl ProcessTable {
         p.cgroup_id = t.cgroup_id;
         p.attrs = e.attrs.clone();
         p.exited_at = None;
+        // Its root may have changed on the way (runc's init pivots first).
+        p.names = None;
     }
 
     /// The process renamed itself (prctl PR_SET_NAME; busybox applets do it after a re-exec).
