@@ -236,9 +236,13 @@ impl Probe {
     ) -> Result<Probe, ProbeError> {
         preflight()?;
         raise_memlock();
-        let kbtf =
-            btf_rs::Btf::from_file(btf::VMLINUX_BTF).map_err(|e| ProbeError::Btf(e.to_string()))?;
-        let offsets = btf::kernel_offsets(&kbtf)?;
+        // Two parses of the kernel's BTF, one after the other: holding both at once was half
+        // of the agent's peak RSS.
+        let offsets = {
+            let kbtf = btf_rs::Btf::from_file(btf::VMLINUX_BTF)
+                .map_err(|e| ProbeError::Btf(e.to_string()))?;
+            btf::kernel_offsets(&kbtf)?
+        };
         let btf = aya::Btf::from_sys_fs().map_err(|e| ProbeError::Btf(e.to_string()))?;
 
         let own_tgid = std::process::id();
