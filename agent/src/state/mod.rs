@@ -140,7 +140,10 @@ impl State {
         let p = self.procs.of_record(tgid, &comm, uid, hdr.cgroup_id);
         // Names come from the process's own root (its container's passwd), looked up once
         // per process and ids.
-        if p.names.as_ref().is_none_or(|n| (n.uid, n.gid) != (uid, gid)) {
+        if p.names
+            .as_ref()
+            .is_none_or(|n| (n.uid, n.gid) != (uid, gid))
+        {
             let (user, group) = match p.root.as_deref() {
                 Some(r) => (
                     self.users.user(r, tgid, uid).map(|u| u.name),
@@ -562,5 +565,63 @@ mod tests {
         );
         st.fds.learn_dir(42, 1, "/srv");
         assert_eq!(path_of(&mut st, 257, b"./x").as_deref(), Some("/srv/x"));
+    }
+
+    /// Issue 13's overload point: a garbled record is an error or an event, never a panic —
+    /// in the decoder and in the state behind it.
+    #[test]
+    fn garbled_records_never_panic_the_decoder_or_the_state() {
+        use crate::probe::decode::tests::{bytes, header};
+        use sysaudit_common::{kind, ExecRecord};
+        let mut exec = bytes(&ExecRecord {
+            hdr: header(kind::EXEC),
+            old_pid: 43,
+            argc: 2,
+            filename_len: 7,
+            argv_len: 6,
+            env_len: 4,
+            _pad: 0,
+            creds: Default::default(),
+        });
+        exec.extend_from_slice(b"sh\0-c\0A=1\0/bin/sh");
+        let bases = [
+            syscall_bytes(257, 3, &[b"etc/passwd"], &[]),
+            syscall_bytes(42, 0, &[], &[2, 0, 0, 80, 10, 0, 0, 1]),
+            syscall_bytes(59, 0, &[b"/bin/sh"], &[]),
+            syscall_bytes(82, 0, &[b"a", b"b"], &[]),
+            exec,
+        ];
+        let mut st = State::replay();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let (mut events, mut errors) = (0, 0);
+        for i in 0..20_000 {
+            let mut b = bases[i % bases.len()].clone();
+            for _ in 0..1 + next() % 8 {
+                let at = (next() as usize) % b.len();
+                b[at] = next() as u8;
+            }
+            if next() % 4 == 0 {
+                b.truncate((next() as usize) % (b.len() + 1));
+            }
+            match decode(&b) {
+                Ok(rec) => {
+                    if let Some(ev) = st.ingest(&rec) {
+                        st.observe(&ev);
+                        events += 1;
+                    }
+                }
+                Err(_) => errors += 1,
+            }
+        }
+        assert!(
+            events > 1000 && errors > 1000,
+            "{events} events, {errors} errors"
+        );
     }
 }

@@ -120,13 +120,15 @@ impl ProcessTable {
     ) -> &mut Process {
         let live = self.live;
         let p = self.procs.entry(pid).or_insert_with(|| {
-            live.then(|| read_proc(pid)).flatten().unwrap_or_else(|| Process {
-                pid,
-                comm: comm.to_string(),
-                uid,
-                cgroup_id,
-                ..Default::default()
-            })
+            live.then(|| read_proc(pid))
+                .flatten()
+                .unwrap_or_else(|| Process {
+                    pid,
+                    comm: comm.to_string(),
+                    uid,
+                    cgroup_id,
+                    ..Default::default()
+                })
         });
         if p.root.is_none() && live {
             p.root = read_root(pid);

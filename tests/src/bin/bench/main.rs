@@ -116,4 +116,3 @@ pub(crate) fn wanted(name: &str) -> bool {
         Err(_) => true,
     }
 }
-

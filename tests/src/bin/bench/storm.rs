@@ -174,7 +174,11 @@ fn sysaudit_counts(_: u64, stderr: &[String]) -> (u64, u64) {
     let stats: Value = stderr
         .iter()
         .rev()
-        .find_map(|l| serde_json::from_str::<Value>(l).ok().filter(|v| v["event"] == "stats"))
+        .find_map(|l| {
+            serde_json::from_str::<Value>(l)
+                .ok()
+                .filter(|v| v["event"] == "stats")
+        })
         .unwrap_or_else(|| panic!("no stats from sysaudit:\n{}", stderr.join("\n")));
     (
         stats["records"].as_u64().unwrap_or(0),
@@ -210,6 +214,14 @@ fn watch(rules: Option<&std::path::Path>) -> Command {
 pub(crate) fn run() {
     eprintln!("open/close storm ({PAIRS} pairs) in a runc busybox container, {RUNS} runs each:");
     let mut rows = vec![case("plain", None, sysaudit_counts)];
+    // The kernel's share: an empty program on a syscall hook.
+    let mut floor = Command::new(bin());
+    floor.arg("calibrate");
+    rows.push(case(
+        "empty sys_enter program (hook floor)",
+        Some((floor, "sysaudit: calibrating")),
+        |_, _| (0, 0),
+    ));
     rows.push(case(
         "sysaudit watch (default rules)",
         Some((watch(None), "sysaudit: watching")),
@@ -240,6 +252,15 @@ pub(crate) fn run() {
         "case", "workload", "delivered/s", "lost", "cores", "RSS MB", "peak MB"
     );
     for r in &rows {
+        if r.delivered == 0 && r.name != "plain" {
+            println!(
+                "{:<44} {:>8.2}x   ({:.0} pairs/s)",
+                r.name,
+                r.pairs_per_s / plain,
+                r.pairs_per_s
+            );
+            continue;
+        }
         if r.name == "plain" {
             println!(
                 "{:<44} {:>8.2}x {:>12} {:>10} {:>7} {:>8} {:>8}   ({:.0} pairs/s)",
@@ -256,6 +277,15 @@ pub(crate) fn run() {
             r.cpu_s / r.wall,
             r.rss_kb as f64 / 1024.0,
             r.peak_kb as f64 / 1024.0,
+        );
+    }
+    // What a traced event costs the workload beyond the bare hook: two events per pair.
+    let floor = rows[1].pairs_per_s;
+    for r in rows.iter().filter(|r| r.name.starts_with("sysaudit")) {
+        let ns = (1e9 / r.pairs_per_s - 1e9 / floor) / 2.0;
+        println!(
+            "{}: {ns:.0} ns per traced event over the hook floor",
+            r.name
         );
     }
 }
