@@ -47,7 +47,60 @@ fn main() -> anyhow::Result<()> {
             ..Default::default()
         }],
         aya_build::Toolchain::Custom(&toolchain),
-    )
+    )?;
+    sanitize_btf_names(&out_dir.join("sysaudit"))
+}
+
+/// bpf-linker 0.10.0 sanitizes Rust generic names of structs for the kernel's BTF checker but
+/// not of unions: aya-log-ebpf's level global brings `MaybeUninit<u8>`, and the kernel refuses
+/// the whole BTF ("Invalid name"). Fixed upstream after 0.10.0 (aya-rs/bpf-linker#346); until
+/// the pinned linker has it, rewrite such names in place, as the linker does for structs
+/// (same length: every byte that is not an identifier byte becomes `_`). Strings with blanks
+/// are source lines for line info, left alone.
+fn sanitize_btf_names(path: &std::path::Path) -> anyhow::Result<()> {
+    use object::{Object, ObjectSection};
+    let mut data = fs::read(path)?;
+    let Some((start, len)) = object::File::parse(&*data)?
+        .section_by_name(".BTF")
+        .and_then(|s| s.file_range())
+    else {
+        return Ok(());
+    };
+    let (start, len) = (start as usize, len as usize);
+    let btf = data
+        .get_mut(start..start + len)
+        .ok_or_else(|| anyhow::anyhow!(".BTF section out of the file"))?;
+    let u32_at = |b: &[u8], at: usize| -> Option<usize> {
+        Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?) as usize)
+    };
+    let (Some(hdr_len), Some(str_off), Some(str_len)) =
+        (u32_at(btf, 4), u32_at(btf, 16), u32_at(btf, 20))
+    else {
+        anyhow::bail!("short .BTF header");
+    };
+    if btf.get(..2) != Some(&[0x9f, 0xeb]) {
+        anyhow::bail!(".BTF section without the BTF magic");
+    }
+    let strings = btf
+        .get_mut(hdr_len + str_off..hdr_len + str_off + str_len)
+        .ok_or_else(|| anyhow::anyhow!(".BTF string table out of its section"))?;
+    let mut changed = false;
+    for s in strings.split_mut(|b| *b == 0) {
+        let generic = s.iter().any(|b| matches!(b, b'<' | b'>'));
+        if generic && !s.iter().any(u8::is_ascii_whitespace) {
+            for b in s
+                .iter_mut()
+                .filter(|b| !(b.is_ascii_alphanumeric() || **b == b'_'))
+            {
+                *b = b'_';
+                changed = true;
+            }
+        }
+    }
+    if changed {
+        fs::write(path, data)?;
+    }
+    Ok(())
 }
 
 /// What is missing to build BPF code with `toolchain`, if anything.

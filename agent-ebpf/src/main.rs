@@ -8,6 +8,7 @@
 #![no_std]
 #![no_main]
 
+mod anomaly;
 mod filter;
 mod lifecycle;
 mod maps;
@@ -63,7 +64,10 @@ pub(crate) fn sys_enter(ctx: BtfTracePointContext) -> i32 {
         // Only calls that never reach sys_exit are traced at entry.
         if n == nr::EXIT[a] || n == nr::EXIT_GROUP[a] {
             if filter::interesting(abi_idx, n) {
-                record::emit_syscall(c, regs, pid_tgid, abi_idx, n, None, true);
+                let met = record::emit_syscall(c, regs, pid_tgid, abi_idx, n, None, true);
+                if met != 0 {
+                    anomaly::report(&ctx, met, n);
+                }
             } else {
                 c.filtered_syscall += 1;
             }
@@ -100,7 +104,10 @@ pub(crate) fn sys_exit(ctx: BtfTracePointContext) -> i32 {
     }
     let a = abi_idx as usize & 1;
     let new_image = ret == 0 && (n == nr::EXECVE[a] || n == nr::EXECVEAT[a]);
-    record::emit_syscall(c, regs, pid_tgid, abi_idx, n, Some(ret), !new_image);
+    let met = record::emit_syscall(c, regs, pid_tgid, abi_idx, n, Some(ret), !new_image);
+    if met != 0 {
+        anomaly::report(&ctx, met, n);
+    }
     0
 }
 

@@ -12,8 +12,8 @@ use aya_ebpf::{
     },
 };
 use sysaudit_common::{
-    abi, flags, ArgSpec, Counters, Header, SyscallRecord, MAX_SYSCALLS, PATH_MAX, SOCKADDR_MAX,
-    TASK_COMM_LEN,
+    abi, anomaly, flags, ArgSpec, Counters, Header, SyscallRecord, MAX_SYSCALLS, PATH_MAX,
+    SOCKADDR_MAX, TASK_COMM_LEN,
 };
 
 use crate::{
@@ -102,6 +102,7 @@ const _: () = assert!(FIXED + 2 * PATH_MAX + SOCKADDR_MAX <= SCRATCH_SIZE);
 
 /// Emit one syscall record. `ret` is `None` for calls recorded at entry. `copy` false skips
 /// user-memory arguments (after a successful execve they point into the old, gone image).
+/// Returns the [`anomaly`] bits met on the way (0 almost always), for the caller to log.
 #[inline(always)]
 pub(crate) fn emit_syscall(
     c: &mut Counters,
@@ -111,7 +112,7 @@ pub(crate) fn emit_syscall(
     nr: u32,
     ret: Option<i64>,
     copy: bool,
-) {
+) -> u8 {
     let spec = if copy {
         arg_spec(abi_idx, nr)
     } else {
@@ -124,7 +125,7 @@ pub(crate) fn emit_syscall(
         // Fixed size: reserve in place, no copy.
         let Some(mut entry) = EVENTS.reserve::<SyscallRecord>(0) else {
             c.ring_full += 1;
-            return;
+            return 0;
         };
         // SAFETY: the ring buffer entry is reserved for us and sized for the record; we are its
         // only writer until submit.
@@ -132,12 +133,14 @@ pub(crate) fn emit_syscall(
         fill_syscall(rec, regs, pid_tgid, abi_idx, nr, ret);
         entry.submit(wake_flags());
         c.emitted += 1;
-        return;
+        return 0;
     }
 
     let Some(buf) = SCRATCH.get_ptr_mut(SCRATCH_SYSCALL) else {
-        return;
+        c.no_scratch += 1;
+        return anomaly::NO_SCRATCH;
     };
+    let mut met = 0u8;
     let buf = buf as *mut u8;
     // SAFETY: `buf` is this CPU's syscall scratch slot, map memory aligned for and larger
     // than the record; lifecycle programs use their own slot, so nothing else writes it.
@@ -162,6 +165,8 @@ pub(crate) fn emit_syscall(
                 let len = (n as usize - 1) & PATH_MASK;
                 if n as usize == PATH_MAX {
                     rec.hdr.flags |= flags::TRUNCATED;
+                    c.paths_cut += 1;
+                    met |= anomaly::PATH_CUT;
                 }
                 rec.str_len[i] = len as u16;
                 tail = (tail & PATH_MASK) + len;
@@ -219,13 +224,14 @@ pub(crate) fn emit_syscall(
     rec.hdr.tail_len = tail as u32;
     if total > SCRATCH_SIZE {
         c.too_big += 1;
-        return;
+        return met | anomaly::TOO_BIG;
     }
     if output(buf, total) {
         c.emitted += 1;
     } else {
         c.ring_full += 1;
     }
+    met
 }
 
 /// Copy `len` bytes of a scratch slot into the ring buffer; false when the ring is full.

@@ -146,6 +146,7 @@ impl Stream {
             }
             if last_check.elapsed() >= DROP_CHECK_EVERY {
                 last_check = Instant::now();
+                self.probe.flush_logs();
                 self.refresh_counters();
                 drops.report(self.stats.lost(), false);
             }
@@ -157,6 +158,7 @@ impl Stream {
         };
         // Flush what the kernel already wrote; report losses not reported yet.
         self.drain(&mut on_event);
+        self.probe.flush_logs();
         self.refresh_counters();
         drops.report(self.stats.lost(), true);
         Ok(ended)

@@ -292,6 +292,21 @@ counters! {
     profile_map_full,
     /// x32 syscalls (not recorded: no bitmap for that ABI).
     x32_seen,
+    /// Path arguments cut at `PATH_MAX` (the program passed a longer one).
+    paths_cut,
+    /// Records dropped because the per-CPU scratch slot was missing (never expected).
+    no_scratch,
+}
+
+/// Rare conditions a kernel program met while recording one syscall, reported as bits to the
+/// program's entry point, which logs them (aya-log) off the common path.
+pub mod anomaly {
+    /// A path argument was cut at `PATH_MAX`.
+    pub const PATH_CUT: u8 = 1;
+    /// The record did not fit the scratch slot.
+    pub const TOO_BIG: u8 = 2;
+    /// The per-CPU scratch slot was missing.
+    pub const NO_SCRATCH: u8 = 4;
 }
 
 /// Names of the eBPF maps: each is the name of a `#[map]` static in `agent-ebpf/src/maps.rs`
@@ -316,6 +331,8 @@ pub mod map {
     pub const SLOT_OWNERS: &str = "SLOT_OWNERS";
     /// Profile mode slow path: cgroup id → [`Profile`](crate::Profile), when its slot is taken.
     pub const PROFILES: &str = "PROFILES";
+    /// aya-log's ring of log records (named by aya-log-ebpf).
+    pub const AYA_LOGS: &str = "AYA_LOGS";
     /// Every map the object holds.
     pub const ALL: &[&str] = &[
         EVENTS,
@@ -327,6 +344,7 @@ pub mod map {
         PROFILE_SLOTS,
         SLOT_OWNERS,
         PROFILES,
+        AYA_LOGS,
     ];
 }
 

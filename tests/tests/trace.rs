@@ -323,3 +323,35 @@ fn lost_records_are_counted_reported_and_fail_the_run() {
         res.stderr
     );
 }
+
+/// The kernel programs log their rare anomalies through aya-log; `-v` shows them, and each is
+/// counted. A path longer than PATH_MAX is cut (and the open fails with ENAMETOOLONG).
+#[test]
+fn kernel_anomalies_are_logged_with_v_and_counted() {
+    if !privileged() {
+        return;
+    }
+    let agent = Agent::start(&["trace", "-v", "--json", "--syscalls", "openat"]);
+    let ctr = TestContainer::new(&[
+        "sh",
+        "-c",
+        "p=$(head -c 5000 /dev/zero | tr '\\0' a); cat /$p 2>/dev/null; true",
+    ]);
+    ctr.run();
+    let res = agent.stop();
+    let stats = res.stats();
+    assert!(
+        stats["kernel"]["paths_cut"].as_u64().unwrap_or(0) >= 1,
+        "{stats}"
+    );
+    assert!(
+        res.stderr.contains("a path argument was cut at PATH_MAX"),
+        "no kernel log line:\n{}",
+        res.stderr
+    );
+    let cut = syscalls_of(&res.events(), ctr.id())
+        .into_iter()
+        .find(|e| e["truncated"] == true)
+        .cloned();
+    assert!(cut.is_some(), "the cut open is flagged truncated");
+}

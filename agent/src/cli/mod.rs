@@ -25,6 +25,10 @@ use clap::{Parser, Subcommand};
                   Falco-style rules, and records minimal seccomp profiles."
 )]
 pub(crate) struct Cli {
+    /// More diagnostics on stderr: -v the agent's and its kernel programs' debug log, -vv
+    /// trace and aya's. RUST_LOG, when set, decides instead.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
+    pub(crate) verbose: u8,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -56,10 +60,15 @@ const EXIT_LOST: u8 = 3;
 /// The `sysaudit` command line: parse flags, run the subcommand, turn its outcome into the
 /// exit code.
 pub fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "warn,sysaudit=debug",
+        _ => "warn,sysaudit=trace,aya=debug",
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
         .format_timestamp(None)
         .init();
-    let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

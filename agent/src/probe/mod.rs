@@ -193,6 +193,8 @@ impl ProbeConfig {
 pub(crate) struct Probe {
     ebpf: Ebpf,
     _links: Vec<aya::programs::tp_btf::BtfTracePointLinkId>,
+    /// The programs' log ring (aya-log), forwarded to `log`.
+    logger: Option<aya_log::EbpfLogger<&'static dyn log::Log>>,
 }
 
 /// Check what can be checked before touching the kernel, with messages a user can act on.
@@ -280,6 +282,9 @@ impl Probe {
             )
             .override_global(global::HOST_PIDNS_INO, &ns_ino, true)
             .override_global(global::OFFSETS, &offsets, true)
+            // Kernel log statements above the agent's level stay off (aya-log's levels are
+            // log's, as numbers).
+            .override_global(aya_log::LEVEL, &(log::max_level() as u8), false)
             .map_max_entries(map::EVENTS, cfg.ring_bytes)
             .map_max_entries(map::PROFILES, cfg.profile_entries.max(1))
             .map_max_entries(map::PROFILE_SLOTS, profile_slots(cfg.profile_entries))
@@ -287,6 +292,13 @@ impl Probe {
             .load(OBJECT)?;
 
         configure_maps(&mut ebpf, cfg)?;
+        let logger = match aya_log::EbpfLogger::init(&mut ebpf) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                log::warn!("the kernel programs' log is not available: {e}");
+                None
+            }
+        };
 
         let mut links = Vec::new();
         for (program, tracepoint) in programs {
@@ -295,7 +307,15 @@ impl Probe {
         Ok(Probe {
             ebpf,
             _links: links,
+            logger,
         })
+    }
+
+    /// Forward what the kernel programs logged (rare anomalies) to `log`.
+    pub(crate) fn flush_logs(&mut self) {
+        if let Some(l) = &mut self.logger {
+            l.flush();
+        }
     }
 
     /// Kernel counters summed over CPUs.
