@@ -542,10 +542,8 @@ mod tests {
             core::mem::size_of::<Counters>() / 8,
             "one u64 per field"
         );
-        assert_eq!(
-            (f[0], f[Counters::COUNT - 1]),
-            (("seen", 5), ("x32_seen", 1))
-        );
-        assert!(f.contains(&("ring_full", 4)));
+        assert_eq!(f[0], ("seen", 5), "declaration order");
+        assert!(f.contains(&("ring_full", 4)) && f.contains(&("x32_seen", 1)));
+        assert!(f.iter().filter(|(_, v)| *v == 0).count() == Counters::COUNT - 3);
     }
 }
