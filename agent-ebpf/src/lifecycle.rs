@@ -69,7 +69,7 @@ pub(crate) fn exit(c: &mut Counters, pid_tgid: u64) {
 
 /// Read a kernel pointer-sized or integer value at `base + off` (0 on failure).
 #[inline(always)]
-fn rd<T: Copy + Default>(base: u64, off: u32) -> T {
+pub(crate) fn rd<T: Copy + Default>(base: u64, off: u32) -> T {
     if base == 0 {
         return T::default();
     }
@@ -131,9 +131,17 @@ fn creds(task: *const u8) -> TaskCreds {
 const FIXED: usize = core::mem::size_of::<ExecRecord>();
 const PATH_MASK: usize = PATH_MAX - 1;
 const ARGV_MASK: usize = ARGV_MAX - 1;
-// argv and env (ARGV_MAX each, offsets masked to twice that) then a path.
-const _: () = assert!(FIXED + 4 * ARGV_MAX <= SCRATCH_SIZE);
-const _: () = assert!(FIXED + 3 * ARGV_MAX + PATH_MAX <= SCRATCH_SIZE);
+// The tail: the exe's and the cwd's path components (below 2 * PATH_MAX, with a component's
+// worth of slack), argv (offset below 2 * PATH_MAX), env (offset below 4 * ARGV_MAX), the
+// filename (offset clamped to FNAME_AT_MAX); each bound is one the verifier can see.
+const FNAME_AT_MAX: usize = 4 * ARGV_MAX + ARGV_MAX;
+const _: () = assert!(2 * PATH_MAX == 2 * ARGV_MAX);
+const _: () = assert!(FIXED + 2 * PATH_MAX + 256 <= SCRATCH_SIZE);
+const _: () = assert!(FIXED + 4 * ARGV_MAX + ARGV_MAX <= SCRATCH_SIZE);
+const _: () = assert!(FIXED + FNAME_AT_MAX + PATH_MAX <= WALK_AT);
+/// Where the path walk keeps its state: the end of the slot, past the record.
+const WALK_AT: usize = SCRATCH_SIZE - 64;
+const _: () = assert!(WALK_AT + core::mem::size_of::<crate::vfs::WalkState>() <= SCRATCH_SIZE);
 
 /// One pointer slot of the initial stack (4 bytes for 32-bit images).
 #[inline(always)]
@@ -218,9 +226,15 @@ pub(crate) fn exec(c: &mut Counters, pid_tgid: u64, old_pid: u32, bprm: *const u
         pid_tgid,
     );
     rec.old_pid = old_pid;
-    // SAFETY: the helper takes no arguments; creds() reads through the task pointer it
-    // returns only with bpf_probe_read_kernel.
-    rec.creds = creds(unsafe { aya_ebpf::helpers::bpf_get_current_task() } as *const u8);
+    // SAFETY: the helper takes no arguments; creds() and facts() read through the task
+    // pointer it returns only with bpf_probe_read_kernel.
+    let task = unsafe { aya_ebpf::helpers::bpf_get_current_task() };
+    rec.creds = creds(task as *const u8);
+    // SAFETY: FIXED + 2 * PATH_MAX + 256 fits the slot (asserted above): the paths' region;
+    // the walk's state sits at WALK_AT, past every record byte.
+    rec.exe = crate::vfs::facts(task, unsafe { buf.add(FIXED) }, unsafe {
+        buf.add(WALK_AT) as *mut crate::vfs::WalkState
+    });
     rec.argc = 0;
     rec.filename_len = 0;
     rec.argv_len = 0;
@@ -231,11 +245,12 @@ pub(crate) fn exec(c: &mut Counters, pid_tgid: u64, old_pid: u32, bprm: *const u
     let slot = if compat { 4u64 } else { 8u64 };
     let argc: u64 = read_slot(sp, compat);
     rec.argc = argc as u32;
-    // SAFETY: FIXED + 4 * ARGV_MAX fits the scratch slot (asserted above), so `buf + FIXED`
-    // and the ARGV_MAX bytes copy_strv writes there are in bounds.
+    let argv_at = (rec.exe.exe_len as usize + rec.exe.cwd_len as usize) & (2 * PATH_MAX - 1);
+    // SAFETY: argv_at is masked below 2 * ARGV_MAX, so it and the ARGV_MAX bytes copy_strv
+    // writes there stay inside the slot (asserted above).
     let (used, n) = copy_strv(
         &mut rec.hdr.flags,
-        unsafe { buf.add(FIXED) },
+        unsafe { buf.add(FIXED + argv_at) },
         sp + slot,
         slot,
         compat,
@@ -245,10 +260,10 @@ pub(crate) fn exec(c: &mut Counters, pid_tgid: u64, old_pid: u32, bprm: *const u
         rec.hdr.flags |= flags::TRUNCATED;
     }
     rec.argv_len = used as u16;
-    let env_at = used & (2 * ARGV_MAX - 1);
+    let env_at = (argv_at + (used & (2 * ARGV_MAX - 1))) & (4 * ARGV_MAX - 1);
     let envp = sp + slot * (argc + 2);
-    // SAFETY: env_at is masked below 2 * ARGV_MAX, so it and the ARGV_MAX bytes written
-    // there stay within FIXED + 3 * ARGV_MAX, inside the slot (asserted above).
+    // SAFETY: env_at is masked below 4 * ARGV_MAX, so it and the ARGV_MAX bytes written
+    // there stay within FIXED + 5 * ARGV_MAX, inside the slot (asserted above).
     let (env_used, _) = copy_strv(
         &mut rec.hdr.flags,
         unsafe { buf.add(FIXED + env_at) },
@@ -266,10 +281,14 @@ pub(crate) fn exec(c: &mut Counters, pid_tgid: u64, old_pid: u32, bprm: *const u
     let fname: u64 =
         unsafe { bpf_probe_read_kernel(bprm.add(fname_off) as *const u64) }.unwrap_or(0);
     let mut flen = 0usize;
-    let at = (env_at + (env_used & (2 * ARGV_MAX - 1))) & (4 * ARGV_MAX - 1);
+    let mut at = env_at + (env_used & (2 * ARGV_MAX - 1));
+    if at > FNAME_AT_MAX {
+        at = FNAME_AT_MAX;
+    }
     if fname != 0 {
-        // SAFETY: `at` is masked below 4 * ARGV_MAX, so the PATH_MAX-byte copy stays inside the
-        // scratch slot; bpf_probe_read_kernel_str fails cleanly on a bad `fname`.
+        // SAFETY: `at` is at most FNAME_AT_MAX, so the PATH_MAX-byte copy stays inside the
+        // scratch slot (asserted above); bpf_probe_read_kernel_str fails cleanly on a bad
+        // `fname`.
         let n = unsafe {
             bpf_probe_read_kernel_str(
                 buf.add(FIXED + at).cast(),

@@ -14,6 +14,7 @@ mod lifecycle;
 mod maps;
 mod profile;
 mod record;
+mod vfs;
 
 use aya_ebpf::{
     bindings::pt_regs, helpers::bpf_get_current_pid_tgid, macros::btf_tracepoint,

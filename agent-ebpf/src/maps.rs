@@ -4,7 +4,9 @@ use aya_ebpf::{
     macros::map,
     maps::{Array, HashMap, PerCpuArray, RingBuf},
 };
-use sysaudit_common::{abi, ArgSpec, Counters, KernelOffsets, Profile, BITMAP_WORDS, MAX_SYSCALLS};
+use sysaudit_common::{
+    abi, ArgSpec, Counters, KernelOffsets, Profile, VfsOffsets, BITMAP_WORDS, MAX_SYSCALLS,
+};
 
 /// Size of one per-CPU scratch slot; records with strings are assembled there.
 pub(crate) const SCRATCH_SIZE: usize = 32768;
@@ -63,6 +65,43 @@ pub(crate) static OFFSETS: KernelOffsets = KernelOffsets {
     task_cgroups: 0,
     css_set_dfl_cgrp: 0,
     task_real_parent: 0,
+};
+
+#[no_mangle]
+pub(crate) static VFS: VfsOffsets = VfsOffsets {
+    task_mm: 0,
+    mm_exe_file: 0,
+    task_fs: 0,
+    fs_pwd: 0,
+    file_f_path: 0,
+    file_f_inode: 0,
+    path_mnt: 0,
+    path_dentry: 0,
+    dentry_parent: 0,
+    dentry_name: 0,
+    dentry_inode: 0,
+    dentry_sb: 0,
+    vfsmount_root: 0,
+    mount_mnt: 0,
+    mount_parent: 0,
+    mount_mountpoint: 0,
+    inode_ino: 0,
+    inode_mode: 0,
+    inode_uid: 0,
+    inode_gid: 0,
+    inode_flags: 0,
+    inode_ctime_sec: 0,
+    inode_ctime_nsec: 0,
+    inode_mtime_sec: 0,
+    inode_mtime_nsec: 0,
+    ovl_upper: 0,
+    sb_magic: 0,
+    sb_flags: 0,
+    cred_fsuid: 0,
+    cred_fsgid: 0,
+    cred_groups: 0,
+    groups_n: 0,
+    groups_gid: 0,
 };
 
 /// Read a load-time constant without letting the compiler fold the default value in.

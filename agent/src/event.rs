@@ -140,6 +140,10 @@ pub struct SyscallEvent {
     pub truncated: bool,
 }
 
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
 fn is_false(b: &bool) -> bool {
     !*b
 }
@@ -218,6 +222,27 @@ pub struct ProcAttrs {
     /// Process group id in the process's own pid namespace (0: unknown).
     #[serde(default)]
     pub vpgid: u32,
+    /// The executable's inode number (0: unknown), read in the kernel at exec.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub exe_ino: u64,
+    /// The executable inode's change time, ns since the epoch (0: unknown).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub exe_ctime: u64,
+    /// The executable inode's modification time, ns since the epoch (0: unknown).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub exe_mtime: u64,
+    /// The task may write its executable (Falco's `proc.is_exe_writable`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub exe_writable: bool,
+    /// The executable is in an overlayfs upper layer: written in the container.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub exe_upper_layer: bool,
+    /// The executable is in an overlayfs lower layer: from the image.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub exe_lower_layer: bool,
+    /// The executable is a memfd (fileless execution).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub exe_from_memfd: bool,
 }
 
 fn unset_loginuid() -> i64 {
@@ -238,6 +263,13 @@ impl Default for ProcAttrs {
             vpid: 0,
             sid: 0,
             vpgid: 0,
+            exe_ino: 0,
+            exe_ctime: 0,
+            exe_mtime: 0,
+            exe_writable: false,
+            exe_upper_layer: false,
+            exe_lower_layer: false,
+            exe_from_memfd: false,
         }
     }
 }

@@ -149,6 +149,50 @@ pub struct ExecRecord {
     pub _pad: u16,
     /// Read from the task at exec, race-free even for processes that live a millisecond.
     pub creds: TaskCreds,
+    /// The new image's executable and the working directory, read in the kernel at exec.
+    pub exe: ExeFacts,
+}
+
+/// The executable and working directory of a task at exec. The paths are in the tail, before
+/// the arguments, as path components from the leaf up, each NUL-terminated (the walk goes
+/// up from the file; the agent reverses them).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExeFacts {
+    /// Inode number of the executable (0: unknown).
+    pub ino: u64,
+    /// Its inode's change time, ns since the epoch (0: unknown).
+    pub ctime_ns: u64,
+    /// Its inode's modification time, ns since the epoch (0: unknown).
+    pub mtime_ns: u64,
+    /// [`exe`] bits.
+    pub flags: u32,
+    /// Tail bytes of the executable's path components.
+    pub exe_len: u16,
+    /// Tail bytes of the working directory's path components.
+    pub cwd_len: u16,
+}
+
+/// Bits of [`ExeFacts::flags`] (Falco's `proc.is_exe_*`).
+pub mod exe {
+    /// The executable was found (`mm->exe_file`).
+    pub const FOUND: u32 = 1;
+    /// Writable by the task (owner, mode bits for its fsuid/fsgid and groups, DAC override).
+    pub const WRITABLE: u32 = 2;
+    /// On overlayfs, in the upper layer (written in the container, not from the image).
+    pub const UPPER_LAYER: u32 = 4;
+    /// On overlayfs, from a lower layer (the image).
+    pub const LOWER_LAYER: u32 = 8;
+    /// A `memfd:` file (fileless execution).
+    pub const FROM_MEMFD: u32 = 16;
+    /// The executable's path is a pseudo file's name (`memfd:x`), not a path.
+    pub const PSEUDO: u32 = 32;
+    /// The executable's path walk stopped at its bound: the path is its deepest part.
+    pub const EXE_CUT: u32 = 64;
+    /// The same for the working directory.
+    pub const CWD_CUT: u32 = 128;
+    /// The working directory was read.
+    pub const CWD: u32 = 256;
 }
 
 /// Task attributes the kernel reads at exec (0 / all-ones when the kernel lacks the field).
@@ -372,6 +416,8 @@ pub mod global {
     pub const OFFSETS: &str = "OFFSETS";
     /// Number of `PROFILE_SLOTS` entries minus one (a power of two minus one).
     pub const PROFILE_SLOT_MASK: &str = "PROFILE_SLOT_MASK";
+    /// The [`VfsOffsets`](crate::VfsOffsets).
+    pub const VFS: &str = "VFS";
 }
 
 /// Scope of the syscall programs, in the `SCOPE` global.
@@ -483,6 +529,80 @@ pub struct KernelOffsets {
     pub task_real_parent: u32,
 }
 
+/// Offsets for the executable and working-directory facts read at exec: files, paths,
+/// dentries, mounts, inodes, superblocks (0 where the kernel lacks a field: that fact is then
+/// not read).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct VfsOffsets {
+    /// `task_struct.mm`.
+    pub task_mm: u32,
+    /// `mm_struct.exe_file`.
+    pub mm_exe_file: u32,
+    /// `task_struct.fs`.
+    pub task_fs: u32,
+    /// `fs_struct.pwd` (a `struct path`).
+    pub fs_pwd: u32,
+    /// `file.f_path` (a `struct path`).
+    pub file_f_path: u32,
+    /// `file.f_inode`.
+    pub file_f_inode: u32,
+    /// `path.mnt`.
+    pub path_mnt: u32,
+    /// `path.dentry`.
+    pub path_dentry: u32,
+    /// `dentry.d_parent`.
+    pub dentry_parent: u32,
+    /// `dentry.d_name.name`.
+    pub dentry_name: u32,
+    /// `dentry.d_inode`.
+    pub dentry_inode: u32,
+    /// `dentry.d_sb`.
+    pub dentry_sb: u32,
+    /// `vfsmount.mnt_root`.
+    pub vfsmount_root: u32,
+    /// `mount.mnt`: where the `vfsmount` sits in its `mount`.
+    pub mount_mnt: u32,
+    /// `mount.mnt_parent`.
+    pub mount_parent: u32,
+    /// `mount.mnt_mountpoint`.
+    pub mount_mountpoint: u32,
+    /// `inode.i_ino`.
+    pub inode_ino: u32,
+    /// `inode.i_mode`.
+    pub inode_mode: u32,
+    /// `inode.i_uid`.
+    pub inode_uid: u32,
+    /// `inode.i_gid`.
+    pub inode_gid: u32,
+    /// `inode.i_flags`.
+    pub inode_flags: u32,
+    /// `inode.i_ctime_sec` (or the older layouts' seconds).
+    pub inode_ctime_sec: u32,
+    /// Nanoseconds of the change time.
+    pub inode_ctime_nsec: u32,
+    /// `inode.i_mtime_sec` (or the older layouts' seconds).
+    pub inode_mtime_sec: u32,
+    /// Nanoseconds of the modification time.
+    pub inode_mtime_nsec: u32,
+    /// `ovl_inode.__upperdentry` counted from the start of the embedded `vfs_inode`.
+    pub ovl_upper: u32,
+    /// `super_block.s_magic`.
+    pub sb_magic: u32,
+    /// `super_block.s_flags`.
+    pub sb_flags: u32,
+    /// `cred.fsuid`.
+    pub cred_fsuid: u32,
+    /// `cred.fsgid`.
+    pub cred_fsgid: u32,
+    /// `cred.group_info`.
+    pub cred_groups: u32,
+    /// `group_info.ngroups`.
+    pub groups_n: u32,
+    /// `group_info.gid`: the supplementary groups, sorted.
+    pub groups_gid: u32,
+}
+
 /// x86 `TS_COMPAT`: the current syscall is a 32-bit (ia32) one.
 pub const TS_COMPAT: u32 = 0x0002;
 /// x32 syscalls carry this bit in their number.
@@ -495,6 +615,7 @@ mod pod {
     unsafe impl aya::Pod for super::Counters {}
     unsafe impl aya::Pod for super::Profile {}
     unsafe impl aya::Pod for super::KernelOffsets {}
+    unsafe impl aya::Pod for super::VfsOffsets {}
 }
 
 /// The few syscall numbers the kernel programs must know themselves (the agent checks them

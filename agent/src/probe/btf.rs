@@ -7,7 +7,7 @@
 //! hard-coded; a field the kernel lacks fails the load, except the optional login uid.
 
 use btf_rs::{Btf, Type};
-use sysaudit_common::KernelOffsets;
+use sysaudit_common::{KernelOffsets, VfsOffsets};
 
 use super::ProbeError;
 
@@ -42,6 +42,83 @@ pub(crate) fn kernel_offsets(btf: &Btf) -> Result<KernelOffsets, ProbeError> {
         task_cgroups: offset_of(btf, "task_struct", "cgroups")?,
         css_set_dfl_cgrp: offset_of(btf, "css_set", "dfl_cgrp")?,
         task_real_parent: offset_of(btf, "task_struct", "real_parent")?,
+    })
+}
+
+/// Offsets for the executable and working-directory facts read at exec. These are optional
+/// as a whole: on a kernel whose layout is not the one expected, the facts are left unread
+/// (zero offsets) and the agent falls back to /proc, with a warning.
+pub(crate) fn vfs_offsets(btf: &Btf) -> VfsOffsets {
+    match try_vfs_offsets(btf) {
+        Ok(v) => v,
+        Err(e) => {
+            log::warn!("executable facts are not read in the kernel: {e}");
+            VfsOffsets::default()
+        }
+    }
+}
+
+fn try_vfs_offsets(btf: &Btf) -> Result<VfsOffsets, ProbeError> {
+    let o = |s: &str, p: &str| offset_of(btf, s, p);
+    // The inode times moved twice (6.6: `__i_ctime`, 6.11: `i_ctime_sec` + `i_ctime_nsec`).
+    let time = |new_sec: &str, new_nsec: &str, mid: &str, old: &str| {
+        o("inode", new_sec)
+            .and_then(|s| Ok((s, o("inode", new_nsec)?)))
+            .or_else(|_| {
+                Ok((
+                    o("inode", &format!("{mid}.tv_sec"))?,
+                    o("inode", &format!("{mid}.tv_nsec"))?,
+                ))
+            })
+            .or_else(|_: ProbeError| {
+                Ok::<_, ProbeError>((
+                    o("inode", &format!("{old}.tv_sec"))?,
+                    o("inode", &format!("{old}.tv_nsec"))?,
+                ))
+            })
+            .unwrap_or((0, 0))
+    };
+    let (ctime_sec, ctime_nsec) = time("i_ctime_sec", "i_ctime_nsec", "__i_ctime", "i_ctime");
+    let (mtime_sec, mtime_nsec) = time("i_mtime_sec", "i_mtime_nsec", "__i_mtime", "i_mtime");
+    // overlayfs keeps the upper dentry right after the VFS inode it embeds.
+    let ovl_upper = match (o("ovl_inode", "__upperdentry"), o("ovl_inode", "vfs_inode")) {
+        (Ok(u), Ok(v)) if u > v => u - v,
+        _ => 0,
+    };
+    Ok(VfsOffsets {
+        task_mm: o("task_struct", "mm")?,
+        mm_exe_file: o("mm_struct", "exe_file")?,
+        task_fs: o("task_struct", "fs")?,
+        fs_pwd: o("fs_struct", "pwd")?,
+        file_f_path: o("file", "f_path")?,
+        file_f_inode: o("file", "f_inode")?,
+        path_mnt: o("path", "mnt")?,
+        path_dentry: o("path", "dentry")?,
+        dentry_parent: o("dentry", "d_parent")?,
+        dentry_name: o("dentry", "d_name.name")?,
+        dentry_inode: o("dentry", "d_inode")?,
+        dentry_sb: o("dentry", "d_sb")?,
+        vfsmount_root: o("vfsmount", "mnt_root")?,
+        mount_mnt: o("mount", "mnt")?,
+        mount_parent: o("mount", "mnt_parent")?,
+        mount_mountpoint: o("mount", "mnt_mountpoint")?,
+        inode_ino: o("inode", "i_ino")?,
+        inode_mode: o("inode", "i_mode")?,
+        inode_uid: o("inode", "i_uid")?,
+        inode_gid: o("inode", "i_gid")?,
+        inode_flags: o("inode", "i_flags")?,
+        inode_ctime_sec: ctime_sec,
+        inode_ctime_nsec: ctime_nsec,
+        inode_mtime_sec: mtime_sec,
+        inode_mtime_nsec: mtime_nsec,
+        ovl_upper,
+        sb_magic: o("super_block", "s_magic")?,
+        sb_flags: o("super_block", "s_flags")?,
+        cred_fsuid: o("cred", "fsuid")?,
+        cred_fsgid: o("cred", "fsgid")?,
+        cred_groups: o("cred", "group_info")?,
+        groups_n: o("group_info", "ngroups")?,
+        groups_gid: o("group_info", "gid")?,
     })
 }
 

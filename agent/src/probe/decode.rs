@@ -29,6 +29,10 @@ pub(crate) enum Record<'a> {
         argv: Vec<&'a [u8]>,
         env: Vec<&'a [u8]>,
         filename: &'a [u8],
+        /// The executable's path components, leaf first (see [`path_of`]).
+        exe: Vec<&'a [u8]>,
+        /// The working directory's path components, leaf first.
+        cwd: Vec<&'a [u8]>,
     },
     Exit(ExitRecord),
     /// A cgroup v2 directory was made (`removed` false) or removed.
@@ -76,7 +80,9 @@ pub(crate) fn decode(b: &[u8]) -> Result<Record<'_>, DecodeError> {
         kind::EXEC => {
             let rec: ExecRecord = read(b)?;
             let tail = &b[std::mem::size_of::<ExecRecord>()..];
-            let (args, rest) = split(tail, rec.argv_len as usize)?;
+            let (exe, rest) = split(tail, rec.exe.exe_len as usize)?;
+            let (cwd, rest) = split(rest, rec.exe.cwd_len as usize)?;
+            let (args, rest) = split(rest, rec.argv_len as usize)?;
             let (env, rest) = split(rest, rec.env_len as usize)?;
             let (filename, _) = split(rest, rec.filename_len as usize)?;
             Ok(Record::Exec {
@@ -84,6 +90,8 @@ pub(crate) fn decode(b: &[u8]) -> Result<Record<'_>, DecodeError> {
                 argv: strings(args),
                 env: strings(env),
                 filename,
+                exe: strings(exe),
+                cwd: strings(cwd),
             })
         }
         kind::CGROUP_MKDIR | kind::CGROUP_RMDIR => {
@@ -98,6 +106,19 @@ pub(crate) fn decode(b: &[u8]) -> Result<Record<'_>, DecodeError> {
         }
         k => Err(DecodeError::Kind(k)),
     }
+}
+
+/// A path from the kernel's walk: components leaf first, the root's none.
+pub(crate) fn path_of(components: &[&[u8]]) -> String {
+    let mut out = String::new();
+    for c in components.iter().rev() {
+        out.push('/');
+        out.push_str(&String::from_utf8_lossy(c));
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
 }
 
 /// NUL-terminated strings (the last one may be cut short of its NUL).
@@ -207,8 +228,14 @@ pub(crate) mod tests {
             env_len: 11,
             _pad: 0,
             creds: Default::default(),
+            exe: sysaudit_common::ExeFacts {
+                exe_len: 11,
+                cwd_len: 0,
+                ..Default::default()
+            },
         };
         let mut b = bytes(&rec);
+        b.extend_from_slice(b"sh\0bin\0usr\0");
         b.extend_from_slice(argv);
         b.extend_from_slice(b"A=1\0HOME=/\0");
         b.extend_from_slice(b"/bin/sh");
@@ -216,11 +243,15 @@ pub(crate) mod tests {
             argv,
             env,
             filename,
+            exe,
+            cwd,
             ..
         } = decode(&b).unwrap()
         else {
             panic!("kind")
         };
+        assert_eq!(path_of(&exe), "/usr/bin/sh");
+        assert_eq!(path_of(&cwd), "/", "no components: the root");
         assert_eq!(argv, vec![&b"sh"[..], b"-c", b"", b"echo hi"]);
         assert_eq!(env, vec![&b"A=1"[..], b"HOME=/"]);
         assert_eq!(filename, b"/bin/sh");

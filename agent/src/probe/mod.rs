@@ -240,10 +240,10 @@ impl Probe {
         raise_memlock();
         // Two parses of the kernel's BTF, one after the other: holding both at once was half
         // of the agent's peak RSS.
-        let offsets = {
+        let (offsets, vfs) = {
             let kbtf = btf_rs::Btf::from_file(btf::VMLINUX_BTF)
                 .map_err(|e| ProbeError::Btf(e.to_string()))?;
-            btf::kernel_offsets(&kbtf)?
+            (btf::kernel_offsets(&kbtf)?, btf::vfs_offsets(&kbtf))
         };
         let btf = aya::Btf::from_sys_fs().map_err(|e| ProbeError::Btf(e.to_string()))?;
 
@@ -282,6 +282,7 @@ impl Probe {
             )
             .override_global(global::HOST_PIDNS_INO, &ns_ino, true)
             .override_global(global::OFFSETS, &offsets, true)
+            .override_global(global::VFS, &vfs, true)
             // Kernel log statements above the agent's level stay off (aya-log's levels are
             // log's, as numbers).
             .override_global(aya_log::LEVEL, &(log::max_level() as u8), false)

@@ -42,6 +42,10 @@ fn s(v: &str) -> Option<Val<'_>> {
     Some(Val::Str(Cow::Borrowed(v)))
 }
 
+fn nonzero<'a>(v: u64) -> Option<Val<'a>> {
+    (v != 0).then_some(Val::Int(v as i64))
+}
+
 fn owned<'a>(v: String) -> Option<Val<'a>> {
     Some(Val::Str(Cow::Owned(v)))
 }
@@ -320,10 +324,23 @@ impl<'a> Ctx<'a> {
                 ancestor_field(b.f, a)
             }
             F::ProcIsExeFromMemfd => {
-                let e = self.proc().map(|p| p.exe.as_str()).unwrap_or(&t.exe);
+                let p = self.proc()?;
+                let e = p.exe.as_str();
                 Some(Val::Bool(
-                    e.starts_with("/memfd:") || e.starts_with("memfd:"),
+                    p.attrs.exe_from_memfd || e.starts_with("/memfd:") || e.starts_with("memfd:"),
                 ))
+            }
+            F::ProcIsExeUpper => Some(Val::Bool(self.proc()?.attrs.exe_upper_layer)),
+            F::ProcIsExeLower => Some(Val::Bool(self.proc()?.attrs.exe_lower_layer)),
+            F::ProcIsExeWritable => Some(Val::Bool(self.proc()?.attrs.exe_writable)),
+            // 0 is Falco's "no value" for the inode facts.
+            F::ProcExeIno => nonzero(self.proc()?.attrs.exe_ino),
+            F::ProcExeInoCtime => nonzero(self.proc()?.attrs.exe_ctime),
+            F::ProcExeInoMtime => nonzero(self.proc()?.attrs.exe_mtime),
+            F::ProcExeCtimeToStart => {
+                let p = self.proc()?;
+                let (start, ctime) = (p.start.0, p.attrs.exe_ctime);
+                (start > 0 && ctime > 0).then(|| Val::Int(start as i64 - ctime as i64))
             }
             F::ThreadTid => Some(Val::Int(t.tid as i64)),
             F::ThreadCapPermitted => owned(caps(self.proc()?.attrs.cap_permitted)),

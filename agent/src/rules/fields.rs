@@ -102,6 +102,13 @@ fields! {
         ProcAexePath         "proc.aexepath"                          Str  Index    "ancestor's executable path";
         ProcApid             "proc.apid"                              Int  Index    "ancestor's pid";
         ProcIsExeFromMemfd   "proc.is_exe_from_memfd"                 Bool None     "executable is a memfd";
+        ProcIsExeUpper       "proc.is_exe_upper_layer"                Bool None     "executable in an overlayfs upper layer (written in the container)";
+        ProcIsExeLower       "proc.is_exe_lower_layer"                Bool None     "executable in an overlayfs lower layer (the image)";
+        ProcIsExeWritable    "proc.is_exe_writable"                   Bool None     "the process may write its executable";
+        ProcExeIno           "proc.exe_ino"                           Int  None     "executable's inode number";
+        ProcExeInoCtime      "proc.exe_ino.ctime"                     Int  None     "executable inode's change time (ns since the epoch)";
+        ProcExeInoMtime      "proc.exe_ino.mtime"                     Int  None     "executable inode's modification time (ns since the epoch)";
+        ProcExeCtimeToStart  "proc.exe_ino.ctime_duration_proc_start" Int  None     "ns from the executable's change time to the process start";
         ThreadTid            "thread.tid"                             Int  None     "thread id";
         ThreadCapPermitted   "thread.cap_permitted"                   Str  None     "permitted capabilities";
         ThreadCapEffective   "thread.cap_effective"                   Str  None     "effective capabilities";
@@ -155,12 +162,6 @@ fields! {
     unavailable {
         "evt.buffer"                             Str  None     "I/O buffer (not captured)";
         "evt.cpu"                                Int  None     "CPU (not captured)";
-        "proc.is_exe_upper_layer"                Bool None     "executable in the overlay upper layer (not available)";
-        "proc.is_exe_writable"                   Bool None     "executable writable (not available)";
-        "proc.exe_ino"                           Int  None     "executable inode (not available)";
-        "proc.exe_ino.ctime"                     Int  None     "(not available)";
-        "proc.exe_ino.mtime"                     Int  None     "(not available)";
-        "proc.exe_ino.ctime_duration_proc_start" Int  None     "(not available)";
         "fd.cip.name"                            Str  None     "DNS name of the client (not available)";
         "fd.sip.name"                            Str  None     "DNS name of the server (not available)";
         "fd.lip.name"                            Str  None     "(not available)";
@@ -312,7 +313,11 @@ mod tests {
         assert!(bind("proc.aname", None).unwrap().any);
         let b = bind("container.mount.dest", Some("/proc*")).unwrap();
         assert_eq!((b.f, b.arg), (F::Unavailable, Arg::Key("/proc*".into())));
-        assert_eq!(bind("proc.exe_ino.ctime", None).unwrap().f, F::Unavailable);
+        assert_eq!(
+            bind("proc.exe_ino.ctime", None).unwrap().f,
+            F::ProcExeInoCtime
+        );
+        assert_eq!(bind("evt.buffer", None).unwrap().f, F::Unavailable);
     }
 
     #[test]

@@ -17,14 +17,14 @@ use std::{
     path::Path,
 };
 
-use sysaudit_common::{flags, TaskCreds};
+use sysaudit_common::{exe, flags, TaskCreds};
 
 use crate::{
     event::{
         ArgValue, Args, Event, ExecEvent, ExitEvent, ForkEvent, SyscallEvent, Task, Timestamp,
     },
     probe::{
-        decode::{comm, Record},
+        decode::{self, comm, Record},
         SyscallSet,
     },
     syscalls::{args, table, Abi},
@@ -249,18 +249,46 @@ impl State {
                 argv,
                 env,
                 filename,
+                exe: exe_path,
+                cwd,
             } => {
                 let filename = String::from_utf8_lossy(filename).into_owned();
                 let mut task = self.task(&rec.hdr);
                 // runc's init pivots into the rootfs before it execs the workload.
                 self.procs.reroot(task.pid);
-                task.exe = self.exe_path(&task, &filename);
+                let f = rec.exe;
+                // The kernel read the new image's path at exec: race-free, and right for
+                // fexecve and memfds, where the path given is not the file's.
+                task.exe = if f.flags & exe::FOUND != 0 && !exe_path.is_empty() {
+                    if f.flags & exe::PSEUDO != 0 {
+                        String::from_utf8_lossy(exe_path[0]).into_owned()
+                    } else {
+                        decode::path_of(exe_path)
+                    }
+                } else {
+                    self.exe_path(&task, &filename)
+                };
                 self.pending_exec.insert(task.tid, filename.clone());
                 if self.pending_exec.len() > 4096 {
                     // Exec exits that were never traced (outside the interesting set).
                     self.pending_exec.clear();
                 }
-                let mut attrs = self.procs.attrs_at_exec(task.pid, task.ppid);
+                // Without the kernel's working directory (an unexpected VFS layout) /proc
+                // fills in, while the process lives.
+                let mut attrs = if f.flags & exe::CWD != 0 {
+                    let mut a = self.procs.inherited_attrs(task.pid, task.ppid);
+                    a.cwd = decode::path_of(cwd);
+                    a
+                } else {
+                    self.procs.attrs_at_exec(task.pid, task.ppid)
+                };
+                attrs.exe_ino = f.ino;
+                attrs.exe_ctime = f.ctime_ns;
+                attrs.exe_mtime = f.mtime_ns;
+                attrs.exe_writable = f.flags & exe::WRITABLE != 0;
+                attrs.exe_upper_layer = f.flags & exe::UPPER_LAYER != 0;
+                attrs.exe_lower_layer = f.flags & exe::LOWER_LAYER != 0;
+                attrs.exe_from_memfd = f.flags & exe::FROM_MEMFD != 0;
                 // What the kernel read at exec beats /proc (which a short process has left).
                 let c = rec.creds;
                 if c.vpid != 0 {
@@ -582,8 +610,14 @@ mod tests {
             env_len: 4,
             _pad: 0,
             creds: Default::default(),
+            exe: sysaudit_common::ExeFacts {
+                flags: sysaudit_common::exe::FOUND | sysaudit_common::exe::CWD,
+                exe_len: 11,
+                cwd_len: 4,
+                ..Default::default()
+            },
         });
-        exec.extend_from_slice(b"sh\0-c\0A=1\0/bin/sh");
+        exec.extend_from_slice(b"sh\0bin\0usr\0tmp\0sh\0-c\0A=1\0/bin/sh");
         let bases = [
             syscall_bytes(257, 3, &[b"etc/passwd"], &[]),
             syscall_bytes(42, 0, &[], &[2, 0, 0, 80, 10, 0, 0, 1]),

@@ -194,6 +194,7 @@ pub(crate) fn read_attrs(pid: u32, root: &Path) -> Option<ProcAttrs> {
         vpid: status_ns_last(&status, "NSpid:").unwrap_or(0),
         sid: status_ns_last(&status, "NSsid:").unwrap_or(0),
         vpgid: status_ns_last(&status, "NSpgid:").unwrap_or(0),
+        ..ProcAttrs::default()
     })
 }
 

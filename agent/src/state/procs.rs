@@ -245,6 +245,12 @@ impl ProcessTable {
                 return a;
             }
         }
+        self.inherited_attrs(pid, ppid)
+    }
+
+    /// What an exec'ing process had, or else its parent: the base the kernel's facts of the
+    /// exec complete.
+    pub(crate) fn inherited_attrs(&self, pid: u32, ppid: u32) -> ProcAttrs {
         match self.procs.get(&pid) {
             Some(p) => p.attrs.clone(),
             None => {
