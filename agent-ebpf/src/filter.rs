@@ -16,7 +16,7 @@ use crate::maps::{
 /// Read a field of a BTF pointer at an offset the verifier knows (a frozen .rodata constant):
 /// a plain load, no helper.
 #[inline(always)]
-fn field<T: Copy>(base: *const u8, off: u32) -> T {
+pub(crate) fn field<T: Copy>(base: *const u8, off: u32) -> T {
     // SAFETY: `base` is a BTF pointer and `off` a field offset from the running kernel's BTF;
     // the verifier checks the load against the BTF type and makes it fault-safe (PROBE_MEM).
     unsafe { core::ptr::read_volatile(base.add(off as usize) as *const T) }

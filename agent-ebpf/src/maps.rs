@@ -65,6 +65,9 @@ pub(crate) static OFFSETS: KernelOffsets = KernelOffsets {
     task_cgroups: 0,
     css_set_dfl_cgrp: 0,
     task_real_parent: 0,
+    task_comm: 0,
+    cred_uid: 0,
+    cred_gid: 0,
 };
 
 #[no_mangle]

@@ -527,6 +527,12 @@ pub struct KernelOffsets {
     pub css_set_dfl_cgrp: u32,
     /// `task_struct.real_parent`.
     pub task_real_parent: u32,
+    /// `task_struct.comm`.
+    pub task_comm: u32,
+    /// `cred.uid` (real).
+    pub cred_uid: u32,
+    /// `cred.gid` (real).
+    pub cred_gid: u32,
 }
 
 /// Offsets for the executable and working-directory facts read at exec: files, paths,

@@ -42,6 +42,9 @@ pub(crate) fn kernel_offsets(btf: &Btf) -> Result<KernelOffsets, ProbeError> {
         task_cgroups: offset_of(btf, "task_struct", "cgroups")?,
         css_set_dfl_cgrp: offset_of(btf, "css_set", "dfl_cgrp")?,
         task_real_parent: offset_of(btf, "task_struct", "real_parent")?,
+        task_comm: offset_of(btf, "task_struct", "comm")?,
+        cred_uid: offset_of(btf, "cred", "uid")?,
+        cred_gid: offset_of(btf, "cred", "gid")?,
     })
 }
 
