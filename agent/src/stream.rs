@@ -47,6 +47,7 @@ impl Stats {
     pub(crate) fn lost(&self) -> u64 {
         self.kernel.ring_full
             + self.kernel.too_big
+            + self.kernel.no_scratch
             + self.kernel.lifecycle_lost
             + self.decode_errors
     }
