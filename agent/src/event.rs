@@ -2,6 +2,8 @@
 //! rules engine evaluates. Its serde form *is* the capture format, so replaying a capture goes
 //! through exactly the same types as live detection.
 
+use std::sync::Arc;
+
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
 pub use crate::syscalls::{
@@ -96,22 +98,27 @@ pub struct Task {
     pub ppid: u32,
     /// Thread name (`task_struct::comm`, at most 15 bytes).
     pub comm: String,
-    /// Path of the executable as given to execve (container-relative inside containers).
-    pub exe: String,
+    /// Path of the executable (container-relative inside containers). Shared, not copied, by
+    /// every event of the process, as are the names and the container id below.
+    pub exe: Arc<str>,
     /// Real user id (in the initial user namespace).
     pub uid: u32,
     /// Real group id (in the initial user namespace).
     pub gid: u32,
     /// Names of `uid` and `gid` in the task's own root (its container's /etc/passwd).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub user: String,
+    #[serde(default, skip_serializing_if = "str_is_empty")]
+    pub user: Arc<str>,
     /// Name of `gid`, found as `user` is (empty: unknown).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub group: String,
+    #[serde(default, skip_serializing_if = "str_is_empty")]
+    pub group: Arc<str>,
     /// Id of the task's cgroup v2 cgroup.
     pub cgroup_id: u64,
     /// Container id (full), or `host`.
-    pub container_id: String,
+    pub container_id: Arc<str>,
+}
+
+fn str_is_empty(s: &Arc<str>) -> bool {
+    s.is_empty()
 }
 
 /// A syscall and its result.

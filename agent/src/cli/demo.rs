@@ -112,7 +112,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .run(
             None,
             |st, ev| {
-                if ev.task().container_id != id {
+                if *ev.task().container_id != *id {
                     return Flow::Continue;
                 }
                 for al in detector.step(ev, st) {

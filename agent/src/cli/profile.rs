@@ -233,7 +233,7 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
                 if let Some(w) = &want {
                     let t = ev.task();
                     if watch_dir.borrow().is_none() && t.container_id.starts_with(w.as_str()) {
-                        *container_id.borrow_mut() = Some(t.container_id.clone());
+                        *container_id.borrow_mut() = Some(t.container_id.to_string());
                         if let Some(p) = st.containers.path(t.cgroup_id) {
                             *watch_dir.borrow_mut() = Some(cg_root.join(p.trim_start_matches('/')));
                         }

@@ -96,7 +96,7 @@ pub(crate) fn running(
         .filter(|c| c.id.starts_with(want))
         .cloned()
         .collect();
-    let ids: BTreeSet<&str> = hits.iter().map(|c| c.id.as_str()).collect();
+    let ids: BTreeSet<&str> = hits.iter().map(|c| &*c.id).collect();
     if ids.len() > 1 {
         bail!(
             "--container '{want}' is ambiguous: it matches {}",

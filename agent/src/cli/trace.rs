@@ -106,7 +106,7 @@ fn describe(cfg: &TraceConfig) -> String {
 /// One line of human-readable output.
 pub(crate) fn text_line(ev: &Event) -> String {
     let t = ev.task();
-    let ctr = if t.container_id == HOST {
+    let ctr = if &*t.container_id == HOST {
         HOST.to_string()
     } else {
         t.container_id.chars().take(12).collect()

@@ -308,7 +308,7 @@ impl<'a> Ctx<'a> {
             }
             F::ProcPexePath => {
                 let e = &self.parent()?.exe;
-                (!e.is_empty()).then_some(Val::Str(Cow::Borrowed(e.as_str())))
+                (!e.is_empty()).then_some(Val::Str(Cow::Borrowed(e)))
             }
             F::ProcPcmdline => self
                 .pcmdline
@@ -325,7 +325,7 @@ impl<'a> Ctx<'a> {
             }
             F::ProcIsExeFromMemfd => {
                 let p = self.proc()?;
-                let e = p.exe.as_str();
+                let e = &*p.exe;
                 Some(Val::Bool(
                     p.attrs.exe_from_memfd || e.starts_with("/memfd:") || e.starts_with("memfd:"),
                 ))
@@ -347,16 +347,14 @@ impl<'a> Ctx<'a> {
             F::ThreadCapEffective => owned(caps(self.proc()?.attrs.cap_effective)),
             F::ThreadCapInheritable => owned(caps(self.proc()?.attrs.cap_inheritable)),
             F::UserUid => Some(Val::Int(t.uid as i64)),
-            F::UserName => (!t.user.is_empty()).then_some(Val::Str(Cow::Borrowed(t.user.as_str()))),
+            F::UserName => (!t.user.is_empty()).then_some(Val::Str(Cow::Borrowed(&t.user))),
             F::UserLoginUid => Some(Val::Int(self.proc().map_or(-1, |p| p.attrs.loginuid))),
             F::UserLoginName => {
                 let n = &self.proc()?.attrs.loginname;
                 (!n.is_empty()).then_some(Val::Str(Cow::Borrowed(n.as_str())))
             }
             F::GroupGid => Some(Val::Int(t.gid as i64)),
-            F::GroupName => {
-                (!t.group.is_empty()).then_some(Val::Str(Cow::Borrowed(t.group.as_str())))
-            }
+            F::GroupName => (!t.group.is_empty()).then_some(Val::Str(Cow::Borrowed(&t.group))),
             F::FdNum => Some(Val::Int(self.fd()?.num)),
             F::FdType => s(self.fd()?.info.kind.name()),
             F::FdTypeChar => s(self.fd()?.info.kind.typechar()),
@@ -416,7 +414,7 @@ impl<'a> Ctx<'a> {
             F::FdConnected => Some(Val::Bool(self.fd()?.info.connected)),
             F::FdNameChanged => Some(Val::Bool(self.fd()?.name_changed)),
             F::ContainerId | F::ContainerFullId | F::ContainerName => {
-                if t.container_id == HOST {
+                if &*t.container_id == HOST {
                     return s(HOST);
                 }
                 if b.f == F::ContainerId {
@@ -426,7 +424,7 @@ impl<'a> Ctx<'a> {
                 }
             }
             F::ContainerType => {
-                if t.container_id == HOST {
+                if &*t.container_id == HOST {
                     return s(HOST);
                 }
                 let cg = self.st.containers.peek(t.cgroup_id)?;
@@ -488,7 +486,7 @@ fn ancestor_field<'a>(f: F, a: &'a Process) -> Option<Val<'a>> {
     match f {
         F::ProcAname => s(&a.comm),
         F::ProcAexe => s(a.args.first().unwrap_or(&a.comm)),
-        F::ProcAexePath => (!a.exe.is_empty()).then_some(Val::Str(Cow::Borrowed(a.exe.as_str()))),
+        F::ProcAexePath => (!a.exe.is_empty()).then_some(Val::Str(Cow::Borrowed(&a.exe))),
         _ => Some(Val::Int(a.pid as i64)),
     }
 }

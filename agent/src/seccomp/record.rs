@@ -33,7 +33,7 @@ pub(crate) fn recorded(
     for (cg, k) in probe.profiles()? {
         let mine = match target {
             Target::Cgroup(i) => cg == i,
-            Target::Container(c) => containers.resolve(cg, 0, true).is_some_and(|x| x.id == c),
+            Target::Container(c) => containers.resolve(cg, 0, true).is_some_and(|x| &*x.id == c),
             Target::Unknown => false,
         };
         if mine {

@@ -23,8 +23,9 @@ use super::{
 /// A container as sysaudit knows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Container {
-    /// Full id (64 hex for most runtimes, the cgroup name for plain runc).
-    pub(crate) id: String,
+    /// Full id (64 hex for most runtimes, the cgroup name for plain runc), shared with the
+    /// container's events.
+    pub(crate) id: Arc<str>,
     pub(crate) runtime: Runtime,
     pub(crate) cgroup_path: String,
     pub(crate) cgroup_id: u64,
@@ -113,7 +114,7 @@ impl Containers {
                 .and_then(cgroup_path::fallback_id)
                 .unwrap_or_else(|| format!("cgroup-{cgroup_id}"));
             entry.container = Some(Arc::new(Container {
-                id,
+                id: id.into(),
                 runtime: Runtime::Unknown,
                 cgroup_path: entry.path.clone().unwrap_or_default(),
                 cgroup_id,
@@ -150,7 +151,7 @@ impl Containers {
             .unwrap_or(PathKind::Other);
         let container = match &kind {
             PathKind::Container { runtime, id } => Some(Arc::new(Container {
-                id: id.clone(),
+                id: id.as_str().into(),
                 runtime: *runtime,
                 cgroup_path: path.clone().unwrap_or_default(),
                 cgroup_id,
@@ -198,7 +199,7 @@ impl Containers {
                 path: None,
                 kind: PathKind::Other,
                 container: Some(Arc::new(Container {
-                    id: container_id.to_string(),
+                    id: container_id.into(),
                     runtime: Runtime::Unknown,
                     cgroup_path: String::new(),
                     cgroup_id,

@@ -15,6 +15,7 @@ pub(crate) mod users;
 use std::{
     collections::{BTreeSet, HashMap},
     path::Path,
+    sync::Arc,
 };
 
 use sysaudit_common::{exe, flags, TaskCreds};
@@ -83,6 +84,8 @@ pub struct State {
     /// Filename of an exec whose `execve` exit has not been seen yet, by thread.
     pending_exec: FastMap<u32, String>,
     live: bool,
+    /// [`HOST`], shared by every host event.
+    host_id: Arc<str>,
     /// The kernel sends every syscall the state follows ([`needed_syscalls`]): working
     /// directories and descriptors are known here. A narrow `trace --syscalls` does not, and
     /// relative paths are then resolved from /proc.
@@ -102,6 +105,7 @@ impl State {
             boot_to_real_ns: boot_to_real_offset(),
             pending_exec: FastMap::default(),
             live: true,
+            host_id: Arc::from(HOST),
             follows: false,
         }
     }
@@ -116,6 +120,7 @@ impl State {
             boot_to_real_ns: 0,
             pending_exec: FastMap::default(),
             live: false,
+            host_id: Arc::from(HOST),
             follows: true,
         }
     }
@@ -135,7 +140,7 @@ impl State {
         let non_host = hdr.flags & flags::NON_HOST_PIDNS != 0;
         let container_id = match self.containers.resolve(hdr.cgroup_id, tgid, non_host) {
             Some(c) => c.id.clone(),
-            None => HOST.to_string(),
+            None => self.host_id.clone(),
         };
         let p = self.procs.of_record(tgid, &comm, uid, hdr.cgroup_id);
         // Names come from the process's own root (its container's passwd), looked up once
@@ -157,8 +162,8 @@ impl State {
             p.names = Some(procs::Names {
                 uid,
                 gid,
-                user: user.unwrap_or_default(),
-                group: group.unwrap_or_default(),
+                user: user.map(Arc::from).unwrap_or_default(),
+                group: group.map(Arc::from).unwrap_or_default(),
             });
         }
         let names = p.names.as_ref();
@@ -261,12 +266,12 @@ impl State {
                 // fexecve and memfds, where the path given is not the file's.
                 task.exe = if f.flags & exe::FOUND != 0 && !exe_path.is_empty() {
                     if f.flags & exe::PSEUDO != 0 {
-                        String::from_utf8_lossy(exe_path[0]).into_owned()
+                        Arc::from(String::from_utf8_lossy(exe_path[0]))
                     } else {
-                        decode::path_of(exe_path)
+                        Arc::from(decode::path_of(exe_path))
                     }
                 } else {
-                    self.exe_path(&task, &filename)
+                    Arc::from(self.exe_path(&task, &filename))
                 };
                 self.pending_exec.insert(task.tid, filename.clone());
                 if self.pending_exec.len() > 4096 {
@@ -398,7 +403,7 @@ impl State {
                 if let Some(prev) = self
                     .procs
                     .get(task.pid)
-                    .map(|p| p.exe.clone())
+                    .map(|p| p.exe.to_string())
                     .filter(|e| !e.is_empty())
                 {
                     return prev;
@@ -558,7 +563,7 @@ mod tests {
             (e.task.pid, e.task.tid, e.task.uid, e.task.gid),
             (42, 43, 6, 5)
         );
-        assert_eq!(e.task.container_id, HOST);
+        assert_eq!(&*e.task.container_id, HOST);
         assert_eq!(e.ret, Some(3));
         // The open put the file in the process's descriptor table.
         assert_eq!(

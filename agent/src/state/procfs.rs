@@ -122,7 +122,7 @@ pub(super) fn read_proc(pid: u32) -> Option<Process> {
         pid,
         ppid,
         comm,
-        exe,
+        exe: exe.into(),
         args,
         uid,
         cgroup_id: 0,

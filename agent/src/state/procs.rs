@@ -22,8 +22,8 @@ pub(crate) struct Process {
     pub(crate) ppid: u32,
     /// `task->comm` after the last exec (threads may rename themselves; events carry theirs).
     pub(crate) comm: String,
-    /// Path given to the last execve (Falco's `proc.exepath` as far as it can be known).
-    pub(crate) exe: String,
+    /// The executable of the last exec (Falco's `proc.exepath`), shared with its events.
+    pub(crate) exe: Arc<str>,
     /// argv of the last exec (argv[0] is Falco's `proc.exe`).
     pub(crate) args: Vec<String>,
     pub(crate) uid: u32,
@@ -45,8 +45,8 @@ pub(crate) struct Process {
 pub(crate) struct Names {
     pub(crate) uid: u32,
     pub(crate) gid: u32,
-    pub(crate) user: String,
-    pub(crate) group: String,
+    pub(crate) user: Arc<str>,
+    pub(crate) group: Arc<str>,
 }
 
 impl Process {
@@ -155,7 +155,7 @@ impl ProcessTable {
                 pid,
                 ppid,
                 comm: comm.to_string(),
-                exe: exe.to_string(),
+                exe: exe.into(),
                 uid,
                 cgroup_id,
                 ..Default::default()
