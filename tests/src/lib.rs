@@ -275,13 +275,29 @@ impl Agent {
     }
 }
 
-/// Run `sysaudit ARGS` to completion (for commands that end by themselves).
+/// Run `sysaudit ARGS` to completion (for commands that end by themselves). A command that
+/// has not ended after two minutes is killed and the test fails, rather than the suite hanging.
 pub fn sysaudit(args: &[&str]) -> AgentOutput {
-    let o = Command::new(bin())
+    let child = Command::new(bin())
         .args(args)
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run sysaudit");
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let o = match rx.recv_timeout(Duration::from_secs(120)) {
+        Ok(o) => o.expect("wait for sysaudit"),
+        Err(_) => {
+            // SAFETY: signalling the child we spawned, by pid.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            panic!("sysaudit {args:?} did not end within 120 s");
+        }
+    };
     AgentOutput {
         status: o.status,
         stdout: String::from_utf8_lossy(&o.stdout).into_owned(),

@@ -408,6 +408,35 @@ fn a_container_already_running_is_flagged() {
     assert!(names(&p).contains(&"openat"), "{p}");
 }
 
+/// Regression: a container found running whose cgroup empties before the recorder's first
+/// look (it ends while the probe loads) left `profile --container` waiting forever.
+#[test]
+fn a_container_that_ends_while_the_probe_loads_ends_the_recording() {
+    if !privileged() {
+        return;
+    }
+    let c = TestContainer::new(&["sh", "-c", "sleep 0.3"]);
+    let b = Bundle {
+        dir: c.bundle.dir.clone(),
+        id: c.bundle.id.clone(),
+        config: c.bundle.config.clone(),
+    };
+    let runner = thread::spawn(move || Runc::default().run(&b));
+    let cg = Path::new("/sys/fs/cgroup/unified")
+        .join(PARENT)
+        .join(c.id());
+    for _ in 0..300 {
+        if cg.exists() {
+            break;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    // Ends by itself (the harness fails a run past two minutes).
+    let res = sysaudit(&["profile", "--container", c.id()]);
+    let _ = runner.join();
+    assert_eq!(res.status.code(), Some(3), "{}", res.stderr);
+}
+
 /// crun refuses this hybrid cgroup layout, so — as on such hosts in production — it runs in a
 /// private mount namespace without the cgroup2 mount, from a cgroup2 leaf of its own: the
 /// container is known to sysaudit by that leaf's name.

@@ -154,6 +154,10 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
     let mut watch_dir: Option<PathBuf> = None;
     // The cgroup the kernel records under, when known up front.
     let mut fixed_id: Option<u64> = None;
+    // The target had processes when recording started: its cgroup emptying (or going away)
+    // ends the recording even if that happens before the first look (regression: a
+    // container that ended while the probe was still loading left `profile` waiting).
+    let mut was_populated = false;
     let (scope, profiles, label) = match &cfg.target {
         Target::Command(argv) => {
             let cg = OwnCgroup::create()?;
@@ -169,6 +173,7 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
         Target::Cgroup { path, id, level } => {
             let dir = cg_root.join(path.trim_start_matches('/'));
             let busy = populated(&dir).unwrap_or(false);
+            was_populated = busy;
             if busy {
                 reasons.push(format!("cgroup {path} already had processes when recording started; their earlier syscalls are missing"));
             }
@@ -184,6 +189,7 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
             let running = select::running(&state.containers.scan(), want)?;
             match running.first() {
                 Some(c) => {
+                    was_populated = true;
                     reasons.push(format!("container {} was already running when recording started; its start-up syscalls are missing", c.id));
                     let level = cgroup_path::level(&c.cgroup_path);
                     watch_dir = Some(cg_root.join(c.cgroup_path.trim_start_matches('/')));
@@ -220,7 +226,6 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
     // Both callbacks read them: the event handler learns a late container's cgroup.
     let container_id: std::cell::RefCell<Option<String>> = std::cell::RefCell::new(None);
     let watch_dir = std::cell::RefCell::new(watch_dir);
-    let mut was_populated = false;
     let tty = std::io::stderr().is_terminal();
     let mut last_status = Instant::now();
     let mut last_count = usize::MAX;
