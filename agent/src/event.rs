@@ -2,7 +2,7 @@
 //! rules engine evaluates. Its serde form *is* the capture format, so replaying a capture goes
 //! through exactly the same types as live detection.
 
-use std::sync::Arc;
+use std::{borrow::Cow, sync::Arc};
 
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
@@ -96,8 +96,9 @@ pub struct Task {
     pub tid: u32,
     /// Parent process id in the host pid namespace (0: unknown).
     pub ppid: u32,
-    /// Thread name (`task_struct::comm`, at most 15 bytes).
-    pub comm: String,
+    /// Thread name (`task_struct::comm`, at most 15 bytes); shared with the process table
+    /// while it is the process's name.
+    pub comm: Arc<str>,
     /// Path of the executable (container-relative inside containers). Shared, not copied, by
     /// every event of the process, as are the names and the container id below.
     pub exe: Arc<str>,
@@ -127,8 +128,9 @@ pub struct SyscallEvent {
     /// The calling task.
     #[serde(flatten)]
     pub task: Task,
-    /// Syscall name, as libseccomp knows it (`syscall_N` when it does not).
-    pub syscall: String,
+    /// Syscall name, as libseccomp knows it (`syscall_N` when it does not); borrowed from
+    /// the syscall table, not copied, for known syscalls.
+    pub syscall: Cow<'static, str>,
     /// Syscall number in the table of `abi`.
     pub nr: u32,
     /// ABI the call was made through.

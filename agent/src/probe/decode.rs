@@ -139,9 +139,9 @@ fn split(b: &[u8], n: usize) -> Result<(&[u8], &[u8]), DecodeError> {
 }
 
 /// `comm` without its NUL padding.
-pub(crate) fn comm(c: &[u8; TASK_COMM_LEN]) -> String {
+pub(crate) fn comm_bytes(c: &[u8; TASK_COMM_LEN]) -> &[u8] {
     let end = c.iter().position(|b| *b == 0).unwrap_or(c.len());
-    String::from_utf8_lossy(&c[..end]).into_owned()
+    &c[..end]
 }
 
 #[cfg(test)]
@@ -202,7 +202,7 @@ pub(crate) mod tests {
         assert_eq!(rec.nr, 264);
         assert_eq!(strings, [Some(&b"/a"[..]), Some(&b"/bb"[..])]);
         assert_eq!(addr, Some(&[1u8, 0, b'x'][..]));
-        assert_eq!(comm(&rec.hdr.comm), "cat");
+        assert_eq!(comm_bytes(&rec.hdr.comm), b"cat");
     }
 
     #[test]

@@ -185,7 +185,7 @@ impl<'a> Ctx<'a> {
             F::EvtIsOpenRead | F::EvtIsOpenWrite | F::EvtIsOpenExec | F::EvtIsOpenCreate => {
                 let e = self.sys()?;
                 if !matches!(
-                    e.syscall.as_str(),
+                    e.syscall.as_ref(),
                     "open" | "openat" | "openat2" | "creat" | "open_by_handle_at"
                 ) {
                     return Some(Val::Bool(false));
@@ -233,13 +233,10 @@ impl<'a> Ctx<'a> {
                 )))
             }
             F::ProcCmdline => {
+                // The event's thread name with the process's arguments.
                 let c = self.cmdline.get_or_init(|| match self.proc() {
-                    Some(p) => {
-                        let mut q = p.clone();
-                        q.comm = t.comm.clone();
-                        q.cmdline()
-                    }
-                    None => t.comm.clone(),
+                    Some(p) => crate::state::procs::cmdline(&t.comm, &p.args),
+                    None => t.comm.to_string(),
                 });
                 Some(Val::Str(Cow::Borrowed(c.as_str())))
             }
@@ -281,8 +278,8 @@ impl<'a> Ctx<'a> {
                 self.ancestors()
                     .iter()
                     .find(|a| a.attrs.vpid == sid && sid != 0)
-                    .map(|a| a.comm.as_str())
-                    .or((vpid == sid && sid != 0).then_some(t.comm.as_str()))
+                    .map(|a| &*a.comm)
+                    .or((vpid == sid && sid != 0).then_some(&*t.comm))
                     .and_then(s)
             }
             F::ProcVpgid => {
@@ -304,7 +301,7 @@ impl<'a> Ctx<'a> {
             F::ProcPname => s(&self.parent()?.comm),
             F::ProcPexe => {
                 let p = self.parent()?;
-                s(p.args.first().unwrap_or(&p.comm))
+                s(p.args.first().map_or(&*p.comm, String::as_str))
             }
             F::ProcPexePath => {
                 let e = &self.parent()?.exe;
@@ -312,7 +309,10 @@ impl<'a> Ctx<'a> {
             }
             F::ProcPcmdline => self
                 .pcmdline
-                .get_or_init(|| self.parent().map(Process::cmdline))
+                .get_or_init(|| {
+                    self.parent()
+                        .map(|p| crate::state::procs::cmdline(&p.comm, &p.args))
+                })
                 .as_deref()
                 .map(|c| Val::Str(Cow::Borrowed(c))),
             F::ProcAname | F::ProcAexe | F::ProcAexePath | F::ProcApid => {
@@ -485,7 +485,7 @@ impl<'a> Ctx<'a> {
 fn ancestor_field<'a>(f: F, a: &'a Process) -> Option<Val<'a>> {
     match f {
         F::ProcAname => s(&a.comm),
-        F::ProcAexe => s(a.args.first().unwrap_or(&a.comm)),
+        F::ProcAexe => s(a.args.first().map_or(&*a.comm, String::as_str)),
         F::ProcAexePath => (!a.exe.is_empty()).then_some(Val::Str(Cow::Borrowed(&a.exe))),
         _ => Some(Val::Int(a.pid as i64)),
     }

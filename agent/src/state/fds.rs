@@ -258,10 +258,10 @@ impl FdTables {
             return Some(FdView {
                 num: c.fd,
                 info: Cow::Owned(c.info),
-                name_changed: matches!(e.syscall.as_str(), "sendto" | "sendmsg" | "recvfrom"),
+                name_changed: matches!(e.syscall.as_ref(), "sendto" | "sendmsg" | "recvfrom"),
             });
         }
-        if matches!(e.syscall.as_str(), "execve" | "execveat") {
+        if matches!(e.syscall.as_ref(), "execve" | "execveat") {
             return None;
         }
         let fd = int(e, "fd").or_else(|| int(e, "oldfd"))?;
@@ -298,7 +298,7 @@ impl FdTables {
             })
         };
         let existing = |fd: Option<i64>| fd.and_then(|fd| Some((fd, self.get(pid, fd)?.clone())));
-        match e.syscall.as_str() {
+        match e.syscall.as_ref() {
             "open" | "openat" | "openat2" | "creat" | "open_by_handle_at" => {
                 let raw = text(e, "name").unwrap_or_default();
                 let path = e.path.as_deref().unwrap_or(raw);
@@ -442,7 +442,7 @@ mod tests {
                 tid: pid,
                 ..Default::default()
             },
-            syscall: name.into(),
+            syscall: name.to_string().into(),
             nr: 0,
             abi: Abi::X86_64,
             ret: Some(ret),

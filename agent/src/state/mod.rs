@@ -25,7 +25,7 @@ use crate::{
         ArgValue, Args, Event, ExecEvent, ExitEvent, ForkEvent, SyscallEvent, Task, Timestamp,
     },
     probe::{
-        decode::{self, comm, Record},
+        decode::{self, comm_bytes, Record},
         SyscallSet,
     },
     syscalls::{args, table, Abi},
@@ -136,13 +136,21 @@ impl State {
         let tid = hdr.pid_tgid as u32;
         let uid = hdr.uid_gid as u32;
         let gid = (hdr.uid_gid >> 32) as u32;
-        let comm = comm(&hdr.comm);
+        let raw_comm = comm_bytes(&hdr.comm);
         let non_host = hdr.flags & flags::NON_HOST_PIDNS != 0;
         let container_id = match self.containers.resolve(hdr.cgroup_id, tgid, non_host) {
             Some(c) => c.id.clone(),
             None => self.host_id.clone(),
         };
-        let p = self.procs.of_record(tgid, &comm, uid, hdr.cgroup_id);
+        let p = self
+            .procs
+            .of_record(tgid, &String::from_utf8_lossy(raw_comm), uid, hdr.cgroup_id);
+        // Most events are the process's main thread under its name: share it.
+        let comm: Arc<str> = if p.comm.as_bytes() == raw_comm {
+            p.comm.clone()
+        } else {
+            Arc::from(String::from_utf8_lossy(raw_comm))
+        };
         // Names come from the process's own root (its container's passwd), looked up once
         // per process and ids.
         if p.names
@@ -460,7 +468,7 @@ impl State {
             Event::Syscall(s) => {
                 self.fds.observe(s);
                 if s.ret == Some(0) {
-                    match s.syscall.as_str() {
+                    match s.syscall.as_ref() {
                         "chdir" => {
                             if let Some(p) = &s.path {
                                 self.procs.chdir(s.task.pid, p);

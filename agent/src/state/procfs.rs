@@ -121,7 +121,7 @@ pub(super) fn read_proc(pid: u32) -> Option<Process> {
     Some(Process {
         pid,
         ppid,
-        comm,
+        comm: comm.into(),
         exe: exe.into(),
         args,
         uid,

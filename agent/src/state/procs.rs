@@ -21,7 +21,7 @@ pub(crate) struct Process {
     pub(crate) pid: u32,
     pub(crate) ppid: u32,
     /// `task->comm` after the last exec (threads may rename themselves; events carry theirs).
-    pub(crate) comm: String,
+    pub(crate) comm: Arc<str>,
     /// The executable of the last exec (Falco's `proc.exepath`), shared with its events.
     pub(crate) exe: Arc<str>,
     /// argv of the last exec (argv[0] is Falco's `proc.exe`).
@@ -49,16 +49,16 @@ pub(crate) struct Names {
     pub(crate) group: Arc<str>,
 }
 
-impl Process {
-    /// `proc.cmdline`: name and arguments.
-    pub(crate) fn cmdline(&self) -> String {
-        let mut s = self.comm.clone();
-        for a in self.args.iter().skip(1) {
-            s.push(' ');
-            s.push_str(a);
-        }
-        s
+impl Process {}
+
+/// `comm` and the arguments after argv[0], space-separated (Falco's `proc.cmdline`).
+pub(crate) fn cmdline(comm: &str, args: &[String]) -> String {
+    let mut s = comm.to_string();
+    for a in args.iter().skip(1) {
+        s.push(' ');
+        s.push_str(a);
     }
+    s
 }
 
 /// How long an exited process stays in the table.
@@ -124,7 +124,7 @@ impl ProcessTable {
                 .flatten()
                 .unwrap_or_else(|| Process {
                     pid,
-                    comm: comm.to_string(),
+                    comm: comm.into(),
                     uid,
                     cgroup_id,
                     ..Default::default()
@@ -154,7 +154,7 @@ impl ProcessTable {
             Process {
                 pid,
                 ppid,
-                comm: comm.to_string(),
+                comm: comm.into(),
                 exe: exe.into(),
                 uid,
                 cgroup_id,
@@ -221,10 +221,10 @@ impl ProcessTable {
     }
 
     /// The process renamed itself (prctl PR_SET_NAME; busybox applets do it after a re-exec).
-    pub(crate) fn rename(&mut self, pid: u32, comm: &str) {
+    pub(crate) fn rename(&mut self, pid: u32, comm: &Arc<str>) {
         if let Some(p) = self.procs.get_mut(&pid) {
-            if p.comm != comm {
-                p.comm = comm.to_string();
+            if p.comm != *comm {
+                p.comm = comm.clone();
             }
         }
     }
@@ -377,12 +377,15 @@ mod tests {
         ));
         let parent = |pid| t.get(pid).map(|p| p.ppid).unwrap_or(0);
         assert_eq!((parent(30), parent(20)), (20, 10));
-        assert_eq!(t.get(30).map(|p| p.cmdline()).as_deref(), Some("cat x"));
+        assert_eq!(
+            t.get(30).map(|p| cmdline(&p.comm, &p.args)).as_deref(),
+            Some("cat x")
+        );
         assert_eq!(t.get(30).map(|p| p.ppid), Some(20));
         // CLONE_PARENT (runc's init): the forker's image, the forker's parent.
         t.fork(30, 20, 40, Timestamp(3), 0);
         let c = t.get(40).cloned().unwrap_or_default();
-        assert_eq!((c.comm.as_str(), c.ppid), ("cat", 20));
+        assert_eq!((&*c.comm, c.ppid), ("cat", 20));
         t.exit(40);
         // Threads do not create entries.
         t.fork(30, 30, 30, Timestamp(3), 0);
@@ -411,7 +414,7 @@ mod tests {
         ));
         t.fork(1, 1, 2, Timestamp(5), 7);
         let c = t.get(2).cloned().unwrap_or_default();
-        assert_eq!((c.comm.as_str(), c.ppid, c.uid), ("bash", 1, 1000));
+        assert_eq!((&*c.comm, c.ppid, c.uid), ("bash", 1, 1000));
         assert_eq!(
             (
                 c.attrs.cwd.as_str(),

@@ -157,10 +157,10 @@ pub(crate) fn all(abi: Abi) -> impl Iterator<Item = (u32, &'static str)> {
 }
 
 /// A printable name even for numbers the table lacks (`syscall_123`).
-pub(crate) fn display_name(abi: Abi, nr: u32) -> String {
+pub(crate) fn display_name(abi: Abi, nr: u32) -> std::borrow::Cow<'static, str> {
     match name(abi, nr) {
-        Some(n) => n.to_string(),
-        None => format!("syscall_{nr}"),
+        Some(n) => n.into(),
+        None => format!("syscall_{nr}").into(),
     }
 }
 
