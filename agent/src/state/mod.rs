@@ -224,7 +224,7 @@ impl State {
                             // The registers now belong to the new image: the exec record
                             // has what was passed.
                             args = Args::default();
-                            args.push("filename", ArgValue::Str(f.clone()));
+                            args.push("filename", ArgValue::Str(f.as_str().into()));
                             path = Some(f);
                         }
                     }

@@ -2,7 +2,12 @@
 //! values events carry. Argument names follow Falco's event table so that `evt.arg.<name>`
 //! means the same thing here as in Falco rules.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::{
+    cell::RefCell,
+    collections::HashMap,
+    net::{Ipv4Addr, Ipv6Addr},
+    sync::Arc,
+};
 
 use sysaudit_common::ArgSpec;
 
@@ -13,7 +18,7 @@ use super::{
 };
 
 /// How one argument is decoded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Kind {
     Fd,
     /// `AT_FDCWD` (-100) or a descriptor.
@@ -441,41 +446,55 @@ pub(crate) fn decode(name: &str, raw: &RawArgs<'_>) -> Args {
             Fd => ArgValue::Int(v as i32 as i64),
             DirFd => {
                 if v as i32 == libc::AT_FDCWD {
-                    ArgValue::Str("AT_FDCWD".into())
+                    ArgValue::Str(interned(*kind, v, || "AT_FDCWD".into()))
                 } else {
                     ArgValue::Int(v as i32 as i64)
                 }
             }
             Int => ArgValue::Int(v as i64),
             UInt => ArgValue::Int(v as i64),
-            Hex | Ptr => ArgValue::Str(format!("{v:#x}")),
+            Hex | Ptr => ArgValue::Str(format!("{v:#x}").into()),
             Path => {
                 let p = raw.strings.get(s).copied().flatten();
                 s += 1;
                 match p {
-                    Some(b) => ArgValue::Str(String::from_utf8_lossy(b).into_owned()),
+                    Some(b) => ArgValue::Str(String::from_utf8_lossy(b).into()),
                     None => ArgValue::Null,
                 }
             }
-            OpenFlags => ArgValue::Str(flags::open_flags(v)),
-            Mode => ArgValue::Str(flags::mode(v)),
-            AtFlags => ArgValue::Str(flags::bits(v, flags::AT_FLAGS)),
-            RenameFlags => ArgValue::Str(flags::bits(v, flags::RENAME_FLAGS)),
-            CloneFlags => ArgValue::Str(flags::bits(v, flags::CLONE_FLAGS)),
-            MountFlags => ArgValue::Str(flags::bits(v, flags::MOUNT_FLAGS)),
-            UmountFlags => ArgValue::Str(flags::bits(v, flags::UMOUNT_FLAGS)),
-            MemfdFlags => ArgValue::Str(flags::bits(v, flags::MEMFD_FLAGS)),
-            Prot => ArgValue::Str(flags::bits(v, flags::PROT_FLAGS)),
-            Family => ArgValue::Str(flags::enum_name(v as i64, flags::ADDRESS_FAMILIES)),
-            SockType => ArgValue::Str(flags::sock_type(v)),
+            OpenFlags => ArgValue::Str(interned(*kind, v, || flags::open_flags(v))),
+            Mode => ArgValue::Str(interned(*kind, v, || flags::mode(v))),
+            AtFlags => ArgValue::Str(interned(*kind, v, || flags::bits(v, flags::AT_FLAGS))),
+            RenameFlags => {
+                ArgValue::Str(interned(*kind, v, || flags::bits(v, flags::RENAME_FLAGS)))
+            }
+            CloneFlags => ArgValue::Str(interned(*kind, v, || flags::bits(v, flags::CLONE_FLAGS))),
+            MountFlags => ArgValue::Str(interned(*kind, v, || flags::bits(v, flags::MOUNT_FLAGS))),
+            UmountFlags => {
+                ArgValue::Str(interned(*kind, v, || flags::bits(v, flags::UMOUNT_FLAGS)))
+            }
+            MemfdFlags => ArgValue::Str(interned(*kind, v, || flags::bits(v, flags::MEMFD_FLAGS))),
+            Prot => ArgValue::Str(interned(*kind, v, || flags::bits(v, flags::PROT_FLAGS))),
+            Family => ArgValue::Str(interned(*kind, v, || {
+                flags::enum_name(v as i64, flags::ADDRESS_FAMILIES)
+            })),
+            SockType => ArgValue::Str(interned(*kind, v, || flags::sock_type(v))),
             SockAddr(_) | SockAddrOut(_) => match raw.addr {
                 Some(b) => sockaddr(b),
                 None => ArgValue::Null,
             },
-            PtraceRequest => ArgValue::Str(flags::enum_name(v as i64, flags::PTRACE_REQUESTS)),
-            BpfCmd => ArgValue::Str(flags::enum_name(v as i64, flags::BPF_CMDS)),
-            Signal => ArgValue::Str(flags::enum_name(v as i64, flags::SIGNALS)),
-            PrctlOption => ArgValue::Str(flags::enum_name(v as i64, flags::PRCTL_OPTIONS)),
+            PtraceRequest => ArgValue::Str(interned(*kind, v, || {
+                flags::enum_name(v as i64, flags::PTRACE_REQUESTS)
+            })),
+            BpfCmd => ArgValue::Str(interned(*kind, v, || {
+                flags::enum_name(v as i64, flags::BPF_CMDS)
+            })),
+            Signal => ArgValue::Str(interned(*kind, v, || {
+                flags::enum_name(v as i64, flags::SIGNALS)
+            })),
+            PrctlOption => ArgValue::Str(interned(*kind, v, || {
+                flags::enum_name(v as i64, flags::PRCTL_OPTIONS)
+            })),
         };
         out.push(arg_name, value);
     }
@@ -515,7 +534,29 @@ pub(crate) fn sockaddr(b: &[u8]) -> ArgValue {
         }
         f => flags::enum_name(f as i64, flags::ADDRESS_FAMILIES),
     };
-    ArgValue::Str(s)
+    ArgValue::Str(s.into())
+}
+
+/// Renderings of flag and enum arguments, shared: a workload passes the same few values again
+/// and again, so each (kind, value) is rendered once per thread (at most `CAP` of them).
+fn interned(kind: Kind, v: u64, render: impl FnOnce() -> String) -> Arc<str> {
+    const CAP: usize = 4096;
+    type Seen = HashMap<(Kind, u64), Arc<str>, foldhash::fast::RandomState>;
+    thread_local! {
+        static SEEN: RefCell<Seen> = RefCell::default();
+    }
+    SEEN.with(|m| {
+        let mut m = m.borrow_mut();
+        if let Some(s) = m.get(&(kind, v)) {
+            return s.clone();
+        }
+        if m.len() >= CAP {
+            m.clear();
+        }
+        let s: Arc<str> = render().into();
+        m.insert((kind, v), s.clone());
+        s
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Decoded syscall arguments: the values events carry, a JSON object on the wire.
 
-use std::fmt;
+use std::{fmt, sync::Arc};
 
 use serde::{
     de::{MapAccess, Visitor},
@@ -14,8 +14,9 @@ use serde::{
 pub enum ArgValue {
     /// A number (descriptors, counts, plain integers).
     Int(i64),
-    /// A string: a path, decoded flags or a symbolic name, hex for pointers.
-    Str(String),
+    /// A string: a path, decoded flags or a symbolic name, hex for pointers. Shared: the
+    /// flags' renderings are interned, a path is shared with the event and the fd table.
+    Str(Arc<str>),
     /// A value that could not be read (a path or address); `<NA>` when printed.
     Null,
 }
