@@ -140,7 +140,7 @@ pub struct SyscallEvent {
     pub ret: Option<i64>,
     /// The file the call is about, made absolute where it could be (Falco's `fd.name`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
+    pub path: Option<Arc<str>>,
     /// Decoded arguments, in signature order.
     #[serde(default, skip_serializing_if = "Args::is_empty")]
     pub args: Args,

@@ -19,5 +19,7 @@ mod stream;
 mod syscalls;
 
 #[cfg(test)]
+mod alloc_count;
+#[cfg(test)]
 #[path = "../../tests/src/reference.rs"]
 mod reference;

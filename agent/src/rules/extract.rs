@@ -2,7 +2,7 @@
 //! the state (process table, descriptor tables, containers) once, lazily, and hands out
 //! borrowed values so that evaluating many rules on one event allocates little.
 
-use std::{borrow::Cow, cell::OnceCell, net::IpAddr};
+use std::{borrow::Cow, cell::OnceCell, net::IpAddr, sync::Arc};
 
 use super::{
     ast::Transformer,
@@ -378,7 +378,7 @@ impl<'a> Ctx<'a> {
                 let (dir, file) = match name.rsplit_once('/') {
                     Some(("", file)) => ("/".to_string(), file.to_string()),
                     Some((d, file)) => (d.to_string(), file.to_string()),
-                    None => (String::new(), name.clone()),
+                    None => (String::new(), name.to_string()),
                 };
                 owned(if b.f == F::FdDirectory { dir } else { file })
             }
@@ -435,15 +435,15 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn fd_str(&self, f: impl Fn(&FdInfo) -> &String) -> Option<Val<'_>> {
+    fn fd_str(&self, f: impl Fn(&FdInfo) -> &Arc<str>) -> Option<Val<'_>> {
         let v = self.fd()?;
         let x = f(&v.info);
         if x.is_empty() {
             return None;
         }
         match &v.info {
-            Cow::Borrowed(i) => Some(Val::Str(Cow::Borrowed(f(i).as_str()))),
-            Cow::Owned(_) => owned(x.clone()),
+            Cow::Borrowed(i) => Some(Val::Str(Cow::Borrowed(f(i)))),
+            Cow::Owned(_) => owned(x.to_string()),
         }
     }
 

@@ -3,7 +3,7 @@
 //! close). What Falco's `fd.*` fields describe: one derivation per syscall gives both the
 //! descriptor the current event is about (`view`, what rules read) and the table's update.
 
-use std::{borrow::Cow, net::SocketAddr};
+use std::{borrow::Cow, net::SocketAddr, sync::Arc};
 
 use super::FastMap;
 
@@ -62,9 +62,9 @@ impl FdKind {
 pub(crate) struct FdInfo {
     pub(crate) kind: FdKind,
     /// Path for files; the unix socket path; empty for unnamed sockets.
-    pub(crate) name: String,
+    pub(crate) name: Arc<str>,
     /// The path exactly as the program passed it.
-    pub(crate) nameraw: String,
+    pub(crate) nameraw: Arc<str>,
     /// `tcp`, `udp`, `raw` for IP sockets.
     pub(crate) l4proto: Option<&'static str>,
     pub(crate) local: Option<SocketAddr>,
@@ -75,15 +75,16 @@ pub(crate) struct FdInfo {
 }
 
 impl FdInfo {
-    pub(crate) fn file(path: &str, raw: &str, directory: bool) -> FdInfo {
+    /// A file or directory; the names are shared with the event that opened it.
+    pub(crate) fn file(path: Arc<str>, raw: Arc<str>, directory: bool) -> FdInfo {
         FdInfo {
             kind: if directory {
                 FdKind::Directory
             } else {
                 FdKind::File
             },
-            name: path.to_string(),
-            nameraw: raw.to_string(),
+            name: path,
+            nameraw: raw,
             l4proto: None,
             local: None,
             remote: None,
@@ -115,8 +116,8 @@ impl FdInfo {
         };
         FdInfo {
             kind,
-            name: String::new(),
-            nameraw: String::new(),
+            name: Arc::default(),
+            nameraw: Arc::default(),
             l4proto,
             local: None,
             remote: None,
@@ -237,7 +238,9 @@ impl FdTables {
     /// A directory descriptor the state had not seen being opened (it predates the agent),
     /// named from /proc once.
     pub(crate) fn learn_dir(&mut self, pid: u32, fd: i64, path: &str) {
-        self.table(pid).insert(fd, FdInfo::file(path, path, true));
+        let path: Arc<str> = path.into();
+        self.table(pid)
+            .insert(fd, FdInfo::file(path.clone(), path, true));
     }
 
     /// A child process starts with a copy of its parent's descriptors.
@@ -300,8 +303,11 @@ impl FdTables {
         let existing = |fd: Option<i64>| fd.and_then(|fd| Some((fd, self.get(pid, fd)?.clone())));
         match e.syscall.as_ref() {
             "open" | "openat" | "openat2" | "creat" | "open_by_handle_at" => {
-                let raw = text(e, "name").unwrap_or_default();
-                let path = e.path.as_deref().unwrap_or(raw);
+                let raw = match e.args.get("name") {
+                    Some(ArgValue::Str(s)) => s.clone(),
+                    _ => Arc::default(),
+                };
+                let path = e.path.clone().unwrap_or_else(|| raw.clone());
                 let dir = text(e, "flags").is_some_and(|f| f.contains("O_DIRECTORY"));
                 Some(Change {
                     fd: if ok { ret } else { -1 },
@@ -310,8 +316,9 @@ impl FdTables {
                 })
             }
             "memfd_create" => {
-                let name = format!("memfd:{}", text(e, "name").unwrap_or_default());
-                let mut f = FdInfo::file(&name, &name, false);
+                let name: Arc<str> =
+                    format!("memfd:{}", text(e, "name").unwrap_or_default()).into();
+                let mut f = FdInfo::file(name.clone(), name, false);
                 f.kind = FdKind::Memfd;
                 made(f)
             }
@@ -321,7 +328,7 @@ impl FdTables {
             )),
             "eventfd" | "eventfd2" | "signalfd" | "signalfd4" | "timerfd_create"
             | "inotify_init" | "inotify_init1" | "epoll_create" | "epoll_create1" => {
-                let mut f = FdInfo::file("", "", false);
+                let mut f = FdInfo::file(Arc::default(), Arc::default(), false);
                 f.kind = FdKind::Event;
                 made(f)
             }
@@ -356,7 +363,7 @@ impl FdTables {
                             };
                         }
                     }
-                    None => info.name = addr.to_string(),
+                    None => info.name = addr.into(),
                 }
                 let done = connect && (ret == 0 || ret == -(libc::EINPROGRESS as i64));
                 if connect {
@@ -379,7 +386,7 @@ impl FdTables {
                 } else {
                     match text(e, "addr").map(|a| (a, parse_addr(a))) {
                         Some((_, Some(a))) => info.local = Some(a),
-                        Some((a, None)) => info.name = a.to_string(),
+                        Some((a, None)) => info.name = a.into(),
                         None => return None,
                     }
                 }
@@ -446,7 +453,7 @@ mod tests {
             nr: 0,
             abi: Abi::X86_64,
             ret: Some(ret),
-            path: path.map(str::to_string),
+            path: path.map(Into::into),
             args: a,
             truncated: false,
         }
@@ -467,8 +474,7 @@ mod tests {
             Some("/etc/passwd"),
         ));
         assert_eq!(
-            t.get(1, 3)
-                .map(|f| (f.kind, f.name.as_str(), f.nameraw.as_str())),
+            t.get(1, 3).map(|f| (f.kind, &*f.name, &*f.nameraw)),
             Some((FdKind::File, "/etc/passwd", "passwd"))
         );
         t.observe(&ev(
@@ -556,7 +562,7 @@ mod tests {
 
         let failed = ev(1, "openat", -2, &[("name", s("/nope"))], Some("/nope"));
         let v = t.view(&failed).unwrap();
-        assert_eq!((v.num, v.info.name.as_str()), (-1, "/nope"));
+        assert_eq!((v.num, &*v.info.name), (-1, "/nope"));
         t.observe(&failed);
         assert!(t.get(1, -1).is_none(), "a failed open keeps nothing");
 
