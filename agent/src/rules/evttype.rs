@@ -15,7 +15,7 @@ pub(crate) const PSEUDO: &[&str] = &["procexit"];
 
 struct Universe {
     names: Vec<&'static str>,
-    ids: HashMap<&'static str, usize>,
+    ids: HashMap<&'static str, usize, foldhash::fast::RandomState>,
 }
 
 fn universe() -> &'static Universe {
