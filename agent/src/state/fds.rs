@@ -436,7 +436,7 @@ mod tests {
         pid: u32,
         name: &str,
         ret: i64,
-        args: &[(&str, ArgValue)],
+        args: &[(&'static str, ArgValue)],
         path: Option<&str>,
     ) -> SyscallEvent {
         let mut a = Args::default();

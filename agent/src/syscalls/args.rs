@@ -435,10 +435,10 @@ pub(crate) struct RawArgs<'a> {
 
 /// Decode the arguments of syscall `name` into named values.
 pub(crate) fn decode(name: &str, raw: &RawArgs<'_>) -> Args {
-    let mut out = Args::default();
     let Some(sig) = signature(name) else {
-        return out;
+        return Args::default();
     };
+    let mut out = Args::with_capacity(sig.len());
     let mut s = 0;
     for (i, (arg_name, kind)) in sig.iter().enumerate() {
         let v = raw.regs[i];

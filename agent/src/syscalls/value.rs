@@ -1,6 +1,6 @@
 //! Decoded syscall arguments: the values events carry, a JSON object on the wire.
 
-use std::{fmt, sync::Arc};
+use std::{borrow::Cow, fmt, sync::Arc};
 
 use serde::{
     de::{MapAccess, Visitor},
@@ -41,14 +41,19 @@ impl fmt::Display for ArgValue {
     }
 }
 
-/// Named arguments in signature order (a JSON object on the wire).
+/// Named arguments in signature order (a JSON object on the wire). Names are borrowed from
+/// the signature table (owned only when read back from a capture).
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Args(pub Vec<(String, ArgValue)>);
+pub struct Args(pub Vec<(Cow<'static, str>, ArgValue)>);
 
 impl Args {
+    /// Room for `n` arguments.
+    pub fn with_capacity(n: usize) -> Args {
+        Args(Vec::with_capacity(n))
+    }
     /// Append an argument.
-    pub fn push(&mut self, name: &str, v: ArgValue) {
-        self.0.push((name.to_string(), v));
+    pub fn push(&mut self, name: &'static str, v: ArgValue) {
+        self.0.push((Cow::Borrowed(name), v));
     }
     /// The value of argument `name`, if present.
     pub fn get(&self, name: &str) -> Option<&ArgValue> {
@@ -81,7 +86,7 @@ impl<'de> Deserialize<'de> for Args {
             fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Args, A::Error> {
                 let mut out = Args::default();
                 while let Some((k, v)) = m.next_entry::<String, ArgValue>()? {
-                    out.0.push((k, v));
+                    out.0.push((Cow::Owned(k), v));
                 }
                 Ok(out)
             }
