@@ -408,6 +408,39 @@ fn a_container_already_running_is_flagged() {
     assert!(names(&p).contains(&"openat"), "{p}");
 }
 
+/// Issue 13, overload: a recording during which the kernel could not deliver a process
+/// lifecycle record is written but flagged incomplete, and the run exits 3. An exec record
+/// bigger than the whole ring (a 5,000-byte environment variable against a 4 KiB ring) can
+/// never be written, so the loss is certain.
+#[test]
+fn a_recording_that_lost_lifecycle_records_is_flagged() {
+    if !privileged() {
+        return;
+    }
+    let dir = TempDir::new("lifecycle");
+    let file = dir.0.join("p.json");
+    let rec = sysaudit(&[
+        "profile",
+        "--ring-size",
+        "4K",
+        "-o",
+        file.to_str().unwrap(),
+        "--",
+        "/bin/busybox",
+        "sh",
+        "-c",
+        "X=$(head -c 5000 /dev/zero | tr '\\0' a) /bin/busybox true",
+    ]);
+    assert_eq!(rec.status.code(), Some(3), "{}", rec.stderr);
+    assert!(
+        rec.stderr.contains("may be incomplete")
+            && rec.stderr.contains("process lifecycle records were lost"),
+        "{}",
+        rec.stderr
+    );
+    assert!(file.is_file(), "the profile is still written");
+}
+
 /// Regression: a container found running whose cgroup empties before the recorder's first
 /// look (it ends while the probe loads) left `profile --container` waiting forever.
 #[test]
