@@ -372,19 +372,10 @@ fn a_lossy_recording_is_written_but_flagged() {
     assert!(p.to_string().contains("INCOMPLETE"), "{p}");
 }
 
-#[test]
-fn a_container_already_running_is_flagged() {
-    if !privileged() {
-        return;
-    }
-    let c = TestContainer::new(&["sh", "-c", "sleep 2; cat /etc/passwd"]);
-    let b = Bundle {
-        dir: c.bundle.dir.clone(),
-        id: c.bundle.id.clone(),
-        config: c.bundle.config.clone(),
-    };
+/// Run `c` under runc on a thread; return once its cgroup exists (it runs).
+fn start_running(c: &TestContainer) -> thread::JoinHandle<anyhow::Result<std::process::Output>> {
+    let b = c.bundle.clone();
     let runner = thread::spawn(move || Runc::default().run(&b));
-    // Wait until it runs, then record.
     let cg = Path::new("/sys/fs/cgroup/unified")
         .join(PARENT)
         .join(c.id());
@@ -394,6 +385,16 @@ fn a_container_already_running_is_flagged() {
         }
         thread::sleep(Duration::from_millis(10));
     }
+    runner
+}
+
+#[test]
+fn a_container_already_running_is_flagged() {
+    if !privileged() {
+        return;
+    }
+    let c = TestContainer::new(&["sh", "-c", "sleep 2; cat /etc/passwd"]);
+    let runner = start_running(&c);
     thread::sleep(Duration::from_millis(200));
     let res = sysaudit(&["profile", "--container", c.id()]);
     let _ = runner.join();
@@ -449,21 +450,7 @@ fn a_container_that_ends_while_the_probe_loads_ends_the_recording() {
         return;
     }
     let c = TestContainer::new(&["sh", "-c", "sleep 0.3"]);
-    let b = Bundle {
-        dir: c.bundle.dir.clone(),
-        id: c.bundle.id.clone(),
-        config: c.bundle.config.clone(),
-    };
-    let runner = thread::spawn(move || Runc::default().run(&b));
-    let cg = Path::new("/sys/fs/cgroup/unified")
-        .join(PARENT)
-        .join(c.id());
-    for _ in 0..300 {
-        if cg.exists() {
-            break;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
+    let runner = start_running(&c);
     // Ends by itself (the harness fails a run past two minutes).
     let res = sysaudit(&["profile", "--container", c.id()]);
     let _ = runner.join();

@@ -100,16 +100,21 @@ pub(crate) fn resolve_in_root(pid: u32, path: &str) -> Option<String> {
     Some(format!("/{}", done.join("/")))
 }
 
-pub(super) fn read_proc(pid: u32) -> Option<Process> {
-    let (comm, ppid) = parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)?;
-    let args: Vec<String> = fs::read(format!("/proc/{pid}/cmdline"))
+/// A NUL-separated /proc file of a live process (`cmdline`, `environ`), as strings.
+fn nul_strings(pid: u32, file: &str) -> Vec<String> {
+    fs::read(format!("/proc/{pid}/{file}"))
         .map(|b| {
             b.split(|c| *c == 0)
                 .filter(|a| !a.is_empty())
                 .map(|a| String::from_utf8_lossy(a).into_owned())
                 .collect()
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+pub(super) fn read_proc(pid: u32) -> Option<Process> {
+    let (comm, ppid) = parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)?;
+    let args = nul_strings(pid, "cmdline");
     let root = read_root(pid);
     let r = root.as_deref().unwrap_or(Path::new("/"));
     let exe = exe_of(pid, r).unwrap_or_default();
@@ -174,14 +179,7 @@ pub(crate) fn read_attrs(pid: u32, root: &Path) -> Option<ProcAttrs> {
         .and_then(|v| v.trim().parse::<u32>().ok())
         .map_or(-1, |v| if v == u32::MAX { -1 } else { v as i64 });
     let cwd = link_of(pid, "cwd", root).unwrap_or_default();
-    let env = fs::read(format!("/proc/{pid}/environ"))
-        .map(|b| {
-            b.split(|c| *c == 0)
-                .filter(|e| !e.is_empty())
-                .map(|e| String::from_utf8_lossy(e).into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
+    let env = nul_strings(pid, "environ");
     Some(ProcAttrs {
         cwd,
         tty: parse_stat_tty(&stat).unwrap_or(0),

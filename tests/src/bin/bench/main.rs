@@ -10,7 +10,7 @@ mod storm;
 use std::{
     io::{BufRead, BufReader},
     process::{Child, Command, Stdio},
-    sync::{mpsc, Arc, Mutex},
+    sync::mpsc,
     thread,
     time::Duration,
 };
@@ -36,23 +36,14 @@ pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// A tracer's output lines, collected while it runs.
-pub(crate) type Lines = Arc<Mutex<Vec<String>>>;
-
 /// Start a tracer and wait until it prints `ready` on stdout or stderr.
-pub(crate) fn start(cmd: Command, ready: &str) -> Child {
-    start_collecting(cmd, ready).0
-}
-
-/// [`start`], keeping every line the tracer prints.
-pub(crate) fn start_collecting(mut cmd: Command, ready: &str) -> (Child, Lines) {
+pub(crate) fn start(mut cmd: Command, ready: &str) -> Child {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start tracer");
     let (tx, rx) = mpsc::channel();
-    let lines: Lines = Arc::default();
     for stream in [
         child
             .stdout
@@ -68,14 +59,10 @@ pub(crate) fn start_collecting(mut cmd: Command, ready: &str) -> (Child, Lines) 
     {
         let tx = tx.clone();
         let ready = ready.to_string();
-        let lines = lines.clone();
         thread::spawn(move || {
             for l in BufReader::new(stream).lines().map_while(Result::ok) {
                 if l.contains(&ready) {
                     let _ = tx.send(());
-                }
-                if let Ok(mut v) = lines.lock() {
-                    v.push(l);
                 }
             }
         });
@@ -83,7 +70,7 @@ pub(crate) fn start_collecting(mut cmd: Command, ready: &str) -> (Child, Lines) 
     rx.recv_timeout(Duration::from_secs(60))
         .expect("tracer ready");
     thread::sleep(Duration::from_millis(200));
-    (child, lines)
+    child
 }
 
 pub(crate) fn stop(mut c: Child) {
