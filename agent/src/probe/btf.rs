@@ -224,4 +224,26 @@ mod tests {
         assert_eq!(off.upid_size, 16);
         assert!(off.cred_cap_effective > off.cred_cap_permitted);
     }
+
+    #[test]
+    fn finds_the_vfs_offsets_of_the_exec_facts() {
+        if !std::path::Path::new(VMLINUX_BTF).exists() {
+            eprintln!("skipping: no {VMLINUX_BTF}");
+            return;
+        }
+        let btf = Btf::from_file(VMLINUX_BTF).expect("parse vmlinux BTF");
+        let v = try_vfs_offsets(&btf).expect("this kernel has the layout the probe reads");
+        // Nonzero is what the programs test before reading a fact.
+        assert!(v.task_mm > 0 && v.task_fs > 0 && v.mount_mnt > 0, "{v:?}");
+        assert!(
+            v.inode_ctime_sec > 0 && v.inode_mtime_sec > 0,
+            "one of the time layouts"
+        );
+        // d_name is a qstr whose `name` pointer follows its hash and length.
+        assert_eq!(
+            v.dentry_name,
+            offset_of(&btf, "dentry", "d_name").unwrap() + 8
+        );
+        assert!(offset_of(&btf, "inode", "no_such_time").is_err());
+    }
 }
