@@ -12,6 +12,7 @@ mod anomaly;
 mod filter;
 mod lifecycle;
 mod maps;
+mod paths;
 mod profile;
 mod record;
 mod vfs;

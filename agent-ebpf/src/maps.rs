@@ -2,10 +2,10 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{Array, HashMap, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, LpmTrie, PerCpuArray, RingBuf},
 };
 use sysaudit_common::{
-    abi, ArgSpec, Counters, KernelOffsets, Profile, VfsOffsets, BITMAP_WORDS, MAX_SYSCALLS,
+    abi, ArgSpec, Counters, KernelOffsets, PathKey, Profile, VfsOffsets, BITMAP_WORDS, MAX_SYSCALLS,
 };
 
 /// Size of one per-CPU scratch slot; records with strings are assembled there.
@@ -134,6 +134,12 @@ pub(crate) static INTERESTING: Array<u64> =
 #[map]
 pub(crate) static ARG_SPECS: Array<ArgSpec> =
     Array::with_max_entries((abi::RECORDED * MAX_SYSCALLS) as u32, 0);
+
+/// Path filter tables ([`crate::paths`]): prefixes, and suffixes reversed.
+#[map]
+pub(crate) static PATH_PREFIXES: LpmTrie<PathKey, u8> = LpmTrie::with_max_entries(4096, 0);
+#[map]
+pub(crate) static PATH_SUFFIXES: LpmTrie<PathKey, u8> = LpmTrie::with_max_entries(4096, 0);
 
 /// Cgroup ids whose subtrees are in scope (`scope::CGROUPS`); value unused.
 #[map]

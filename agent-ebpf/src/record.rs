@@ -118,7 +118,7 @@ const FIXED: usize = core::mem::size_of::<SyscallRecord>();
 const PATH_MASK: usize = PATH_MAX - 1;
 // Room for the fixed part, two paths and an address; the masks below keep every offset
 // provably inside the slot for the verifier.
-const _: () = assert!(FIXED + 2 * PATH_MAX + SOCKADDR_MAX <= SCRATCH_SIZE);
+const _: () = assert!(FIXED + 2 * PATH_MAX + SOCKADDR_MAX <= crate::paths::KEYS_AT);
 
 /// Emit one syscall record. `ret` is `None` for calls recorded at entry. `copy` false skips
 /// user-memory arguments (after a successful execve they point into the old, gone image).
@@ -189,6 +189,15 @@ pub(crate) fn emit_syscall(
                     met |= anomaly::PATH_CUT;
                 }
                 rec.str_len[i] = len as u16;
+                // The first path sits at FIXED: the filter judges it there.
+                if i == 0
+                    && spec.filter != 0
+                    && ret.is_some()
+                    && crate::paths::dropped(buf, FIXED, len)
+                {
+                    c.filtered_path += 1;
+                    return met;
+                }
                 tail = (tail & PATH_MASK) + len;
             } else if ptr as usize != 0 {
                 rec.hdr.flags |= flags::READ_FAULT;

@@ -70,7 +70,7 @@ impl Stats {
     pub(crate) fn line(&self) -> String {
         let k = &self.kernel;
         format!(
-            "sysaudit: {} records received; lost {} (ring full {}, too big {}, lifecycle {}, undecodable {}); kernel saw {} syscall hits, filtered {} (own {}, id -1 {}, scope {}, syscall set {}), emitted {}",
+            "sysaudit: {} records received; lost {} (ring full {}, too big {}, lifecycle {}, undecodable {}); kernel saw {} syscall hits, filtered {} (own {}, id -1 {}, scope {}, syscall set {}, path filter {}), emitted {}",
             self.records,
             self.lost(),
             k.ring_full,
@@ -78,11 +78,16 @@ impl Stats {
             k.lifecycle_lost,
             self.decode_errors,
             k.seen,
-            k.filtered_self + k.filtered_id + k.filtered_scope + k.filtered_syscall,
+            k.filtered_self
+                + k.filtered_id
+                + k.filtered_scope
+                + k.filtered_syscall
+                + k.filtered_path,
             k.filtered_self,
             k.filtered_id,
             k.filtered_scope,
             k.filtered_syscall,
+            k.filtered_path,
             k.emitted + k.lifecycle_emitted,
         )
     }

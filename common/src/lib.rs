@@ -11,6 +11,15 @@ pub const TASK_COMM_LEN: usize = 16;
 pub const MAX_SYSCALLS: usize = 512;
 /// `u64` words of one ABI's syscall bitmap.
 pub const BITMAP_WORDS: usize = MAX_SYSCALLS / 64;
+/// Bytes of a path the filter tables compare: longer affixes are cut to this (the filter then
+/// keeps more, never less).
+pub const FILTER_KEY: usize = 128;
+/// Longest path the kernel filter judges; longer ones are always recorded.
+pub const FILTER_PATH_MAX: usize = 256;
+
+/// The data of a path filter table's key (an LPM trie key after its bit length).
+pub type PathKey = [u8; FILTER_KEY];
+
 /// Longest path copied from user memory (PATH_MAX).
 pub const PATH_MAX: usize = 4096;
 /// Longest socket address copied (sizeof(struct sockaddr_storage)).
@@ -259,6 +268,9 @@ pub struct ArgSpec {
     /// Position (+1) of its length; [`ArgSpec::LEN_PTR`] set when that argument is a
     /// `socklen_t *` (accept, getsockname); 0 for a fixed size.
     pub addr_len_arg: u8,
+    /// 1: the first path is checked against the path filter tables ([`map::PATH_PREFIXES`],
+    /// [`map::PATH_SUFFIXES`]); a plain absolute path in neither is dropped.
+    pub filter: u8,
 }
 
 impl ArgSpec {
@@ -271,6 +283,7 @@ impl ArgSpec {
         str_arg: [Self::NONE; 2],
         addr_arg: Self::NONE,
         addr_len_arg: Self::NONE,
+        filter: 0,
     };
 
     /// Encode argument position `i` (0-based).
@@ -318,6 +331,8 @@ counters! {
     filtered_scope,
     /// Hits on syscalls outside the interesting set.
     filtered_syscall,
+    /// Opens dropped by the path filter (a plain absolute path no rule can match).
+    filtered_path,
     /// Syscall records written to the ring buffer.
     emitted,
     /// Records lost because the ring buffer was full.
@@ -375,6 +390,14 @@ pub mod map {
     pub const SLOT_OWNERS: &str = "SLOT_OWNERS";
     /// Profile mode slow path: cgroup id → [`Profile`](crate::Profile), when its slot is taken.
     pub const PROFILES: &str = "PROFILES";
+    /// Path filter: prefixes an open's path may start with (an LPM trie of [`PathKey`]s).
+    ///
+    /// [`PathKey`]: crate::PathKey
+    pub const PATH_PREFIXES: &str = "PATH_PREFIXES";
+    /// Path filter: suffixes it may end with, reversed (an LPM trie of [`PathKey`]s).
+    ///
+    /// [`PathKey`]: crate::PathKey
+    pub const PATH_SUFFIXES: &str = "PATH_SUFFIXES";
     /// aya-log's ring of log records (named by aya-log-ebpf).
     pub const AYA_LOGS: &str = "AYA_LOGS";
     /// Every map the object holds.
@@ -388,6 +411,8 @@ pub mod map {
         PROFILE_SLOTS,
         SLOT_OWNERS,
         PROFILES,
+        PATH_PREFIXES,
+        PATH_SUFFIXES,
         AYA_LOGS,
     ];
 }

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::{
     outputs::{LineOutput, Output, Outputs, Webhook},
-    probe::{Probe, ProbeConfig, SyscallSet},
+    probe::{paths::PathTables, Probe, ProbeConfig, SyscallSet},
     rules::{default::load, detect::Detector, Engine, Matching, Priority},
     state::State,
     stream::{Flow, Stream},
@@ -51,6 +51,35 @@ pub(crate) struct WatchArgs {
     /// Ring buffer size in bytes (power of two; K and M suffixes).
     #[arg(long, value_name = "BYTES", value_parser = flags::ring_size)]
     pub(crate) ring_size: Option<u32>,
+    /// Record every open: no kernel filter of the paths no loaded rule can match.
+    #[arg(long)]
+    pub(crate) no_path_filter: bool,
+}
+
+/// The kernel path filter the rules allow (see `rules::prefilter`), announced.
+pub(crate) fn path_tables(engine: &Engine, off: bool) -> Option<PathTables> {
+    if off {
+        return None;
+    }
+    match crate::rules::prefilter::path_filter(&engine.rules) {
+        Ok(f) => {
+            message!(
+                "kernel path filter on {}: {} prefixes, {} suffixes (--no-path-filter records every open)",
+                f.syscalls.join(", "),
+                f.prefixes.len(),
+                f.suffixes.len()
+            );
+            Some(PathTables {
+                syscalls: f.syscalls,
+                prefixes: f.prefixes,
+                suffixes: f.suffixes,
+            })
+        }
+        Err(rule) => {
+            log::info!("no kernel path filter: rule {rule:?} can match any open");
+            None
+        }
+    }
 }
 
 /// The kernel's interesting set for a rule set: what its rules can match, plus what the state
@@ -87,7 +116,11 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     let set = interesting(&engine);
     state.set_traced(&set);
     let n_sys = set.native.len();
-    let probe = Probe::load(&ProbeConfig::trace(scope, set, ring_bytes))?;
+    let cfg = ProbeConfig {
+        path_filter: path_tables(&engine, a.no_path_filter),
+        ..ProbeConfig::trace(scope, set, ring_bytes)
+    };
+    let probe = Probe::load(&cfg)?;
     let mut stream = Stream::new(probe, state)?;
     let enabled = engine.rules.iter().filter(|r| r.enabled).count();
     message!("watching with {enabled} rules ({n_sys} syscalls traced); stop with Ctrl-C");

@@ -3,6 +3,7 @@
 
 pub(crate) mod btf;
 pub(crate) mod decode;
+pub(crate) mod paths;
 pub(crate) mod ring;
 
 use std::collections::BTreeSet;
@@ -137,6 +138,8 @@ pub(crate) struct ProbeConfig {
     pub profiles: Vec<(u64, u32)>,
     /// Profile mode: how many cgroups the kernel can record at once.
     pub profile_entries: u32,
+    /// Trace mode: opens the rules cannot match, dropped in the kernel.
+    pub path_filter: Option<paths::PathTables>,
 }
 
 impl ProbeConfig {
@@ -150,6 +153,7 @@ impl ProbeConfig {
             ring_bytes,
             profiles: Vec::new(),
             profile_entries: 1,
+            path_filter: None,
         }
     }
 
@@ -170,6 +174,7 @@ impl ProbeConfig {
             ring_bytes,
             profiles,
             profile_entries: entries,
+            path_filter: None,
         }
     }
 
@@ -398,12 +403,19 @@ fn configure_maps(ebpf: &mut Ebpf, cfg: &ProbeConfig) -> Result<(), ProbeError> 
     }
     let mut arr: Array<&mut MapData, ArgSpec> = get_mut(ebpf, map::ARG_SPECS)?;
     for (table, abi) in [(0usize, Abi::X86_64), (1, Abi::Ia32)] {
-        for (nr, spec) in arg_specs(abi).into_iter().enumerate() {
+        for (nr, mut spec) in arg_specs(abi).into_iter().enumerate() {
+            if let Some(f) = &cfg.path_filter {
+                let name = crate::syscalls::table::name(abi, nr as u32);
+                spec.filter = name.is_some_and(|n| f.syscalls.contains(&n)) as u8;
+            }
             if spec != ArgSpec::EMPTY {
                 arr.set((table * MAX_SYSCALLS + nr) as u32, spec, 0)
                     .map_err(failed(map::ARG_SPECS))?;
             }
         }
+    }
+    if let Some(f) = &cfg.path_filter {
+        paths::write(ebpf, f)?;
     }
     if let Scope::Cgroups(list) = &cfg.scope {
         let mut h: BpfHashMap<&mut MapData, u64, u32> = get_mut(ebpf, map::SCOPE_CGROUPS)?;

@@ -213,7 +213,7 @@ impl Engine {
 }
 
 fn alert(r: &Rule, cx: &Ctx<'_>) -> Alert {
-    let (message, output_fields) = r.output.render(cx);
+    let (message, output_fields) = cx.rendering(|cx| r.output.render(cx));
     let mut tags = r.tags.clone();
     tags.sort();
     Alert {

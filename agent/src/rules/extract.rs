@@ -33,6 +33,10 @@ pub(crate) struct Ctx<'a> {
     args: OnceCell<String>,
     pcmdline: OnceCell<Option<String>>,
     fd: OnceCell<Option<FdView<'a>>>,
+    /// Set while an alert's output is rendered: a descriptor the table misses may then be
+    /// named from /proc ([`crate::state::fds::FdTables::view_live`]).
+    rendering: std::cell::Cell<bool>,
+    fd_live: OnceCell<Option<FdView<'a>>>,
 }
 
 /// Ancestors followed at most (pid reuse can make loops).
@@ -73,7 +77,17 @@ impl<'a> Ctx<'a> {
             args: OnceCell::new(),
             pcmdline: OnceCell::new(),
             fd: OnceCell::new(),
+            rendering: std::cell::Cell::new(false),
+            fd_live: OnceCell::new(),
         }
+    }
+
+    /// Render an alert's output with `f`: fields may then read /proc for what the state lacks.
+    pub(crate) fn rendering<T>(&self, f: impl FnOnce(&Self) -> T) -> T {
+        self.rendering.set(true);
+        let out = f(self);
+        self.rendering.set(false);
+        out
     }
 
     fn sys(&self) -> Option<&'a SyscallEvent> {
@@ -126,8 +140,19 @@ impl<'a> Ctx<'a> {
     }
 
     pub(crate) fn fd(&self) -> Option<&FdView<'a>> {
-        self.fd
+        let known = self
+            .fd
             .get_or_init(|| self.sys().and_then(|e| self.st.fds.view(e)))
+            .as_ref();
+        if known.is_some() || !self.rendering.get() || !self.st.is_live() {
+            return known;
+        }
+        self.fd_live
+            .get_or_init(|| {
+                let e = self.sys()?;
+                let root = self.proc()?.root.clone()?;
+                self.st.fds.view_live(e, &root)
+            })
             .as_ref()
     }
 

@@ -21,6 +21,7 @@ pub(crate) mod loader;
 pub(crate) mod merge;
 pub(crate) mod output;
 pub(crate) mod parser;
+pub(crate) mod prefilter;
 pub(crate) mod priority;
 pub(crate) mod scan;
 pub(crate) mod value;

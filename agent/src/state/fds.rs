@@ -154,6 +154,16 @@ pub(crate) fn parse_addr(s: &str) -> Option<SocketAddr> {
 
 /// The syscalls whose effect on descriptors [`FdTables::observe`] follows (the kernel must
 /// trace them for `fd.*` fields to be right, whatever the rules say).
+/// The arguments [`FdTables::view`] looks a descriptor up by.
+const TABLE_KEYS: [&str; 2] = ["fd", "oldfd"];
+
+/// Whether events of `syscall` can show a descriptor that an earlier call created: what the
+/// kernel's open filter must keep ([`crate::rules::prefilter`]).
+pub(crate) fn reads_table(syscall: &str) -> bool {
+    crate::syscalls::args::signature(syscall)
+        .is_some_and(|s| s.iter().any(|(n, _)| TABLE_KEYS.contains(n)))
+}
+
 pub(crate) const HANDLED: &[&str] = &[
     "open",
     "openat",
@@ -257,6 +267,7 @@ impl FdTables {
     /// The descriptor `e` is about, before [`FdTables::observe`] applies it: what the syscall
     /// makes of it, else the table's entry for its descriptor argument.
     pub(crate) fn view(&self, e: &SyscallEvent) -> Option<FdView<'_>> {
+        // Keep `reads_table` in step with the lookups below.
         if let Some(c) = self.change(e).filter(|c| c.effect != Effect::Copy) {
             return Some(FdView {
                 num: c.fd,
@@ -267,10 +278,34 @@ impl FdTables {
         if matches!(e.syscall.as_ref(), "execve" | "execveat") {
             return None;
         }
-        let fd = int(e, "fd").or_else(|| int(e, "oldfd"))?;
+        let fd = int(e, TABLE_KEYS[0]).or_else(|| int(e, TABLE_KEYS[1]))?;
         self.get(e.task.pid, fd).map(|i| FdView {
             num: fd,
             info: Cow::Borrowed(i),
+            name_changed: false,
+        })
+    }
+
+    /// The event's descriptor named from /proc, for an alert's output only: the table misses
+    /// a file whose open the kernel filter dropped (or that predates the agent). Never used
+    /// to evaluate conditions, so it costs a syscall per alert, not per event.
+    pub(crate) fn view_live(
+        &self,
+        e: &SyscallEvent,
+        root: &std::path::Path,
+    ) -> Option<FdView<'static>> {
+        let fd = int(e, TABLE_KEYS[0]).or_else(|| int(e, TABLE_KEYS[1]))?;
+        let name = super::procfs::link_of(e.task.pid, &format!("fd/{fd}"), root)?;
+        // Sockets, pipes and anonymous inodes read as `type:[inode]`: not files.
+        if !name.starts_with('/') {
+            return None;
+        }
+        let dir =
+            std::fs::metadata(format!("/proc/{}/fd/{fd}", e.task.pid)).is_ok_and(|m| m.is_dir());
+        let name: Arc<str> = name.into();
+        Some(FdView {
+            num: fd,
+            info: Cow::Owned(FdInfo::file(name.clone(), name, dir)),
             name_changed: false,
         })
     }

@@ -8,6 +8,7 @@
 pub(crate) mod cgroup_path;
 pub(crate) mod containers;
 pub(crate) mod fds;
+mod path;
 pub(crate) mod procfs;
 pub(crate) mod procs;
 pub(crate) mod users;
@@ -32,6 +33,7 @@ use crate::{
 };
 use containers::Containers;
 use fds::FdTables;
+use path::{is_plain, normalize};
 use procs::ProcessTable;
 use users::Users;
 
@@ -93,6 +95,11 @@ pub struct State {
 }
 
 impl State {
+    /// Whether the processes are live (not a replayed capture): /proc describes them.
+    pub(crate) fn is_live(&self) -> bool {
+        self.live
+    }
+
     /// State for live tracing: reads /proc and the cgroup tree.
     pub(crate) fn live() -> State {
         let mut procs = ProcessTable::new(true);
@@ -236,6 +243,10 @@ impl State {
                         if let Some(base) = self.base_dir(task.pid, dirfd(&args)) {
                             path = Some(normalize(&format!("{base}/{p}")).into());
                         }
+                    } else if !is_plain(p) {
+                        // Falco's fd.name is lexically normal (`/tmp/../etc/shadow` is
+                        // `/etc/shadow`); fd.nameraw keeps what was passed.
+                        path = Some(normalize(p).into());
                     }
                 }
                 Event::Syscall(SyscallEvent {
@@ -517,21 +528,6 @@ fn dirfd(a: &Args) -> Option<i64> {
     }
 }
 
-/// Lexical `.`/`..` removal of an absolute path.
-pub(crate) fn normalize(p: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    for c in p.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            c => out.push(c),
-        }
-    }
-    format!("/{}", out.join("/"))
-}
-
 /// Wall clock minus boot clock, in ns.
 fn boot_to_real_offset() -> i128 {
     fn now(clock: libc::clockid_t) -> i128 {
@@ -550,13 +546,6 @@ fn boot_to_real_offset() -> i128 {
 mod tests {
     use super::*;
     use crate::probe::decode::{decode, tests::syscall_bytes};
-
-    #[test]
-    fn normalizes_paths() {
-        assert_eq!(normalize("/a/./b/../c"), "/a/c");
-        assert_eq!(normalize("/../.."), "/");
-        assert_eq!(normalize("/etc//passwd"), "/etc/passwd");
-    }
 
     #[test]
     fn ingests_a_syscall_record() {
