@@ -29,6 +29,8 @@ struct Row {
     pairs_per_s: f64,
     delivered: u64,
     lost: u64,
+    /// Dropped in the kernel by the rules' path filter.
+    filtered: u64,
     wall: f64,
     cpu_s: f64,
     rss_kb: u64,
@@ -141,6 +143,7 @@ fn case(name: &str, tracer: Option<(Command, &str)>, count: Count) -> Row {
             pairs_per_s,
             delivered: 0,
             lost: 0,
+            filtered: 0,
             wall,
             cpu_s: 0.0,
             rss_kb: 0,
@@ -153,12 +156,13 @@ fn case(name: &str, tracer: Option<(Command, &str)>, count: Count) -> Row {
     let (cpu1, rss_kb, peak_kb) = t.usage();
     let lines = t.stdout_lines.load(Ordering::Relaxed);
     let stderr = t.stop();
-    let (delivered, lost) = count(lines, &stderr);
+    let (delivered, lost, filtered) = count(lines, &stderr);
     Row {
         name: name.into(),
         pairs_per_s,
         delivered,
         lost,
+        filtered,
         wall,
         cpu_s: cpu1 - cpu0,
         rss_kb,
@@ -166,11 +170,12 @@ fn case(name: &str, tracer: Option<(Command, &str)>, count: Count) -> Row {
     }
 }
 
-/// (events delivered, events lost) from a tracer's stdout line count and stderr.
-type Count = fn(u64, &[String]) -> (u64, u64);
+/// (events delivered, events lost, events filtered in the kernel) from a tracer's stdout line
+/// count and stderr.
+type Count = fn(u64, &[String]) -> (u64, u64, u64);
 
 /// sysaudit's final stats object (`--json`).
-fn sysaudit_counts(_: u64, stderr: &[String]) -> (u64, u64) {
+fn sysaudit_counts(_: u64, stderr: &[String]) -> (u64, u64, u64) {
     let stats: Value = stderr
         .iter()
         .rev()
@@ -183,11 +188,12 @@ fn sysaudit_counts(_: u64, stderr: &[String]) -> (u64, u64) {
     (
         stats["records"].as_u64().unwrap_or(0),
         stats["lost"].as_u64().unwrap_or(0),
+        stats["kernel"]["filtered_path"].as_u64().unwrap_or(0),
     )
 }
 
 /// bpftrace prints one line per event and `Lost N events` when its buffer overflows.
-fn bpftrace_counts(lines: u64, stderr: &[String]) -> (u64, u64) {
+fn bpftrace_counts(lines: u64, stderr: &[String]) -> (u64, u64, u64) {
     let lost = stderr
         .iter()
         .filter_map(|l| {
@@ -199,12 +205,12 @@ fn bpftrace_counts(lines: u64, stderr: &[String]) -> (u64, u64) {
                 .ok()
         })
         .sum();
-    (lines, lost)
+    (lines, lost, 0)
 }
 
-fn watch(rules: Option<&std::path::Path>) -> Command {
+fn watch(rules: Option<&std::path::Path>, extra: &[&str]) -> Command {
     let mut c = Command::new(bin());
-    c.args(["watch", "--json"]);
+    c.args(["watch", "--json"]).args(extra);
     if let Some(r) = rules {
         c.arg("-r").arg(r);
     }
@@ -220,17 +226,22 @@ pub(crate) fn run() {
     rows.push(case(
         "empty sys_enter program (hook floor)",
         Some((floor, "sysaudit: calibrating")),
-        |_, _| (0, 0),
+        |_, _| (0, 0, 0),
     ));
     rows.push(case(
         "sysaudit watch (default rules)",
-        Some((watch(None), "sysaudit: watching")),
+        Some((watch(None, &[]), "sysaudit: watching")),
+        sysaudit_counts,
+    ));
+    rows.push(case(
+        "sysaudit watch (default rules, no path filter)",
+        Some((watch(None, &["--no-path-filter"]), "sysaudit: watching")),
         sysaudit_counts,
     ));
     match crate::reference::falco("falco_rules.yaml") {
         Some(p) => rows.push(case(
             "sysaudit watch (upstream falco_rules.yaml)",
-            Some((watch(Some(&p)), "sysaudit: watching")),
+            Some((watch(Some(&p), &[]), "sysaudit: watching")),
             sysaudit_counts,
         )),
         None => eprintln!("  (no reference data: the upstream-rules case is left out)"),
@@ -287,5 +298,17 @@ pub(crate) fn run() {
             "{}: {ns:.0} ns per traced event over the hook floor",
             r.name
         );
+    }
+    // The rules' kernel filter: its share of what the kernel would have sent.
+    for r in rows.iter().filter(|r| r.name.starts_with("sysaudit")) {
+        let total = r.delivered + r.lost + r.filtered;
+        if total > 0 {
+            println!(
+                "{}: {} of {total} events dropped in the kernel by the path filter ({:.0} %)",
+                r.name,
+                r.filtered,
+                100.0 * r.filtered as f64 / total as f64
+            );
+        }
     }
 }
