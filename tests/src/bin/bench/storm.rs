@@ -15,7 +15,7 @@ use std::{
 };
 
 use serde_json::Value;
-use sysaudit_tests::{bin, reported, storm_container};
+use sysaudit_tests::{bin, reported, storm_container, TestContainer};
 
 use super::{bpftrace_script, median};
 
@@ -217,6 +217,23 @@ fn watch(rules: Option<&std::path::Path>, extra: &[&str]) -> Command {
     c
 }
 
+/// A mixed workload: everyday busybox tools in a loop (the path filter's other data point).
+const MIXED: &str = "echo root:x:0:0::/root:/bin/sh > /etc/passwd; echo root:x:0: > /etc/group; \
+     mkdir -p /usr/share/doc; i=0; while [ $i -lt 200 ]; do \
+     ls -l /bin > /dev/null; cat /etc/passwd > /dev/null; echo $i > /tmp/log.$i; \
+     grep root /etc/group > /dev/null; find /usr /tmp -type f > /dev/null; \
+     sort /tmp/log.$i > /dev/null; rm /tmp/log.$i; date > /dev/null; i=$((i+1)); done";
+
+/// The share of the mixed workload's events the kernel drops, under `watch` with `rules`.
+fn mixed_share(rules: Option<&std::path::Path>) -> (u64, u64) {
+    let t = Tracer::start(watch(rules, &[]), "sysaudit: watching");
+    let out = TestContainer::new(&["sh", "-c", MIXED]).run();
+    assert!(out.status.success(), "mixed workload: {out:?}");
+    let stderr = t.stop();
+    let (delivered, lost, filtered) = sysaudit_counts(0, &stderr);
+    (filtered, delivered + lost + filtered)
+}
+
 pub(crate) fn run() {
     eprintln!("open/close storm ({PAIRS} pairs) in a runc busybox container, {RUNS} runs each:");
     let mut rows = vec![case("plain", None, sysaudit_counts)];
@@ -300,6 +317,20 @@ pub(crate) fn run() {
         );
     }
     // The rules' kernel filter: its share of what the kernel would have sent.
+    let upstream = crate::reference::falco("falco_rules.yaml");
+    for (name, rules) in [
+        ("default rules", None),
+        ("upstream falco_rules.yaml", upstream.as_deref()),
+    ] {
+        if name.starts_with("upstream") && rules.is_none() {
+            continue;
+        }
+        let (filtered, total) = mixed_share(rules);
+        println!(
+            "mixed busybox workload, {name}: {filtered} of {total} events dropped in the kernel by the path filter ({:.0} %)",
+            100.0 * filtered as f64 / total.max(1) as f64
+        );
+    }
     for r in rows.iter().filter(|r| r.name.starts_with("sysaudit")) {
         let total = r.delivered + r.lost + r.filtered;
         if total > 0 {
