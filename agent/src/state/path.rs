@@ -24,9 +24,55 @@ pub(crate) fn normalize(p: &str) -> String {
     format!("/{}", out.join("/"))
 }
 
+/// `rel` resolved against directory `base` and normalized, shared with its earlier copies: a
+/// workload opens the same relative paths again and again, and this allocates nothing then.
+pub(crate) fn resolve(base: &str, rel: &str) -> std::sync::Arc<str> {
+    use std::cell::RefCell;
+    thread_local! {
+        static BUF: RefCell<String> = RefCell::default();
+    }
+    BUF.with(|b| {
+        let mut out = b.borrow_mut();
+        out.clear();
+        for c in base.split('/').chain(rel.split('/')) {
+            match c {
+                "" | "." => {}
+                ".." => {
+                    let cut = out.rfind('/').unwrap_or(0);
+                    out.truncate(cut);
+                }
+                c => {
+                    out.push('/');
+                    out.push_str(c);
+                }
+            }
+        }
+        if out.is_empty() {
+            out.push('/');
+        }
+        crate::syscalls::intern::text(out.as_bytes())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resolves_relative_paths_like_normalize() {
+        for (base, rel) in [
+            ("/work", "a/../b.txt"),
+            ("/", ".."),
+            ("/a/b", "../../.."),
+            ("/srv", "./x/"),
+        ] {
+            assert_eq!(
+                &*resolve(base, rel),
+                normalize(&format!("{base}/{rel}")),
+                "{base} {rel}"
+            );
+        }
+    }
 
     #[test]
     fn normalizes_paths() {

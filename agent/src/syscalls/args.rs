@@ -2,17 +2,12 @@
 //! values events carry. Argument names follow Falco's event table so that `evt.arg.<name>`
 //! means the same thing here as in Falco rules.
 
-use std::{
-    cell::RefCell,
-    collections::HashMap,
-    net::{Ipv4Addr, Ipv6Addr},
-    sync::Arc,
-};
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use sysaudit_common::ArgSpec;
 
 use super::{
-    flags, table,
+    flags, intern, table,
     value::{ArgValue, Args},
     Abi,
 };
@@ -446,7 +441,7 @@ pub(crate) fn decode(name: &str, raw: &RawArgs<'_>) -> Args {
             Fd => ArgValue::Int(v as i32 as i64),
             DirFd => {
                 if v as i32 == libc::AT_FDCWD {
-                    ArgValue::Str(interned(*kind, v, || "AT_FDCWD".into()))
+                    ArgValue::Str(intern::flags(*kind, v, || "AT_FDCWD".into()))
                 } else {
                     ArgValue::Int(v as i32 as i64)
                 }
@@ -458,41 +453,49 @@ pub(crate) fn decode(name: &str, raw: &RawArgs<'_>) -> Args {
                 let p = raw.strings.get(s).copied().flatten();
                 s += 1;
                 match p {
-                    Some(b) => ArgValue::Str(String::from_utf8_lossy(b).into()),
+                    Some(b) => ArgValue::Str(intern::text(b)),
                     None => ArgValue::Null,
                 }
             }
-            OpenFlags => ArgValue::Str(interned(*kind, v, || flags::open_flags(v))),
-            Mode => ArgValue::Str(interned(*kind, v, || flags::mode(v))),
-            AtFlags => ArgValue::Str(interned(*kind, v, || flags::bits(v, flags::AT_FLAGS))),
-            RenameFlags => {
-                ArgValue::Str(interned(*kind, v, || flags::bits(v, flags::RENAME_FLAGS)))
-            }
-            CloneFlags => ArgValue::Str(interned(*kind, v, || flags::bits(v, flags::CLONE_FLAGS))),
-            MountFlags => ArgValue::Str(interned(*kind, v, || flags::bits(v, flags::MOUNT_FLAGS))),
-            UmountFlags => {
-                ArgValue::Str(interned(*kind, v, || flags::bits(v, flags::UMOUNT_FLAGS)))
-            }
-            MemfdFlags => ArgValue::Str(interned(*kind, v, || flags::bits(v, flags::MEMFD_FLAGS))),
-            Prot => ArgValue::Str(interned(*kind, v, || flags::bits(v, flags::PROT_FLAGS))),
-            Family => ArgValue::Str(interned(*kind, v, || {
+            OpenFlags => ArgValue::Str(intern::flags(*kind, v, || flags::open_flags(v))),
+            Mode => ArgValue::Str(intern::flags(*kind, v, || flags::mode(v))),
+            AtFlags => ArgValue::Str(intern::flags(*kind, v, || flags::bits(v, flags::AT_FLAGS))),
+            RenameFlags => ArgValue::Str(intern::flags(*kind, v, || {
+                flags::bits(v, flags::RENAME_FLAGS)
+            })),
+            CloneFlags => ArgValue::Str(intern::flags(*kind, v, || {
+                flags::bits(v, flags::CLONE_FLAGS)
+            })),
+            MountFlags => ArgValue::Str(intern::flags(*kind, v, || {
+                flags::bits(v, flags::MOUNT_FLAGS)
+            })),
+            UmountFlags => ArgValue::Str(intern::flags(*kind, v, || {
+                flags::bits(v, flags::UMOUNT_FLAGS)
+            })),
+            MemfdFlags => ArgValue::Str(intern::flags(*kind, v, || {
+                flags::bits(v, flags::MEMFD_FLAGS)
+            })),
+            Prot => ArgValue::Str(intern::flags(*kind, v, || {
+                flags::bits(v, flags::PROT_FLAGS)
+            })),
+            Family => ArgValue::Str(intern::flags(*kind, v, || {
                 flags::enum_name(v as i64, flags::ADDRESS_FAMILIES)
             })),
-            SockType => ArgValue::Str(interned(*kind, v, || flags::sock_type(v))),
+            SockType => ArgValue::Str(intern::flags(*kind, v, || flags::sock_type(v))),
             SockAddr(_) | SockAddrOut(_) => match raw.addr {
                 Some(b) => sockaddr(b),
                 None => ArgValue::Null,
             },
-            PtraceRequest => ArgValue::Str(interned(*kind, v, || {
+            PtraceRequest => ArgValue::Str(intern::flags(*kind, v, || {
                 flags::enum_name(v as i64, flags::PTRACE_REQUESTS)
             })),
-            BpfCmd => ArgValue::Str(interned(*kind, v, || {
+            BpfCmd => ArgValue::Str(intern::flags(*kind, v, || {
                 flags::enum_name(v as i64, flags::BPF_CMDS)
             })),
-            Signal => ArgValue::Str(interned(*kind, v, || {
+            Signal => ArgValue::Str(intern::flags(*kind, v, || {
                 flags::enum_name(v as i64, flags::SIGNALS)
             })),
-            PrctlOption => ArgValue::Str(interned(*kind, v, || {
+            PrctlOption => ArgValue::Str(intern::flags(*kind, v, || {
                 flags::enum_name(v as i64, flags::PRCTL_OPTIONS)
             })),
         };
@@ -535,28 +538,6 @@ pub(crate) fn sockaddr(b: &[u8]) -> ArgValue {
         f => flags::enum_name(f as i64, flags::ADDRESS_FAMILIES),
     };
     ArgValue::Str(s.into())
-}
-
-/// Renderings of flag and enum arguments, shared: a workload passes the same few values again
-/// and again, so each (kind, value) is rendered once per thread (at most `CAP` of them).
-fn interned(kind: Kind, v: u64, render: impl FnOnce() -> String) -> Arc<str> {
-    const CAP: usize = 4096;
-    type Seen = HashMap<(Kind, u64), Arc<str>, foldhash::fast::RandomState>;
-    thread_local! {
-        static SEEN: RefCell<Seen> = RefCell::default();
-    }
-    SEEN.with(|m| {
-        let mut m = m.borrow_mut();
-        if let Some(s) = m.get(&(kind, v)) {
-            return s.clone();
-        }
-        if m.len() >= CAP {
-            m.clear();
-        }
-        let s: Arc<str> = render().into();
-        m.insert((kind, v), s.clone());
-        s
-    })
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 pub(crate) mod args;
 pub(crate) mod flags;
+pub(crate) mod intern;
 pub(crate) mod names;
 pub(crate) mod table;
 pub(crate) mod value;

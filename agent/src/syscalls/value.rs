@@ -2,6 +2,8 @@
 
 use std::{borrow::Cow, fmt, sync::Arc};
 
+use smallvec::SmallVec;
+
 use serde::{
     de::{MapAccess, Visitor},
     ser::SerializeMap,
@@ -42,14 +44,14 @@ impl fmt::Display for ArgValue {
 }
 
 /// Named arguments in signature order (a JSON object on the wire). Names are borrowed from
-/// the signature table (owned only when read back from a capture).
+/// the signature table (owned only when read back from a capture); up to six live inline.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Args(pub Vec<(Cow<'static, str>, ArgValue)>);
+pub struct Args(pub SmallVec<[(Cow<'static, str>, ArgValue); 6]>);
 
 impl Args {
     /// Room for `n` arguments.
     pub fn with_capacity(n: usize) -> Args {
-        Args(Vec::with_capacity(n))
+        Args(SmallVec::with_capacity(n))
     }
     /// Append an argument.
     pub fn push(&mut self, name: &'static str, v: ArgValue) {
