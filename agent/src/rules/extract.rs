@@ -185,6 +185,8 @@ impl<'a> Ctx<'a> {
                 };
                 match v {
                     ArgValue::Int(i) => Some(Val::Int(*i)),
+                    ArgValue::Hex(h) if b.f == F::EvtRawArg => Some(Val::Int(*h as i64)),
+                    ArgValue::Hex(h) => owned(format!("{h:#x}")),
                     ArgValue::Str(x) if b.f == F::EvtArg => s(x),
                     _ => None,
                 }

@@ -448,7 +448,7 @@ pub(crate) fn decode(name: &str, raw: &RawArgs<'_>) -> Args {
             }
             Int => ArgValue::Int(v as i64),
             UInt => ArgValue::Int(v as i64),
-            Hex | Ptr => ArgValue::Str(format!("{v:#x}").into()),
+            Hex | Ptr => ArgValue::Hex(v),
             Path => {
                 let p = raw.strings.get(s).copied().flatten();
                 s += 1;

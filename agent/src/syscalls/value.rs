@@ -16,9 +16,13 @@ use serde::{
 pub enum ArgValue {
     /// A number (descriptors, counts, plain integers).
     Int(i64),
-    /// A string: a path, decoded flags or a symbolic name, hex for pointers. Shared: the
-    /// flags' renderings are interned, a path is shared with the event and the fd table.
+    /// A string: a path, decoded flags or a symbolic name. Shared: the flags' renderings and
+    /// paths are interned, a path is shared with the event and the fd table.
     Str(Arc<str>),
+    /// A pointer or raw flag word, rendered `0x…` only when printed (a capture reads it back
+    /// as a string).
+    #[serde(serialize_with = "hex", skip_deserializing)]
+    Hex(u64),
     /// A value that could not be read (a path or address); `<NA>` when printed.
     Null,
 }
@@ -33,11 +37,16 @@ impl ArgValue {
     }
 }
 
+fn hex<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&format_args!("{v:#x}"))
+}
+
 impl fmt::Display for ArgValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ArgValue::Int(i) => write!(f, "{i}"),
             ArgValue::Str(s) => f.write_str(s),
+            ArgValue::Hex(v) => write!(f, "{v:#x}"),
             ArgValue::Null => f.write_str("<NA>"),
         }
     }
@@ -94,5 +103,20 @@ impl<'de> Deserialize<'de> for Args {
             }
         }
         d.deserialize_map(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pointer_is_rendered_only_when_printed() {
+        let v = ArgValue::Hex(0x7ffd_1000);
+        assert_eq!(v.to_string(), "0x7ffd1000");
+        assert_eq!(serde_json::to_string(&v).unwrap(), "\"0x7ffd1000\"");
+        // A capture reads it back as the string it printed.
+        let back: ArgValue = serde_json::from_str("\"0x7ffd1000\"").unwrap();
+        assert_eq!(back, ArgValue::Str("0x7ffd1000".into()));
     }
 }
