@@ -66,7 +66,7 @@ pub(crate) fn sys_enter(ctx: BtfTracePointContext) -> i32 {
         // Only calls that never reach sys_exit are traced at entry.
         if n == nr::EXIT[a] || n == nr::EXIT_GROUP[a] {
             if filter::interesting(abi_idx, n) {
-                let met = record::emit_syscall(c, regs, pid_tgid, abi_idx, n, None, true);
+                let met = record::emit_syscall(c, regs, (task, pid_tgid), abi_idx, n, None, true);
                 if met != 0 {
                     anomaly::report(&ctx, met, n);
                 }
@@ -106,7 +106,7 @@ pub(crate) fn sys_exit(ctx: BtfTracePointContext) -> i32 {
     }
     let a = abi_idx as usize & 1;
     let new_image = ret == 0 && (n == nr::EXECVE[a] || n == nr::EXECVEAT[a]);
-    let met = record::emit_syscall(c, regs, pid_tgid, abi_idx, n, Some(ret), !new_image);
+    let met = record::emit_syscall(c, regs, (task, pid_tgid), abi_idx, n, Some(ret), !new_image);
     if met != 0 {
         anomaly::report(&ctx, met, n);
     }

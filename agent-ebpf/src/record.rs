@@ -30,13 +30,25 @@ use crate::{
 /// record).
 #[inline(always)]
 pub(crate) fn fill_header(hdr: &mut Header, kind: u16, abi_idx: u8, pid_tgid: u64) {
+    // SAFETY: the helper takes no arguments.
+    let task = unsafe { bpf_get_current_task_btf() } as *const u8;
+    fill_header_of(hdr, kind, abi_idx, pid_tgid, task);
+}
+
+/// [`fill_header`] for a caller that already holds the current task (the syscall programs).
+#[inline(always)]
+pub(crate) fn fill_header_of(
+    hdr: &mut Header,
+    kind: u16,
+    abi_idx: u8,
+    pid_tgid: u64,
+    task: *const u8,
+) {
     hdr.kind = kind;
     hdr.abi = abi_idx;
     hdr.flags = 0;
     hdr.tail_len = 0;
-    // SAFETY: the helpers take no arguments.
-    let task = unsafe { bpf_get_current_task_btf() } as *const u8;
-    // SAFETY: as above.
+    // SAFETY: the helper takes no arguments.
     hdr.ts_ns = unsafe { bpf_ktime_get_boot_ns() };
     hdr.cgroup_id = cgroup_id(task);
     let o = &OFFSETS;
@@ -127,7 +139,7 @@ const _: () = assert!(FIXED + 2 * PATH_MAX + SOCKADDR_MAX <= crate::paths::KEYS_
 pub(crate) fn emit_syscall(
     c: &mut Counters,
     regs: *const pt_regs,
-    pid_tgid: u64,
+    (task, pid_tgid): (*const u8, u64),
     abi_idx: u8,
     nr: u32,
     ret: Option<i64>,
@@ -150,8 +162,8 @@ pub(crate) fn emit_syscall(
         // SAFETY: the ring buffer entry is reserved for us and sized for the record; we are its
         // only writer until submit.
         let rec = unsafe { &mut *entry.as_mut_ptr() };
-        fill_syscall(rec, regs, pid_tgid, abi_idx, nr, ret);
-        entry.submit(wake_flags());
+        fill_syscall(rec, regs, task, pid_tgid, abi_idx, nr, ret);
+        entry.submit(syscall_wake_flags(c));
         c.emitted += 1;
         return 0;
     }
@@ -165,7 +177,7 @@ pub(crate) fn emit_syscall(
     // SAFETY: `buf` is this CPU's syscall scratch slot, map memory aligned for and larger
     // than the record; lifecycle programs use their own slot, so nothing else writes it.
     let rec = unsafe { &mut *(buf as *mut SyscallRecord) };
-    fill_syscall(rec, regs, pid_tgid, abi_idx, nr, ret);
+    fill_syscall(rec, regs, task, pid_tgid, abi_idx, nr, ret);
 
     // Bytes of tail written so far; kept provably below 2 * PATH_MAX for the verifier.
     let mut tail = 0usize;
@@ -255,7 +267,7 @@ pub(crate) fn emit_syscall(
         c.too_big += 1;
         return met | anomaly::TOO_BIG;
     }
-    if output(buf, total) {
+    if output_with(buf, total, syscall_wake_flags(c)) {
         c.emitted += 1;
     } else {
         c.ring_full += 1;
@@ -266,27 +278,34 @@ pub(crate) fn emit_syscall(
 /// Copy `len` bytes of a scratch slot into the ring buffer; false when the ring is full.
 #[inline(always)]
 pub(crate) fn output(buf: *const u8, len: usize) -> bool {
+    output_with(buf, len, wake_flags())
+}
+
+#[inline(always)]
+fn output_with(buf: *const u8, len: usize, flags: u64) -> bool {
     let len = len & (SCRATCH_SIZE - 1);
     // SAFETY: `buf` is a scratch slot of SCRATCH_SIZE bytes (a power of two) and `len` is
     // masked below that; map memory is initialized and not written while `data` lives.
     let data = unsafe { core::slice::from_raw_parts(buf, len) };
-    EVENTS.output::<[u8]>(data, wake_flags()).is_ok()
+    EVENTS.output::<[u8]>(data, flags).is_ok()
 }
 
 #[inline(always)]
 fn fill_syscall(
     rec: &mut SyscallRecord,
     regs: *const pt_regs,
+    task: *const u8,
     pid_tgid: u64,
     abi_idx: u8,
     nr: u32,
     ret: Option<i64>,
 ) {
-    fill_header(
+    fill_header_of(
         &mut rec.hdr,
         sysaudit_common::kind::SYSCALL,
         abi_idx,
         pid_tgid,
+        task,
     );
     rec.nr = nr;
     match ret {
@@ -303,6 +322,20 @@ fn fill_syscall(
     rec.str_len = [0, 0];
     rec.addr_len = 0;
     rec._pad = 0;
+}
+
+/// Records between two looks at the ring's fill level from the syscall programs (the query is
+/// a helper call; the agent drains on its timer anyway, so a look every few records is enough).
+const WAKE_CHECK_EVERY: u64 = 32;
+
+/// [`wake_flags`] for syscall records: looked at once every `WAKE_CHECK_EVERY` records per CPU.
+#[inline(always)]
+fn syscall_wake_flags(c: &Counters) -> u64 {
+    if c.emitted.is_multiple_of(WAKE_CHECK_EVERY) {
+        wake_flags()
+    } else {
+        BPF_RB_NO_WAKEUP as u64
+    }
 }
 
 /// Submit silently unless the ring is filling up.
