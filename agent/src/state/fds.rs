@@ -152,10 +152,13 @@ pub(crate) fn parse_addr(s: &str) -> Option<SocketAddr> {
     s.parse::<SocketAddr>().ok()
 }
 
-/// The syscalls whose effect on descriptors [`FdTables::observe`] follows (the kernel must
-/// trace them for `fd.*` fields to be right, whatever the rules say).
 /// The arguments [`FdTables::view`] looks a descriptor up by.
 const TABLE_KEYS: [&str; 2] = ["fd", "oldfd"];
+
+/// The descriptor argument of `e` the table is looked up by.
+fn table_fd(e: &SyscallEvent) -> Option<i64> {
+    int(e, TABLE_KEYS[0]).or_else(|| int(e, TABLE_KEYS[1]))
+}
 
 /// Whether events of `syscall` can show a descriptor that an earlier call created: what the
 /// kernel's open filter must keep ([`crate::rules::prefilter`]).
@@ -164,6 +167,8 @@ pub(crate) fn reads_table(syscall: &str) -> bool {
         .is_some_and(|s| s.iter().any(|(n, _)| TABLE_KEYS.contains(n)))
 }
 
+/// The syscalls whose effect on descriptors [`FdTables::observe`] follows (the kernel must
+/// trace them for `fd.*` fields to be right, whatever the rules say).
 pub(crate) const HANDLED: &[&str] = &[
     "open",
     "openat",
@@ -278,7 +283,7 @@ impl FdTables {
         if matches!(e.syscall.as_ref(), "execve" | "execveat") {
             return None;
         }
-        let fd = int(e, TABLE_KEYS[0]).or_else(|| int(e, TABLE_KEYS[1]))?;
+        let fd = table_fd(e)?;
         self.get(e.task.pid, fd).map(|i| FdView {
             num: fd,
             info: Cow::Borrowed(i),
@@ -294,7 +299,7 @@ impl FdTables {
         e: &SyscallEvent,
         root: &std::path::Path,
     ) -> Option<FdView<'static>> {
-        let fd = int(e, TABLE_KEYS[0]).or_else(|| int(e, TABLE_KEYS[1]))?;
+        let fd = table_fd(e)?;
         let name = super::procfs::link_of(e.task.pid, &format!("fd/{fd}"), root)?;
         // Sockets, pipes and anonymous inodes read as `type:[inode]`: not files.
         if !name.starts_with('/') {

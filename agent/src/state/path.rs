@@ -9,19 +9,32 @@ pub(crate) fn is_plain(p: &str) -> bool {
         || (p.len() > 1 && p.ends_with('/')))
 }
 
-/// Lexical `.`/`..` removal of an absolute path.
-pub(crate) fn normalize(p: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    for c in p.split('/') {
+/// The lexically normal form of the components `parts` into `out` (cleared first).
+fn normal_into<'p>(out: &mut String, parts: impl Iterator<Item = &'p str>) {
+    out.clear();
+    for c in parts {
         match c {
             "" | "." => {}
             ".." => {
-                out.pop();
+                let cut = out.rfind('/').unwrap_or(0);
+                out.truncate(cut);
             }
-            c => out.push(c),
+            c => {
+                out.push('/');
+                out.push_str(c);
+            }
         }
     }
-    format!("/{}", out.join("/"))
+    if out.is_empty() {
+        out.push('/');
+    }
+}
+
+/// Lexical `.`/`..` removal of an absolute path.
+pub(crate) fn normalize(p: &str) -> String {
+    let mut out = String::with_capacity(p.len());
+    normal_into(&mut out, p.split('/'));
+    out
 }
 
 /// `rel` resolved against directory `base` and normalized, shared with its earlier copies: a
@@ -33,23 +46,7 @@ pub(crate) fn resolve(base: &str, rel: &str) -> std::sync::Arc<str> {
     }
     BUF.with(|b| {
         let mut out = b.borrow_mut();
-        out.clear();
-        for c in base.split('/').chain(rel.split('/')) {
-            match c {
-                "" | "." => {}
-                ".." => {
-                    let cut = out.rfind('/').unwrap_or(0);
-                    out.truncate(cut);
-                }
-                c => {
-                    out.push('/');
-                    out.push_str(c);
-                }
-            }
-        }
-        if out.is_empty() {
-            out.push('/');
-        }
+        normal_into(&mut out, base.split('/').chain(rel.split('/')));
         crate::syscalls::intern::text(out.as_bytes())
     })
 }
