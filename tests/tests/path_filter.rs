@@ -54,4 +54,10 @@ fn opens_no_rule_can_match_are_dropped_in_the_kernel_and_every_detection_holds()
     let (alerts, filtered, _) = watch(&["--no-path-filter"]);
     assert_eq!(filtered, 0, "--no-path-filter records every open");
     assert_eq!(alerts.len(), 3, "{alerts:#?}");
+
+    // Two evaluation threads: the relative read needs the working directory `cd` set in the
+    // shell, which the `cat` it forks inherits across threads.
+    let (alerts, _, stderr) = watch(&["--no-path-filter", "--workers", "2"]);
+    assert!(stderr.contains("2 evaluation threads"), "{stderr}");
+    assert_eq!(alerts.len(), 3, "{alerts:#?}");
 }

@@ -91,17 +91,34 @@ fn watch_raises_falco_alerts_for_real_containers() {
     if !privileged() {
         return;
     }
+    watch_raises(&["--workers", "0"]);
+}
+
+/// Issue 13, several cores: the same detections with the records spread over two
+/// evaluation threads (ancestry and inherited state cross them: `shell_spawned_by_awk`
+/// reads the parent's name, `sensitive_file_read` a descriptor named before a fork).
+#[test]
+fn watch_raises_the_same_alerts_on_two_evaluation_threads() {
+    if !privileged() {
+        return;
+    }
+    watch_raises(&["--workers", "2"]);
+}
+
+fn watch_raises(extra: &[&str]) {
     let dir = TempDir::new("watch");
     let file = dir.0.join("alerts.json");
     let (url, posted) = webhook_server();
-    let agent = Agent::start(&[
+    let mut args = vec![
         "watch",
         "--json",
         "-o",
         file.to_str().unwrap(),
         "--webhook",
         &url,
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let agent = Agent::start(&args);
     let picked = [
         "netcat_remote_shell",
         "sensitive_file_read",

@@ -50,7 +50,7 @@ enum Cmd {
         #[arg(long)]
         cases: Option<String>,
         /// Only these root benchmarks, and no criterion (default: all of them).
-        #[arg(value_parser = ["overhead", "storm"])]
+        #[arg(value_parser = ["overhead", "storm", "workers"])]
         suites: Vec<String>,
     },
     /// Fuzz the rules parser and loader (cargo-fuzz; installs nightly and cargo-fuzz).
@@ -151,7 +151,7 @@ fn bench(rules_only: bool, cases: Option<&str>, suites: &[String]) -> Result<()>
             "--bin",
             "bench",
         ]))?;
-        sh::step("overhead (getppid loop) and storm (open/close) in runc containers (root)");
+        sh::step("overhead (getppid loop), storm (open/close) and evaluation threads in runc containers (root)");
         let mut c = sh::cmd(root().join("target/release/bench"));
         c.args(suites);
         c.env("SYSAUDIT_BIN", &bin);

@@ -108,6 +108,33 @@ pub(crate) fn decode(b: &[u8]) -> Result<Record<'_>, DecodeError> {
     }
 }
 
+/// Whose state a record belongs to: what the reader needs to route it to a worker, read from
+/// the fixed part only (the worker decodes the rest).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Owner {
+    /// Every worker keeps the cgroup → container map.
+    All,
+    /// The process `tgid`; a fork also names the new task's process.
+    Task { tgid: u32, child: Option<u32> },
+}
+
+pub(crate) fn owner(b: &[u8]) -> Result<Owner, DecodeError> {
+    let hdr: Header = read(b)?;
+    let tgid = (hdr.pid_tgid >> 32) as u32;
+    match hdr.kind {
+        kind::SYSCALL | kind::EXEC | kind::EXIT => Ok(Owner::Task { tgid, child: None }),
+        kind::FORK => {
+            let r: ForkRecord = read(b)?;
+            Ok(Owner::Task {
+                tgid,
+                child: Some(r.child_tgid),
+            })
+        }
+        kind::CGROUP_MKDIR | kind::CGROUP_RMDIR => Ok(Owner::All),
+        k => Err(DecodeError::Kind(k)),
+    }
+}
+
 /// A path from the kernel's walk: components leaf first, the root's none.
 pub(crate) fn path_of(components: &[&[u8]]) -> String {
     let mut out = String::new();

@@ -6,11 +6,15 @@ use std::{io, time::Duration};
 use aya::maps::{MapData, RingBuf};
 use tokio::io::{unix::AsyncFd, Interest};
 
+use crate::stream::raw::Tap;
+
 /// How often the ring is drained when nothing woke us up.
 pub(crate) const DRAIN_INTERVAL: Duration = Duration::from_millis(10);
 
 pub(crate) struct Ring {
     fd: AsyncFd<RingBuf<MapData>>,
+    /// Where every record is also written (`watch --raw-out`).
+    tap: Option<Tap>,
 }
 
 impl Ring {
@@ -19,7 +23,17 @@ impl Ring {
         // dropped together with the AsyncFd.
         let fd = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
             .map_err(|e| io::Error::other(e.to_string()))?;
-        Ok(Ring { fd })
+        Ok(Ring { fd, tap: None })
+    }
+
+    /// Also write every record drained from now on to `tap`.
+    pub(crate) fn tap(&mut self, tap: Tap) {
+        self.tap = Some(tap);
+    }
+
+    /// The tap, to flush at the end.
+    pub(crate) fn untap(&mut self) -> Option<Tap> {
+        self.tap.take()
     }
 
     /// Wait until the kernel wakes us up (ring half full).
@@ -34,6 +48,12 @@ impl Ring {
         let ring = self.fd.get_mut();
         let mut n = 0;
         while let Some(item) = ring.next() {
+            if let Some(t) = &mut self.tap {
+                if let Err(e) = t.write(&item) {
+                    log::warn!("--raw-out: {e}; no more records written");
+                    self.tap = None;
+                }
+            }
             f(&item);
             n += 1;
         }

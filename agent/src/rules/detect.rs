@@ -24,11 +24,18 @@ impl Detector {
         }
     }
 
-    /// Evaluate one event (before the state applies it) and return its alerts.
+    /// Evaluate one event (before the state applies it) and return its alerts; it is
+    /// numbered (`evt.num`) in the order this detector sees events.
     pub(crate) fn step(&mut self, ev: &Event, st: &State) -> &[Alert] {
+        self.step_numbered(ev, st, self.events + 1)
+    }
+
+    /// [`Detector::step`] for an event the stream numbered (several workers share one
+    /// numbering: the record's place in the ring).
+    pub(crate) fn step_numbered(&mut self, ev: &Event, st: &State, num: u64) -> &[Alert] {
         self.events += 1;
         self.alerts.clear();
-        self.engine.eval(ev, st, self.events, &mut self.alerts);
+        self.engine.eval(ev, st, num, &mut self.alerts);
         for al in &self.alerts {
             *self.fired.entry(al.rule.clone()).or_default() += 1;
         }

@@ -28,6 +28,7 @@ pub enum Matching {
 }
 
 /// Compiled rules, indexed by event type, and what evaluates them on events.
+#[derive(Clone)]
 pub struct Engine {
     /// Every rule kept, in file order.
     pub rules: Vec<Rule>,

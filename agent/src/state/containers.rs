@@ -51,6 +51,7 @@ struct Entry {
     removed: Option<Instant>,
 }
 
+#[derive(Clone)]
 pub(crate) struct Containers {
     root: Option<PathBuf>,
     host_pidns: Option<u64>,

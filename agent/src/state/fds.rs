@@ -198,6 +198,10 @@ pub(crate) const HANDLED: &[&str] = &[
     "close",
 ];
 
+/// One process's descriptors, on their way from one worker to another.
+#[derive(Debug)]
+pub(crate) struct FdTable(FastMap<i64, FdInfo>);
+
 #[derive(Default)]
 pub(crate) struct FdTables {
     by_pid: FastMap<u32, FastMap<i64, FdInfo>>,
@@ -267,6 +271,25 @@ impl FdTables {
 
     pub(crate) fn exit(&mut self, pid: u32) {
         self.by_pid.remove(&pid);
+    }
+
+    /// Hand a process's descriptors over to the worker that owns it from now on.
+    pub(crate) fn take(&mut self, pid: u32) -> Option<FdTable> {
+        self.by_pid.remove(&pid).map(FdTable)
+    }
+
+    /// Descriptors handed over by [`FdTables::take`].
+    pub(crate) fn adopt(&mut self, pid: u32, t: FdTable) {
+        self.by_pid.insert(pid, t.0);
+    }
+
+    /// One table per worker, each process's descriptors where `owner` puts them.
+    pub(crate) fn split(self, n: usize, owner: impl Fn(u32) -> usize) -> Vec<FdTables> {
+        let mut out: Vec<FdTables> = (0..n).map(|_| FdTables::default()).collect();
+        for (pid, t) in self.by_pid {
+            out[owner(pid)].by_pid.insert(pid, t);
+        }
+        out
     }
 
     /// The descriptor `e` is about, before [`FdTables::observe`] applies it: what the syscall

@@ -133,6 +133,28 @@ impl State {
         }
     }
 
+    /// One state per worker, each owning the processes (and their descriptors) `owner` gives
+    /// it and seeing the others' as foreign copies; containers as known so far in each.
+    pub(crate) fn split(self, n: usize, owner: impl Fn(u32) -> usize + Copy) -> Vec<State> {
+        let procs = self.procs.split(n, owner);
+        let fds = self.fds.split(n, owner);
+        procs
+            .into_iter()
+            .zip(fds)
+            .map(|(procs, fds)| State {
+                procs,
+                fds,
+                containers: self.containers.clone(),
+                users: Users::default(),
+                boot_to_real_ns: self.boot_to_real_ns,
+                pending_exec: FastMap::default(),
+                live: self.live,
+                host_id: self.host_id.clone(),
+                follows: self.follows,
+            })
+            .collect()
+    }
+
     /// Say which syscalls the kernel sends (before the probe starts).
     pub(crate) fn set_traced(&mut self, set: &SyscallSet) {
         self.follows = needed_syscalls()
@@ -455,7 +477,9 @@ impl State {
     }
 
     /// Apply an event's effect on the tables (processes, descriptors, working directories).
-    pub fn observe(&mut self, ev: &Event) {
+    /// Returns the process whose entry changed in what other processes read of it (their
+    /// ancestry: a new child, an exec, an exit, a new name), for workers to publish.
+    pub fn observe(&mut self, ev: &Event) -> Option<u32> {
         let t = ev.task();
         if !self.live {
             // Replays learn containers and processes from the events themselves.
@@ -464,10 +488,9 @@ impl State {
                 .ensure(t.pid, t.ppid, &t.comm, &t.exe, t.uid, t.cgroup_id);
         }
         // The main thread's name is the process's name (busybox applets rename themselves).
-        if t.tid == t.pid && !matches!(ev, Event::Exec(_)) {
-            self.procs.rename(t.pid, &t.comm);
-        }
-        match ev {
+        let renamed =
+            t.tid == t.pid && !matches!(ev, Event::Exec(_)) && self.procs.rename(t.pid, &t.comm);
+        let changed = match ev {
             Event::Fork(f) => {
                 if f.child_pid != f.task.pid {
                     let parent = if f.parent_pid != 0 {
@@ -480,15 +503,22 @@ impl State {
                     self.procs
                         .fork(f.task.pid, parent, f.child_pid, f.task.time, f.child_vpid);
                     self.fds.fork(f.task.pid, f.child_pid);
+                    Some(f.child_pid)
+                } else {
+                    None
                 }
             }
             Event::Exec(e) => {
                 self.procs.exec(e);
+                Some(e.task.pid)
             }
             Event::Exit(e) => {
                 if e.task.tid == e.task.pid {
                     self.procs.exit(e.task.pid);
                     self.fds.exit(e.task.pid);
+                    Some(e.task.pid)
+                } else {
+                    None
                 }
             }
             Event::Syscall(s) => {
@@ -515,8 +545,10 @@ impl State {
                         _ => {}
                     }
                 }
+                None
             }
-        }
+        };
+        changed.or(renamed.then_some(t.pid))
     }
 }
 

@@ -135,6 +135,7 @@ pub(super) fn read_proc(pid: u32) -> Option<Process> {
         start: Timestamp(0),
         exited_at: None,
         root,
+        root_read: true,
         names: None,
     })
 }

@@ -36,6 +36,9 @@ pub(crate) struct Process {
     /// Its root directory in the host's view (a container's rootfs): where its user names
     /// are looked up and its paths are relative to. Read once, inherited at fork.
     pub(crate) root: Option<Arc<Path>>,
+    /// /proc was asked for the root already: a process gone before its events are
+    /// evaluated is not asked again on each of them.
+    pub(crate) root_read: bool,
     /// User and group names of the ids it last ran as, looked up in its root's files.
     pub(crate) names: Option<Names>,
 }
@@ -69,6 +72,9 @@ const MAX_ENTRIES: usize = 65536;
 #[derive(Default)]
 pub(crate) struct ProcessTable {
     procs: FastMap<u32, Process>,
+    /// Under several workers: the processes other workers own, as their owners last
+    /// published them (ancestry reads them; nothing here changes them).
+    foreign: FastMap<u32, Arc<Process>>,
     /// Read /proc for pids we have not seen (off for replays).
     live: bool,
 }
@@ -77,8 +83,50 @@ impl ProcessTable {
     pub(crate) fn new(live: bool) -> ProcessTable {
         ProcessTable {
             procs: FastMap::default(),
+            foreign: FastMap::default(),
             live,
         }
+    }
+
+    /// Split into one table per worker: worker `i` owns the processes `owner` gives it and
+    /// sees the others as foreign copies.
+    pub(crate) fn split(self, n: usize, owner: impl Fn(u32) -> usize) -> Vec<ProcessTable> {
+        let mut out: Vec<ProcessTable> = (0..n).map(|_| ProcessTable::new(self.live)).collect();
+        for (pid, p) in self.procs {
+            let shared = Arc::new(p);
+            let own = owner(pid);
+            for (i, t) in out.iter_mut().enumerate() {
+                if i == own {
+                    t.procs.insert(pid, (*shared).clone());
+                } else {
+                    t.foreign.insert(pid, shared.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// An owned process, as other workers will see it.
+    pub(crate) fn snapshot(&self, pid: u32) -> Option<Arc<Process>> {
+        self.procs.get(&pid).map(|p| Arc::new(p.clone()))
+    }
+
+    /// Another worker's process, as it published it.
+    pub(crate) fn learn_foreign(&mut self, p: Arc<Process>) {
+        if !self.procs.contains_key(&p.pid) {
+            self.foreign.insert(p.pid, p);
+        }
+    }
+
+    /// Hand an owned process over (to the worker that owns it from now on).
+    pub(crate) fn take(&mut self, pid: u32) -> Option<Process> {
+        self.procs.remove(&pid)
+    }
+
+    /// Own a process another worker created (a fork it saw).
+    pub(crate) fn adopt(&mut self, p: Process) {
+        self.foreign.remove(&p.pid);
+        self.procs.insert(p.pid, p);
     }
 
     /// Fill the table from /proc (processes that started before the agent).
@@ -96,17 +144,19 @@ impl ProcessTable {
     }
 
     pub(crate) fn get(&self, pid: u32) -> Option<&Process> {
-        self.procs.get(&pid)
+        self.procs
+            .get(&pid)
+            .or_else(|| self.foreign.get(&pid).map(|p| &**p))
     }
 
     /// The process, reading /proc for it if it is not known yet.
     pub(crate) fn get_or_load(&mut self, pid: u32) -> Option<&Process> {
-        if !self.procs.contains_key(&pid) && self.live {
+        if self.get(pid).is_none() && self.live {
             if let Some(p) = read_proc(pid) {
                 self.procs.insert(pid, p);
             }
         }
-        self.procs.get(&pid)
+        self.get(pid)
     }
 
     /// The process a live record names: known, else read from /proc at first sight, else made
@@ -130,7 +180,8 @@ impl ProcessTable {
                     ..Default::default()
                 })
         });
-        if p.root.is_none() && live {
+        if p.root.is_none() && live && !p.root_read {
+            p.root_read = true;
             p.root = read_root(pid);
         }
         p
@@ -221,11 +272,14 @@ impl ProcessTable {
     }
 
     /// The process renamed itself (prctl PR_SET_NAME; busybox applets do it after a re-exec).
-    pub(crate) fn rename(&mut self, pid: u32, comm: &Arc<str>) {
-        if let Some(p) = self.procs.get_mut(&pid) {
-            if p.comm != *comm {
+    /// Whether the name changed.
+    pub(crate) fn rename(&mut self, pid: u32, comm: &Arc<str>) -> bool {
+        match self.procs.get_mut(&pid) {
+            Some(p) if p.comm != *comm => {
                 p.comm = comm.clone();
+                true
             }
+            _ => false,
         }
     }
 
@@ -273,7 +327,8 @@ impl ProcessTable {
     /// The root of `pid`, read from /proc once if the table does not have it yet.
     pub(crate) fn root(&mut self, pid: u32) -> Option<Arc<Path>> {
         let p = self.procs.get_mut(&pid)?;
-        if p.root.is_none() && self.live {
+        if p.root.is_none() && self.live && !p.root_read {
+            p.root_read = true;
             p.root = read_root(pid);
         }
         p.root.clone()
@@ -293,25 +348,25 @@ impl ProcessTable {
         }
     }
 
-    /// Ancestors of `pid`, parent first, as far as the table knows them (bounded: pid reuse
-    /// can make loops).
+    /// Keep the table under its cap.
     fn gc(&mut self) {
-        if self.procs.len() < MAX_ENTRIES {
+        if self.procs.len() + self.foreign.len() < MAX_ENTRIES {
             return;
         }
-        self.procs
-            .retain(|_, p| p.exited_at.is_none_or(|t| t.elapsed() < LINGER));
-        if self.procs.len() >= MAX_ENTRIES && self.live {
+        self.sweep();
+        if self.procs.len() + self.foreign.len() >= MAX_ENTRIES && self.live {
             // Lost exit events: keep only what still exists.
-            self.procs
-                .retain(|pid, _| fs::metadata(format!("/proc/{pid}")).is_ok());
+            let alive = |pid: &u32| fs::metadata(format!("/proc/{pid}")).is_ok();
+            self.procs.retain(|pid, _| alive(pid));
+            self.foreign.retain(|pid, _| alive(pid));
         }
     }
 
     /// Drop exited processes past their linger time (called periodically).
     pub(crate) fn sweep(&mut self) {
-        self.procs
-            .retain(|_, p| p.exited_at.is_none_or(|t| t.elapsed() < LINGER));
+        let lingering = |p: &Process| p.exited_at.is_none_or(|t| t.elapsed() < LINGER);
+        self.procs.retain(|_, p| lingering(p));
+        self.foreign.retain(|_, p| lingering(p));
     }
 }
 

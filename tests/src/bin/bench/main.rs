@@ -1,11 +1,13 @@
 //! The benchmarks that need root (`cargo xtask bench`): per-syscall overhead of each recorder
-//! (`overhead`) and the open/close storm under live detection (`storm`). Each prints ratios
-//! measured in this one run. `bench [overhead] [storm]` picks; default: both.
+//! (`overhead`), the open/close storm under live detection (`storm`) and the evaluation
+//! threads' speedup (`workers`). Each prints ratios measured in this one run.
+//! `bench [overhead] [storm] [workers]` picks; default: all.
 
 mod overhead;
 #[path = "../../reference.rs"]
 mod reference;
 mod storm;
+mod workers;
 
 use std::{
     io::{BufRead, BufReader},
@@ -28,6 +30,9 @@ fn main() {
     }
     if run("storm") {
         storm::run();
+    }
+    if run("workers") {
+        workers::run();
     }
 }
 

@@ -38,14 +38,14 @@ struct Row {
 }
 
 /// A live tracer: its stdout lines are counted (one per event or alert), stderr kept.
-struct Tracer {
+pub(crate) struct Tracer {
     child: std::process::Child,
     stdout_lines: Arc<AtomicU64>,
     stderr: Arc<Mutex<Vec<String>>>,
 }
 
 impl Tracer {
-    fn start(mut cmd: Command, ready: &str) -> Tracer {
+    pub(crate) fn start(mut cmd: Command, ready: &str) -> Tracer {
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -112,7 +112,7 @@ impl Tracer {
     }
 
     /// SIGINT; then its stderr once it has ended.
-    fn stop(mut self) -> Vec<String> {
+    pub(crate) fn stop(mut self) -> Vec<String> {
         // SAFETY: signalling our own child.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
         let _ = self.child.wait();
@@ -175,7 +175,7 @@ fn case(name: &str, tracer: Option<(Command, &str)>, count: Count) -> Row {
 type Count = fn(u64, &[String]) -> (u64, u64, u64);
 
 /// sysaudit's final stats object (`--json`).
-fn sysaudit_counts(_: u64, stderr: &[String]) -> (u64, u64, u64) {
+pub(crate) fn sysaudit_counts(_: u64, stderr: &[String]) -> (u64, u64, u64) {
     let stats: Value = stderr
         .iter()
         .rev()

@@ -1,0 +1,322 @@
+//! The live pipeline every long-running command shares: drain the ring → decode → state →
+//! the command's handler, until SIGINT/SIGTERM, a duration, or the handler says stop. Drops are
+//! reported as they happen (rate-limited) and counted for the final stats line.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use sysaudit_common::Counters;
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::{
+    event::Event,
+    messages::DropReport,
+    probe::{
+        decode,
+        ring::{Ring, DRAIN_INTERVAL},
+        Probe,
+    },
+    state::State,
+};
+use pool::{Handler, Pool};
+
+pub(crate) mod pool;
+pub(crate) mod raw;
+
+/// What the handler wants after an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Flow {
+    Continue,
+    Stop,
+}
+
+/// Why the stream ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ended {
+    Signal,
+    Duration,
+    Handler,
+}
+
+/// Counters of one run: the kernel's, plus what userspace saw.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Stats {
+    pub kernel: Counters,
+    pub records: u64,
+    pub decode_errors: u64,
+}
+
+impl Stats {
+    /// Every record lost anywhere on the way.
+    pub(crate) fn lost(&self) -> u64 {
+        self.kernel.ring_full
+            + self.kernel.too_big
+            + self.kernel.no_scratch
+            + self.kernel.lifecycle_lost
+            + self.decode_errors
+    }
+
+    /// The final stats as one JSON object (`--json` mode prints this instead of the line).
+    pub(crate) fn json(&self) -> serde_json::Value {
+        let k = &self.kernel;
+        serde_json::json!({
+            "event": "stats",
+            "records": self.records,
+            "lost": self.lost(),
+            "decode_errors": self.decode_errors,
+            "kernel": serde_json::Map::from_iter(
+                k.fields().map(|(name, v)| (name.to_string(), v.into()))
+            ),
+        })
+    }
+
+    /// The final stats line.
+    pub(crate) fn line(&self) -> String {
+        let k = &self.kernel;
+        format!(
+            "sysaudit: {} records received; lost {} (ring full {}, too big {}, lifecycle {}, undecodable {}); kernel saw {} syscall hits, filtered {} (own {}, id -1 {}, scope {}, syscall set {}, path filter {}), emitted {}",
+            self.records,
+            self.lost(),
+            k.ring_full,
+            k.too_big,
+            k.lifecycle_lost,
+            self.decode_errors,
+            k.seen,
+            k.filtered_self
+                + k.filtered_id
+                + k.filtered_scope
+                + k.filtered_syscall
+                + k.filtered_path,
+            k.filtered_self,
+            k.filtered_id,
+            k.filtered_scope,
+            k.filtered_syscall,
+            k.filtered_path,
+            k.emitted + k.lifecycle_emitted,
+        )
+    }
+}
+
+/// How often the kernel counters are read for drops.
+const DROP_CHECK_EVERY: Duration = Duration::from_millis(250);
+/// How often exited processes and removed cgroups past their linger time are dropped.
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
+
+pub(crate) struct Stream {
+    probe: Probe,
+    ring: Ring,
+    pub state: State,
+    stats: Stats,
+}
+
+/// Where drained records go: through the state on this thread, or to workers.
+trait Consumer {
+    fn drain(&mut self, ring: &mut Ring, stats: &mut Stats) -> Flow;
+    fn tick(&mut self, probe: &Probe) -> Flow;
+    fn sweep(&mut self);
+}
+
+struct Inline<'s, E, T> {
+    state: &'s mut State,
+    on_event: E,
+    on_tick: T,
+}
+
+impl<E, T> Consumer for Inline<'_, E, T>
+where
+    E: FnMut(&mut State, &Event) -> Flow,
+    T: FnMut(&mut State, &Probe) -> Flow,
+{
+    fn drain(&mut self, ring: &mut Ring, stats: &mut Stats) -> Flow {
+        let state = &mut *self.state;
+        let on_event = &mut self.on_event;
+        let mut flow = Flow::Continue;
+        ring.drain(|bytes| {
+            stats.records += 1;
+            match decode::decode(bytes) {
+                Ok(rec) => {
+                    if let Some(ev) = state.ingest(&rec) {
+                        if flow == Flow::Continue {
+                            flow = on_event(state, &ev);
+                        }
+                        state.observe(&ev);
+                    }
+                }
+                Err(e) => {
+                    stats.decode_errors += 1;
+                    log::debug!("undecodable record: {e}");
+                }
+            }
+        });
+        flow
+    }
+
+    fn tick(&mut self, probe: &Probe) -> Flow {
+        (self.on_tick)(self.state, probe)
+    }
+
+    fn sweep(&mut self) {
+        self.state.procs.sweep();
+        self.state.containers.sweep();
+    }
+}
+
+struct Pooled<'p, H, T> {
+    pool: &'p mut Pool<H>,
+    on_tick: T,
+}
+
+impl<H: Handler, T: FnMut(&Probe) -> Flow> Consumer for Pooled<'_, H, T> {
+    fn drain(&mut self, ring: &mut Ring, stats: &mut Stats) -> Flow {
+        let pool = &mut *self.pool;
+        stats.records += ring.drain(|bytes| pool.route(bytes)) as u64;
+        pool.flush();
+        stats.decode_errors = pool.decode_errors();
+        Flow::Continue
+    }
+
+    fn tick(&mut self, probe: &Probe) -> Flow {
+        (self.on_tick)(probe)
+    }
+
+    fn sweep(&mut self) {
+        self.pool.sweep();
+    }
+}
+
+impl Stream {
+    pub(crate) fn new(mut probe: Probe, state: State) -> anyhow::Result<Stream> {
+        let ring = Ring::new(probe.take_ring()?).context("polling the ring buffer")?;
+        Ok(Stream {
+            probe,
+            ring,
+            state,
+            stats: Stats::default(),
+        })
+    }
+
+    /// The probe and the state at once (e.g. to read maps and resolve their keys).
+    pub(crate) fn parts(&mut self) -> (&Probe, &mut State) {
+        (&self.probe, &mut self.state)
+    }
+
+    /// Also write every record to `tap` (see [`raw`]).
+    pub(crate) fn tap(&mut self, tap: raw::Tap) {
+        self.ring.tap(tap);
+    }
+
+    /// Flush the tap, if any.
+    pub(crate) fn untap(&mut self) -> std::io::Result<()> {
+        self.ring.untap().map_or(Ok(()), raw::Tap::finish)
+    }
+
+    /// The state, for workers to split (the stream keeps an empty one).
+    pub(crate) fn take_state(&mut self) -> State {
+        std::mem::replace(&mut self.state, State::replay())
+    }
+
+    /// Run until stopped. `on_event` sees every event; `on_tick` runs about every 10 ms.
+    pub(crate) async fn run(
+        &mut self,
+        duration: Option<Duration>,
+        on_event: impl FnMut(&mut State, &Event) -> Flow,
+        on_tick: impl FnMut(&mut State, &Probe) -> Flow,
+    ) -> anyhow::Result<Ended> {
+        let mut c = Inline {
+            state: &mut self.state,
+            on_event,
+            on_tick,
+        };
+        run_loop(
+            &mut self.probe,
+            &mut self.ring,
+            &mut self.stats,
+            duration,
+            &mut c,
+        )
+        .await
+    }
+
+    /// Run until stopped, the records going to `pool`'s workers; `on_tick` runs about every
+    /// 10 ms. The pool is finished by the caller (its queues may still hold records).
+    pub(crate) async fn run_pool<H: Handler>(
+        &mut self,
+        duration: Option<Duration>,
+        pool: &mut Pool<H>,
+        on_tick: impl FnMut(&Probe) -> Flow,
+    ) -> anyhow::Result<Ended> {
+        let mut c = Pooled { pool, on_tick };
+        run_loop(
+            &mut self.probe,
+            &mut self.ring,
+            &mut self.stats,
+            duration,
+            &mut c,
+        )
+        .await
+    }
+
+    /// Count what the pool's workers found undecodable after they finished.
+    pub(crate) fn add_decode_errors(&mut self, total: u64) {
+        self.stats.decode_errors = self.stats.decode_errors.max(total);
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        self.stats
+    }
+}
+
+async fn run_loop(
+    probe: &mut Probe,
+    ring: &mut Ring,
+    stats: &mut Stats,
+    duration: Option<Duration>,
+    c: &mut impl Consumer,
+) -> anyhow::Result<Ended> {
+    let mut sigint = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+    let mut sigterm = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+    let deadline = duration.map(|d| tokio::time::Instant::now() + d);
+    let mut tick = tokio::time::interval(DRAIN_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_check = Instant::now();
+    let mut drops = DropReport::default();
+    let mut last_sweep = Instant::now();
+
+    let ended = loop {
+        let sleep_until =
+            deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+        tokio::select! {
+            _ = sigint.recv() => break Ended::Signal,
+            _ = sigterm.recv() => break Ended::Signal,
+            _ = tokio::time::sleep_until(sleep_until), if deadline.is_some() => break Ended::Duration,
+            r = ring.wakeup() => { r.context("waiting on the ring buffer")?; }
+            _ = tick.tick() => {}
+        }
+        if c.drain(ring, stats) == Flow::Stop || c.tick(&*probe) == Flow::Stop {
+            break Ended::Handler;
+        }
+        if last_check.elapsed() >= DROP_CHECK_EVERY {
+            last_check = Instant::now();
+            probe.flush_logs();
+            refresh_counters(probe, stats);
+            drops.report(stats.lost(), false);
+        }
+        if last_sweep.elapsed() >= SWEEP_EVERY {
+            c.sweep();
+            last_sweep = Instant::now();
+        }
+    };
+    // Flush what the kernel already wrote; report losses not reported yet.
+    c.drain(ring, stats);
+    probe.flush_logs();
+    refresh_counters(probe, stats);
+    drops.report(stats.lost(), true);
+    Ok(ended)
+}
+
+fn refresh_counters(probe: &Probe, stats: &mut Stats) {
+    match probe.counters() {
+        Ok(c) => stats.kernel = c,
+        Err(e) => log::warn!("reading kernel counters: {e}"),
+    }
+}
