@@ -97,18 +97,49 @@ pub(crate) fn in_host_pidns() -> bool {
     rc == 0
 }
 
-/// Container scope: `Some(key)` when the current task is in scope. The key is the cgroup the
-/// task is accounted to for profiles: the matching scope root for `scope::CGROUPS`, the task's
-/// own cgroup otherwise.
+/// How the current task is in scope, with what the check learned on the way.
+#[derive(Clone, Copy)]
+pub(crate) enum InScope {
+    /// Every task is (`scope::ALL`): nothing was read.
+    Any,
+    /// It runs outside the host pid namespace (`scope::CONTAINERS`).
+    Container,
+    /// Its cgroup is below this scope root (`scope::CGROUPS`).
+    Under(u64),
+}
+
+impl InScope {
+    /// The cgroup the task is accounted to for profiles: the matching scope root for
+    /// `scope::CGROUPS`, the task's own cgroup otherwise.
+    #[inline(always)]
+    pub(crate) fn key(self, task: *const u8) -> u64 {
+        match self {
+            InScope::Under(root) => root,
+            InScope::Any | InScope::Container => cgroup_id(task),
+        }
+    }
+
+    /// Whether the task runs outside the host pid namespace, when the check already knows.
+    #[inline(always)]
+    pub(crate) fn non_host(self) -> Option<bool> {
+        match self {
+            InScope::Container => Some(true),
+            InScope::Any | InScope::Under(_) => None,
+        }
+    }
+}
+
+/// Container scope: `Some` when the current task is in scope. Only what the scope needs is
+/// read: the task's cgroup id waits until a record or a profile needs it.
 #[inline(always)]
-pub(crate) fn scope_key(task: *const u8) -> Option<u64> {
+pub(crate) fn in_scope(task: *const u8) -> Option<InScope> {
     match konst(&SCOPE) {
-        scope::ALL => Some(cgroup_id(task)),
+        scope::ALL => Some(InScope::Any),
         scope::CONTAINERS => {
             if in_host_pidns_fast(task) {
                 None
             } else {
-                Some(cgroup_id(task))
+                Some(InScope::Container)
             }
         }
         _ => {
@@ -122,7 +153,7 @@ pub(crate) fn scope_key(task: *const u8) -> Option<u64> {
                     // SAFETY: only presence is tested; the value reference, which user
                     // space could change under us, is never read.
                     if id != 0 && unsafe { SCOPE_CGROUPS.get(id) }.is_some() {
-                        return Some(id);
+                        return Some(InScope::Under(id));
                     }
                 }
                 level += 1;
@@ -165,14 +196,14 @@ pub(crate) fn interesting(abi_idx: u8, nr: u32) -> bool {
 }
 
 /// Run the filter chain shared by the syscall programs, counting what it drops.
-/// Returns the scope key and the syscall's ABI.
+/// Returns how the task is in scope and the syscall's ABI.
 #[inline(always)]
 pub(crate) fn syscall_filters(
     c: &mut Counters,
     task: *const u8,
     pid_tgid: u64,
     id: i64,
-) -> Option<(u64, u8)> {
+) -> Option<(InScope, u8)> {
     if is_own(pid_tgid) {
         c.filtered_self += 1;
         return None;
@@ -181,9 +212,9 @@ pub(crate) fn syscall_filters(
         c.filtered_id += 1;
         return None;
     }
-    let Some(key) = scope_key(task) else {
+    let Some(scope) = in_scope(task) else {
         c.filtered_scope += 1;
         return None;
     };
-    Some((key, syscall_abi(task, id as u64)))
+    Some((scope, syscall_abi(task, id as u64)))
 }

@@ -45,6 +45,14 @@ fn syscall_nr(id: i64) -> u32 {
     (id as u64 & !X32_SYSCALL_BIT) as u32
 }
 
+/// `exit` or `exit_group` in any recorded ABI (the ABI is not known yet: x86_64's and ia32's
+/// numbers do not collide with each other's pair).
+#[inline(always)]
+fn never_returns(id: i64) -> bool {
+    let n = syscall_nr(id);
+    n == nr::EXIT[0] || n == nr::EXIT_GROUP[0] || n == nr::EXIT[1] || n == nr::EXIT_GROUP[1]
+}
+
 #[btf_tracepoint(function = "sys_enter")]
 pub(crate) fn sys_enter(ctx: BtfTracePointContext) -> i32 {
     let Some(c) = counters() else { return 0 };
@@ -53,20 +61,26 @@ pub(crate) fn sys_enter(ctx: BtfTracePointContext) -> i32 {
     let id: i64 = ctx.arg(1);
     let task = current_task();
     let pid_tgid = filter::pid_tgid(task);
-    let Some((key, abi_idx)) = filter::syscall_filters(c, task, pid_tgid, id) else {
+    let m = konst(&MODE);
+    // Tracing alone records at entry only the calls that never return: the others leave
+    // sys_enter before any filter work.
+    if m & mode::PROFILE == 0 && !never_returns(id) {
+        return 0;
+    }
+    let Some((scope, abi_idx)) = filter::syscall_filters(c, task, pid_tgid, id) else {
         return 0;
     };
     let n = syscall_nr(id);
-    let m = konst(&MODE);
     if m & mode::PROFILE != 0 {
-        profile::record(c, regs, key, abi_idx, n);
+        profile::record(c, regs, scope.key(task), abi_idx, n);
     }
     if m & mode::TRACE != 0 {
         let a = abi_idx as usize & 1;
         // Only calls that never reach sys_exit are traced at entry.
         if n == nr::EXIT[a] || n == nr::EXIT_GROUP[a] {
             if filter::interesting(abi_idx, n) {
-                let met = record::emit_syscall(c, regs, (task, pid_tgid), abi_idx, n, None, true);
+                let met =
+                    record::emit_syscall(c, regs, (task, pid_tgid, scope), abi_idx, n, None, true);
                 if met != 0 {
                     anomaly::report(&ctx, met, n);
                 }
@@ -96,7 +110,7 @@ pub(crate) fn sys_exit(ctx: BtfTracePointContext) -> i32 {
     let id = unsafe { (*regs).orig_rax } as i64;
     let task = current_task();
     let pid_tgid = filter::pid_tgid(task);
-    let Some((_, abi_idx)) = filter::syscall_filters(c, task, pid_tgid, id) else {
+    let Some((scope, abi_idx)) = filter::syscall_filters(c, task, pid_tgid, id) else {
         return 0;
     };
     let n = syscall_nr(id);
@@ -106,7 +120,15 @@ pub(crate) fn sys_exit(ctx: BtfTracePointContext) -> i32 {
     }
     let a = abi_idx as usize & 1;
     let new_image = ret == 0 && (n == nr::EXECVE[a] || n == nr::EXECVEAT[a]);
-    let met = record::emit_syscall(c, regs, (task, pid_tgid), abi_idx, n, Some(ret), !new_image);
+    let met = record::emit_syscall(
+        c,
+        regs,
+        (task, pid_tgid, scope),
+        abi_idx,
+        n,
+        Some(ret),
+        !new_image,
+    );
     if met != 0 {
         anomaly::report(&ctx, met, n);
     }

@@ -17,7 +17,7 @@ use sysaudit_common::{
 };
 
 use crate::{
-    filter::{cgroup_id, field, in_host_pidns_fast},
+    filter::{cgroup_id, field, in_host_pidns_fast, InScope},
     maps::{
         konst, ARG_SPECS, EVENTS, HOST_PIDNS_INO, OFFSETS, RING_WAKE_BYTES, SCRATCH, SCRATCH_SIZE,
         SCRATCH_SYSCALL,
@@ -32,10 +32,11 @@ use crate::{
 pub(crate) fn fill_header(hdr: &mut Header, kind: u16, abi_idx: u8, pid_tgid: u64) {
     // SAFETY: the helper takes no arguments.
     let task = unsafe { bpf_get_current_task_btf() } as *const u8;
-    fill_header_of(hdr, kind, abi_idx, pid_tgid, task);
+    fill_header_of(hdr, kind, abi_idx, pid_tgid, task, None);
 }
 
-/// [`fill_header`] for a caller that already holds the current task (the syscall programs).
+/// [`fill_header`] for a caller that already holds the current task (the syscall programs)
+/// and may know from the scope check whether it runs outside the host pid namespace.
 #[inline(always)]
 pub(crate) fn fill_header_of(
     hdr: &mut Header,
@@ -43,6 +44,7 @@ pub(crate) fn fill_header_of(
     abi_idx: u8,
     pid_tgid: u64,
     task: *const u8,
+    non_host: Option<bool>,
 ) {
     hdr.kind = kind;
     hdr.abi = abi_idx;
@@ -72,7 +74,11 @@ pub(crate) fn fill_header_of(
         unsafe { bpf_get_current_comm(hdr.comm.as_mut_ptr().cast(), TASK_COMM_LEN as u32) };
     }
     hdr.pid_tgid = pid_tgid;
-    if konst(&HOST_PIDNS_INO) != 0 && !in_host_pidns_fast(task) {
+    let non_host = match non_host {
+        Some(known) => known,
+        None => konst(&HOST_PIDNS_INO) != 0 && !in_host_pidns_fast(task),
+    };
+    if non_host {
         hdr.flags |= flags::NON_HOST_PIDNS;
     }
 }
@@ -139,12 +145,13 @@ const _: () = assert!(FIXED + 2 * PATH_MAX + SOCKADDR_MAX <= crate::paths::KEYS_
 pub(crate) fn emit_syscall(
     c: &mut Counters,
     regs: *const pt_regs,
-    (task, pid_tgid): (*const u8, u64),
+    (task, pid_tgid, scope): (*const u8, u64, InScope),
     abi_idx: u8,
     nr: u32,
     ret: Option<i64>,
     copy: bool,
 ) -> u8 {
+    let who = (task, pid_tgid, scope.non_host());
     let spec = if copy {
         arg_spec(abi_idx, nr)
     } else {
@@ -162,7 +169,7 @@ pub(crate) fn emit_syscall(
         // SAFETY: the ring buffer entry is reserved for us and sized for the record; we are its
         // only writer until submit.
         let rec = unsafe { &mut *entry.as_mut_ptr() };
-        fill_syscall(rec, regs, task, pid_tgid, abi_idx, nr, ret);
+        fill_syscall(rec, regs, who, abi_idx, nr, ret);
         entry.submit(syscall_wake_flags(c));
         c.emitted += 1;
         return 0;
@@ -177,7 +184,7 @@ pub(crate) fn emit_syscall(
     // SAFETY: `buf` is this CPU's syscall scratch slot, map memory aligned for and larger
     // than the record; lifecycle programs use their own slot, so nothing else writes it.
     let rec = unsafe { &mut *(buf as *mut SyscallRecord) };
-    fill_syscall(rec, regs, task, pid_tgid, abi_idx, nr, ret);
+    fill_syscall(rec, regs, who, abi_idx, nr, ret);
 
     // Bytes of tail written so far; kept provably below 2 * PATH_MAX for the verifier.
     let mut tail = 0usize;
@@ -294,8 +301,7 @@ fn output_with(buf: *const u8, len: usize, flags: u64) -> bool {
 fn fill_syscall(
     rec: &mut SyscallRecord,
     regs: *const pt_regs,
-    task: *const u8,
-    pid_tgid: u64,
+    (task, pid_tgid, non_host): (*const u8, u64, Option<bool>),
     abi_idx: u8,
     nr: u32,
     ret: Option<i64>,
@@ -306,6 +312,7 @@ fn fill_syscall(
         abi_idx,
         pid_tgid,
         task,
+        non_host,
     );
     rec.nr = nr;
     match ret {
