@@ -12,7 +12,7 @@ use aya_ebpf::{
     },
 };
 use sysaudit_common::{
-    abi, anomaly, flags, ArgSpec, Counters, Header, SyscallRecord, MAX_SYSCALLS, PATH_MAX,
+    abi, anomaly, flags, ArgSpec, Counters, Header, SyscallRecord, MAX_SYSCALLS, PATH_MAX, SNAPLEN,
     SOCKADDR_MAX, TASK_COMM_LEN,
 };
 
@@ -159,7 +159,8 @@ pub(crate) fn emit_syscall(
     };
     let simple = spec.str_arg[0] == ArgSpec::NONE
         && spec.str_arg[1] == ArgSpec::NONE
-        && spec.addr_arg == ArgSpec::NONE;
+        && spec.addr_arg == ArgSpec::NONE
+        && (spec.buf_arg == ArgSpec::NONE || ret.is_none_or(|r| r <= 0));
     if simple {
         // Fixed size: reserve in place, no copy.
         let Some(mut entry) = EVENTS.reserve::<SyscallRecord>(0) else {
@@ -224,6 +225,37 @@ pub(crate) fn emit_syscall(
             }
         }
         i += 1;
+    }
+
+    // An I/O buffer: as many bytes as the call moved, at most SNAPLEN, in the string slot
+    // after the paths.
+    let slot =
+        (spec.str_arg[0] != ArgSpec::NONE) as usize + (spec.str_arg[1] != ArgSpec::NONE) as usize;
+    if let (true, Some(r)) = (spec.buf_arg != ArgSpec::NONE && slot < 2, ret) {
+        if r > 0 {
+            let ptr = arg(regs, abi_idx, spec.buf_arg - 1) as *const u8;
+            let want = if r as u64 > SNAPLEN as u64 {
+                SNAPLEN
+            } else {
+                r as usize
+            };
+            let l = want & (2 * SNAPLEN - 1);
+            let o = tail & PATH_MASK;
+            if l <= SNAPLEN && ptr as usize != 0 {
+                // SAFETY: o < PATH_MAX and l <= SNAPLEN keep the bytes inside the slot (asserted
+                // above) and past the fixed part `rec` covers; any u8 is valid.
+                let dst = unsafe { core::slice::from_raw_parts_mut(buf.add(FIXED + o), l) };
+                // SAFETY: the helper writes at most dst.len() bytes and fails cleanly on a bad
+                // user pointer.
+                if unsafe { bpf_probe_read_user_buf(ptr, dst) }.is_ok() {
+                    rec.str_len[slot & 1] = l as u16;
+                    tail = o + l;
+                } else {
+                    rec.hdr.flags |= flags::READ_FAULT;
+                    c.read_faults += 1;
+                }
+            }
+        }
     }
 
     if spec.addr_arg != ArgSpec::NONE {

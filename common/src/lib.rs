@@ -24,6 +24,8 @@ pub type PathKey = [u8; FILTER_KEY];
 pub const PATH_MAX: usize = 4096;
 /// Longest socket address copied (sizeof(struct sockaddr_storage)).
 pub const SOCKADDR_MAX: usize = 128;
+/// Bytes of an I/O buffer copied when the rules read `evt.buffer` (Falco's default snaplen).
+pub const SNAPLEN: usize = 80;
 /// Bytes of argv copied at exec (NUL-separated), as Falco's proc.cmdline limit.
 pub const ARGV_MAX: usize = 4096;
 /// Arguments followed at exec before giving up (the rest is marked truncated).
@@ -271,6 +273,10 @@ pub struct ArgSpec {
     /// 1: the first path is checked against the path filter tables ([`map::PATH_PREFIXES`],
     /// [`map::PATH_SUFFIXES`]); a plain absolute path in neither is dropped.
     pub filter: u8,
+    /// Position (+1) of an I/O buffer: its first bytes, as many as the call returned and at
+    /// most [`SNAPLEN`], are copied into the next free string slot (`evt.buffer`). Set only
+    /// when a loaded rule reads the buffer.
+    pub buf_arg: u8,
 }
 
 impl ArgSpec {
@@ -284,6 +290,7 @@ impl ArgSpec {
         addr_arg: Self::NONE,
         addr_len_arg: Self::NONE,
         filter: 0,
+        buf_arg: Self::NONE,
     };
 
     /// Encode argument position `i` (0-based).

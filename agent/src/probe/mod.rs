@@ -140,6 +140,8 @@ pub(crate) struct ProbeConfig {
     pub profile_entries: u32,
     /// Trace mode: opens the rules cannot match, dropped in the kernel.
     pub path_filter: Option<paths::PathTables>,
+    /// Trace mode: copy the first bytes of I/O buffers (a rule reads `evt.buffer`).
+    pub buffers: bool,
 }
 
 impl ProbeConfig {
@@ -154,6 +156,7 @@ impl ProbeConfig {
             profiles: Vec::new(),
             profile_entries: 1,
             path_filter: None,
+            buffers: false,
         }
     }
 
@@ -175,6 +178,7 @@ impl ProbeConfig {
             profiles,
             profile_entries: entries,
             path_filter: None,
+            buffers: false,
         }
     }
 
@@ -403,7 +407,7 @@ fn configure_maps(ebpf: &mut Ebpf, cfg: &ProbeConfig) -> Result<(), ProbeError> 
     }
     let mut arr: Array<&mut MapData, ArgSpec> = get_mut(ebpf, map::ARG_SPECS)?;
     for (table, abi) in [(0usize, Abi::X86_64), (1, Abi::Ia32)] {
-        for (nr, mut spec) in arg_specs(abi).into_iter().enumerate() {
+        for (nr, mut spec) in arg_specs(abi, cfg.buffers).into_iter().enumerate() {
             if let Some(f) = &cfg.path_filter {
                 let name = crate::syscalls::table::name(abi, nr as u32);
                 spec.filter = name.is_some_and(|n| f.syscalls.contains(&n)) as u8;

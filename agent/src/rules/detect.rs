@@ -67,6 +67,25 @@ mod tests {
     };
 
     #[test]
+    fn the_kernel_copies_io_buffers_only_for_rules_that_read_them() {
+        let with = |cond: &str, out: &str| {
+            let yaml = format!(
+                "- rule: r\n  desc: d\n  condition: {cond}\n  output: {out}\n  priority: WARNING\n"
+            );
+            let l = Engine::load(&[("t.yaml".into(), yaml)], Priority::Debug);
+            l.engine
+                .expect("rules load")
+                .reads(crate::rules::fields::F::EvtBuffer)
+        };
+        assert!(with("evt.type = write and evt.buffer contains x", "o"));
+        assert!(with("evt.type = write", "o %evt.buffer"));
+        assert!(!with("evt.type = write", "o %fd.name"));
+        let (default, _) =
+            crate::rules::default::load(&[], Priority::Debug).expect("default rules");
+        assert!(!default.reads(crate::rules::fields::F::EvtBuffer));
+    }
+
+    #[test]
     fn numbers_events_and_counts_alerts_per_rule() {
         let yaml = "- rule: any open\n  desc: d\n  condition: evt.type = openat\n  output: o %evt.num\n  priority: WARNING\n";
         let loaded = Engine::load(&[("t.yaml".into(), yaml.into())], Priority::Debug);

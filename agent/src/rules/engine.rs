@@ -194,6 +194,16 @@ impl Engine {
 
     /// Explain how rule `name` decided on this event: every check with its value, the
     /// deciding path marked. `None` when the rule does not apply to this event type.
+    /// Whether an enabled rule reads field `f`, in its condition or its output (what the
+    /// kernel must copy for it, e.g. I/O buffers for `evt.buffer`).
+    pub(crate) fn reads(&self, f: super::fields::F) -> bool {
+        self.rules.iter().filter(|r| r.enabled).any(|r| {
+            let mut found = false;
+            r.node.extracts(&mut |e| found |= e.field.f == f);
+            found || r.output.extracts().any(|e| e.field.f == f)
+        })
+    }
+
     pub(crate) fn explain(
         &self,
         name: &str,

@@ -172,6 +172,10 @@ impl<'a> Ctx<'a> {
                 }
             }
             F::EvtRawRes => self.sys()?.ret.map(Val::Int),
+            F::EvtBuffer => match self.sys()?.args.get("data")? {
+                ArgValue::Bytes(b) => Some(Val::Bytes(Cow::Borrowed(b))),
+                _ => None,
+            },
             F::EvtFailed => Some(Val::Bool(self.sys()?.ret? < 0)),
             F::EvtArg | F::EvtRawArg => {
                 let e = self.sys()?;

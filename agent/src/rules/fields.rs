@@ -58,6 +58,7 @@ fields! {
         EvtRes               "evt.res"                                Str  None     "SUCCESS or the errno name (ENOENT, EINPROGRESS...)";
         EvtRawRes            "evt.rawres"                             Int  None     "return value";
         EvtFailed            "evt.failed"                             Bool None     "the syscall returned an error";
+        EvtBuffer            "evt.buffer"                             Str  None     "first bytes (up to 80) of a read/write/send/recv buffer; copied in the kernel only when a loaded rule reads this field";
         EvtArg               "evt.arg"                                Dyn  Required "argument by name (evt.arg.flags) or index (evt.arg[0])";
         EvtRawArg            "evt.rawarg"                             Dyn  Required "numeric argument by name";
         EvtArgs              "evt.args"                               Str  None     "all arguments, name=value";
@@ -160,7 +161,6 @@ fields! {
     // Fields whose data source the agent does not have: always null, as in Falco
     // without that metadata.
     unavailable {
-        "evt.buffer"                             Str  None     "I/O buffer (not captured)";
         "evt.cpu"                                Int  None     "CPU (not captured)";
         "fd.cip.name"                            Str  None     "DNS name of the client (not available)";
         "fd.sip.name"                            Str  None     "DNS name of the server (not available)";
@@ -317,7 +317,7 @@ mod tests {
             bind("proc.exe_ino.ctime", None).unwrap().f,
             F::ProcExeInoCtime
         );
-        assert_eq!(bind("evt.buffer", None).unwrap().f, F::Unavailable);
+        assert_eq!(bind("evt.buffer", None).unwrap().f, F::EvtBuffer);
     }
 
     #[test]

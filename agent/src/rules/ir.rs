@@ -56,3 +56,19 @@ pub(crate) enum Node {
     Not(Box<Node>),
     Check(Box<CCheck>),
 }
+
+impl Node {
+    /// Every field the condition extracts (both sides of each check).
+    pub(crate) fn extracts<'n>(&'n self, f: &mut impl FnMut(&'n Extract)) {
+        match self {
+            Node::And(v) | Node::Or(v) => v.iter().for_each(|n| n.extracts(f)),
+            Node::Not(n) => n.extracts(f),
+            Node::Check(c) => {
+                f(&c.lhs);
+                if let CRhs::Field(e) = &c.rhs {
+                    f(e);
+                }
+            }
+        }
+    }
+}

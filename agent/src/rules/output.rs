@@ -68,6 +68,14 @@ impl Format {
         Ok(Format { segs })
     }
 
+    /// Every field the output names.
+    pub(crate) fn extracts(&self) -> impl Iterator<Item = &Extract> {
+        self.segs.iter().filter_map(|s| match s {
+            Seg::Field { ex, .. } => Some(ex),
+            Seg::Lit(_) => None,
+        })
+    }
+
     /// The fields named by the format, as written (`proc.aname[2]`).
     #[cfg(test)]
     fn fields(&self) -> Vec<String> {

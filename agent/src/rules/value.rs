@@ -47,12 +47,15 @@ pub(crate) enum Val<'a> {
     Int(i64),
     Bool(bool),
     Ip(IpAddr),
+    /// Raw bytes (`evt.buffer`): compared as bytes, shown as Falco shows them.
+    Bytes(Cow<'a, [u8]>),
 }
 
 impl Val<'_> {
     pub(crate) fn render(&self) -> String {
         match self {
             Val::Str(s) => s.to_string(),
+            Val::Bytes(b) => crate::syscalls::value::printable_bytes(b),
             Val::Int(i) => i.to_string(),
             Val::Bool(b) => b.to_string(),
             Val::Ip(ip) => ip.to_string(),
@@ -65,6 +68,16 @@ impl Val<'_> {
             Val::Int(i) => serde_json::Value::from(*i),
             Val::Bool(b) => serde_json::Value::Bool(*b),
             Val::Ip(ip) => serde_json::Value::String(ip.to_string()),
+            Val::Bytes(b) => serde_json::Value::String(crate::syscalls::value::printable_bytes(b)),
+        }
+    }
+
+    /// The bytes the byte comparisons look at.
+    fn bytes(&self) -> Cow<'_, [u8]> {
+        match self {
+            Val::Bytes(b) => Cow::Borrowed(b.as_ref()),
+            Val::Str(s) => Cow::Borrowed(s.as_bytes()),
+            other => Cow::Owned(other.render().into_bytes()),
         }
     }
 
@@ -259,10 +272,10 @@ pub(crate) fn compare(v: &Val<'_>, op: Op, c: &Const) -> bool {
         (StartsWith, Const::Str(s)) => v.text().starts_with(s.as_str()),
         (EndsWith, Const::Str(s)) => v.text().ends_with(s.as_str()),
         (BContains, Const::Bytes(b)) => {
-            let t = v.text();
-            b.is_empty() || t.as_bytes().windows(b.len()).any(|w| w == b.as_slice())
+            let t = v.bytes();
+            b.is_empty() || t.windows(b.len()).any(|w| w == b.as_slice())
         }
-        (BStartsWith, Const::Bytes(b)) => v.text().as_bytes().starts_with(b),
+        (BStartsWith, Const::Bytes(b)) => v.bytes().starts_with(b),
         (Glob | IGlob, Const::Glob(g)) => g.is_match(v.text().as_ref()),
         (Regex, Const::Regex(r)) => r.is_match(&v.text()),
         (In | Intersects, _) => in_set(v, c),
@@ -286,7 +299,7 @@ fn as_int(v: &Val<'_>) -> Option<i64> {
         Val::Int(i) => Some(*i),
         Val::Bool(b) => Some(*b as i64),
         Val::Str(s) => parse_int(s),
-        Val::Ip(_) => None,
+        Val::Ip(_) | Val::Bytes(_) => None,
     }
 }
 

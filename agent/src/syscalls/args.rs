@@ -44,6 +44,9 @@ pub(crate) enum Kind {
     PrctlOption,
     /// A user string the kernel does not copy (e.g. mount data); shown as a pointer.
     Ptr,
+    /// An I/O buffer: shown as a pointer; when the rules read `evt.buffer` the kernel copies
+    /// its first bytes, which follow as the argument `data` (Falco's name).
+    Buf,
 }
 
 use Kind::*;
@@ -199,8 +202,16 @@ const SIGS: &[Sig] = &[
     ("umount", &[("name", Path)]),
     ("pivot_root", &[("new_root", Path), ("put_old", Path)]),
     ("close", &[("fd", Fd)]),
-    ("read", &[("fd", Fd), ("buf", Ptr), ("size", UInt)]),
-    ("write", &[("fd", Fd), ("buf", Ptr), ("size", UInt)]),
+    ("read", &[("fd", Fd), ("buf", Buf), ("size", UInt)]),
+    ("write", &[("fd", Fd), ("buf", Buf), ("size", UInt)]),
+    (
+        "pread64",
+        &[("fd", Fd), ("buf", Buf), ("size", UInt), ("pos", Int)],
+    ),
+    (
+        "pwrite64",
+        &[("fd", Fd), ("buf", Buf), ("size", UInt), ("pos", Int)],
+    ),
     ("dup", &[("fd", Fd)]),
     ("dup2", &[("oldfd", Fd), ("newfd", Fd)]),
     (
@@ -241,7 +252,7 @@ const SIGS: &[Sig] = &[
         "sendto",
         &[
             ("fd", Fd),
-            ("buf", Ptr),
+            ("buf", Buf),
             ("size", UInt),
             ("flags", Hex),
             ("addr", SockAddr(5)),
@@ -252,7 +263,7 @@ const SIGS: &[Sig] = &[
         "recvfrom",
         &[
             ("fd", Fd),
-            ("buf", Ptr),
+            ("buf", Buf),
             ("size", UInt),
             ("flags", Hex),
             ("addr", SockAddrOut(5)),
@@ -404,18 +415,24 @@ pub(crate) fn arg_spec(name: &str) -> ArgSpec {
                 spec.addr_arg = ArgSpec::pos(i);
                 spec.addr_len_arg = ArgSpec::pos(*len as usize) | ArgSpec::LEN_PTR;
             }
+            // The buffer takes the string slot after the paths (there are none today).
+            Buf if s < 2 => spec.buf_arg = ArgSpec::pos(i),
             _ => {}
         }
     }
     spec
 }
 
-/// The kernel's argument-copy table for one ABI, indexed by syscall number.
-pub(crate) fn arg_specs(abi: Abi) -> Vec<ArgSpec> {
+/// The kernel's argument-copy table for one ABI, indexed by syscall number; I/O buffers are
+/// copied only with `buffers` (a loaded rule reads `evt.buffer`).
+pub(crate) fn arg_specs(abi: Abi, buffers: bool) -> Vec<ArgSpec> {
     let mut v = vec![ArgSpec::EMPTY; sysaudit_common::MAX_SYSCALLS];
     for (nr, name) in table::all(abi) {
         if let Some(slot) = v.get_mut(nr as usize) {
             *slot = arg_spec(name);
+            if !buffers {
+                slot.buf_arg = ArgSpec::NONE;
+            }
         }
     }
     v
@@ -449,6 +466,14 @@ pub(crate) fn decode(name: &str, raw: &RawArgs<'_>) -> Args {
             Int => ArgValue::Int(v as i64),
             UInt => ArgValue::Int(v as i64),
             Hex | Ptr => ArgValue::Hex(v),
+            Buf => {
+                out.push(arg_name, ArgValue::Hex(v));
+                if let Some(b) = raw.strings.get(s).copied().flatten() {
+                    out.push("data", ArgValue::Bytes(b.into()));
+                }
+                s += 1;
+                continue;
+            }
             Path => {
                 let p = raw.strings.get(s).copied().flatten();
                 s += 1;
@@ -557,10 +582,42 @@ mod tests {
         assert_eq!((s.addr_arg, s.addr_len_arg), (2, 3 | ArgSpec::LEN_PTR));
         assert_eq!(arg_spec("getppid"), ArgSpec::EMPTY);
         assert_eq!(arg_spec("close"), ArgSpec::EMPTY);
-        let native = arg_specs(Abi::X86_64);
+        let native = arg_specs(Abi::X86_64, false);
         assert_eq!(native[257].str_arg[0], 2); // openat
-        let compat = arg_specs(Abi::Ia32);
+        let compat = arg_specs(Abi::Ia32, false);
         assert_eq!(compat[5].str_arg[0], 1); // ia32 open
+    }
+
+    #[test]
+    fn io_buffers_are_copied_only_when_asked_and_decode_as_data() {
+        let read = table::number(Abi::X86_64, "read").expect("read") as usize;
+        assert_eq!(arg_specs(Abi::X86_64, true)[read].buf_arg, ArgSpec::pos(1));
+        assert_eq!(arg_specs(Abi::X86_64, false)[read], ArgSpec::EMPTY);
+        let raw = RawArgs {
+            regs: [3, 0x7ffd_0000, 4096, 0, 0, 0],
+            strings: [Some(&b"\xca\xfe\xba\xbehello"[..]), None],
+            addr: None,
+        };
+        let a = decode("read", &raw);
+        assert_eq!(a.get("buf"), Some(&ArgValue::Hex(0x7ffd_0000)));
+        assert_eq!(
+            a.get("data"),
+            Some(&ArgValue::Bytes(b"\xca\xfe\xba\xbehello"[..].into()))
+        );
+        assert_eq!(
+            a.get("data").map(ToString::to_string).as_deref(),
+            Some("....hello")
+        );
+        assert_eq!(a.get("size"), Some(&ArgValue::Int(4096)));
+        // Nothing copied: no `data`.
+        let bare = decode(
+            "read",
+            &RawArgs {
+                strings: [None, None],
+                ..raw
+            },
+        );
+        assert!(bare.get("data").is_none());
     }
 
     #[test]

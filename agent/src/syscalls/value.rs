@@ -23,8 +23,29 @@ pub enum ArgValue {
     /// as a string).
     #[serde(serialize_with = "hex", skip_deserializing)]
     Hex(u64),
+    /// The first bytes of an I/O buffer (`evt.buffer`), printed as Falco prints them: printable
+    /// ASCII as is, anything else as `.`.
+    #[serde(serialize_with = "printable", skip_deserializing)]
+    Bytes(Arc<[u8]>),
     /// A value that could not be read (a path or address); `<NA>` when printed.
     Null,
+}
+
+/// A buffer as Falco's outputs show it.
+pub(crate) fn printable_bytes(b: &[u8]) -> String {
+    b.iter()
+        .map(|c| {
+            if c.is_ascii_graphic() || *c == b' ' {
+                *c as char
+            } else {
+                '.'
+            }
+        })
+        .collect()
+}
+
+fn printable<S: Serializer>(v: &Arc<[u8]>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&printable_bytes(v))
 }
 
 impl ArgValue {
@@ -47,6 +68,7 @@ impl fmt::Display for ArgValue {
             ArgValue::Int(i) => write!(f, "{i}"),
             ArgValue::Str(s) => f.write_str(s),
             ArgValue::Hex(v) => write!(f, "{v:#x}"),
+            ArgValue::Bytes(b) => f.write_str(&printable_bytes(b)),
             ArgValue::Null => f.write_str("<NA>"),
         }
     }

@@ -170,6 +170,7 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         let n_sys = set.native.len();
         let cfg = ProbeConfig {
             path_filter: path_tables(&engine, a.no_path_filter),
+            buffers: engine.reads(crate::rules::fields::F::EvtBuffer),
             ..ProbeConfig::trace(scope, set, ring_bytes)
         };
         let probe = Probe::load(&cfg)?;
