@@ -1,14 +1,14 @@
 //! The path filter the agent derives from its rules: an open of a plain absolute path that
 //! starts with none of `PATH_PREFIXES` and ends with none of `PATH_SUFFIXES` is dropped before
-//! it reaches the ring. "Plain" (no `//`, no `..`, no `.` component, no trailing `/`) is what
-//! makes the bytes the path the rules see; anything else is always recorded.
+//! it reaches the ring. Only plain paths are judged ([`sysaudit_common::plain`]: their bytes
+//! are the path the rules see); anything else is always recorded.
 
 use aya_ebpf::{
     cty::{c_long, c_void},
     helpers::generated::bpf_loop,
     maps::lpm_trie::Key,
 };
-use sysaudit_common::{PathKey, FILTER_KEY, FILTER_PATH_MAX};
+use sysaudit_common::{plain, PathKey, FILTER_KEY, FILTER_PATH_MAX};
 
 use crate::maps::{PATH_PREFIXES, PATH_SUFFIXES, SCRATCH_SIZE};
 
@@ -42,13 +42,10 @@ extern "C" fn step(j: u64, ctx: *mut c_void) -> c_long {
             return 1;
         }
         let b = *s.p.add(j & PATH_MASK);
-        let (prev, prev2) = (s.last as u8, (s.last >> 8) as u8);
-        if (b == b'/' && (prev == b'/' || (prev == b'.' && prev2 == b'/')))
-            || (b == b'.' && prev == b'.')
-        {
+        let Some(next) = plain::step(s.last, b) else {
             s.bad = 1;
             return 1;
-        }
+        };
         if j < FILTER_KEY {
             *s.fwd.add(4 + (j & KEY_MASK)) = b;
         }
@@ -56,7 +53,7 @@ extern "C" fn step(j: u64, ctx: *mut c_void) -> c_long {
         if r < FILTER_KEY {
             *s.rev.add(4 + (r & KEY_MASK)) = b;
         }
-        s.last = ((s.last & 0xff) << 8) | b as u64;
+        s.last = next;
     }
     0
 }
@@ -96,8 +93,7 @@ pub(crate) fn dropped(buf: *mut u8, at: usize, len: usize) -> bool {
             0,
         )
     };
-    let (prev, prev2) = (scan.last as u8, (scan.last >> 8) as u8);
-    if scan.bad != 0 || (len > 1 && (prev == b'/' || (prev == b'.' && prev2 == b'/'))) {
+    if scan.bad != 0 || !plain::ends(scan.last, len) {
         return false;
     }
     let bits = (if len < FILTER_KEY { len } else { FILTER_KEY } * 8) as u32;

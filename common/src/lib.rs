@@ -17,6 +17,51 @@ pub const FILTER_KEY: usize = 128;
 /// Longest path the kernel filter judges; longer ones are always recorded.
 pub const FILTER_PATH_MAX: usize = 256;
 
+/// The one definition of a *plain* path, the only kind the kernel's path filter judges: it
+/// starts with `/` and has no `//`, no `..` anywhere, no `.` component and no trailing `/`.
+/// Its bytes are then the path the rules see (`fd.name` is lexically normal), and the rules'
+/// prefilter may rely on [`plain::NEVER_IN`]. The kernel runs [`plain::step`] byte by byte
+/// (in `bpf_loop`) and [`plain::ends`] at the end; userspace tests the same functions.
+pub mod plain {
+    /// The scan's state after byte `b` (the last two bytes), or `None`: not plain.
+    #[inline(always)]
+    pub fn step(last: u64, b: u8) -> Option<u64> {
+        let (prev, prev2) = (last as u8, (last >> 8) as u8);
+        if (b == b'/' && (prev == b'/' || (prev == b'.' && prev2 == b'/')))
+            || (b == b'.' && prev == b'.')
+        {
+            return None;
+        }
+        Some(((last & 0xff) << 8) | b as u64)
+    }
+
+    /// Whether a path of `len` bytes whose scan ended in state `last` ends plainly (no
+    /// trailing `/` or `/.`).
+    #[inline(always)]
+    pub fn ends(last: u64, len: usize) -> bool {
+        let (prev, prev2) = (last as u8, (last >> 8) as u8);
+        !(len > 1 && (prev == b'/' || (prev == b'.' && prev2 == b'/')))
+    }
+
+    /// The whole check, for userspace.
+    pub fn is_plain(p: &[u8]) -> bool {
+        if p.first() != Some(&b'/') {
+            return false;
+        }
+        let mut last = 0;
+        for b in p {
+            match step(last, *b) {
+                Some(l) => last = l,
+                None => return false,
+            }
+        }
+        ends(last, p.len())
+    }
+
+    /// Text no plain path contains.
+    pub const NEVER_IN: [&str; 3] = ["..", "//", "/./"];
+}
+
 /// The data of a path filter table's key (an LPM trie key after its bit length).
 pub type PathKey = [u8; FILTER_KEY];
 

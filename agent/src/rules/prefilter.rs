@@ -398,9 +398,11 @@ fn type_check(op: Op, k: &Const) -> Paths {
     }
 }
 
-/// Text no plain absolute path contains.
+/// Text no plain path (the only kind the kernel judges) contains.
 fn not_plain(s: &str) -> bool {
-    s.contains("..") || s.contains("//") || s.contains("/./")
+    sysaudit_common::plain::NEVER_IN
+        .iter()
+        .any(|n| s.contains(n))
 }
 
 #[cfg(test)]

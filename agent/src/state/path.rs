@@ -1,6 +1,8 @@
 //! Lexical path forms: Falco's `fd.name` is an absolute path without `.`, `..` or `//`.
 
-/// An absolute path `normalize` leaves as it is.
+/// An absolute path `normalize` leaves as it is. Looser than the kernel filter's "plain"
+/// (`sysaudit_common::plain`, which also refuses `..` inside a name): every path the kernel
+/// judges is normal here, which a test checks.
 pub(crate) fn is_plain(p: &str) -> bool {
     !(p.contains("//")
         || p.contains("/./")
@@ -54,6 +56,52 @@ pub(crate) fn resolve(base: &str, rel: &str) -> std::sync::Arc<str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every path over `/`, `.` and `a` up to 9 bytes: the kernel's "plain" (one definition,
+    /// in common) implies normal form here, so the bytes the kernel judged are the `fd.name`
+    /// the rules match; and it never holds what the rules' prefilter assumes it cannot.
+    #[test]
+    fn what_the_kernel_calls_plain_is_normal_and_free_of_the_prefilters_substrings() {
+        let mut paths = vec![String::new()];
+        let mut plain = 0;
+        for _ in 0..9 {
+            let mut next = Vec::new();
+            for p in &paths {
+                for c in ['/', '.', 'a'] {
+                    let q = format!("{p}{c}");
+                    if sysaudit_common::plain::is_plain(q.as_bytes()) {
+                        plain += 1;
+                        assert!(is_plain(&q), "{q}");
+                        assert_eq!(normalize(&q), q);
+                        assert!(
+                            !sysaudit_common::plain::NEVER_IN
+                                .iter()
+                                .any(|n| q.contains(n)),
+                            "{q}"
+                        );
+                    }
+                    next.push(q);
+                }
+            }
+            paths = next;
+        }
+        assert!(plain > 100, "{plain}");
+        for p in ["/etc/shadow", "/", "/a.b/.c"] {
+            assert!(sysaudit_common::plain::is_plain(p.as_bytes()), "{p}");
+        }
+        for p in [
+            "/etc//shadow",
+            "/tmp/../etc",
+            "/a/.",
+            "/a/",
+            "/./a",
+            "a/b",
+            "",
+            "/a..b",
+        ] {
+            assert!(!sysaudit_common::plain::is_plain(p.as_bytes()), "{p}");
+        }
+    }
 
     #[test]
     fn resolves_relative_paths_like_normalize() {
