@@ -163,3 +163,51 @@ fn a_binary_dropped_in_the_upper_layer_fires_the_upstream_rule() {
         "{fired:?}"
     );
 }
+
+/// Issue 13, namespace ids: each thread's id in the container's pid namespace (`thread.vtid`)
+/// comes from its clone record, the process's (`proc.vpid`) from its exec.
+#[test]
+fn threads_carry_their_ids_in_the_containers_pid_namespace() {
+    if !privileged() {
+        return;
+    }
+    let dir = TempDir::new("vtid");
+    let rules = dir.0.join("threads.yaml");
+    std::fs::write(
+        &rules,
+        "- rule: thread reads passwd\n  desc: d\n  condition: evt.type in (open, openat) and fd.name = /etc/passwd and proc.name = threads and thread.tid != val(proc.pid)\n  output: \"tid=%thread.tid vtid=%thread.vtid vpid=%proc.vpid container=%container.id\"\n  priority: WARNING\n",
+    )
+    .expect("write rules");
+    let agent = Agent::start(&["watch", "--json", "-r", rules.to_str().expect("UTF-8")]);
+    let c = TestContainer::new(&["/bin/threads"]);
+    compile_fixture("threads", &c.rootfs().join("bin/threads"), false);
+    let out = c.run();
+    assert!(out.status.success(), "{out:?}");
+    let res = agent.stop();
+    let mine: Vec<Value> = res
+        .events()
+        .into_iter()
+        .filter(|a| {
+            a["output_fields"]["container.id"]
+                .as_str()
+                .is_some_and(|id| c.id().starts_with(id))
+        })
+        .collect();
+    assert_eq!(mine.len(), 4, "{}\n{}", res.stdout, res.stderr);
+    let mut vtids: Vec<i64> = mine
+        .iter()
+        .map(|a| {
+            let f = &a["output_fields"];
+            // The container's init is pid 1 in its namespace; its threads follow.
+            assert_eq!(f["proc.vpid"], 1, "{a}");
+            assert_ne!(f["thread.vtid"], f["thread.tid"], "{a}");
+            f["thread.vtid"]
+                .as_i64()
+                .unwrap_or_else(|| panic!("no vtid: {a}"))
+        })
+        .collect();
+    vtids.sort();
+    vtids.dedup();
+    assert_eq!(vtids.len(), 4, "{vtids:?}");
+    assert!(vtids.iter().all(|v| (2..=16).contains(v)), "{vtids:?}");
+}

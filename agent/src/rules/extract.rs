@@ -374,6 +374,7 @@ impl<'a> Ctx<'a> {
                 (start > 0 && ctime > 0).then(|| Val::Int(start as i64 - ctime as i64))
             }
             F::ThreadTid => Some(Val::Int(t.tid as i64)),
+            F::ThreadVtid => self.proc()?.vtid(t.tid).map(|v| Val::Int(v as i64)),
             F::ThreadCapPermitted => owned(caps(self.proc()?.attrs.cap_permitted)),
             F::ThreadCapEffective => owned(caps(self.proc()?.attrs.cap_effective)),
             F::ThreadCapInheritable => owned(caps(self.proc()?.attrs.cap_inheritable)),

@@ -111,6 +111,7 @@ fields! {
         ProcExeInoMtime      "proc.exe_ino.mtime"                     Int  None     "executable inode's modification time (ns since the epoch)";
         ProcExeCtimeToStart  "proc.exe_ino.ctime_duration_proc_start" Int  None     "ns from the executable's change time to the process start";
         ThreadTid            "thread.tid"                             Int  None     "thread id";
+        ThreadVtid           "thread.vtid"                            Int  None     "thread id in its pid namespace (the clone record's, or /proc once for threads older than the agent)";
         ThreadCapPermitted   "thread.cap_permitted"                   Str  None     "permitted capabilities";
         ThreadCapEffective   "thread.cap_effective"                   Str  None     "effective capabilities";
         ThreadCapInheritable "thread.cap_inheritable"                 Str  None     "inheritable capabilities";

@@ -175,6 +175,10 @@ impl State {
         let p = self
             .procs
             .of_record(tgid, &String::from_utf8_lossy(raw_comm), uid, hdr.cgroup_id);
+        // A thread older than the agent: its namespace id from /proc, once.
+        if tid != tgid && self.live && !p.knows_thread(tid) {
+            p.set_thread(tid, procfs::read_vtid(tgid, tid).unwrap_or(0));
+        }
         // Most events are the process's main thread under its name: share it; other threads'
         // names are interned.
         let comm: Arc<str> = if p.comm.as_bytes() == raw_comm {
@@ -492,6 +496,9 @@ impl State {
             t.tid == t.pid && !matches!(ev, Event::Exec(_)) && self.procs.rename(t.pid, &t.comm);
         let changed = match ev {
             Event::Fork(f) => {
+                if f.child_pid == f.task.pid && f.child_tid != f.task.pid {
+                    self.procs.thread(f.task.pid, f.child_tid, f.child_vpid);
+                }
                 if f.child_pid != f.task.pid {
                     let parent = if f.parent_pid != 0 {
                         f.parent_pid
@@ -513,6 +520,9 @@ impl State {
                 Some(e.task.pid)
             }
             Event::Exit(e) => {
+                if e.task.tid != e.task.pid {
+                    self.procs.thread_exit(e.task.pid, e.task.tid);
+                }
                 if e.task.tid == e.task.pid {
                     self.procs.exit(e.task.pid);
                     self.fds.exit(e.task.pid);

@@ -137,6 +137,7 @@ pub(super) fn read_proc(pid: u32) -> Option<Process> {
         root,
         root_read: true,
         names: None,
+        thread_vtids: Default::default(),
     })
 }
 
@@ -164,6 +165,12 @@ pub(super) fn read_ns_ids(pid: u32) -> Option<(u32, u32, u32)> {
         status_ns_last(&status, "NSsid:").unwrap_or(0),
         status_ns_last(&status, "NSpgid:").unwrap_or(0),
     ))
+}
+
+/// Thread `tid`'s id in the pid namespace of process `pid` (a thread older than the agent).
+pub(super) fn read_vtid(pid: u32, tid: u32) -> Option<u32> {
+    let status = fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).ok()?;
+    status_ns_last(&status, "NSpid:")
 }
 
 /// What /proc says about a live process beyond its name and arguments.

@@ -41,6 +41,41 @@ pub(crate) struct Process {
     pub(crate) root_read: bool,
     /// User and group names of the ids it last ran as, looked up in its root's files.
     pub(crate) names: Option<Names>,
+    /// Its other threads' ids in its pid namespace (`thread.vtid`), from their clone
+    /// records (or /proc once, for threads older than the agent); 0: unknown.
+    pub(crate) thread_vtids: FastMap<u32, u32>,
+}
+
+/// Threads per process whose namespace ids are kept; beyond it the others' stay unknown.
+const MAX_THREAD_VTIDS: usize = 16384;
+
+impl Process {
+    /// Thread `tid`'s id in the process's pid namespace, if known.
+    pub(crate) fn vtid(&self, tid: u32) -> Option<u32> {
+        if tid == self.pid {
+            return (self.attrs.vpid != 0).then_some(self.attrs.vpid);
+        }
+        if self.attrs.vpid == self.pid {
+            // The host's pid namespace: ids are the same.
+            return Some(tid);
+        }
+        self.thread_vtids.get(&tid).copied().filter(|v| *v != 0)
+    }
+
+    /// Whether there is an answer (possibly "unknown") for `tid`: nothing to ask /proc.
+    pub(crate) fn knows_thread(&self, tid: u32) -> bool {
+        tid == self.pid
+            || self.attrs.vpid == self.pid
+            || self.thread_vtids.len() >= MAX_THREAD_VTIDS
+            || self.thread_vtids.contains_key(&tid)
+    }
+
+    /// Remember thread `tid`'s namespace id.
+    pub(crate) fn set_thread(&mut self, tid: u32, vtid: u32) {
+        if self.thread_vtids.len() < MAX_THREAD_VTIDS || self.thread_vtids.contains_key(&tid) {
+            self.thread_vtids.insert(tid, vtid);
+        }
+    }
 }
 
 /// A process's user and group names, for the uid and gid they were looked up for.
@@ -51,8 +86,6 @@ pub(crate) struct Names {
     pub(crate) user: Arc<str>,
     pub(crate) group: Arc<str>,
 }
-
-impl Process {}
 
 /// `comm` and the arguments after argv[0], space-separated (Falco's `proc.cmdline`).
 pub(crate) fn cmdline(comm: &str, args: &[String]) -> String {
@@ -243,6 +276,8 @@ impl ProcessTable {
                 attrs,
                 start: at,
                 exited_at: None,
+                // One thread: the new one.
+                thread_vtids: FastMap::default(),
                 ..base
             },
         );
@@ -267,6 +302,8 @@ impl ProcessTable {
         p.cgroup_id = t.cgroup_id;
         p.attrs = e.attrs.clone();
         p.exited_at = None;
+        // exec leaves one thread.
+        p.thread_vtids.clear();
         // Its root may have changed on the way (runc's init pivots first).
         p.names = None;
     }
@@ -338,6 +375,20 @@ impl ProcessTable {
     pub(crate) fn reroot(&mut self, pid: u32) {
         if let Some(p) = self.procs.get_mut(&pid).filter(|_| self.live) {
             p.root = read_root(pid).or(p.root.take());
+        }
+    }
+
+    /// Process `pid` started thread `tid` (`vtid` in its pid namespace; 0: unknown).
+    pub(crate) fn thread(&mut self, pid: u32, tid: u32, vtid: u32) {
+        if let Some(p) = self.procs.get_mut(&pid) {
+            p.set_thread(tid, vtid);
+        }
+    }
+
+    /// Thread `tid` of `pid` (not its leader) exited.
+    pub(crate) fn thread_exit(&mut self, pid: u32, tid: u32) {
+        if let Some(p) = self.procs.get_mut(&pid) {
+            p.thread_vtids.remove(&tid);
         }
     }
 
@@ -447,6 +498,35 @@ mod tests {
         assert_eq!(t.procs.len(), 4);
         t.exit(30);
         assert!(t.get(30).and_then(|p| p.exited_at).is_some());
+    }
+
+    #[test]
+    fn thread_ids_in_the_pid_namespace() {
+        let mut t = ProcessTable::new(false);
+        let a = ProcAttrs {
+            vpid: 1,
+            ..Default::default()
+        };
+        t.exec(&exec_event(500, "java", "/bin/java", vec![], (0, 3), &a));
+        t.thread(500, 501, 2);
+        t.thread(500, 502, 3);
+        let p = t.get(500).cloned().unwrap_or_default();
+        assert_eq!(
+            (p.vtid(500), p.vtid(501), p.vtid(502), p.vtid(503)),
+            (Some(1), Some(2), Some(3), None)
+        );
+        assert!(p.knows_thread(502) && !p.knows_thread(503));
+        t.thread_exit(500, 501);
+        assert_eq!(t.get(500).and_then(|p| p.vtid(501)), None);
+        // A forked child has one thread; the host's namespace ids are the ids.
+        t.fork(500, 500, 600, Timestamp(1), 4);
+        assert!(t.get(600).is_some_and(|c| c.thread_vtids.is_empty()));
+        let host = ProcAttrs {
+            vpid: 700,
+            ..Default::default()
+        };
+        t.exec(&exec_event(700, "sh", "/bin/sh", vec![], (0, 1), &host));
+        assert_eq!(t.get(700).and_then(|p| p.vtid(701)), Some(701));
     }
 
     #[test]
