@@ -4,6 +4,7 @@ pub(crate) mod args;
 pub(crate) mod flags;
 pub(crate) mod intern;
 pub(crate) mod names;
+mod sigs;
 pub(crate) mod table;
 pub(crate) mod value;
 
