@@ -61,4 +61,29 @@ fn rules_on_evt_buffer_see_the_bytes_a_container_writes() {
         res.stdout
     );
     assert_eq!(class[0]["output_fields"]["evt.buffer"], "....");
+    // Falco's default decoration (issue 8) follows the rule's own output.
+    let text = marker[0]["output"].as_str().unwrap_or_default();
+    assert!(text.contains(") container_id="), "{text}");
+
+    // ... unless asked not to.
+    let agent = Agent::start(&[
+        "watch",
+        "--json",
+        "--no-append-output",
+        "-r",
+        rules.to_str().expect("UTF-8"),
+    ]);
+    assert!(c.run().status.success());
+    let res = agent.stop();
+    let plain: Vec<Value> = res
+        .events()
+        .into_iter()
+        .filter(|a| a["rule"] == "Marker written")
+        .collect();
+    assert!(!plain.is_empty(), "{}", res.stderr);
+    for a in &plain {
+        let text = a["output"].as_str().unwrap_or_default();
+        assert!(!text.contains("container_id="), "{text}");
+        assert!(a["output_fields"].get("k8s.pod.name").is_none(), "{a}");
+    }
 }

@@ -81,7 +81,9 @@ impl Drop for DemoContainer {
 pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     crate::probe::preflight()?;
     runc::check_tools()?;
-    let (engine, _) = load(&[], Priority::Debug)?;
+    let (mut engine, _) = load(&[], Priority::Debug)?;
+    // Alerts name their container, as Falco's do by default.
+    engine.decorate();
     let first = DemoContainer::new("record", &["sh", "-c", WORKLOAD])?;
     let id = first.bundle.id.clone();
 

@@ -86,6 +86,61 @@ mod tests {
     }
 
     #[test]
+    fn alerts_name_their_container_as_falcos_do_by_default() {
+        let yaml = "- rule: any open\n  desc: d\n  condition: evt.type = openat\n  output: opened %fd.name\n  priority: WARNING\n";
+        let mut engine = Engine::load(&[("t.yaml".into(), yaml.into())], Priority::Debug)
+            .engine
+            .expect("rules load");
+        engine.decorate();
+        let mut d = Detector::new(engine);
+        let st = State::replay();
+        let open = |container: &str| {
+            Event::Syscall(SyscallEvent {
+                task: Task {
+                    pid: 1,
+                    tid: 1,
+                    container_id: container.into(),
+                    ..Default::default()
+                },
+                syscall: "openat".into(),
+                nr: 257,
+                abi: Abi::X86_64,
+                ret: Some(3),
+                path: Some("/etc/passwd".into()),
+                args: Default::default(),
+                truncated: false,
+            })
+        };
+        let id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        let al = d.step(&open(id), &st)[0].clone();
+        assert!(
+            al.message
+                .ends_with(" container_id=0123456789ab container_name=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
+            "{}",
+            al.message
+        );
+        let keys: Vec<&str> = al.output_fields.iter().map(|(k, _)| k.as_str()).collect();
+        for k in [
+            "fd.name",
+            "container.id",
+            "container.name",
+            "container.image.repository",
+            "container.image.tag",
+            "k8s.ns.name",
+            "k8s.pod.name",
+        ] {
+            assert!(keys.contains(&k), "{k}: {keys:?}");
+        }
+        let host = d.step(&open(crate::state::HOST), &st)[0].clone();
+        assert!(
+            host.message
+                .ends_with(" container_id=host container_name=host"),
+            "{}",
+            host.message
+        );
+    }
+
+    #[test]
     fn numbers_events_and_counts_alerts_per_rule() {
         let yaml = "- rule: any open\n  desc: d\n  condition: evt.type = openat\n  output: o %evt.num\n  priority: WARNING\n";
         let loaded = Engine::load(&[("t.yaml".into(), yaml.into())], Priority::Debug);

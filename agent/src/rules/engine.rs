@@ -9,9 +9,10 @@ use super::{
     diag::{Diag, Level},
     evttype,
     extract::{transform, Ctx},
+    ir::Extract,
     ir::{CCheck, CRhs, Node},
     items::Collection,
-    output::{value_of, Alert},
+    output::{self, value_of, Alert, Format},
     priority::Priority,
     value::{compare, compare_values, Val},
 };
@@ -194,6 +195,31 @@ impl Engine {
 
     /// Explain how rule `name` decided on this event: every check with its value, the
     /// deciding path marked. `None` when the rule does not apply to this event type.
+    /// Decorate every rule's output as Falco does by default ([`output::DECORATION_TEXT`],
+    /// [`output::DECORATION_FIELDS`]): syscall alerts name their container.
+    pub(crate) fn decorate(&mut self) {
+        // Ours, and a unit test parses it.
+        let Ok(text) = Format::parse(output::DECORATION_TEXT) else {
+            return;
+        };
+        let extra: Vec<(String, Extract)> = output::DECORATION_FIELDS
+            .iter()
+            .filter_map(|name| {
+                let field = super::fields::bind(name, None).ok()?;
+                Some((
+                    name.to_string(),
+                    Extract {
+                        field,
+                        transforms: Vec::new(),
+                    },
+                ))
+            })
+            .collect();
+        for r in &mut self.rules {
+            r.output.decorate(&text, &extra);
+        }
+    }
+
     /// Whether an enabled rule reads field `f`, in its condition or its output (what the
     /// kernel must copy for it, e.g. I/O buffers for `evt.buffer`).
     pub(crate) fn reads(&self, f: super::fields::F) -> bool {

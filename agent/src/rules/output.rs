@@ -28,7 +28,22 @@ enum Seg {
 #[derive(Clone, Debug)]
 pub(crate) struct Format {
     segs: Vec<Seg>,
+    /// Fields added to `output_fields` without appearing in the text (Falco's
+    /// `append_output` `extra_fields`).
+    extra: Vec<(String, Extract)>,
 }
+
+/// Falco's default decoration of syscall alerts (its `append_output` with the container
+/// plugin's suggestion): text appended to every output, fields added to `output_fields`.
+pub(crate) const DECORATION_TEXT: &str =
+    " container_id=%container.id container_name=%container.name";
+/// See [`DECORATION_TEXT`].
+pub(crate) const DECORATION_FIELDS: [&str; 4] = [
+    "container.image.repository",
+    "container.image.tag",
+    "k8s.ns.name",
+    "k8s.pod.name",
+];
 
 fn is_field_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_' || c == '.'
@@ -65,15 +80,31 @@ impl Format {
         if !lit.is_empty() {
             segs.push(Seg::Lit(lit));
         }
-        Ok(Format { segs })
+        Ok(Format {
+            segs,
+            extra: Vec::new(),
+        })
+    }
+
+    /// Append `more`'s text and name `extra` fields in `output_fields` as well.
+    pub(crate) fn decorate(&mut self, more: &Format, extra: &[(String, Extract)]) {
+        self.segs.extend(more.segs.iter().cloned());
+        for (k, e) in extra {
+            if !self.extra.iter().any(|(x, _)| x == k) {
+                self.extra.push((k.clone(), e.clone()));
+            }
+        }
     }
 
     /// Every field the output names.
     pub(crate) fn extracts(&self) -> impl Iterator<Item = &Extract> {
-        self.segs.iter().filter_map(|s| match s {
-            Seg::Field { ex, .. } => Some(ex),
-            Seg::Lit(_) => None,
-        })
+        self.segs
+            .iter()
+            .filter_map(|s| match s {
+                Seg::Field { ex, .. } => Some(ex),
+                Seg::Lit(_) => None,
+            })
+            .chain(self.extra.iter().map(|(_, e)| e))
     }
 
     /// The fields named by the format, as written (`proc.aname[2]`).
@@ -115,6 +146,12 @@ impl Format {
                         fields.push((key.clone(), json));
                     }
                 }
+            }
+        }
+        for (key, ex) in &self.extra {
+            if !fields.iter().any(|(k, _)| k == key) {
+                let v = value_of(cx, ex).map_or(Value::Null, |v| v.to_json());
+                fields.push((key.clone(), v));
             }
         }
         (out, fields)

@@ -71,6 +71,10 @@ pub(crate) struct WatchArgs {
     /// most 16.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(0..=256))]
     pub(crate) workers: Option<u16>,
+    /// Leave alerts as their rules write them: no ` container_id=… container_name=…` appended
+    /// and no image and pod fields added to `output_fields` (Falco's default decoration).
+    #[arg(long)]
+    pub(crate) no_append_output: bool,
     /// Also write every kernel record to FILE (for `--raw-in`).
     #[arg(long, value_name = "FILE", hide = true)]
     pub(crate) raw_out: Option<PathBuf>,
@@ -129,6 +133,9 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     let (mut engine, _) = load(&a.rules, a.min_priority)?;
     if a.all_matches {
         engine.matching = Matching::All;
+    }
+    if !a.no_append_output {
+        engine.decorate();
     }
     let mut list: Vec<Box<dyn Output>> = vec![Box::new(LineOutput::stdout(a.json))];
     if let Some(p) = &a.output {
