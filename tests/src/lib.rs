@@ -19,6 +19,7 @@ use std::{
 use serde_json::Value;
 pub use sysaudit::runc::{Bundle, Runc};
 
+pub mod engines;
 pub mod scenarios;
 
 /// True when the test may run. Panics under CI when it cannot.

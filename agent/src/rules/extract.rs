@@ -14,6 +14,7 @@ use crate::{
     state::{
         containers::short_id,
         fds::{FdInfo, FdKind, FdView},
+        meta::Meta,
         procs::Process,
         State, HOST,
     },
@@ -449,6 +450,12 @@ impl<'a> Ctx<'a> {
                 if &*t.container_id == HOST {
                     return s(HOST);
                 }
+                if let Some(m) = self
+                    .meta()
+                    .filter(|m| b.f == F::ContainerName && !m.name.is_empty())
+                {
+                    return s(&m.name);
+                }
                 if b.f == F::ContainerId {
                     s(short_id(&t.container_id))
                 } else {
@@ -463,8 +470,28 @@ impl<'a> Ctx<'a> {
                 s(cg.runtime.as_str())
             }
             F::ContainerCgroup => owned(self.st.containers.peek_path(t.cgroup_id)?),
+            F::ContainerImage => nonempty(&self.meta()?.image),
+            F::ContainerImageId => nonempty(&self.meta()?.image_id),
+            F::ContainerImageRepo => nonempty(&self.meta()?.image_repository),
+            F::ContainerImageTag => nonempty(&self.meta()?.image_tag),
+            F::ContainerImageDigest => nonempty(&self.meta()?.image_digest),
+            F::ContainerPrivileged => self.meta()?.privileged.map(Val::Bool),
+            F::ContainerMounts => owned(self.meta()?.mounts_text()),
+            F::ContainerStartTs => {
+                let ts = self.meta()?.start_ts;
+                (ts != 0).then_some(Val::Int(ts as i64))
+            }
+            F::ContainerLabel => match &b.arg {
+                Arg::Key(k) => nonempty(self.meta()?.labels.get(k)?),
+                _ => None,
+            },
             F::Unavailable => None,
         }
+    }
+
+    /// The engine's metadata of the event's container, once it has answered.
+    fn meta(&self) -> Option<&'a Meta> {
+        self.st.containers.peek(self.ev.task().cgroup_id)?.meta()
     }
 
     fn fd_str(&self, f: impl Fn(&FdInfo) -> &Arc<str>) -> Option<Val<'_>> {
@@ -550,6 +577,11 @@ pub(crate) fn transform<'a>(t: Transformer, v: Val<'a>) -> Option<Val<'a>> {
             Val::Str(Cow::Owned(String::from_utf8_lossy(&raw).into_owned()))
         }
     })
+}
+
+/// A string value, null when empty (as Falco shows missing metadata).
+fn nonempty(v: &str) -> Option<Val<'_>> {
+    (!v.is_empty()).then_some(Val::Str(Cow::Borrowed(v)))
 }
 
 #[cfg(test)]

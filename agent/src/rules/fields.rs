@@ -153,6 +153,15 @@ fields! {
         ContainerName        "container.name"                         Str  None     "name ('host' for the host)";
         ContainerType        "container.type"                         Str  None     "runtime: docker, containerd, cri-o, podman, ...";
         ContainerCgroup      "container.cgroup"                       Str  None     "cgroup path (sysaudit)";
+        ContainerImage       "container.image"                        Str  None     "image as the container was created from it (engine metadata)";
+        ContainerImageId     "container.image.id"                     Str  None     "image id, 12 hex characters (engine metadata)";
+        ContainerImageRepo   "container.image.repository"             Str  None     "image repository, registry included (engine metadata)";
+        ContainerImageTag    "container.image.tag"                    Str  None     "image tag (engine metadata)";
+        ContainerImageDigest "container.image.digest"                 Str  None     "image digest (engine metadata)";
+        ContainerPrivileged  "container.privileged"                   Bool None     "runs privileged (engine metadata)";
+        ContainerMounts      "container.mounts"                       Str  None     "source:dest:mode:rdwr:propagation, comma-separated (engine metadata)";
+        ContainerStartTs     "container.start_ts"                     Int  None     "start time, ns since the epoch (engine metadata)";
+        ContainerLabel       "container.label"                        Str  Key      "a label's value (engine metadata)";
     }
     // More names for a field above (Falco keeps both).
     aliases {
@@ -167,24 +176,15 @@ fields! {
         "fd.sip.name"                            Str  None     "DNS name of the server (not available)";
         "fd.lip.name"                            Str  None     "(not available)";
         "fd.rip.name"                            Str  None     "(not available)";
-        "container.image"                        Str  None     "image (needs engine metadata)";
-        "container.image.id"                     Str  None     "(needs engine metadata)";
-        "container.image.repository"             Str  None     "(needs engine metadata)";
-        "container.image.tag"                    Str  None     "(needs engine metadata)";
-        "container.image.digest"                 Str  None     "(needs engine metadata)";
-        "container.privileged"                   Bool None     "(needs engine metadata)";
-        "container.mounts"                       Str  None     "(needs engine metadata)";
         "container.mount"                        Str  Key      "(needs engine metadata)";
         "container.mount.source"                 Str  Key      "(needs engine metadata)";
         "container.mount.dest"                   Str  Key      "(needs engine metadata)";
         "container.mount.mode"                   Str  Key      "(needs engine metadata)";
         "container.mount.rdwr"                   Str  Key      "(needs engine metadata)";
         "container.mount.propagation"            Str  Key      "(needs engine metadata)";
-        "container.start_ts"                     Int  None     "(needs engine metadata)";
         "container.duration"                     Int  None     "(needs engine metadata)";
         "container.ip"                           Str  None     "(needs engine metadata)";
         "container.healthcheck"                  Str  None     "(needs engine metadata)";
-        "container.label"                        Str  Key      "(needs engine metadata)";
         "k8s.ns.name"                            Str  None     "(needs Kubernetes)";
         "k8s.pod.name"                           Str  None     "(needs Kubernetes)";
         "k8s.pod.id"                             Str  None     "(needs Kubernetes)";

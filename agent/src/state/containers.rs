@@ -17,6 +17,7 @@ use std::{
 
 use super::{
     cgroup_path::{self, PathKind, Runtime},
+    meta::{Cell, Meta, MetaCache},
     FastMap,
 };
 
@@ -29,6 +30,15 @@ pub(crate) struct Container {
     pub(crate) runtime: Runtime,
     pub(crate) cgroup_path: String,
     pub(crate) cgroup_id: u64,
+    /// What its engine says of it, once it has answered (see `meta`).
+    pub(crate) meta: Cell,
+}
+
+impl Container {
+    /// The engine's metadata, if it has answered.
+    pub(crate) fn meta(&self) -> Option<&Meta> {
+        self.meta.get().map(|m| &**m)
+    }
 }
 
 /// Falco's `container.id`: the first 12 characters of a hex id, else the id.
@@ -57,6 +67,8 @@ pub(crate) struct Containers {
     host_pidns: Option<u64>,
     by_cgroup: FastMap<u64, Entry>,
     last_walk: Option<Instant>,
+    /// Shared by every copy of the state; answered by the engines (or never, detached).
+    meta: Arc<MetaCache>,
 }
 
 /// How long a removed cgroup stays resolvable (events still in flight).
@@ -72,6 +84,7 @@ impl Containers {
             host_pidns: crate::host::host_pidns().map(|(_, ino)| ino),
             by_cgroup: FastMap::default(),
             last_walk: None,
+            meta: MetaCache::detached(),
         }
     }
 
@@ -82,6 +95,7 @@ impl Containers {
             host_pidns: None,
             by_cgroup: FastMap::default(),
             last_walk: None,
+            meta: MetaCache::detached(),
         }
     }
 
@@ -119,6 +133,7 @@ impl Containers {
                 runtime: Runtime::Unknown,
                 cgroup_path: entry.path.clone().unwrap_or_default(),
                 cgroup_id,
+                meta: Cell::default(),
             }));
         }
         entry.container.clone()
@@ -151,12 +166,16 @@ impl Containers {
             .map(cgroup_path::classify)
             .unwrap_or(PathKind::Other);
         let container = match &kind {
-            PathKind::Container { runtime, id } => Some(Arc::new(Container {
-                id: id.as_str().into(),
-                runtime: *runtime,
-                cgroup_path: path.clone().unwrap_or_default(),
-                cgroup_id,
-            })),
+            PathKind::Container { runtime, id } => {
+                let id: Arc<str> = id.as_str().into();
+                Some(Arc::new(Container {
+                    meta: self.meta.request(&id, *runtime),
+                    id,
+                    runtime: *runtime,
+                    cgroup_path: path.clone().unwrap_or_default(),
+                    cgroup_id,
+                }))
+            }
             _ => None,
         };
         self.by_cgroup.insert(
@@ -185,8 +204,25 @@ impl Containers {
 
     /// Drop removed cgroups whose linger time is over.
     pub(crate) fn sweep(&mut self) {
-        self.by_cgroup
-            .retain(|_, e| e.removed.is_none_or(|t| t.elapsed() < LINGER));
+        let meta = &self.meta;
+        self.by_cgroup.retain(|_, e| {
+            let keep = e.removed.is_none_or(|t| t.elapsed() < LINGER);
+            if let (false, Some(c)) = (keep, &e.container) {
+                meta.forget(&c.id);
+            }
+            keep
+        });
+    }
+
+    /// Ask the engines about containers from now on (and about those already known).
+    pub(crate) fn attach_meta(&mut self, meta: Arc<MetaCache>) {
+        self.meta = meta;
+        for e in self.by_cgroup.values_mut() {
+            if let Some(c) = &mut e.container {
+                let cell = self.meta.request(&c.id, c.runtime);
+                Arc::make_mut(c).meta = cell;
+            }
+        }
     }
 
     /// Record what a replayed event says about a cgroup (captures carry the container id).
@@ -204,6 +240,7 @@ impl Containers {
                     runtime: Runtime::Unknown,
                     cgroup_path: String::new(),
                     cgroup_id,
+                    meta: Cell::default(),
                 })),
                 at: Instant::now(),
                 removed: None,
@@ -315,6 +352,7 @@ mod tests {
             runtime: Runtime::Docker,
             cgroup_path: String::new(),
             cgroup_id: 1,
+            meta: Cell::default(),
         };
         assert_eq!(short_id(&c.id), "8c4a2d1e9f0b");
         let r = Container {

@@ -9,6 +9,7 @@ pub(crate) mod cgroup_path;
 pub(crate) mod containers;
 mod exec;
 pub(crate) mod fds;
+pub(crate) mod meta;
 mod path;
 pub(crate) mod procfs;
 pub(crate) mod procs;

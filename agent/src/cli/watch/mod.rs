@@ -21,7 +21,10 @@ use crate::{
     outputs::{LineOutput, Output, Outputs, Webhook},
     probe::{paths::PathTables, Probe, ProbeConfig, SyscallSet},
     rules::{default::load, Engine, Matching, Priority},
-    state::State,
+    state::{
+        meta::{MetaCache, Sockets},
+        State,
+    },
     stream::{
         pool::{self, Pool},
         raw, Flow, Stream,
@@ -71,6 +74,9 @@ pub(crate) struct WatchArgs {
     /// most 16.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(0..=256))]
     pub(crate) workers: Option<u16>,
+    /// dockerd's API socket, asked for container names, images, labels and mounts.
+    #[arg(long, value_name = "PATH", default_value = "/var/run/docker.sock")]
+    pub(crate) docker_socket: PathBuf,
     /// Leave alerts as their rules write them: no ` container_id=… container_name=…` appended
     /// and no image and pod fields added to `output_fields` (Falco's default decoration).
     #[arg(long)]
@@ -162,6 +168,7 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         outputs.flush();
     };
 
+    let mut meta_summary = None;
     let (judges, stats, seen) = if let Some(path) = &a.raw_in {
         let mut state = State::live();
         // As the recording's probe did (the same rules).
@@ -171,6 +178,12 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     } else {
         crate::probe::preflight()?;
         let mut state = State::live();
+        let (meta, answer) = MetaCache::live(Sockets {
+            docker: a.docker_socket.clone(),
+        });
+        tokio::spawn(answer);
+        state.containers.attach_meta(meta.clone());
+        meta_summary = Some(meta);
         let (scope, seen) = select::kernel_scope(&selection, &mut state)?;
         let set = interesting(&engine);
         state.set_traced(&set);
@@ -246,6 +259,9 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     );
     for (r, n) in &fired {
         report!("  {n:>6}  {r}");
+    }
+    if let Some(s) = meta_summary.as_ref().and_then(|m| m.summary()) {
+        message!("{s}");
     }
     if a.json {
         report!("{}", stats.json());

@@ -1,0 +1,155 @@
+//! Docker Engine API: `GET /containers/{id}/json` (container inspect) on dockerd's socket.
+
+use std::{collections::BTreeMap, path::Path};
+
+use serde::Deserialize;
+
+use super::{http, split_image, Meta, MetaError, Mount};
+
+/// The container's metadata, from dockerd.
+pub(crate) async fn inspect(sock: &Path, id: &str) -> Result<Meta, MetaError> {
+    if !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(MetaError::NotFound(id.to_string()));
+    }
+    let (status, body) = http::get(sock, &format!("/containers/{id}/json")).await?;
+    match status {
+        200 => parse(&body),
+        404 => Err(MetaError::NotFound(id.to_string())),
+        s => Err(MetaError::Http(format!(
+            "status {s}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(200)])
+        ))),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct Inspect {
+    name: String,
+    /// The image's id (`sha256:…`).
+    image: String,
+    config: Config,
+    host_config: HostConfig,
+    mounts: Vec<DockerMount>,
+    state: State,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct Config {
+    image: String,
+    labels: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct HostConfig {
+    privileged: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct DockerMount {
+    source: String,
+    destination: String,
+    mode: String,
+    #[serde(rename = "RW")]
+    rw: bool,
+    propagation: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct State {
+    started_at: String,
+}
+
+/// An inspect answer → metadata.
+pub(crate) fn parse(body: &[u8]) -> Result<Meta, MetaError> {
+    let i: Inspect =
+        serde_json::from_slice(body).map_err(|e| MetaError::Garbage(format!("inspect: {e}")))?;
+    if i.name.is_empty() && i.config.image.is_empty() {
+        return Err(MetaError::Garbage(
+            "inspect without a name or an image".into(),
+        ));
+    }
+    let (image_repository, image_tag, image_digest) = split_image(&i.config.image);
+    let image_id = i.image.strip_prefix("sha256:").unwrap_or(&i.image);
+    Ok(Meta {
+        name: i.name.trim_start_matches('/').to_string(),
+        image: i.config.image.clone(),
+        image_repository,
+        image_tag,
+        image_digest,
+        image_id: image_id.chars().take(12).collect(),
+        privileged: Some(i.host_config.privileged),
+        mounts: i
+            .mounts
+            .into_iter()
+            .map(|m| Mount {
+                source: m.source,
+                dest: m.destination,
+                mode: m.mode,
+                rw: m.rw,
+                propagation: m.propagation,
+            })
+            .collect(),
+        start_ts: started_ns(&i.state.started_at),
+        labels: i.config.labels.unwrap_or_default(),
+    })
+}
+
+/// RFC 3339 → ns since the epoch (0 for docker's "never started" zero time or garbage).
+fn started_ns(t: &str) -> u64 {
+    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .and_then(|d| u64::try_from(d.unix_timestamp_nanos()).ok())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shape of dockerd's answer (API 1.41), trimmed to what is read.
+    const ANSWER: &str = r#"{
+        "Id": "5f3c", "Name": "/shadow-reader",
+        "Image": "sha256:0123456789abcdef0123",
+        "State": {"Status": "running", "StartedAt": "2026-12-02T21:00:00.5Z"},
+        "HostConfig": {"Privileged": true, "NetworkMode": "none"},
+        "Mounts": [{"Type": "bind", "Source": "/srv/data", "Destination": "/data", "Mode": "ro", "RW": false, "Propagation": "rprivate"}],
+        "Config": {"Image": "sysaudit-test/busybox:1.0", "Labels": {"team": "blue"}}
+    }"#;
+
+    #[test]
+    fn reads_an_inspect_answer() {
+        let m = parse(ANSWER.as_bytes()).expect("parses");
+        assert_eq!(m.name, "shadow-reader");
+        assert_eq!(
+            (m.image_repository.as_str(), m.image_tag.as_str()),
+            ("sysaudit-test/busybox", "1.0")
+        );
+        assert_eq!(m.image_id, "0123456789ab");
+        assert_eq!(m.privileged, Some(true));
+        assert_eq!(m.mounts_text(), "/srv/data:/data:ro:false:rprivate");
+        assert_eq!(m.start_ts, 1_796_245_200_500_000_000);
+        assert_eq!(m.labels.get("team").map(String::as_str), Some("blue"));
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for g in [
+            "",
+            "[]",
+            "{\"Name\": 5}",
+            "{}",
+            "\u{0}\u{1}",
+            "{\"Config\": []}",
+        ] {
+            assert!(
+                matches!(parse(g.as_bytes()), Err(MetaError::Garbage(_))),
+                "{g:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! Container metadata from the engines' own APIs (as Falco's container plugin reads it): a
+//! container's name, image, privileges, mounts and labels. The state asks once per container
+//! it learns of (`request`); one task answers from the engine's socket in the background and
+//! fills a cell the container's events read without a lock. Until the answer comes a
+//! container is known by its id only; an engine that is absent, down or answers garbage is
+//! retried with back-off, said once on stderr and counted, never fatal.
+
+pub(crate) mod docker;
+mod http;
+
+use std::{
+    collections::BTreeMap,
+    path::PathBuf,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, OnceLock,
+    },
+    time::Duration,
+};
+
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+use super::{cgroup_path::Runtime, FastMap};
+use crate::messages::message;
+
+/// What an engine says about a container.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Meta {
+    pub(crate) name: String,
+    /// The image as the container was created from it (`busybox:1.36`).
+    pub(crate) image: String,
+    pub(crate) image_repository: String,
+    pub(crate) image_tag: String,
+    pub(crate) image_digest: String,
+    /// The image's id, 12 hex characters (Falco's `container.image.id`).
+    pub(crate) image_id: String,
+    pub(crate) privileged: Option<bool>,
+    pub(crate) mounts: Vec<Mount>,
+    /// When it started, ns since the epoch; 0: unknown.
+    pub(crate) start_ts: u64,
+    pub(crate) labels: BTreeMap<String, String>,
+}
+
+/// One mount of a container.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Mount {
+    pub(crate) source: String,
+    pub(crate) dest: String,
+    pub(crate) mode: String,
+    pub(crate) rw: bool,
+    pub(crate) propagation: String,
+}
+
+impl Meta {
+    /// Falco's `container.mounts`: `source:dest:mode:rdwr:propagation`, comma-separated.
+    pub(crate) fn mounts_text(&self) -> String {
+        self.mounts
+            .iter()
+            .map(|m| {
+                format!(
+                    "{}:{}:{}:{}:{}",
+                    m.source, m.dest, m.mode, m.rw, m.propagation
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// Splits an image reference as Falco does: `registry/repo:tag@sha256:d` → (repo with its
+/// registry, tag, digest).
+pub(crate) fn split_image(image: &str) -> (String, String, String) {
+    let (name, digest) = match image.split_once('@') {
+        Some((n, d)) => (n, d.to_string()),
+        None => (image, String::new()),
+    };
+    // A ':' after the last '/' starts the tag (one before it is a registry's port).
+    let slash = name.rfind('/').map_or(0, |i| i + 1);
+    match name[slash..].rfind(':') {
+        Some(i) => (
+            name[..slash + i].to_string(),
+            name[slash + i + 1..].to_string(),
+            digest,
+        ),
+        None => (name.to_string(), String::new(), digest),
+    }
+}
+
+/// Why a lookup failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum MetaError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("HTTP: {0}")]
+    Http(String),
+    #[error("the engine has no container {0}")]
+    NotFound(String),
+    #[error("the engine's answer is not what its API documents: {0}")]
+    Garbage(String),
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+}
+
+/// Where each engine listens (the flags' values, or the standard sockets).
+#[derive(Clone, Debug)]
+pub(crate) struct Sockets {
+    pub(crate) docker: PathBuf,
+}
+
+impl Default for Sockets {
+    fn default() -> Sockets {
+        Sockets {
+            docker: PathBuf::from("/var/run/docker.sock"),
+        }
+    }
+}
+
+/// A container's metadata as it will be: empty until the engine answers.
+pub(crate) type Cell = Arc<OnceLock<Arc<Meta>>>;
+
+/// Counts of what the lookups gave.
+#[derive(Debug, Default)]
+pub(crate) struct MetaStats {
+    found: AtomicU64,
+    failed: AtomicU64,
+    garbage: AtomicU64,
+}
+
+/// The cells of every container asked about, shared by every copy of the state.
+#[derive(Default)]
+pub(crate) struct MetaCache {
+    cells: Mutex<FastMap<Arc<str>, Cell>>,
+    tx: Option<UnboundedSender<(Arc<str>, Runtime, Cell)>>,
+    stats: Arc<MetaStats>,
+}
+
+impl std::fmt::Debug for MetaCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetaCache").finish_non_exhaustive()
+    }
+}
+
+impl MetaCache {
+    /// A cache nobody answers (replays, tests): every cell stays empty.
+    pub(crate) fn detached() -> Arc<MetaCache> {
+        Arc::new(MetaCache::default())
+    }
+
+    /// A cache and the task that answers it; spawn `serve` on the runtime.
+    pub(crate) fn live(
+        sockets: Sockets,
+    ) -> (Arc<MetaCache>, impl std::future::Future<Output = ()>) {
+        let (tx, rx) = unbounded_channel();
+        let stats = Arc::new(MetaStats::default());
+        let cache = Arc::new(MetaCache {
+            cells: Mutex::default(),
+            tx: Some(tx),
+            stats: stats.clone(),
+        });
+        (cache, serve(rx, sockets, stats))
+    }
+
+    /// The cell of container `id` of `runtime`; the first ask sends the lookup.
+    pub(crate) fn request(&self, id: &Arc<str>, runtime: Runtime) -> Cell {
+        let Ok(mut cells) = self.cells.lock() else {
+            return Cell::default();
+        };
+        if let Some(c) = cells.get(id) {
+            return c.clone();
+        }
+        let cell = Cell::default();
+        cells.insert(id.clone(), cell.clone());
+        if let Some(tx) = &self.tx {
+            if engine_of(runtime).is_some() {
+                let _ = tx.send((id.clone(), runtime, cell.clone()));
+            }
+        }
+        cell
+    }
+
+    /// What the lookups gave so far, for the final stats (`None`: nothing was asked).
+    pub(crate) fn summary(&self) -> Option<String> {
+        let s = &self.stats;
+        let (found, failed, garbage) = (
+            s.found.load(Ordering::Relaxed),
+            s.failed.load(Ordering::Relaxed),
+            s.garbage.load(Ordering::Relaxed),
+        );
+        (found + failed + garbage > 0).then(|| {
+            format!(
+                "container metadata: {found} found, {failed} not found, {garbage} garbled answers"
+            )
+        })
+    }
+
+    /// Forget a container that is gone.
+    pub(crate) fn forget(&self, id: &str) {
+        if let Ok(mut cells) = self.cells.lock() {
+            cells.remove(id);
+        }
+    }
+}
+
+/// The engines sysaudit asks, by the runtime a cgroup path names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Engine {
+    Docker,
+}
+
+fn engine_of(r: Runtime) -> Option<Engine> {
+    match r {
+        Runtime::Docker => Some(Engine::Docker),
+        _ => None,
+    }
+}
+
+/// How long one lookup may take.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
+/// Tries of one container's lookup, the wait doubling from `FIRST_RETRY`.
+const TRIES: u32 = 6;
+const FIRST_RETRY: Duration = Duration::from_millis(250);
+
+/// Answer lookups until the cache is dropped. Each runs in its own task so that a slow engine
+/// holds up only its own containers.
+async fn serve(
+    mut rx: UnboundedReceiver<(Arc<str>, Runtime, Cell)>,
+    sockets: Sockets,
+    stats: Arc<MetaStats>,
+) {
+    let said = Arc::new(Mutex::new(FastMap::<&'static str, ()>::default()));
+    while let Some((id, runtime, cell)) = rx.recv().await {
+        let (sockets, stats, said) = (sockets.clone(), stats.clone(), said.clone());
+        tokio::spawn(async move {
+            let mut wait = FIRST_RETRY;
+            for attempt in 1..=TRIES {
+                let r = tokio::time::timeout(LOOKUP_TIMEOUT, lookup(&sockets, runtime, &id)).await;
+                let r = r.unwrap_or(Err(MetaError::Timeout(LOOKUP_TIMEOUT)));
+                match r {
+                    Ok(m) => {
+                        stats.found.fetch_add(1, Ordering::Relaxed);
+                        let _ = cell.set(Arc::new(m));
+                        return;
+                    }
+                    Err(e) => {
+                        if matches!(e, MetaError::Garbage(_)) {
+                            stats.garbage.fetch_add(1, Ordering::Relaxed);
+                        }
+                        let engine = runtime.as_str();
+                        let first = said.lock().map(|mut s| s.insert(engine, ()).is_none());
+                        if first.unwrap_or(false) {
+                            message!("{engine} metadata not available ({e}); containers are named by id until it is");
+                        }
+                        log::debug!("{engine} lookup of {id}, try {attempt}: {e}");
+                        if matches!(e, MetaError::NotFound(_)) || attempt == TRIES {
+                            stats.failed.fetch_add(1, Ordering::Relaxed);
+                            return;
+                        }
+                        tokio::time::sleep(wait).await;
+                        wait *= 2;
+                    }
+                }
+            }
+        });
+    }
+}
+
+async fn lookup(sockets: &Sockets, runtime: Runtime, id: &str) -> Result<Meta, MetaError> {
+    match engine_of(runtime) {
+        Some(Engine::Docker) => docker::inspect(&sockets.docker, id).await,
+        None => Err(MetaError::NotFound(id.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_references_split_as_falco_splits_them() {
+        let s = |i: &str| split_image(i);
+        assert_eq!(s("busybox"), ("busybox".into(), "".into(), "".into()));
+        assert_eq!(
+            s("busybox:1.36"),
+            ("busybox".into(), "1.36".into(), "".into())
+        );
+        assert_eq!(
+            s("registry.local:5000/team/app:v2"),
+            (
+                "registry.local:5000/team/app".into(),
+                "v2".into(),
+                "".into()
+            )
+        );
+        assert_eq!(
+            s("registry.local:5000/team/app"),
+            ("registry.local:5000/team/app".into(), "".into(), "".into())
+        );
+        assert_eq!(
+            s("app:v1@sha256:abcd"),
+            ("app".into(), "v1".into(), "sha256:abcd".into())
+        );
+    }
+}

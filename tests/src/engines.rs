@@ -1,0 +1,166 @@
+//! Real container engines for the end-to-end tests, started by hand as the design notes (§5)
+//! say: private data and exec roots, a private socket, no systemd, no network set-up; stopped
+//! and cleaned up (containers, mounts, cgroups) when dropped.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    thread,
+    time::{Duration, Instant},
+};
+
+use crate::{unique, Bundle, TempDir};
+
+/// A dockerd of our own.
+pub struct Dockerd {
+    child: Child,
+    /// Its API socket (what `sysaudit watch --docker-socket` is given).
+    pub sock: PathBuf,
+    dir: TempDir,
+}
+
+impl Dockerd {
+    /// Start dockerd and wait until its API answers.
+    pub fn start() -> Dockerd {
+        let dir = TempDir::new("dockerd");
+        let sock = dir.0.join("docker.sock");
+        let log = std::fs::File::create(dir.0.join("dockerd.log")).expect("dockerd log");
+        let child = Command::new("dockerd")
+            .arg("--data-root")
+            .arg(dir.0.join("data"))
+            .arg("--exec-root")
+            .arg(dir.0.join("exec"))
+            .arg("--pidfile")
+            .arg(dir.0.join("dockerd.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", sock.display()))
+            .args([
+                "--iptables=false",
+                "--ip6tables=false",
+                "--ip-forward=false",
+                "--ip-masq=false",
+                "--bridge=none",
+                "--userland-proxy=false",
+                "--storage-driver=overlay2",
+                "--exec-opt",
+                "native.cgroupdriver=cgroupfs",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start dockerd (Debian's docker.io; `cargo xtask setup` installs it)");
+        let d = Dockerd { child, sock, dir };
+        let t = Instant::now();
+        while !d.docker(&["version"]).status.success() {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "dockerd did not answer:\n{}",
+                d.log()
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
+        d
+    }
+
+    /// `docker -H <our socket> ARGS`.
+    pub fn docker(&self, args: &[&str]) -> Output {
+        Command::new("docker")
+            .arg("-H")
+            .arg(format!("unix://{}", self.sock.display()))
+            .args(args)
+            .output()
+            .expect("run docker")
+    }
+
+    /// As [`Dockerd::docker`], failing the test with docker's stderr unless it succeeds.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// An image `name` holding a static busybox, built offline (`docker import` of a rootfs).
+    pub fn busybox_image(&self, name: &str) {
+        let t = TempDir::new("image");
+        let b = Bundle::busybox(&t.0, &unique("img"), "/sysaudit-image", &["sh"]).expect("rootfs");
+        let tar = t.0.join("rootfs.tar");
+        let st = Command::new("tar")
+            .arg("-C")
+            .arg(b.dir.join("rootfs"))
+            .arg("-cf")
+            .arg(&tar)
+            .arg(".")
+            .status()
+            .expect("tar");
+        assert!(st.success(), "tar the rootfs");
+        self.ok(&["import", tar.to_str().expect("UTF-8"), name]);
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.0.join("dockerd.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        let ids = self.docker(&["ps", "-aq"]);
+        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+            let _ = self.docker(&["rm", "-f", id]);
+        }
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(15) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        unmount_below(&self.dir.0);
+        remove_cgroups("docker");
+    }
+}
+
+/// Unmount whatever an engine left mounted below `dir` (deepest first).
+fn unmount_below(dir: &Path) {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    let prefix = dir.to_string_lossy().to_string();
+    let mut points: Vec<&str> = info
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(4))
+        .filter(|p| p.starts_with(&prefix))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for p in points {
+        let _ = Command::new("umount").arg("-l").arg(p).status();
+    }
+}
+
+/// Remove the (empty) parent cgroup `name` an engine made in every hierarchy.
+fn remove_cgroups(name: &str) {
+    let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return;
+    };
+    for h in rd.flatten() {
+        let p = h.path().join(name);
+        if p.is_dir() {
+            // Children first: rmdir removes only empty cgroups, which is all that is left.
+            if let Ok(children) = std::fs::read_dir(&p) {
+                for c in children.flatten().filter(|c| c.path().is_dir()) {
+                    let _ = std::fs::remove_dir(c.path());
+                }
+            }
+            let _ = std::fs::remove_dir(&p);
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! Issue 8, real nodes: containers started by real engines (started here by the harness, at
+//! private sockets) are named in alerts by their engine's metadata — name, image repository
+//! and tag — with our default rules and with upstream `falco_rules.yaml`.
+
+#[path = "../src/reference.rs"]
+mod reference;
+
+use serde_json::Value;
+use sysaudit_tests::{engines::Dockerd, *};
+
+const IMAGE: &str = "sysaudit-test/busybox:1.0";
+
+/// Alerts of `rule` about the docker container `name`, from `watch` with `rules`.
+fn docker_alerts(d: &Dockerd, name: &str, rules: Option<&str>, rule: &str) -> (Vec<Value>, String) {
+    docker_alerts_at(d, d.sock.to_str().expect("UTF-8"), name, rules, rule)
+}
+
+fn docker_alerts_at(
+    d: &Dockerd,
+    sock: &str,
+    name: &str,
+    rules: Option<&str>,
+    rule: &str,
+) -> (Vec<Value>, String) {
+    let sock = sock.to_string();
+    let mut args = vec!["watch", "--json", "--docker-socket", &sock];
+    if let Some(r) = rules {
+        args.extend(["-r", r]);
+    }
+    let agent = Agent::start(&args);
+    // The pause lets the lookup answer before the read (holding a new container's first
+    // events until its metadata comes is the next step of issue 8).
+    d.ok(&[
+        "run",
+        "--name",
+        name,
+        "--network",
+        "none",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo root:x: > /etc/shadow; sleep 1; cat /etc/shadow",
+    ]);
+    let id = d.ok(&["inspect", "-f", "{{.Id}}", name]);
+    let res = agent.stop();
+    let mine = res
+        .events()
+        .into_iter()
+        .filter(|a| a["rule"] == rule && a["output_fields"]["container.id"] == id[..12])
+        .collect();
+    (mine, format!("{}\n{}", res.stdout, res.stderr))
+}
+
+fn assert_named(alerts: &[Value], name: &str, out: &str) {
+    assert!(!alerts.is_empty(), "no alert:\n{out}");
+    for a in alerts {
+        let f = &a["output_fields"];
+        assert_eq!(f["container.name"], name, "{a}");
+        assert_eq!(
+            f["container.image.repository"], "sysaudit-test/busybox",
+            "{a}"
+        );
+        assert_eq!(f["container.image.tag"], "1.0", "{a}");
+        let text = a["output"].as_str().unwrap_or_default();
+        assert!(text.ends_with(&format!("container_name={name}")), "{text}");
+    }
+}
+
+#[test]
+fn docker_containers_are_named_with_their_image_in_alerts() {
+    if !privileged() {
+        return;
+    }
+    let d = Dockerd::start();
+    d.busybox_image(IMAGE);
+    let (alerts, out) = docker_alerts(
+        &d,
+        "shadow-reader",
+        None,
+        "Sensitive file read in a container",
+    );
+    assert_named(&alerts, "shadow-reader", &out);
+
+    // No engine at the socket: the container is named by its id, said once, no failure.
+    let (alerts, out) = docker_alerts_at(
+        &d,
+        "/nonexistent/docker.sock",
+        "shadow-reader-1",
+        None,
+        "Sensitive file read in a container",
+    );
+    assert!(!alerts.is_empty(), "{out}");
+    let id = d.ok(&["inspect", "-f", "{{.Id}}", "shadow-reader-1"]);
+    assert_eq!(alerts[0]["output_fields"]["container.name"], id, "{out}");
+    assert_eq!(
+        alerts[0]["output_fields"]["container.image.repository"],
+        Value::Null
+    );
+    assert_eq!(
+        out.matches("docker metadata not available").count(),
+        1,
+        "{out}"
+    );
+
+    let Some(upstream) = reference::falco("falco_rules.yaml") else {
+        return;
+    };
+    let (alerts, out) = docker_alerts(
+        &d,
+        "shadow-reader-2",
+        upstream.to_str(),
+        "Read sensitive file untrusted",
+    );
+    assert_named(&alerts, "shadow-reader-2", &out);
+}
