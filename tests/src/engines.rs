@@ -85,10 +85,12 @@ impl Dockerd {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
-    /// An image `name` holding a static busybox, built offline (`docker import` of a rootfs).
+    /// An image `name` holding a static busybox (and an `/etc/shadow`), built offline (`docker
+    /// import` of a rootfs).
     pub fn busybox_image(&self, name: &str) {
         let t = TempDir::new("image");
         let b = Bundle::busybox(&t.0, &unique("img"), "/sysaudit-image", &["sh"]).expect("rootfs");
+        std::fs::write(b.dir.join("rootfs/etc/shadow"), "root:x:19000::::::\n").expect("shadow");
         let tar = t.0.join("rootfs.tar");
         let st = Command::new("tar")
             .arg("-C")

@@ -28,8 +28,7 @@ fn docker_alerts_at(
         args.extend(["-r", r]);
     }
     let agent = Agent::start(&args);
-    // The pause lets the lookup answer before the read (holding a new container's first
-    // events until its metadata comes is the next step of issue 8).
+    // The read is the container's first act: its events wait for the engine's answer.
     d.ok(&[
         "run",
         "--name",
@@ -37,9 +36,8 @@ fn docker_alerts_at(
         "--network",
         "none",
         IMAGE,
-        "sh",
-        "-c",
-        "echo root:x: > /etc/shadow; sleep 1; cat /etc/shadow",
+        "cat",
+        "/etc/shadow",
     ]);
     let id = d.ok(&["inspect", "-f", "{{.Id}}", name]);
     let res = agent.stop();
@@ -53,9 +51,13 @@ fn docker_alerts_at(
 
 fn assert_named(alerts: &[Value], name: &str, out: &str) {
     assert!(!alerts.is_empty(), "no alert:\n{out}");
+    let summary: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("container metadata"))
+        .collect();
     for a in alerts {
         let f = &a["output_fields"];
-        assert_eq!(f["container.name"], name, "{a}");
+        assert_eq!(f["container.name"], name, "{a}\n{summary:?}");
         assert_eq!(
             f["container.image.repository"], "sysaudit-test/busybox",
             "{a}"
@@ -80,6 +82,8 @@ fn docker_containers_are_named_with_their_image_in_alerts() {
         "Sensitive file read in a container",
     );
     assert_named(&alerts, "shadow-reader", &out);
+    assert!(out.contains("container metadata: 1 found"), "{out}");
+    assert!(out.contains("0 evaluated without it"), "{out}");
 
     // No engine at the socket: the container is named by its id, said once, no failure.
     let (alerts, out) = docker_alerts_at(

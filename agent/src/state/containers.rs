@@ -214,6 +214,11 @@ impl Containers {
         });
     }
 
+    /// Wait a moment for a new container's metadata (see `MetaCache::hold`).
+    pub(crate) fn hold(&self, c: &Container) {
+        self.meta.hold(&c.meta);
+    }
+
     /// Ask the engines about containers from now on (and about those already known).
     pub(crate) fn attach_meta(&mut self, meta: Arc<MetaCache>) {
         self.meta = meta;

@@ -168,7 +168,13 @@ impl State {
         let raw_comm = comm_bytes(&hdr.comm);
         let non_host = hdr.flags & flags::NON_HOST_PIDNS != 0;
         let container_id = match self.containers.resolve(hdr.cgroup_id, tgid, non_host) {
-            Some(c) => c.id.clone(),
+            Some(c) => {
+                // A new container's first events wait a moment for its engine's answer.
+                if !c.meta.is_settled() {
+                    self.containers.hold(&c);
+                }
+                c.id.clone()
+            }
             None => self.host_id.clone(),
         };
         let p = self

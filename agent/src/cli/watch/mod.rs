@@ -178,10 +178,10 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     } else {
         crate::probe::preflight()?;
         let mut state = State::live();
-        let (meta, answer) = MetaCache::live(Sockets {
+        let meta = MetaCache::live(Sockets {
             docker: a.docker_socket.clone(),
-        });
-        tokio::spawn(answer);
+        })
+        .context("starting the container metadata thread")?;
         state.containers.attach_meta(meta.clone());
         meta_summary = Some(meta);
         let (scope, seen) = select::kernel_scope(&selection, &mut state)?;

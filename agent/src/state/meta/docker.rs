@@ -22,6 +22,105 @@ pub(crate) async fn inspect(sock: &Path, id: &str) -> Result<Meta, MetaError> {
     }
 }
 
+/// The container as dockerd's container list shows it: name, image, labels, mounts. The list
+/// reads dockerd's in-memory view, so it answers while the container is still starting,
+/// when an inspect waits for the container's lock (hundreds of ms); privilege and start
+/// time come from the inspect afterwards.
+pub(crate) async fn list_one(sock: &Path, id: &str) -> Result<Meta, MetaError> {
+    if !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(MetaError::NotFound(id.to_string()));
+    }
+    // filters={"id":["<id>"]}, URL-encoded.
+    let path = format!("/containers/json?all=1&filters=%7B%22id%22%3A%5B%22{id}%22%5D%7D");
+    let (status, body) = http::get(sock, &path).await?;
+    if status != 200 {
+        return Err(MetaError::Http(format!("status {status}")));
+    }
+    parse_list(&body)?.ok_or_else(|| MetaError::NotFound(id.to_string()))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct Listed {
+    names: Vec<String>,
+    image: String,
+    #[serde(rename = "ImageID")]
+    image_id: String,
+    labels: Option<BTreeMap<String, String>>,
+    mounts: Vec<DockerMount>,
+}
+
+/// A container list answer → the metadata of its one entry (`None`: no such container).
+pub(crate) fn parse_list(body: &[u8]) -> Result<Option<Meta>, MetaError> {
+    let v: Vec<Listed> =
+        serde_json::from_slice(body).map_err(|e| MetaError::Garbage(format!("list: {e}")))?;
+    let Some(c) = v.into_iter().next() else {
+        return Ok(None);
+    };
+    let name = c
+        .names
+        .first()
+        .map(|n| n.trim_start_matches('/').to_string())
+        .unwrap_or_default();
+    if name.is_empty() && c.image.is_empty() {
+        return Err(MetaError::Garbage(
+            "list entry without a name or an image".into(),
+        ));
+    }
+    Ok(Some(meta(
+        name,
+        c.image,
+        &c.image_id,
+        None,
+        c.mounts,
+        0,
+        c.labels,
+    )))
+}
+
+fn meta(
+    name: String,
+    image: String,
+    image_id: &str,
+    privileged: Option<bool>,
+    mounts: Vec<DockerMount>,
+    start_ts: u64,
+    labels: Option<BTreeMap<String, String>>,
+) -> Meta {
+    let (image_repository, image_tag, image_digest) = split_image(&image);
+    let image_id = image_id.strip_prefix("sha256:").unwrap_or(image_id);
+    Meta {
+        name,
+        image,
+        image_repository,
+        image_tag,
+        image_digest,
+        image_id: image_id.chars().take(12).collect(),
+        privileged,
+        mounts: mounts
+            .into_iter()
+            .map(|m| Mount {
+                source: m.source,
+                dest: m.destination,
+                mode: m.mode,
+                rw: m.rw,
+                propagation: m.propagation,
+            })
+            .collect(),
+        start_ts,
+        labels: labels.unwrap_or_default(),
+    }
+}
+
+/// Whether dockerd answers on `sock` (`GET /_ping`), within a second.
+pub(crate) async fn ping(sock: &Path) -> bool {
+    let ask = http::get(sock, "/_ping");
+    matches!(
+        tokio::time::timeout(std::time::Duration::from_secs(1), ask).await,
+        Ok(Ok((200, _)))
+    )
+}
+
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
 struct Inspect {
@@ -73,30 +172,15 @@ pub(crate) fn parse(body: &[u8]) -> Result<Meta, MetaError> {
             "inspect without a name or an image".into(),
         ));
     }
-    let (image_repository, image_tag, image_digest) = split_image(&i.config.image);
-    let image_id = i.image.strip_prefix("sha256:").unwrap_or(&i.image);
-    Ok(Meta {
-        name: i.name.trim_start_matches('/').to_string(),
-        image: i.config.image.clone(),
-        image_repository,
-        image_tag,
-        image_digest,
-        image_id: image_id.chars().take(12).collect(),
-        privileged: Some(i.host_config.privileged),
-        mounts: i
-            .mounts
-            .into_iter()
-            .map(|m| Mount {
-                source: m.source,
-                dest: m.destination,
-                mode: m.mode,
-                rw: m.rw,
-                propagation: m.propagation,
-            })
-            .collect(),
-        start_ts: started_ns(&i.state.started_at),
-        labels: i.config.labels.unwrap_or_default(),
-    })
+    Ok(meta(
+        i.name.trim_start_matches('/').to_string(),
+        i.config.image,
+        &i.image,
+        Some(i.host_config.privileged),
+        i.mounts,
+        started_ns(&i.state.started_at),
+        i.config.labels,
+    ))
 }
 
 /// RFC 3339 → ns since the epoch (0 for docker's "never started" zero time or garbage).
@@ -134,6 +218,24 @@ mod tests {
         assert_eq!(m.mounts_text(), "/srv/data:/data:ro:false:rprivate");
         assert_eq!(m.start_ts, 1_796_245_200_500_000_000);
         assert_eq!(m.labels.get("team").map(String::as_str), Some("blue"));
+    }
+
+    #[test]
+    fn reads_a_container_list_answer() {
+        let list = r#"[{"Id": "5f3c", "Names": ["/shadow-reader"], "Image": "sysaudit-test/busybox:1.0",
+            "ImageID": "sha256:0123456789abcdef", "Labels": {}, "State": "running",
+            "Mounts": [{"Source": "/a", "Destination": "/b", "Mode": "", "RW": true, "Propagation": "rprivate"}]}]"#;
+        let m = parse_list(list.as_bytes())
+            .expect("parses")
+            .expect("one entry");
+        assert_eq!(
+            (m.name.as_str(), m.image_tag.as_str()),
+            ("shadow-reader", "1.0")
+        );
+        assert_eq!(m.privileged, None, "the list does not say");
+        assert_eq!(m.mounts_text(), "/a:/b::true:rprivate");
+        assert_eq!(parse_list(b"[]").expect("parses"), None);
+        assert!(matches!(parse_list(b"{}"), Err(MetaError::Garbage(_))));
     }
 
     #[test]

@@ -12,10 +12,10 @@ use std::{
     collections::BTreeMap,
     path::PathBuf,
     sync::{
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         Arc, Mutex, OnceLock,
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
@@ -116,7 +116,73 @@ impl Default for Sockets {
 }
 
 /// A container's metadata as it will be: empty until the engine answers.
-pub(crate) type Cell = Arc<OnceLock<Arc<Meta>>>;
+pub(crate) type Cell = Arc<Pending>;
+
+/// How long a new container's first events wait for its metadata (Falco's container plugin
+/// waits too, rather than print nulls); what still has none then is counted.
+pub(crate) const HOLD: Duration = Duration::from_millis(200);
+
+/// One container's lookup.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    meta: OnceLock<Arc<Meta>>,
+    /// A fuller answer that came later (docker: the inspect after the list).
+    full: OnceLock<Arc<Meta>>,
+    /// The lookup ended without an answer, or none was sent: nobody waits.
+    settled: AtomicBool,
+    asked: Instant,
+}
+
+impl Default for Pending {
+    /// A lookup nobody will answer.
+    fn default() -> Pending {
+        Pending {
+            meta: OnceLock::new(),
+            full: OnceLock::new(),
+            settled: AtomicBool::new(true),
+            asked: Instant::now(),
+        }
+    }
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, other: &Pending) -> bool {
+        self.meta.get() == other.meta.get()
+    }
+}
+
+impl Eq for Pending {}
+
+impl Pending {
+    fn sent() -> Pending {
+        Pending {
+            settled: AtomicBool::new(false),
+            ..Pending::default()
+        }
+    }
+
+    /// The answer, if it came (the fuller one once it has).
+    pub(crate) fn get(&self) -> Option<&Arc<Meta>> {
+        self.full.get().or_else(|| self.meta.get())
+    }
+
+    fn complete(&self, m: Meta) {
+        let _ = self.full.set(Arc::new(m));
+    }
+
+    fn answer(&self, m: Meta) {
+        let _ = self.meta.set(Arc::new(m));
+        self.settled.store(true, Ordering::Release);
+    }
+
+    fn give_up(&self) {
+        self.settled.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn is_settled(&self) -> bool {
+        self.settled.load(Ordering::Acquire) || self.meta.get().is_some()
+    }
+}
 
 /// Counts of what the lookups gave.
 #[derive(Debug, Default)]
@@ -124,6 +190,12 @@ pub(crate) struct MetaStats {
     found: AtomicU64,
     failed: AtomicU64,
     garbage: AtomicU64,
+    /// Events that waited for their container's metadata.
+    held: AtomicU64,
+    /// Events of a container whose metadata was still on its way when their wait ended.
+    without: AtomicU64,
+    /// The engine answered its last ask (found or not): new containers' events wait for it.
+    reachable: AtomicBool,
 }
 
 /// The cells of every container asked about, shared by every copy of the state.
@@ -146,10 +218,9 @@ impl MetaCache {
         Arc::new(MetaCache::default())
     }
 
-    /// A cache and the task that answers it; spawn `serve` on the runtime.
-    pub(crate) fn live(
-        sockets: Sockets,
-    ) -> (Arc<MetaCache>, impl std::future::Future<Output = ()>) {
+    /// A cache and the thread that answers it (its own runtime: the reader may wait for an
+    /// answer, see [`MetaCache::hold`], so the answer must not need the reader's thread).
+    pub(crate) fn live(sockets: Sockets) -> std::io::Result<Arc<MetaCache>> {
         let (tx, rx) = unbounded_channel();
         let stats = Arc::new(MetaStats::default());
         let cache = Arc::new(MetaCache {
@@ -157,7 +228,13 @@ impl MetaCache {
             tx: Some(tx),
             stats: stats.clone(),
         });
-        (cache, serve(rx, sockets, stats))
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name("sysaudit-meta".into())
+            .spawn(move || rt.block_on(serve(rx, sockets, stats)))?;
+        Ok(cache)
     }
 
     /// The cell of container `id` of `runtime`; the first ask sends the lookup.
@@ -168,27 +245,51 @@ impl MetaCache {
         if let Some(c) = cells.get(id) {
             return c.clone();
         }
-        let cell = Cell::default();
-        cells.insert(id.clone(), cell.clone());
-        if let Some(tx) = &self.tx {
-            if engine_of(runtime).is_some() {
-                let _ = tx.send((id.clone(), runtime, cell.clone()));
+        let cell = match (&self.tx, engine_of(runtime)) {
+            (Some(tx), Some(_)) => {
+                let cell = Cell::new(Pending::sent());
+                if tx.send((id.clone(), runtime, cell.clone())).is_err() {
+                    cell.give_up();
+                }
+                cell
             }
-        }
+            _ => Cell::default(),
+        };
+        cells.insert(id.clone(), cell.clone());
         cell
+    }
+
+    /// Wait (at most until [`HOLD`] after the container was first seen) for the metadata of
+    /// a new container whose engine is answering: its first events are then evaluated with
+    /// it. Counted either way.
+    pub(crate) fn hold(&self, cell: &Pending) {
+        if cell.is_settled() || !self.stats.reachable.load(Ordering::Relaxed) {
+            return;
+        }
+        let deadline = cell.asked + HOLD;
+        if Instant::now() >= deadline {
+            self.stats.without.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        self.stats.held.fetch_add(1, Ordering::Relaxed);
+        while !cell.is_settled() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if cell.get().is_none() {
+            self.stats.without.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// What the lookups gave so far, for the final stats (`None`: nothing was asked).
     pub(crate) fn summary(&self) -> Option<String> {
         let s = &self.stats;
-        let (found, failed, garbage) = (
-            s.found.load(Ordering::Relaxed),
-            s.failed.load(Ordering::Relaxed),
-            s.garbage.load(Ordering::Relaxed),
-        );
+        let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let (found, failed, garbage) = (n(&s.found), n(&s.failed), n(&s.garbage));
         (found + failed + garbage > 0).then(|| {
             format!(
-                "container metadata: {found} found, {failed} not found, {garbage} garbled answers"
+                "container metadata: {found} found, {failed} not found, {garbage} garbled answers; {} event(s) waited for it, {} evaluated without it",
+                n(&s.held),
+                n(&s.without)
             )
         })
     }
@@ -227,6 +328,10 @@ async fn serve(
     sockets: Sockets,
     stats: Arc<MetaStats>,
 ) {
+    // Whether new containers' first events should wait for the engine.
+    if docker::ping(&sockets.docker).await {
+        stats.reachable.store(true, Ordering::Relaxed);
+    }
     let said = Arc::new(Mutex::new(FastMap::<&'static str, ()>::default()));
     while let Some((id, runtime, cell)) = rx.recv().await {
         let (sockets, stats, said) = (sockets.clone(), stats.clone(), said.clone());
@@ -238,12 +343,28 @@ async fn serve(
                 match r {
                     Ok(m) => {
                         stats.found.fetch_add(1, Ordering::Relaxed);
-                        let _ = cell.set(Arc::new(m));
+                        stats.reachable.store(true, Ordering::Relaxed);
+                        cell.answer(m);
+                        // What only the slower call says (docker: privilege, start time).
+                        if let Ok(Ok(full)) = tokio::time::timeout(
+                            LOOKUP_TIMEOUT * 5,
+                            complete(&sockets, runtime, &id),
+                        )
+                        .await
+                        {
+                            cell.complete(full);
+                        }
                         return;
                     }
                     Err(e) => {
-                        if matches!(e, MetaError::Garbage(_)) {
-                            stats.garbage.fetch_add(1, Ordering::Relaxed);
+                        match e {
+                            MetaError::Garbage(_) => {
+                                stats.garbage.fetch_add(1, Ordering::Relaxed);
+                            }
+                            MetaError::NotFound(_) => {
+                                stats.reachable.store(true, Ordering::Relaxed)
+                            }
+                            _ => stats.reachable.store(false, Ordering::Relaxed),
                         }
                         let engine = runtime.as_str();
                         let first = said.lock().map(|mut s| s.insert(engine, ()).is_none());
@@ -253,6 +374,7 @@ async fn serve(
                         log::debug!("{engine} lookup of {id}, try {attempt}: {e}");
                         if matches!(e, MetaError::NotFound(_)) || attempt == TRIES {
                             stats.failed.fetch_add(1, Ordering::Relaxed);
+                            cell.give_up();
                             return;
                         }
                         tokio::time::sleep(wait).await;
@@ -264,7 +386,16 @@ async fn serve(
     }
 }
 
+/// The first answer: what the engine can say at once.
 async fn lookup(sockets: &Sockets, runtime: Runtime, id: &str) -> Result<Meta, MetaError> {
+    match engine_of(runtime) {
+        Some(Engine::Docker) => docker::list_one(&sockets.docker, id).await,
+        None => Err(MetaError::NotFound(id.to_string())),
+    }
+}
+
+/// The full answer, which may wait for the container's start to finish.
+async fn complete(sockets: &Sockets, runtime: Runtime, id: &str) -> Result<Meta, MetaError> {
     match engine_of(runtime) {
         Some(Engine::Docker) => docker::inspect(&sockets.docker, id).await,
         None => Err(MetaError::NotFound(id.to_string())),
