@@ -89,18 +89,7 @@ impl Dockerd {
     /// import` of a rootfs).
     pub fn busybox_image(&self, name: &str) {
         let t = TempDir::new("image");
-        let b = Bundle::busybox(&t.0, &unique("img"), "/sysaudit-image", &["sh"]).expect("rootfs");
-        std::fs::write(b.dir.join("rootfs/etc/shadow"), "root:x:19000::::::\n").expect("shadow");
-        let tar = t.0.join("rootfs.tar");
-        let st = Command::new("tar")
-            .arg("-C")
-            .arg(b.dir.join("rootfs"))
-            .arg("-cf")
-            .arg(&tar)
-            .arg(".")
-            .status()
-            .expect("tar");
-        assert!(st.success(), "tar the rootfs");
+        let tar = busybox_tar(&t);
         self.ok(&["import", tar.to_str().expect("UTF-8"), name]);
     }
 
@@ -150,19 +139,147 @@ fn unmount_below(dir: &Path) {
 
 /// Remove the (empty) parent cgroup `name` an engine made in every hierarchy.
 fn remove_cgroups(name: &str) {
+    fn rmdir_tree(p: &Path) {
+        // Children first: rmdir removes only empty cgroups, which is all that is left.
+        if let Ok(children) = std::fs::read_dir(p) {
+            for c in children.flatten().filter(|c| c.path().is_dir()) {
+                rmdir_tree(&c.path());
+            }
+        }
+        let _ = std::fs::remove_dir(p);
+    }
     let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") else {
         return;
     };
     for h in rd.flatten() {
         let p = h.path().join(name);
         if p.is_dir() {
-            // Children first: rmdir removes only empty cgroups, which is all that is left.
-            if let Ok(children) = std::fs::read_dir(&p) {
-                for c in children.flatten().filter(|c| c.path().is_dir()) {
-                    let _ = std::fs::remove_dir(c.path());
-                }
-            }
-            let _ = std::fs::remove_dir(&p);
+            rmdir_tree(&p);
         }
+    }
+}
+
+/// A rootfs tar holding a static busybox and an `/etc/shadow` (an image, for `import`).
+fn busybox_tar(t: &TempDir) -> PathBuf {
+    let b = Bundle::busybox(&t.0, &unique("img"), "/sysaudit-image", &["sh"]).expect("rootfs");
+    std::fs::write(b.dir.join("rootfs/etc/shadow"), "root:x:19000::::::\n").expect("shadow");
+    let tar = t.0.join("rootfs.tar");
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(b.dir.join("rootfs"))
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .expect("tar");
+    assert!(st.success(), "tar the rootfs");
+    tar
+}
+
+/// podman with private storage, and its API service at a private socket.
+pub struct Podman {
+    service: Child,
+    /// The service's socket (what `sysaudit watch --podman-socket` is given).
+    pub sock: PathBuf,
+    dir: TempDir,
+}
+
+impl Podman {
+    /// Start `podman system service` and wait until it answers.
+    pub fn start() -> Podman {
+        let dir = TempDir::new("podman");
+        let sock = dir.0.join("podman.sock");
+        let log = std::fs::File::create(dir.0.join("service.log")).expect("service log");
+        let mut cmd = Podman::base(&dir.0);
+        cmd.args(["system", "service", "--time=0"])
+            .arg(format!("unix://{}", sock.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        let service = cmd
+            .spawn()
+            .expect("start podman (Debian's podman; `cargo xtask setup` installs it)");
+        let p = Podman { service, sock, dir };
+        let t = Instant::now();
+        while !p.sock.exists() {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "podman service did not start"
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
+        p
+    }
+
+    fn base(dir: &Path) -> Command {
+        let mut c = Command::new("podman");
+        c.arg("--root")
+            .arg(dir.join("root"))
+            .arg("--runroot")
+            .arg(dir.join("run"))
+            .arg("--tmpdir")
+            .arg(dir.join("tmp"))
+            .args(["--cgroup-manager=cgroupfs", "--events-backend=file"]);
+        c
+    }
+
+    /// `podman <private storage> ARGS`, failing the test unless it succeeds.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = Podman::base(&self.dir.0)
+            .args(args)
+            .output()
+            .expect("run podman");
+        assert!(
+            out.status.success(),
+            "podman {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// `podman run` as the design notes say (runc, no network, fixed ulimits).
+    pub fn run(&self, name: &str, image: &str, cmd: &[&str]) {
+        let mut args = vec![
+            "--runtime",
+            "runc",
+            "run",
+            "--name",
+            name,
+            "--network",
+            "none",
+            "--ulimit",
+            "nofile=1024:1024",
+            "--ulimit",
+            "nproc=4096:4096",
+            image,
+        ];
+        args.extend_from_slice(cmd);
+        self.ok(&args);
+    }
+
+    /// An image `name` holding a static busybox, built offline.
+    pub fn busybox_image(&self, name: &str) {
+        let t = TempDir::new("image");
+        let tar = busybox_tar(&t);
+        self.ok(&["import", tar.to_str().expect("UTF-8"), name]);
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let _ = Podman::base(&self.dir.0).args(["rm", "-af"]).output();
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.service.id() as i32, libc::SIGTERM) };
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(_)) = self.service.try_wait() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.service.kill();
+        let _ = self.service.wait();
+        unmount_below(&self.dir.0);
+        remove_cgroups("libpod_parent");
     }
 }

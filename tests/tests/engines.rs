@@ -6,7 +6,10 @@
 mod reference;
 
 use serde_json::Value;
-use sysaudit_tests::{engines::Dockerd, *};
+use sysaudit_tests::{
+    engines::{Dockerd, Podman},
+    *,
+};
 
 const IMAGE: &str = "sysaudit-test/busybox:1.0";
 
@@ -50,6 +53,10 @@ fn docker_alerts_at(
 }
 
 fn assert_named(alerts: &[Value], name: &str, out: &str) {
+    assert_named_from(alerts, name, "sysaudit-test/busybox", out);
+}
+
+fn assert_named_from(alerts: &[Value], name: &str, repo: &str, out: &str) {
     assert!(!alerts.is_empty(), "no alert:\n{out}");
     let summary: Vec<&str> = out
         .lines()
@@ -58,10 +65,7 @@ fn assert_named(alerts: &[Value], name: &str, out: &str) {
     for a in alerts {
         let f = &a["output_fields"];
         assert_eq!(f["container.name"], name, "{a}\n{summary:?}");
-        assert_eq!(
-            f["container.image.repository"], "sysaudit-test/busybox",
-            "{a}"
-        );
+        assert_eq!(f["container.image.repository"], repo, "{a}");
         assert_eq!(f["container.image.tag"], "1.0", "{a}");
         let text = a["output"].as_str().unwrap_or_default();
         assert!(text.ends_with(&format!("container_name={name}")), "{text}");
@@ -116,4 +120,34 @@ fn docker_containers_are_named_with_their_image_in_alerts() {
         "Read sensitive file untrusted",
     );
     assert_named(&alerts, "shadow-reader-2", &out);
+}
+
+#[test]
+fn podman_containers_are_named_with_their_image_in_alerts() {
+    if !privileged() {
+        return;
+    }
+    let p = Podman::start();
+    p.busybox_image(IMAGE);
+    let sock = p.sock.to_str().expect("UTF-8").to_string();
+    let agent = Agent::start(&["watch", "--json", "--podman-socket", &sock]);
+    p.run("pm-reader", IMAGE, &["cat", "/etc/shadow"]);
+    let id = p.ok(&["inspect", "-f", "{{.Id}}", "pm-reader"]);
+    let res = agent.stop();
+    let out = format!("{}\n{}", res.stdout, res.stderr);
+    let alerts: Vec<Value> = res
+        .events()
+        .into_iter()
+        .filter(|a| {
+            a["rule"] == "Sensitive file read in a container"
+                && a["output_fields"]["container.id"] == id[..12]
+        })
+        .collect();
+    // podman names local images under `localhost/`.
+    assert_named_from(
+        &alerts,
+        "pm-reader",
+        "localhost/sysaudit-test/busybox",
+        &out,
+    );
 }

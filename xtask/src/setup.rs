@@ -7,7 +7,7 @@ use crate::sh;
 /// Debian packages: runc, crun and a static busybox for real containers; gcc-multilib for the
 /// 32-bit test binaries; libseccomp-dev for the seccomp loader (`sysaudit run`); the peers the
 /// benchmark measures against (bpftrace, strace); docker.io (dockerd, its containerd, the
-/// docker CLI) for the engine-metadata tests.
+/// docker CLI) and podman for the engine-metadata tests.
 pub(crate) const PACKAGES: &[&str] = &[
     "runc",
     "crun",
@@ -18,6 +18,7 @@ pub(crate) const PACKAGES: &[&str] = &[
     "bpftrace",
     "strace",
     "docker.io",
+    "podman",
 ];
 
 /// The bpf-linker that works with this machine's rustc (it loads rustc's own LLVM; 0.11+

@@ -77,6 +77,9 @@ pub(crate) struct WatchArgs {
     /// dockerd's API socket, asked for container names, images, labels and mounts.
     #[arg(long, value_name = "PATH", default_value = "/var/run/docker.sock")]
     pub(crate) docker_socket: PathBuf,
+    /// podman's API socket (`podman system service`), asked the same.
+    #[arg(long, value_name = "PATH", default_value = "/run/podman/podman.sock")]
+    pub(crate) podman_socket: PathBuf,
     /// Leave alerts as their rules write them: no ` container_id=… container_name=…` appended
     /// and no image and pod fields added to `output_fields` (Falco's default decoration).
     #[arg(long)]
@@ -180,6 +183,7 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         let mut state = State::live();
         let meta = MetaCache::live(Sockets {
             docker: a.docker_socket.clone(),
+            podman: a.podman_socket.clone(),
         })
         .context("starting the container metadata thread")?;
         state.containers.attach_meta(meta.clone());

@@ -105,12 +105,24 @@ pub(crate) enum MetaError {
 #[derive(Clone, Debug)]
 pub(crate) struct Sockets {
     pub(crate) docker: PathBuf,
+    /// podman's service (`podman system service`), asked through its Docker-compatible API.
+    pub(crate) podman: PathBuf,
 }
 
 impl Default for Sockets {
     fn default() -> Sockets {
         Sockets {
             docker: PathBuf::from("/var/run/docker.sock"),
+            podman: PathBuf::from("/run/podman/podman.sock"),
+        }
+    }
+}
+
+impl Sockets {
+    fn of(&self, e: Engine) -> &std::path::Path {
+        match e {
+            Engine::Docker => &self.docker,
+            Engine::Podman => &self.podman,
         }
     }
 }
@@ -131,6 +143,7 @@ pub(crate) struct Pending {
     /// The lookup ended without an answer, or none was sent: nobody waits.
     settled: AtomicBool,
     asked: Instant,
+    engine: Option<Engine>,
 }
 
 impl Default for Pending {
@@ -141,6 +154,7 @@ impl Default for Pending {
             full: OnceLock::new(),
             settled: AtomicBool::new(true),
             asked: Instant::now(),
+            engine: None,
         }
     }
 }
@@ -154,9 +168,10 @@ impl PartialEq for Pending {
 impl Eq for Pending {}
 
 impl Pending {
-    fn sent() -> Pending {
+    fn sent(engine: Engine) -> Pending {
         Pending {
             settled: AtomicBool::new(false),
+            engine: Some(engine),
             ..Pending::default()
         }
     }
@@ -194,8 +209,9 @@ pub(crate) struct MetaStats {
     held: AtomicU64,
     /// Events of a container whose metadata was still on its way when their wait ended.
     without: AtomicU64,
-    /// The engine answered its last ask (found or not): new containers' events wait for it.
-    reachable: AtomicBool,
+    /// Per engine: it answered its last ask (found or not), so new containers' events wait
+    /// for it.
+    reachable: [AtomicBool; ENGINES],
 }
 
 /// The cells of every container asked about, shared by every copy of the state.
@@ -246,8 +262,8 @@ impl MetaCache {
             return c.clone();
         }
         let cell = match (&self.tx, engine_of(runtime)) {
-            (Some(tx), Some(_)) => {
-                let cell = Cell::new(Pending::sent());
+            (Some(tx), Some(engine)) => {
+                let cell = Cell::new(Pending::sent(engine));
                 if tx.send((id.clone(), runtime, cell.clone())).is_err() {
                     cell.give_up();
                 }
@@ -263,7 +279,10 @@ impl MetaCache {
     /// a new container whose engine is answering: its first events are then evaluated with
     /// it. Counted either way.
     pub(crate) fn hold(&self, cell: &Pending) {
-        if cell.is_settled() || !self.stats.reachable.load(Ordering::Relaxed) {
+        let up = cell
+            .engine
+            .is_some_and(|e| self.stats.reachable[e as usize].load(Ordering::Relaxed));
+        if cell.is_settled() || !up {
             return;
         }
         let deadline = cell.asked + HOLD;
@@ -305,12 +324,15 @@ impl MetaCache {
 /// The engines sysaudit asks, by the runtime a cgroup path names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Engine {
-    Docker,
+    Docker = 0,
+    Podman = 1,
 }
+const ENGINES: usize = 2;
 
 fn engine_of(r: Runtime) -> Option<Engine> {
     match r {
         Runtime::Docker => Some(Engine::Docker),
+        Runtime::Podman => Some(Engine::Podman),
         _ => None,
     }
 }
@@ -328,27 +350,33 @@ async fn serve(
     sockets: Sockets,
     stats: Arc<MetaStats>,
 ) {
-    // Whether new containers' first events should wait for the engine.
-    if docker::ping(&sockets.docker).await {
-        stats.reachable.store(true, Ordering::Relaxed);
+    // Whether new containers' first events should wait for each engine.
+    for e in [Engine::Docker, Engine::Podman] {
+        if docker::ping(sockets.of(e)).await {
+            stats.reachable[e as usize].store(true, Ordering::Relaxed);
+        }
     }
     let said = Arc::new(Mutex::new(FastMap::<&'static str, ()>::default()));
     while let Some((id, runtime, cell)) = rx.recv().await {
+        let Some(engine) = engine_of(runtime) else {
+            cell.give_up();
+            continue;
+        };
         let (sockets, stats, said) = (sockets.clone(), stats.clone(), said.clone());
         tokio::spawn(async move {
             let mut wait = FIRST_RETRY;
             for attempt in 1..=TRIES {
-                let r = tokio::time::timeout(LOOKUP_TIMEOUT, lookup(&sockets, runtime, &id)).await;
+                let r = tokio::time::timeout(LOOKUP_TIMEOUT, lookup(&sockets, engine, &id)).await;
                 let r = r.unwrap_or(Err(MetaError::Timeout(LOOKUP_TIMEOUT)));
                 match r {
                     Ok(m) => {
                         stats.found.fetch_add(1, Ordering::Relaxed);
-                        stats.reachable.store(true, Ordering::Relaxed);
+                        stats.reachable[engine as usize].store(true, Ordering::Relaxed);
                         cell.answer(m);
                         // What only the slower call says (docker: privilege, start time).
                         if let Ok(Ok(full)) = tokio::time::timeout(
                             LOOKUP_TIMEOUT * 5,
-                            complete(&sockets, runtime, &id),
+                            complete(&sockets, engine, &id),
                         )
                         .await
                         {
@@ -362,16 +390,16 @@ async fn serve(
                                 stats.garbage.fetch_add(1, Ordering::Relaxed);
                             }
                             MetaError::NotFound(_) => {
-                                stats.reachable.store(true, Ordering::Relaxed)
+                                stats.reachable[engine as usize].store(true, Ordering::Relaxed)
                             }
-                            _ => stats.reachable.store(false, Ordering::Relaxed),
+                            _ => stats.reachable[engine as usize].store(false, Ordering::Relaxed),
                         }
-                        let engine = runtime.as_str();
-                        let first = said.lock().map(|mut s| s.insert(engine, ()).is_none());
+                        let name = runtime.as_str();
+                        let first = said.lock().map(|mut s| s.insert(name, ()).is_none());
                         if first.unwrap_or(false) {
-                            message!("{engine} metadata not available ({e}); containers are named by id until it is");
+                            message!("{name} metadata not available ({e}); containers are named by id until it is");
                         }
-                        log::debug!("{engine} lookup of {id}, try {attempt}: {e}");
+                        log::debug!("{name} lookup of {id}, try {attempt}: {e}");
                         if matches!(e, MetaError::NotFound(_)) || attempt == TRIES {
                             stats.failed.fetch_add(1, Ordering::Relaxed);
                             cell.give_up();
@@ -386,20 +414,14 @@ async fn serve(
     }
 }
 
-/// The first answer: what the engine can say at once.
-async fn lookup(sockets: &Sockets, runtime: Runtime, id: &str) -> Result<Meta, MetaError> {
-    match engine_of(runtime) {
-        Some(Engine::Docker) => docker::list_one(&sockets.docker, id).await,
-        None => Err(MetaError::NotFound(id.to_string())),
-    }
+/// The first answer: what the engine can say at once (podman answers Docker's API too).
+async fn lookup(sockets: &Sockets, engine: Engine, id: &str) -> Result<Meta, MetaError> {
+    docker::list_one(sockets.of(engine), id).await
 }
 
 /// The full answer, which may wait for the container's start to finish.
-async fn complete(sockets: &Sockets, runtime: Runtime, id: &str) -> Result<Meta, MetaError> {
-    match engine_of(runtime) {
-        Some(Engine::Docker) => docker::inspect(&sockets.docker, id).await,
-        None => Err(MetaError::NotFound(id.to_string())),
-    }
+async fn complete(sockets: &Sockets, engine: Engine, id: &str) -> Result<Meta, MetaError> {
+    docker::inspect(sockets.of(engine), id).await
 }
 
 #[cfg(test)]
