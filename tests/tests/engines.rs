@@ -110,6 +110,40 @@ fn docker_containers_are_named_with_their_image_in_alerts() {
         "{out}"
     );
 
+    // `trace --json` names the container in every event, the first one included.
+    let sock = d.sock.to_str().expect("UTF-8");
+    let agent = Agent::start(&[
+        "trace",
+        "--json",
+        "--syscalls",
+        "openat",
+        "--docker-socket",
+        sock,
+    ]);
+    d.ok(&[
+        "run",
+        "--name",
+        "traced",
+        "--network",
+        "none",
+        IMAGE,
+        "cat",
+        "/etc/shadow",
+    ]);
+    let id = d.ok(&["inspect", "-f", "{{.Id}}", "traced"]);
+    let res = agent.stop();
+    let mine: Vec<Value> = res
+        .events()
+        .into_iter()
+        .filter(|e| e["container_id"] == id)
+        .collect();
+    assert!(!mine.is_empty(), "{}", res.stderr);
+    for e in &mine {
+        assert_eq!(e["container_name"], "traced", "{e}");
+        assert_eq!(e["container_image"], IMAGE, "{e}");
+    }
+    assert!(mine.iter().any(|e| e["path"] == "/etc/shadow"), "{mine:?}");
+
     let Some(upstream) = reference::falco("falco_rules.yaml") else {
         return;
     };

@@ -58,3 +58,33 @@ mod tests {
         assert!(ring_size("big").is_err());
     }
 }
+
+/// Where the container engines listen (their metadata names containers in events and alerts).
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct EngineArgs {
+    /// dockerd's API socket, asked for container names, images, labels and mounts.
+    #[arg(long, value_name = "PATH", default_value = "/var/run/docker.sock")]
+    pub(crate) docker_socket: std::path::PathBuf,
+    /// podman's API socket (`podman system service`), asked the same.
+    #[arg(long, value_name = "PATH", default_value = "/run/podman/podman.sock")]
+    pub(crate) podman_socket: std::path::PathBuf,
+}
+
+impl Default for EngineArgs {
+    fn default() -> EngineArgs {
+        let s = crate::state::meta::Sockets::default();
+        EngineArgs {
+            docker_socket: s.docker,
+            podman_socket: s.podman,
+        }
+    }
+}
+
+impl EngineArgs {
+    pub(crate) fn sockets(&self) -> crate::state::meta::Sockets {
+        crate::state::meta::Sockets {
+            docker: self.docker_socket.clone(),
+            podman: self.podman_socket.clone(),
+        }
+    }
+}

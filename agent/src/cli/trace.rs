@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use anyhow::bail;
+use anyhow::{bail, Context as _};
 use clap::Args;
 
 use super::{
@@ -24,6 +24,8 @@ use crate::{
 
 #[derive(Args, Debug, Clone, Default)]
 pub(crate) struct TraceArgs {
+    #[command(flatten)]
+    pub(crate) engines: flags::EngineArgs,
     /// Trace only this container (full id or unique prefix); repeatable. It may start later.
     #[arg(long = "container", short = 'c', value_name = "ID")]
     pub(crate) containers: Vec<String>,
@@ -103,6 +105,18 @@ fn describe(cfg: &TraceConfig) -> String {
     format!("{what} of {who}")
 }
 
+/// One `--json` line: the event and, once its engine has said, its container's name and
+/// image (a capture's reader ignores them).
+#[derive(serde::Serialize)]
+struct Line<'a> {
+    #[serde(flatten)]
+    ev: &'a Event,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    container_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    container_image: Option<&'a str>,
+}
+
 /// One line of human-readable output.
 pub(crate) fn text_line(ev: &Event) -> String {
     let t = ev.task();
@@ -142,6 +156,9 @@ pub(crate) async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
     let cfg = TraceConfig::new(&args)?;
     crate::probe::preflight()?;
     let mut state = State::live();
+    let meta = crate::state::meta::MetaCache::live(args.engines.sockets())
+        .context("starting the container metadata thread")?;
+    state.containers.attach_meta(meta);
 
     let (scope, mut seen) = select::kernel_scope(&cfg.selection, &mut state)?;
 
@@ -160,7 +177,7 @@ pub(crate) async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
     let _ended: Ended = stream
         .run(
             cfg.duration,
-            |_, ev| {
+            |st, ev| {
                 let t = ev.task();
                 if !selection.matches(&t.container_id) {
                     return Flow::Continue;
@@ -168,7 +185,13 @@ pub(crate) async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
                 selection.note_seen(&t.container_id, &mut seen);
                 let mut out = out.borrow_mut();
                 let r = if json {
-                    serde_json::to_writer(&mut *out, ev)
+                    let meta = st.containers.peek(t.cgroup_id).and_then(|c| c.meta());
+                    let line = Line {
+                        ev,
+                        container_name: meta.map(|m| m.name.as_str()),
+                        container_image: meta.map(|m| m.image.as_str()),
+                    };
+                    serde_json::to_writer(&mut *out, &line)
                         .map_err(io::Error::from)
                         .and_then(|_| out.write_all(b"\n"))
                 } else {

@@ -21,10 +21,7 @@ use crate::{
     outputs::{LineOutput, Output, Outputs, Webhook},
     probe::{paths::PathTables, Probe, ProbeConfig, SyscallSet},
     rules::{default::load, Engine, Matching, Priority},
-    state::{
-        meta::{MetaCache, Sockets},
-        State,
-    },
+    state::{meta::MetaCache, State},
     stream::{
         pool::{self, Pool},
         raw, Flow, Stream,
@@ -74,12 +71,8 @@ pub(crate) struct WatchArgs {
     /// most 16.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(0..=256))]
     pub(crate) workers: Option<u16>,
-    /// dockerd's API socket, asked for container names, images, labels and mounts.
-    #[arg(long, value_name = "PATH", default_value = "/var/run/docker.sock")]
-    pub(crate) docker_socket: PathBuf,
-    /// podman's API socket (`podman system service`), asked the same.
-    #[arg(long, value_name = "PATH", default_value = "/run/podman/podman.sock")]
-    pub(crate) podman_socket: PathBuf,
+    #[command(flatten)]
+    pub(crate) engines: flags::EngineArgs,
     /// Leave alerts as their rules write them: no ` container_id=… container_name=…` appended
     /// and no image and pod fields added to `output_fields` (Falco's default decoration).
     #[arg(long)]
@@ -181,11 +174,8 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     } else {
         crate::probe::preflight()?;
         let mut state = State::live();
-        let meta = MetaCache::live(Sockets {
-            docker: a.docker_socket.clone(),
-            podman: a.podman_socket.clone(),
-        })
-        .context("starting the container metadata thread")?;
+        let meta = MetaCache::live(a.engines.sockets())
+            .context("starting the container metadata thread")?;
         state.containers.attach_meta(meta.clone());
         meta_summary = Some(meta);
         let (scope, seen) = select::kernel_scope(&selection, &mut state)?;
