@@ -52,6 +52,10 @@ fn docker_alerts_at(
     (mine, format!("{}\n{}", res.stdout, res.stderr))
 }
 
+fn sock_of(d: &Dockerd) -> &str {
+    d.sock.to_str().expect("UTF-8")
+}
+
 fn assert_named(alerts: &[Value], name: &str, out: &str) {
     assert_named_from(alerts, name, "sysaudit-test/busybox", out);
 }
@@ -108,6 +112,79 @@ fn docker_containers_are_named_with_their_image_in_alerts() {
         out.matches("docker metadata not available").count(),
         1,
         "{out}"
+    );
+
+    // `--container` takes names: one already running (scoped in the kernel by its cgroup),
+    // one that starts later (matched as its events come).
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "early",
+        "--network",
+        "none",
+        IMAGE,
+        "sh",
+        "-c",
+        "sleep 3; cat /etc/shadow",
+    ]);
+    let agent = Agent::start(&[
+        "watch",
+        "--json",
+        "--docker-socket",
+        sock_of(&d),
+        "--container",
+        "early",
+        "--container",
+        "late",
+    ]);
+    d.ok(&[
+        "run",
+        "--name",
+        "late",
+        "--network",
+        "none",
+        IMAGE,
+        "cat",
+        "/etc/shadow",
+    ]);
+    d.ok(&[
+        "run",
+        "--name",
+        "other",
+        "--network",
+        "none",
+        IMAGE,
+        "cat",
+        "/etc/shadow",
+    ]);
+    d.ok(&["wait", "early"]);
+    let res = agent.stop();
+    assert!(res.status.success(), "{}", res.stderr);
+    assert!(
+        !res.stderr.contains("'early' is not running yet"),
+        "found by name at start: {}",
+        res.stderr
+    );
+    assert!(
+        res.stderr.contains("'late' is not running yet"),
+        "{}",
+        res.stderr
+    );
+    let names: std::collections::BTreeSet<String> = res
+        .events()
+        .iter()
+        .filter_map(|a| {
+            a["output_fields"]["container.name"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect();
+    assert_eq!(
+        names,
+        ["early".to_string(), "late".to_string()].into(),
+        "{}",
+        res.stderr
     );
 
     // `trace --json` names the container in every event, the first one included.

@@ -7,6 +7,7 @@ use std::{collections::BTreeSet, sync::Arc};
 use anyhow::bail;
 
 use crate::{
+    event::Task,
     probe::Scope,
     state::{cgroup_path, containers::Container, State, HOST},
 };
@@ -35,22 +36,32 @@ impl Selection {
         })
     }
 
-    pub(crate) fn matches(&self, container_id: &str) -> bool {
+    /// Whether the event's task is selected: its container's id starts with a requested
+    /// value, or its engine names it so.
+    pub(crate) fn matches(&self, st: &State, t: &Task) -> bool {
         match self {
             Selection::Host => true,
-            Selection::Containers => container_id != HOST,
-            Selection::Ids(ids) => {
-                container_id != HOST && ids.iter().any(|p| container_id.starts_with(p.as_str()))
-            }
+            Selection::Containers => &*t.container_id != HOST,
+            Selection::Ids(ids) => &*t.container_id != HOST && ids.iter().any(|p| names(st, t, p)),
         }
     }
 }
 
+/// Does the task's container go by `want` (an id prefix, or its name)?
+fn names(st: &State, t: &Task, want: &str) -> bool {
+    t.container_id.starts_with(want)
+        || st
+            .containers
+            .peek(t.cgroup_id)
+            .and_then(|c| c.meta())
+            .is_some_and(|m| m.name == want)
+}
+
 impl Selection {
-    /// Remember which requested ids an event's container satisfied.
-    pub(crate) fn note_seen(&self, container_id: &str, seen: &mut BTreeSet<String>) {
+    /// Remember which requested ids or names an event's container satisfied.
+    pub(crate) fn note_seen(&self, st: &State, t: &Task, seen: &mut BTreeSet<String>) {
         if let Selection::Ids(ids) = self {
-            for p in ids.iter().filter(|p| container_id.starts_with(p.as_str())) {
+            for p in ids.iter().filter(|p| names(st, t, p)) {
                 seen.insert(p.clone());
             }
         }
@@ -85,17 +96,32 @@ pub(crate) fn check_ids(ids: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The cgroups of the running container whose id starts with `want`; empty (said on stderr)
-/// when none runs yet; an error when the prefix names several containers.
+/// The cgroups of the running container whose id starts with `want`, or else that its engine
+/// names `want`; empty (said on stderr) when none runs yet; an error when the prefix names
+/// several containers.
 pub(crate) fn running(
     running: &[Arc<Container>],
     want: &str,
 ) -> anyhow::Result<Vec<Arc<Container>>> {
-    let hits: Vec<Arc<Container>> = running
+    let mut hits: Vec<Arc<Container>> = running
         .iter()
         .filter(|c| c.id.starts_with(want))
         .cloned()
         .collect();
+    if hits.is_empty() {
+        // Names come from the engines: give their answers a moment.
+        let t = std::time::Instant::now();
+        while running.iter().any(|c| !c.meta.is_settled())
+            && t.elapsed() < crate::state::meta::HOLD * 5
+        {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        hits = running
+            .iter()
+            .filter(|c| c.meta().is_some_and(|m| m.name == want))
+            .cloned()
+            .collect();
+    }
     let ids: BTreeSet<&str> = hits.iter().map(|c| &*c.id).collect();
     if ids.len() > 1 {
         bail!(

@@ -26,7 +26,8 @@ use crate::{
 pub(crate) struct TraceArgs {
     #[command(flatten)]
     pub(crate) engines: flags::EngineArgs,
-    /// Trace only this container (full id or unique prefix); repeatable. It may start later.
+    /// Trace only this container (full id, unique prefix, or its engine's name); repeatable.
+    /// It may start later.
     #[arg(long = "container", short = 'c', value_name = "ID")]
     pub(crate) containers: Vec<String>,
     /// Trace every process on the host, not only containers.
@@ -179,10 +180,10 @@ pub(crate) async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
             cfg.duration,
             |st, ev| {
                 let t = ev.task();
-                if !selection.matches(&t.container_id) {
+                if !selection.matches(st, t) {
                     return Flow::Continue;
                 }
-                selection.note_seen(&t.container_id, &mut seen);
+                selection.note_seen(st, t, &mut seen);
                 let mut out = out.borrow_mut();
                 let r = if json {
                     let meta = st.containers.peek(t.cgroup_id).and_then(|c| c.meta());
@@ -266,9 +267,14 @@ mod tests {
             c.selection,
             Selection::Ids(vec!["abc".into(), "def".into()])
         );
-        assert!(c.selection.matches("abc123"));
-        assert!(!c.selection.matches("xyz"));
-        assert!(!c.selection.matches(HOST));
+        let st = State::replay();
+        let task = |id: &str| crate::event::Task {
+            container_id: id.into(),
+            ..Default::default()
+        };
+        assert!(c.selection.matches(&st, &task("abc123")));
+        assert!(!c.selection.matches(&st, &task("xyz")));
+        assert!(!c.selection.matches(&st, &task(HOST)));
         assert!(parse(&["--container", "a/b"]).is_err());
         assert!(parse(&["--container", "abc", "--host"]).is_err());
     }
@@ -277,7 +283,11 @@ mod tests {
     fn flag_host_selects_everything() {
         let c = parse(&["--host"]).unwrap();
         assert_eq!(c.selection, Selection::Host);
-        assert!(c.selection.matches(HOST));
+        let host = crate::event::Task {
+            container_id: HOST.into(),
+            ..Default::default()
+        };
+        assert!(c.selection.matches(&State::replay(), &host));
     }
 
     #[test]

@@ -45,10 +45,10 @@ impl Judge {
     /// Evaluate one event; `num`: its number in the stream, else this judge's count.
     pub(super) fn judge(&mut self, st: &State, ev: &Event, num: Option<u64>) {
         let t = ev.task();
-        if !self.selection.matches(&t.container_id) {
+        if !self.selection.matches(st, t) {
             return;
         }
-        self.selection.note_seen(&t.container_id, &mut self.seen);
+        self.selection.note_seen(st, t, &mut self.seen);
         let alerts = match num {
             Some(n) => self.detector.step_numbered(ev, st, n),
             None => self.detector.step(ev, st),

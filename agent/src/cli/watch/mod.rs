@@ -36,7 +36,7 @@ pub(crate) struct WatchArgs {
     /// Rules files, in order (repeatable). Default: the embedded sysaudit ruleset.
     #[arg(short = 'r', long = "rules", value_name = "FILE")]
     pub(crate) rules: Vec<PathBuf>,
-    /// Watch only this container (id or unique prefix); repeatable.
+    /// Watch only this container (id, unique prefix, or its engine's name); repeatable.
     #[arg(long = "container", short = 'c', value_name = "ID")]
     pub(crate) containers: Vec<String>,
     /// Watch every process on the host, not only containers.
