@@ -22,8 +22,17 @@ pub struct Dockerd {
 impl Dockerd {
     /// Start dockerd and wait until its API answers.
     pub fn start() -> Dockerd {
-        let dir = TempDir::new("dockerd");
-        let sock = dir.0.join("docker.sock");
+        Dockerd::start_in(TempDir::new("dockerd"))
+    }
+
+    /// Where a dockerd started in `dir` listens (to give an agent before it starts).
+    pub fn sock_in(dir: &TempDir) -> PathBuf {
+        dir.0.join("docker.sock")
+    }
+
+    /// [`Dockerd::start`] with its files (and socket) in `dir`.
+    pub fn start_in(dir: TempDir) -> Dockerd {
+        let sock = Dockerd::sock_in(&dir);
         let log = std::fs::File::create(dir.0.join("dockerd.log")).expect("dockerd log");
         let child = Command::new("dockerd")
             .arg("--data-root")

@@ -262,3 +262,41 @@ fn podman_containers_are_named_with_their_image_in_alerts() {
         &out,
     );
 }
+
+/// Issue 8, an engine that appears after the agent (or comes back after a restart): its
+/// containers are named from then on, on their first event too.
+#[test]
+fn an_engine_that_starts_after_the_agent_names_its_containers() {
+    if !privileged() {
+        return;
+    }
+    let dir = TempDir::new("dockerd");
+    let sock = Dockerd::sock_in(&dir).to_str().expect("UTF-8").to_string();
+    let agent = Agent::start(&["watch", "--json", "--docker-socket", &sock]);
+    let d = Dockerd::start_in(dir);
+    d.busybox_image(IMAGE);
+    // Give the agent's next look at the socket (once a second) its chance.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    d.ok(&[
+        "run",
+        "--name",
+        "late-engine",
+        "--network",
+        "none",
+        IMAGE,
+        "cat",
+        "/etc/shadow",
+    ]);
+    let id = d.ok(&["inspect", "-f", "{{.Id}}", "late-engine"]);
+    let res = agent.stop();
+    let out = format!("{}\n{}", res.stdout, res.stderr);
+    let alerts: Vec<Value> = res
+        .events()
+        .into_iter()
+        .filter(|a| {
+            a["rule"] == "Sensitive file read in a container"
+                && a["output_fields"]["container.id"] == id[..12]
+        })
+        .collect();
+    assert_named(&alerts, "late-engine", &out);
+}

@@ -337,6 +337,8 @@ fn engine_of(r: Runtime) -> Option<Engine> {
     }
 }
 
+/// How often an engine that is down is asked whether it is back.
+const PING_EVERY: Duration = Duration::from_secs(1);
 /// How long one lookup may take.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
 /// Tries of one container's lookup, the wait doubling from `FIRST_RETRY`.
@@ -350,12 +352,20 @@ async fn serve(
     sockets: Sockets,
     stats: Arc<MetaStats>,
 ) {
-    // Whether new containers' first events should wait for each engine.
-    for e in [Engine::Docker, Engine::Podman] {
-        if docker::ping(sockets.of(e)).await {
-            stats.reachable[e as usize].store(true, Ordering::Relaxed);
+    // Whether new containers' first events should wait for each engine: asked now, and again
+    // every second while an engine is down (its socket may appear, it may restart).
+    let (s, st) = (sockets.clone(), stats.clone());
+    tokio::spawn(async move {
+        loop {
+            for e in [Engine::Docker, Engine::Podman] {
+                let up = &st.reachable[e as usize];
+                if !up.load(Ordering::Relaxed) && docker::ping(s.of(e)).await {
+                    up.store(true, Ordering::Relaxed);
+                }
+            }
+            tokio::time::sleep(PING_EVERY).await;
         }
-    }
+    });
     let said = Arc::new(Mutex::new(FastMap::<&'static str, ()>::default()));
     while let Some((id, runtime, cell)) = rx.recv().await {
         let Some(engine) = engine_of(runtime) else {
