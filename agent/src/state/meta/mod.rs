@@ -438,6 +438,49 @@ async fn complete(sockets: &Sockets, engine: Engine, id: &str) -> Result<Meta, M
 mod tests {
     use super::*;
 
+    /// An engine socket that answers every request with `reply`, then hangs up.
+    fn engine_answering(reply: &'static [u8]) -> (tokio::runtime::Runtime, PathBuf) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let dir = std::env::temp_dir().join(format!("sysaudit-engine-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let sock = dir.join(format!("garbage-{}.sock", reply.len()));
+        let _ = std::fs::remove_file(&sock);
+        let listener = rt
+            .block_on(async { tokio::net::UnixListener::bind(&sock) })
+            .expect("bind");
+        rt.spawn(async move {
+            while let Ok((mut c, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = c.read(&mut buf).await;
+                let _ = c.write_all(reply).await;
+            }
+        });
+        (rt, sock)
+    }
+
+    #[test]
+    fn an_engine_answering_garbage_is_an_error_never_a_crash() {
+        for reply in [
+            &b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n{{{{{"[..],
+            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}",
+            b"not http at all\r\n\r\n",
+            b"HTTP/1.1 500 Oops\r\ncontent-length: 0\r\n\r\n",
+        ] {
+            let (rt, sock) = engine_answering(reply);
+            let r = rt.block_on(docker::list_one(&sock, "abc123"));
+            assert!(
+                matches!(r, Err(MetaError::Garbage(_) | MetaError::Http(_))),
+                "{:?}: {r:?}",
+                String::from_utf8_lossy(reply)
+            );
+            let _ = std::fs::remove_file(&sock);
+        }
+    }
+
     #[test]
     fn image_references_split_as_falco_splits_them() {
         let s = |i: &str| split_image(i);
