@@ -18,6 +18,8 @@ use crate::event::Timestamp;
 #[derive(Clone, Debug)]
 enum Seg {
     Lit(String),
+    /// Falco's `%container.info`: where the decoration goes (nothing without one).
+    ContainerInfo,
     Field {
         ex: Extract,
         key: String,
@@ -45,6 +47,9 @@ pub(crate) const DECORATION_FIELDS: [&str; 4] = [
     "k8s.pod.name",
 ];
 
+/// Falco's placeholder for the container's fields in a rule's output (after its `%`).
+const CONTAINER_INFO: &str = "container.info";
+
 fn is_field_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_' || c == '.'
 }
@@ -62,6 +67,16 @@ impl Format {
             rest = &rest[i + 1..];
             if rest.is_empty() {
                 return Err(("an output must not end with '%'".into(), "%".into()));
+            }
+            if let Some(after) = rest.strip_prefix(CONTAINER_INFO) {
+                if !after.starts_with(is_field_char) {
+                    if !lit.is_empty() {
+                        segs.push(Seg::Lit(std::mem::take(&mut lit)));
+                    }
+                    segs.push(Seg::ContainerInfo);
+                    rest = after;
+                    continue;
+                }
             }
             let digits = rest.chars().take_while(char::is_ascii_digit).count();
             let width = rest[..digits].parse::<usize>().ok();
@@ -86,9 +101,24 @@ impl Format {
         })
     }
 
-    /// Append `more`'s text and name `extra` fields in `output_fields` as well.
+    /// Put `more`'s text where the output says `%container.info`, else at its end (as Falco
+    /// does), and name `extra` fields in `output_fields` as well.
     pub(crate) fn decorate(&mut self, more: &Format, extra: &[(String, Extract)]) {
-        self.segs.extend(more.segs.iter().cloned());
+        let placeholder = self
+            .segs
+            .iter()
+            .position(|s| matches!(s, Seg::ContainerInfo));
+        match placeholder {
+            Some(i) => {
+                // The decoration's leading space is the rule's own, before the placeholder.
+                let mut fill = more.segs.clone();
+                if let Some(Seg::Lit(l)) = fill.first_mut() {
+                    *l = l.trim_start().to_string();
+                }
+                self.segs.splice(i..=i, fill);
+            }
+            None => self.segs.extend(more.segs.iter().cloned()),
+        }
         for (k, e) in extra {
             if !self.extra.iter().any(|(x, _)| x == k) {
                 self.extra.push((k.clone(), e.clone()));
@@ -102,7 +132,7 @@ impl Format {
             .iter()
             .filter_map(|s| match s {
                 Seg::Field { ex, .. } => Some(ex),
-                Seg::Lit(_) => None,
+                Seg::Lit(_) | Seg::ContainerInfo => None,
             })
             .chain(self.extra.iter().map(|(_, e)| e))
     }
@@ -114,7 +144,7 @@ impl Format {
             .iter()
             .filter_map(|s| match s {
                 Seg::Field { key, .. } => Some(key.clone()),
-                Seg::Lit(_) => None,
+                Seg::Lit(_) | Seg::ContainerInfo => None,
             })
             .collect()
     }
@@ -126,6 +156,8 @@ impl Format {
         for s in &self.segs {
             match s {
                 Seg::Lit(l) => out.push_str(l),
+                // Undecorated: the placeholder says nothing.
+                Seg::ContainerInfo => {}
                 Seg::Field { ex, key, width } => {
                     let v = value_of(cx, ex);
                     let text = v.as_ref().map(Val::render).unwrap_or_else(|| "<NA>".into());
