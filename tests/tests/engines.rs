@@ -187,6 +187,45 @@ fn docker_containers_are_named_with_their_image_in_alerts() {
         res.stderr
     );
 
+    // `profile --container NAME`: a container that starts later, found by its name.
+    let pdir = TempDir::new("prof");
+    let file = pdir.0.join("p.json");
+    let agent = Agent::start(&[
+        "profile",
+        "--container",
+        "prof-target",
+        "--docker-socket",
+        sock_of(&d),
+        "-o",
+        file.to_str().expect("UTF-8"),
+    ]);
+    d.ok(&[
+        "run",
+        "--name",
+        "prof-target",
+        "--network",
+        "none",
+        IMAGE,
+        "cat",
+        "/etc/shadow",
+    ]);
+    let res = agent.wait();
+    let text = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("no profile ({e}):\n{}", res.stderr));
+    let profile: Value = serde_json::from_str(&text).expect("profile JSON");
+    let names: Vec<&str> = profile["syscalls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["names"].as_array().into_iter().flatten())
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        names.contains(&"openat") && names.contains(&"execve"),
+        "{names:?}\n{}",
+        res.stderr
+    );
+
     // `trace --json` names the container in every event, the first one included.
     let sock = d.sock.to_str().expect("UTF-8");
     let agent = Agent::start(&[

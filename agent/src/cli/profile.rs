@@ -49,9 +49,12 @@ pub(crate) struct ProfileArgs {
     /// Stop recording after this many seconds.
     #[arg(long, value_name = "SECS", value_parser = flags::duration)]
     pub(crate) duration: Option<Duration>,
-    /// Record this container (id or unique prefix); it may start after sysaudit.
+    /// Record this container (id, unique prefix, or its engine's name); it may start after
+    /// sysaudit.
     #[arg(long, value_name = "ID", conflicts_with_all = ["cgroup", "command"])]
     pub(crate) container: Option<String>,
+    #[command(flatten)]
+    pub(crate) engines: flags::EngineArgs,
     /// Record this cgroup v2 (path below the cgroup2 mount, or absolute) and its descendants.
     #[arg(long, value_name = "PATH", conflicts_with = "command")]
     pub(crate) cgroup: Option<String>,
@@ -146,6 +149,12 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
     let cfg = config(&a)?;
     crate::probe::preflight()?;
     let mut state = State::live();
+    if matches!(cfg.target, Target::Container(_)) {
+        // A container may be named by its engine's name.
+        let meta = crate::state::meta::MetaCache::live(a.engines.sockets())
+            .context("starting the container metadata thread")?;
+        state.containers.attach_meta(meta);
+    }
     let mut reasons: Vec<String> = Vec::new();
     let cg_root = crate::host::cgroup2_mount().context("no cgroup2 mount")?;
 
@@ -237,7 +246,16 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
                 // A container that starts later: learn its cgroup from its first event.
                 if let Some(w) = &want {
                     let t = ev.task();
-                    if watch_dir.borrow().is_none() && t.container_id.starts_with(w.as_str()) {
+                    let named = || {
+                        st.containers
+                            .peek(t.cgroup_id)
+                            .and_then(|c| c.meta())
+                            .is_some_and(|m| m.name == *w)
+                    };
+                    if watch_dir.borrow().is_none()
+                        && &*t.container_id != crate::state::HOST
+                        && (t.container_id.starts_with(w.as_str()) || named())
+                    {
                         *container_id.borrow_mut() = Some(t.container_id.to_string());
                         if let Some(p) = st.containers.path(t.cgroup_id) {
                             *watch_dir.borrow_mut() = Some(cg_root.join(p.trim_start_matches('/')));
