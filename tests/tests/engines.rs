@@ -187,6 +187,49 @@ fn docker_containers_are_named_with_their_image_in_alerts() {
         res.stderr
     );
 
+    // Mounts, as Falco's fields give them.
+    let mdir = TempDir::new("mnt");
+    let rules = mdir.0.join("mounts.yaml");
+    std::fs::write(
+        &rules,
+        "- rule: mounts\n  desc: d\n  condition: evt.type in (open, openat) and fd.name = /etc/shadow and container.id != host\n  output: \"m=%container.mounts d=%container.mount.dest[/tmp/*] n=%container.mount.dest[/nowhere*]\"\n  priority: WARNING\n",
+    )
+    .expect("rules");
+    let agent = Agent::start(&[
+        "watch",
+        "--json",
+        "--no-append-output",
+        "--docker-socket",
+        sock_of(&d),
+        "-r",
+        rules.to_str().expect("UTF-8"),
+    ]);
+    let bind = format!("{}:/data:ro", mdir.0.display());
+    d.ok(&[
+        "run",
+        "--name",
+        "mounted",
+        "--network",
+        "none",
+        "-v",
+        &bind,
+        IMAGE,
+        "cat",
+        "/etc/shadow",
+    ]);
+    let res = agent.stop();
+    let m = res
+        .events()
+        .into_iter()
+        .find(|a| a["rule"] == "mounts")
+        .unwrap_or_else(|| panic!("no alert: {}", res.stderr));
+    let text = m["output"].as_str().unwrap_or_default();
+    assert!(
+        text.contains(&format!("m={}:/data:ro:false:", mdir.0.display())),
+        "{text}"
+    );
+    assert!(text.ends_with(" d=/data n=N/A"), "{text}");
+
     // `profile --container NAME`: a container that starts later, found by its name.
     let pdir = TempDir::new("prof");
     let file = pdir.0.join("p.json");

@@ -481,6 +481,27 @@ impl<'a> Ctx<'a> {
                 let ts = self.meta()?.start_ts;
                 (ts != 0).then_some(Val::Int(ts as i64))
             }
+            F::ContainerMount
+            | F::ContainerMountSource
+            | F::ContainerMountDest
+            | F::ContainerMountMode
+            | F::ContainerMountRdwr
+            | F::ContainerMountProp => {
+                let Arg::Key(k) = &b.arg else { return None };
+                let meta = self.meta()?;
+                // Falco says "N/A" for a mount that is not there (rules compare with it).
+                let Some(m) = meta.mount(k, b.f == F::ContainerMountSource) else {
+                    return s("N/A");
+                };
+                match b.f {
+                    F::ContainerMount => owned(m.text()),
+                    F::ContainerMountSource => s(&m.source),
+                    F::ContainerMountDest => s(&m.dest),
+                    F::ContainerMountMode => s(&m.mode),
+                    F::ContainerMountRdwr => owned(m.rw.to_string()),
+                    _ => s(&m.propagation),
+                }
+            }
             F::ContainerLabel => match &b.arg {
                 Arg::Key(k) => nonempty(self.meta()?.labels.get(k)?),
                 _ => None,

@@ -162,6 +162,12 @@ fields! {
         ContainerMounts      "container.mounts"                       Str  None     "source:dest:mode:rdwr:propagation, comma-separated (engine metadata)";
         ContainerStartTs     "container.start_ts"                     Int  None     "start time, ns since the epoch (engine metadata)";
         ContainerLabel       "container.label"                        Str  Key      "a label's value (engine metadata)";
+        ContainerMount       "container.mount"                        Str  Key      "one mount, by index or source (a glob): source:dest:mode:rdwr:propagation; N/A if none";
+        ContainerMountSource "container.mount.source"                 Str  Key      "a mount's source, by index or destination (a glob); N/A if none";
+        ContainerMountDest   "container.mount.dest"                   Str  Key      "a mount's destination, by index or source (a glob); N/A if none";
+        ContainerMountMode   "container.mount.mode"                   Str  Key      "a mount's mode, by index or source (a glob); N/A if none";
+        ContainerMountRdwr   "container.mount.rdwr"                   Str  Key      "whether a mount is read-write, by index or source (a glob); N/A if none";
+        ContainerMountProp   "container.mount.propagation"            Str  Key      "a mount's propagation, by index or source (a glob); N/A if none";
     }
     // More names for a field above (Falco keeps both).
     aliases {
@@ -176,12 +182,6 @@ fields! {
         "fd.sip.name"                            Str  None     "DNS name of the server (not available)";
         "fd.lip.name"                            Str  None     "(not available)";
         "fd.rip.name"                            Str  None     "(not available)";
-        "container.mount"                        Str  Key      "(needs engine metadata)";
-        "container.mount.source"                 Str  Key      "(needs engine metadata)";
-        "container.mount.dest"                   Str  Key      "(needs engine metadata)";
-        "container.mount.mode"                   Str  Key      "(needs engine metadata)";
-        "container.mount.rdwr"                   Str  Key      "(needs engine metadata)";
-        "container.mount.propagation"            Str  Key      "(needs engine metadata)";
         "container.duration"                     Int  None     "(needs engine metadata)";
         "container.ip"                           Str  None     "(needs engine metadata)";
         "container.healthcheck"                  Str  None     "(needs engine metadata)";
@@ -313,7 +313,10 @@ mod tests {
         );
         assert!(bind("proc.aname", None).unwrap().any);
         let b = bind("container.mount.dest", Some("/proc*")).unwrap();
-        assert_eq!((b.f, b.arg), (F::Unavailable, Arg::Key("/proc*".into())));
+        assert_eq!(
+            (b.f, b.arg),
+            (F::ContainerMountDest, Arg::Key("/proc*".into()))
+        );
         assert_eq!(
             bind("proc.exe_ino.ctime", None).unwrap().f,
             F::ProcExeInoCtime

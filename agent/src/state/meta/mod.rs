@@ -51,19 +51,38 @@ pub(crate) struct Mount {
     pub(crate) propagation: String,
 }
 
+impl Mount {
+    /// Falco's rendering of one mount: `source:dest:mode:rdwr:propagation`.
+    pub(crate) fn text(&self) -> String {
+        format!(
+            "{}:{}:{}:{}:{}",
+            self.source, self.dest, self.mode, self.rw, self.propagation
+        )
+    }
+}
+
 impl Meta {
-    /// Falco's `container.mounts`: `source:dest:mode:rdwr:propagation`, comma-separated.
+    /// Falco's `container.mounts`: every mount's [`Mount::text`], comma-separated.
     pub(crate) fn mounts_text(&self) -> String {
         self.mounts
             .iter()
-            .map(|m| {
-                format!(
-                    "{}:{}:{}:{}:{}",
-                    m.source, m.dest, m.mode, m.rw, m.propagation
-                )
-            })
+            .map(Mount::text)
             .collect::<Vec<_>>()
             .join(",")
+    }
+}
+
+impl Meta {
+    /// The mount `key` names: an index, or a glob over the mounts' sources (`by_dest`: over
+    /// their destinations), the first that matches (Falco's `container.mount.*[KEY]`).
+    pub(crate) fn mount(&self, key: &str, by_dest: bool) -> Option<&Mount> {
+        if let Ok(i) = key.parse::<usize>() {
+            return self.mounts.get(i);
+        }
+        let glob = globset::Glob::new(key).ok()?.compile_matcher();
+        self.mounts
+            .iter()
+            .find(|m| glob.is_match(if by_dest { &m.dest } else { &m.source }))
     }
 }
 
@@ -479,6 +498,37 @@ mod tests {
             );
             let _ = std::fs::remove_file(&sock);
         }
+    }
+
+    #[test]
+    fn mounts_are_found_by_index_source_or_destination_glob() {
+        let m = Meta {
+            mounts: vec![
+                Mount {
+                    source: "/proc".into(),
+                    dest: "/host/proc".into(),
+                    mode: "ro".into(),
+                    ..Default::default()
+                },
+                Mount {
+                    source: "/var/run/docker.sock".into(),
+                    dest: "/var/run/docker.sock".into(),
+                    rw: true,
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            m.mount("/proc*", false).map(|x| x.dest.as_str()),
+            Some("/host/proc")
+        );
+        assert_eq!(m.mount("1", false).map(|x| x.rw), Some(true));
+        assert_eq!(
+            m.mount("/host/*", true).map(|x| x.source.as_str()),
+            Some("/proc")
+        );
+        assert!(m.mount("/etc*", false).is_none() && m.mount("7", false).is_none());
     }
 
     #[test]
