@@ -192,7 +192,7 @@ fn docker_containers_are_named_with_their_image_in_alerts() {
     let rules = mdir.0.join("mounts.yaml");
     std::fs::write(
         &rules,
-        "- rule: mounts\n  desc: d\n  condition: evt.type in (open, openat) and fd.name = /etc/shadow and container.id != host\n  output: \"m=%container.mounts d=%container.mount.dest[/tmp/*] n=%container.mount.dest[/nowhere*]\"\n  priority: WARNING\n",
+        "- rule: mounts\n  desc: d\n  condition: evt.type in (open, openat) and fd.name = /etc/shadow and container.id != host\n  output: \"m=%container.mounts d=%container.mount.dest[/tmp/*] n=%container.mount.dest[/nowhere*] h=%container.healthcheck d=%container.duration\"\n  priority: WARNING\n",
     )
     .expect("rules");
     let agent = Agent::start(&[
@@ -213,9 +213,13 @@ fn docker_containers_are_named_with_their_image_in_alerts() {
         "none",
         "-v",
         &bind,
+        "--health-cmd",
+        "true",
         IMAGE,
-        "cat",
-        "/etc/shadow",
+        "sh",
+        "-c",
+        // The read a moment after the start: by then the inspect has answered too.
+        "sleep 1; cat /etc/shadow",
     ]);
     let res = agent.stop();
     let m = res
@@ -228,7 +232,16 @@ fn docker_containers_are_named_with_their_image_in_alerts() {
         text.contains(&format!("m={}:/data:ro:false:", mdir.0.display())),
         "{text}"
     );
-    assert!(text.ends_with(" d=/data n=N/A"), "{text}");
+    assert!(text.contains(" d=/data n=N/A h=true d="), "{text}");
+    let duration: u64 = text
+        .rsplit("d=")
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        duration >= 500_000_000,
+        "about a second after the start: {text}"
+    );
 
     // `profile --container NAME`: a container that starts later, found by its name.
     let pdir = TempDir::new("prof");

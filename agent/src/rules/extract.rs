@@ -502,6 +502,15 @@ impl<'a> Ctx<'a> {
                     _ => s(&m.propagation),
                 }
             }
+            F::ContainerDuration => {
+                let start = self.meta()?.start_ts;
+                (start != 0).then(|| Val::Int(t.time.0.saturating_sub(start) as i64))
+            }
+            F::ContainerIp => nonempty(&self.meta()?.ip),
+            F::ContainerHealthcheck => match &self.meta()?.healthcheck {
+                Some(h) => s(h),
+                None => s("N/A"),
+            },
             F::ContainerLabel => match &b.arg {
                 Arg::Key(k) => nonempty(self.meta()?.labels.get(k)?),
                 _ => None,

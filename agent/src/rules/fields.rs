@@ -161,6 +161,9 @@ fields! {
         ContainerPrivileged  "container.privileged"                   Bool None     "runs privileged (engine metadata)";
         ContainerMounts      "container.mounts"                       Str  None     "source:dest:mode:rdwr:propagation, comma-separated (engine metadata)";
         ContainerStartTs     "container.start_ts"                     Int  None     "start time, ns since the epoch (engine metadata)";
+        ContainerDuration    "container.duration"                     Int  None     "ns since container.start_ts, at the event (engine metadata)";
+        ContainerIp          "container.ip"                           Str  None     "primary IP address (engine metadata)";
+        ContainerHealthcheck "container.healthcheck"                  Str  None     "health check command, NONE if disabled, N/A if none (engine metadata)";
         ContainerLabel       "container.label"                        Str  Key      "a label's value (engine metadata)";
         ContainerMount       "container.mount"                        Str  Key      "one mount, by index or source (a glob): source:dest:mode:rdwr:propagation; N/A if none";
         ContainerMountSource "container.mount.source"                 Str  Key      "a mount's source, by index or destination (a glob); N/A if none";
@@ -182,9 +185,6 @@ fields! {
         "fd.sip.name"                            Str  None     "DNS name of the server (not available)";
         "fd.lip.name"                            Str  None     "(not available)";
         "fd.rip.name"                            Str  None     "(not available)";
-        "container.duration"                     Int  None     "(needs engine metadata)";
-        "container.ip"                           Str  None     "(needs engine metadata)";
-        "container.healthcheck"                  Str  None     "(needs engine metadata)";
         "k8s.ns.name"                            Str  None     "(needs Kubernetes)";
         "k8s.pod.name"                           Str  None     "(needs Kubernetes)";
         "k8s.pod.id"                             Str  None     "(needs Kubernetes)";

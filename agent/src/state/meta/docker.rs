@@ -109,6 +109,8 @@ fn meta(
             .collect(),
         start_ts,
         labels: labels.unwrap_or_default(),
+        ip: String::new(),
+        healthcheck: None,
     }
 }
 
@@ -131,6 +133,20 @@ struct Inspect {
     host_config: HostConfig,
     mounts: Vec<DockerMount>,
     state: State,
+    network_settings: NetworkSettings,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct NetworkSettings {
+    #[serde(rename = "IPAddress")]
+    ip_address: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct Healthcheck {
+    test: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -138,6 +154,7 @@ struct Inspect {
 struct Config {
     image: String,
     labels: Option<BTreeMap<String, String>>,
+    healthcheck: Option<Healthcheck>,
 }
 
 #[derive(Deserialize, Default)]
@@ -172,7 +189,8 @@ pub(crate) fn parse(body: &[u8]) -> Result<Meta, MetaError> {
             "inspect without a name or an image".into(),
         ));
     }
-    Ok(meta(
+    let healthcheck = i.config.healthcheck.as_ref().and_then(health_command);
+    let mut m = meta(
         i.name.trim_start_matches('/').to_string(),
         i.config.image,
         &i.image,
@@ -180,7 +198,21 @@ pub(crate) fn parse(body: &[u8]) -> Result<Meta, MetaError> {
         i.mounts,
         started_ns(&i.state.started_at),
         i.config.labels,
-    ))
+    );
+    m.ip = i.network_settings.ip_address;
+    m.healthcheck = healthcheck;
+    Ok(m)
+}
+
+/// A health check's command as Falco shows it: `NONE` when disabled, the command otherwise
+/// (Docker's `CMD` / `CMD-SHELL` form word dropped).
+fn health_command(h: &Healthcheck) -> Option<String> {
+    let (kind, rest) = h.test.split_first()?;
+    match kind.as_str() {
+        "NONE" => Some("NONE".into()),
+        "CMD" | "CMD-SHELL" if !rest.is_empty() => Some(rest.join(" ")),
+        _ => None,
+    }
 }
 
 /// RFC 3339 → ns since the epoch (0 for docker's "never started" zero time or garbage).
@@ -202,7 +234,9 @@ mod tests {
         "State": {"Status": "running", "StartedAt": "2026-12-02T21:00:00.5Z"},
         "HostConfig": {"Privileged": true, "NetworkMode": "none"},
         "Mounts": [{"Type": "bind", "Source": "/srv/data", "Destination": "/data", "Mode": "ro", "RW": false, "Propagation": "rprivate"}],
-        "Config": {"Image": "sysaudit-test/busybox:1.0", "Labels": {"team": "blue"}}
+        "NetworkSettings": {"IPAddress": "172.17.0.2"},
+        "Config": {"Image": "sysaudit-test/busybox:1.0", "Labels": {"team": "blue"},
+                   "Healthcheck": {"Test": ["CMD-SHELL", "wget -q localhost"]}}
     }"#;
 
     #[test]
@@ -218,6 +252,12 @@ mod tests {
         assert_eq!(m.mounts_text(), "/srv/data:/data:ro:false:rprivate");
         assert_eq!(m.start_ts, 1_796_245_200_500_000_000);
         assert_eq!(m.labels.get("team").map(String::as_str), Some("blue"));
+        assert_eq!(m.ip, "172.17.0.2");
+        assert_eq!(m.healthcheck.as_deref(), Some("wget -q localhost"));
+        let none = Healthcheck {
+            test: vec!["NONE".into()],
+        };
+        assert_eq!(health_command(&none).as_deref(), Some("NONE"));
     }
 
     #[test]

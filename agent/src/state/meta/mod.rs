@@ -39,6 +39,10 @@ pub(crate) struct Meta {
     /// When it started, ns since the epoch; 0: unknown.
     pub(crate) start_ts: u64,
     pub(crate) labels: BTreeMap<String, String>,
+    /// Primary IP address (empty: none, e.g. `--network none`).
+    pub(crate) ip: String,
+    /// The health check's command (`NONE`: explicitly none); `None`: not configured.
+    pub(crate) healthcheck: Option<String>,
 }
 
 /// One mount of a container.
