@@ -70,16 +70,14 @@ fn good_files_print_a_summary() {
     };
     let (code, out, err) = sysaudit(&["rules", "validate", &upstream.display().to_string()]);
     assert_eq!(code, 0, "{err}");
-    // Image and privilege fields have engine metadata now (issue 8): what is left is the
-    // Kubernetes namespace and DNS names of one rule.
+    // Image, privilege and pod fields have engine metadata now (issue 8): what is left is
+    // the DNS names of one rule.
     assert_eq!(
         out.trim(),
         "OK: 25 rules (25 enabled), 87 macros, 49 lists loaded from 1 file(s); 1 warning(s)"
     );
     assert!(
-        err.contains(
-            "'Contact K8S API Server From Container': fd.sip.name, k8s.ns.name have no data source"
-        ),
+        err.contains("'Contact K8S API Server From Container': fd.sip.name have no data source"),
         "{err}"
     );
 }

@@ -243,6 +243,33 @@ fn docker_containers_are_named_with_their_image_in_alerts() {
         "about a second after the start: {text}"
     );
 
+    // A pod's container as cri-dockerd labels it: the decoration's k8s fields are the pod's.
+    let agent = Agent::start(&["watch", "--json", "--docker-socket", sock_of(&d)]);
+    d.ok(&[
+        "run",
+        "--name",
+        "k8s_web_web-1_shop_u-1_0",
+        "--network",
+        "none",
+        "--label",
+        "io.kubernetes.pod.name=web-1",
+        "--label",
+        "io.kubernetes.pod.namespace=shop",
+        "--label",
+        "io.kubernetes.pod.uid=u-1",
+        IMAGE,
+        "cat",
+        "/etc/shadow",
+    ]);
+    let res = agent.stop();
+    let pod = res
+        .events()
+        .into_iter()
+        .find(|a| a["output_fields"]["container.name"] == "k8s_web_web-1_shop_u-1_0")
+        .unwrap_or_else(|| panic!("no alert: {}", res.stderr));
+    assert_eq!(pod["output_fields"]["k8s.pod.name"], "web-1", "{pod}");
+    assert_eq!(pod["output_fields"]["k8s.ns.name"], "shop", "{pod}");
+
     // `profile --container NAME`: a container that starts later, found by its name.
     let pdir = TempDir::new("prof");
     let file = pdir.0.join("p.json");

@@ -14,7 +14,7 @@ use crate::{
     state::{
         containers::short_id,
         fds::{FdInfo, FdKind, FdView},
-        meta::Meta,
+        meta::{Meta, PodField},
         procs::Process,
         State, HOST,
     },
@@ -511,6 +511,13 @@ impl<'a> Ctx<'a> {
                 Some(h) => s(h),
                 None => s("N/A"),
             },
+            F::K8sNsName => nonempty(self.meta()?.pod_label(PodField::Namespace)?),
+            F::K8sPodName => nonempty(self.meta()?.pod_label(PodField::Name)?),
+            F::K8sPodUid => nonempty(self.meta()?.pod_label(PodField::Uid)?),
+            F::K8sPodSandboxId => {
+                let id = self.meta()?.pod_label(PodField::Sandbox)?;
+                nonempty(short_id(id))
+            }
             F::ContainerLabel => match &b.arg {
                 Arg::Key(k) => nonempty(self.meta()?.labels.get(k)?),
                 _ => None,

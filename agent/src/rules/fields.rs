@@ -164,6 +164,10 @@ fields! {
         ContainerDuration    "container.duration"                     Int  None     "ns since container.start_ts, at the event (engine metadata)";
         ContainerIp          "container.ip"                           Str  None     "primary IP address (engine metadata)";
         ContainerHealthcheck "container.healthcheck"                  Str  None     "health check command, NONE if disabled, N/A if none (engine metadata)";
+        K8sNsName            "k8s.ns.name"                            Str  None     "pod namespace (the kubelet's io.kubernetes.pod.namespace label)";
+        K8sPodName           "k8s.pod.name"                           Str  None     "pod name (the kubelet's io.kubernetes.pod.name label)";
+        K8sPodUid            "k8s.pod.uid"                            Str  None     "pod uid (the kubelet's io.kubernetes.pod.uid label)";
+        K8sPodSandboxId      "k8s.pod.sandbox_id"                     Str  None     "pod sandbox id, 12 characters (io.kubernetes.sandbox.id)";
         ContainerLabel       "container.label"                        Str  Key      "a label's value (engine metadata)";
         ContainerMount       "container.mount"                        Str  Key      "one mount, by index or source (a glob): source:dest:mode:rdwr:propagation; N/A if none";
         ContainerMountSource "container.mount.source"                 Str  Key      "a mount's source, by index or destination (a glob); N/A if none";
@@ -185,10 +189,7 @@ fields! {
         "fd.sip.name"                            Str  None     "DNS name of the server (not available)";
         "fd.lip.name"                            Str  None     "(not available)";
         "fd.rip.name"                            Str  None     "(not available)";
-        "k8s.ns.name"                            Str  None     "(needs Kubernetes)";
-        "k8s.pod.name"                           Str  None     "(needs Kubernetes)";
         "k8s.pod.id"                             Str  None     "(needs Kubernetes)";
-        "k8s.pod.uid"                            Str  None     "(needs Kubernetes)";
         "k8s.pod.label"                          Str  Key      "(needs Kubernetes)";
         "k8s.pod.labels"                         Str  None     "(needs Kubernetes)";
         "k8s.pod.ip"                             Str  None     "(needs Kubernetes)";

@@ -45,6 +45,33 @@ pub(crate) struct Meta {
     pub(crate) healthcheck: Option<String>,
 }
 
+impl Meta {
+    /// A Kubernetes pod's identity, as the kubelet labels its containers
+    /// (`io.kubernetes.pod.*`; cri-dockerd puts them on Docker containers, the CRI runtimes on
+    /// theirs).
+    pub(crate) fn pod_label(&self, what: PodField) -> Option<&str> {
+        let key = match what {
+            PodField::Namespace => "io.kubernetes.pod.namespace",
+            PodField::Name => "io.kubernetes.pod.name",
+            PodField::Uid => "io.kubernetes.pod.uid",
+            PodField::Sandbox => "io.kubernetes.sandbox.id",
+        };
+        self.labels
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// What [`Meta::pod_label`] reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PodField {
+    Namespace,
+    Name,
+    Uid,
+    Sandbox,
+}
+
 /// One mount of a container.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Mount {
@@ -502,6 +529,23 @@ mod tests {
             );
             let _ = std::fs::remove_file(&sock);
         }
+    }
+
+    #[test]
+    fn pods_are_read_from_the_kubelets_labels() {
+        let mut m = Meta::default();
+        assert_eq!(m.pod_label(PodField::Name), None);
+        for (k, v) in [
+            ("io.kubernetes.pod.namespace", "shop"),
+            ("io.kubernetes.pod.name", "web-1"),
+            ("io.kubernetes.pod.uid", "u-1"),
+        ] {
+            m.labels.insert(k.into(), v.into());
+        }
+        assert_eq!(m.pod_label(PodField::Namespace), Some("shop"));
+        assert_eq!(m.pod_label(PodField::Name), Some("web-1"));
+        assert_eq!(m.pod_label(PodField::Uid), Some("u-1"));
+        assert_eq!(m.pod_label(PodField::Sandbox), None);
     }
 
     #[test]
