@@ -113,20 +113,25 @@ impl Drop for Dockerd {
         for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
             let _ = self.docker(&["rm", "-f", id]);
         }
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(15) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        terminate(&mut self.child, Duration::from_secs(15));
         unmount_below(&self.dir.0);
         remove_cgroups("docker");
     }
+}
+
+/// SIGTERM a daemon we started; SIGKILL it if it has not ended within `grace`.
+fn terminate(child: &mut Child, grace: Duration) {
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let t = Instant::now();
+    while t.elapsed() < grace {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// Unmount whatever an engine left mounted below `dir` (deepest first).
@@ -277,17 +282,7 @@ impl Podman {
 impl Drop for Podman {
     fn drop(&mut self) {
         let _ = Podman::base(&self.dir.0).args(["rm", "-af"]).output();
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(self.service.id() as i32, libc::SIGTERM) };
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(_)) = self.service.try_wait() {
-                break;
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.service.kill();
-        let _ = self.service.wait();
+        terminate(&mut self.service, Duration::from_secs(10));
         unmount_below(&self.dir.0);
         remove_cgroups("libpod_parent");
     }

@@ -168,6 +168,19 @@ impl AgentOutput {
             .collect()
     }
 
+    /// The alerts about the container with full id `container` (their `container.id`, short
+    /// or whole, begins it).
+    pub fn alerts_about(&self, container: &str) -> Vec<Value> {
+        self.events()
+            .into_iter()
+            .filter(|a| {
+                a["output_fields"]["container.id"]
+                    .as_str()
+                    .is_some_and(|id| container.starts_with(id))
+            })
+            .collect()
+    }
+
     /// Distinct container ids in the JSON output (for failure messages).
     pub fn container_ids(&self) -> std::collections::BTreeSet<String> {
         self.stdout

@@ -43,11 +43,15 @@ fn docker_alerts_at(
         "/etc/shadow",
     ]);
     let id = d.ok(&["inspect", "-f", "{{.Id}}", name]);
-    let res = agent.stop();
+    alerts_about(agent.stop(), rule, &id)
+}
+
+/// The alerts of `rule` about the container with full id `id`, and what the agent printed.
+fn alerts_about(res: AgentOutput, rule: &str, id: &str) -> (Vec<Value>, String) {
     let mine = res
-        .events()
+        .alerts_about(id)
         .into_iter()
-        .filter(|a| a["rule"] == rule && a["output_fields"]["container.id"] == id[..12])
+        .filter(|a| a["rule"] == rule)
         .collect();
     (mine, format!("{}\n{}", res.stdout, res.stderr))
 }
@@ -366,16 +370,7 @@ fn podman_containers_are_named_with_their_image_in_alerts() {
     let agent = Agent::start(&["watch", "--json", "--podman-socket", &sock]);
     p.run("pm-reader", IMAGE, &["cat", "/etc/shadow"]);
     let id = p.ok(&["inspect", "-f", "{{.Id}}", "pm-reader"]);
-    let res = agent.stop();
-    let out = format!("{}\n{}", res.stdout, res.stderr);
-    let alerts: Vec<Value> = res
-        .events()
-        .into_iter()
-        .filter(|a| {
-            a["rule"] == "Sensitive file read in a container"
-                && a["output_fields"]["container.id"] == id[..12]
-        })
-        .collect();
+    let (alerts, out) = alerts_about(agent.stop(), "Sensitive file read in a container", &id);
     // podman names local images under `localhost/`.
     assert_named_from(
         &alerts,
@@ -410,15 +405,6 @@ fn an_engine_that_starts_after_the_agent_names_its_containers() {
         "/etc/shadow",
     ]);
     let id = d.ok(&["inspect", "-f", "{{.Id}}", "late-engine"]);
-    let res = agent.stop();
-    let out = format!("{}\n{}", res.stdout, res.stderr);
-    let alerts: Vec<Value> = res
-        .events()
-        .into_iter()
-        .filter(|a| {
-            a["rule"] == "Sensitive file read in a container"
-                && a["output_fields"]["container.id"] == id[..12]
-        })
-        .collect();
+    let (alerts, out) = alerts_about(agent.stop(), "Sensitive file read in a container", &id);
     assert_named(&alerts, "late-engine", &out);
 }

@@ -197,15 +197,7 @@ fn threads_carry_their_ids_in_the_containers_pid_namespace() {
     let out = c.run();
     assert!(out.status.success(), "{out:?}");
     let res = agent.stop();
-    let mine: Vec<Value> = res
-        .events()
-        .into_iter()
-        .filter(|a| {
-            a["output_fields"]["container.id"]
-                .as_str()
-                .is_some_and(|id| c.id().starts_with(id))
-        })
-        .collect();
+    let mine = res.alerts_about(c.id());
     assert_eq!(mine.len(), 4, "{}\n{}", res.stdout, res.stderr);
     let mut vtids: Vec<i64> = mine
         .iter()

@@ -35,15 +35,7 @@ fn rules_on_evt_buffer_see_the_bytes_a_container_writes() {
     let out = c.run();
     assert!(out.status.success(), "{out:?}");
     let res = agent.stop();
-    let mine: Vec<Value> = res
-        .events()
-        .into_iter()
-        .filter(|a| {
-            a["output_fields"]["container.id"]
-                .as_str()
-                .is_some_and(|id| c.id().starts_with(id))
-        })
-        .collect();
+    let mine = res.alerts_about(c.id());
     let rule = |name: &str| -> Vec<&Value> { mine.iter().filter(|a| a["rule"] == name).collect() };
     let marker = rule("Marker written");
     assert_eq!(marker.len(), 1, "{}\n{}", res.stdout, res.stderr);

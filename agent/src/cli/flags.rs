@@ -81,7 +81,19 @@ impl Default for EngineArgs {
 }
 
 impl EngineArgs {
-    pub(crate) fn sockets(&self) -> crate::state::meta::Sockets {
+    /// Start asking the engines about the containers `state` learns of.
+    pub(crate) fn attach(
+        &self,
+        state: &mut crate::state::State,
+    ) -> anyhow::Result<std::sync::Arc<crate::state::meta::MetaCache>> {
+        use anyhow::Context as _;
+        let meta = crate::state::meta::MetaCache::live(self.sockets())
+            .context("starting the container metadata thread")?;
+        state.containers.attach_meta(meta.clone());
+        Ok(meta)
+    }
+
+    fn sockets(&self) -> crate::state::meta::Sockets {
         crate::state::meta::Sockets {
             docker: self.docker_socket.clone(),
             podman: self.podman_socket.clone(),

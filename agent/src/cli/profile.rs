@@ -151,9 +151,7 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
     let mut state = State::live();
     if matches!(cfg.target, Target::Container(_)) {
         // A container may be named by its engine's name.
-        let meta = crate::state::meta::MetaCache::live(a.engines.sockets())
-            .context("starting the container metadata thread")?;
-        state.containers.attach_meta(meta);
+        a.engines.attach(&mut state)?;
     }
     let mut reasons: Vec<String> = Vec::new();
     let cg_root = crate::host::cgroup2_mount().context("no cgroup2 mount")?;
@@ -246,15 +244,9 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
                 // A container that starts later: learn its cgroup from its first event.
                 if let Some(w) = &want {
                     let t = ev.task();
-                    let named = || {
-                        st.containers
-                            .peek(t.cgroup_id)
-                            .and_then(|c| c.meta())
-                            .is_some_and(|m| m.name == *w)
-                    };
                     if watch_dir.borrow().is_none()
                         && &*t.container_id != crate::state::HOST
-                        && (t.container_id.starts_with(w.as_str()) || named())
+                        && select::names(st, t, w)
                     {
                         *container_id.borrow_mut() = Some(t.container_id.to_string());
                         if let Some(p) = st.containers.path(t.cgroup_id) {

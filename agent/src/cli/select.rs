@@ -48,7 +48,7 @@ impl Selection {
 }
 
 /// Does the task's container go by `want` (an id prefix, or its name)?
-fn names(st: &State, t: &Task, want: &str) -> bool {
+pub(crate) fn names(st: &State, t: &Task, want: &str) -> bool {
     t.container_id.starts_with(want)
         || st
             .containers

@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use anyhow::{bail, Context as _};
+use anyhow::bail;
 use clap::Args;
 
 use super::{
@@ -157,9 +157,7 @@ pub(crate) async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
     let cfg = TraceConfig::new(&args)?;
     crate::probe::preflight()?;
     let mut state = State::live();
-    let meta = crate::state::meta::MetaCache::live(args.engines.sockets())
-        .context("starting the container metadata thread")?;
-    state.containers.attach_meta(meta);
+    args.engines.attach(&mut state)?;
 
     let (scope, mut seen) = select::kernel_scope(&cfg.selection, &mut state)?;
 

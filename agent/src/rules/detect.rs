@@ -66,6 +66,25 @@ mod tests {
         syscalls::Abi,
     };
 
+    /// An `openat` of /etc/passwd by pid 1 of `container`.
+    fn open(container: &str) -> Event {
+        Event::Syscall(SyscallEvent {
+            task: Task {
+                pid: 1,
+                tid: 1,
+                container_id: container.into(),
+                ..Default::default()
+            },
+            syscall: "openat".into(),
+            nr: 257,
+            abi: Abi::X86_64,
+            ret: Some(3),
+            path: Some("/etc/passwd".into()),
+            args: Default::default(),
+            truncated: false,
+        })
+    }
+
     #[test]
     fn the_kernel_copies_io_buffers_only_for_rules_that_read_them() {
         let with = |cond: &str, out: &str| {
@@ -94,23 +113,6 @@ mod tests {
         engine.decorate();
         let mut d = Detector::new(engine);
         let st = State::replay();
-        let open = |container: &str| {
-            Event::Syscall(SyscallEvent {
-                task: Task {
-                    pid: 1,
-                    tid: 1,
-                    container_id: container.into(),
-                    ..Default::default()
-                },
-                syscall: "openat".into(),
-                nr: 257,
-                abi: Abi::X86_64,
-                ret: Some(3),
-                path: Some("/etc/passwd".into()),
-                args: Default::default(),
-                truncated: false,
-            })
-        };
         let id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
         let al = d.step(&open(id), &st)[0].clone();
         assert!(
@@ -146,20 +148,7 @@ mod tests {
         let loaded = Engine::load(&[("t.yaml".into(), yaml.into())], Priority::Debug);
         let mut d = Detector::new(loaded.engine.expect("rules load"));
         let st = State::replay();
-        let open = Event::Syscall(SyscallEvent {
-            task: Task {
-                pid: 1,
-                tid: 1,
-                ..Default::default()
-            },
-            syscall: "openat".into(),
-            nr: 257,
-            abi: Abi::X86_64,
-            ret: Some(3),
-            path: Some("/etc/passwd".into()),
-            args: Default::default(),
-            truncated: false,
-        });
+        let open = open(crate::state::HOST);
         assert_eq!(d.step(&open, &st).len(), 1);
         let second = d.step(&open, &st);
         assert_eq!(second[0].rule, "any open");

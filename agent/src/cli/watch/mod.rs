@@ -21,7 +21,7 @@ use crate::{
     outputs::{LineOutput, Output, Outputs, Webhook},
     probe::{paths::PathTables, Probe, ProbeConfig, SyscallSet},
     rules::{default::load, Engine, Matching, Priority},
-    state::{meta::MetaCache, State},
+    state::State,
     stream::{
         pool::{self, Pool},
         raw, Flow, Stream,
@@ -174,10 +174,7 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     } else {
         crate::probe::preflight()?;
         let mut state = State::live();
-        let meta = MetaCache::live(a.engines.sockets())
-            .context("starting the container metadata thread")?;
-        state.containers.attach_meta(meta.clone());
-        meta_summary = Some(meta);
+        meta_summary = Some(a.engines.attach(&mut state)?);
         let (scope, seen) = select::kernel_scope(&selection, &mut state)?;
         let set = interesting(&engine);
         state.set_traced(&set);
