@@ -7,7 +7,8 @@ use crate::sh;
 /// Debian packages: runc, crun and a static busybox for real containers; gcc-multilib for the
 /// 32-bit test binaries; libseccomp-dev for the seccomp loader (`sysaudit run`); the peers the
 /// benchmark measures against (bpftrace, strace); docker.io (dockerd, its containerd, the
-/// docker CLI) and podman for the engine-metadata tests.
+/// docker CLI) and podman for the engine-metadata tests; protobuf-compiler (protoc) for the
+/// containerd and CRI gRPC bindings the agent builds.
 pub(crate) const PACKAGES: &[&str] = &[
     "runc",
     "crun",
@@ -19,6 +20,7 @@ pub(crate) const PACKAGES: &[&str] = &[
     "strace",
     "docker.io",
     "podman",
+    "protobuf-compiler",
 ];
 
 /// The bpf-linker that works with this machine's rustc (it loads rustc's own LLVM; 0.11+

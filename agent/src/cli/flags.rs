@@ -68,6 +68,17 @@ pub(crate) struct EngineArgs {
     /// podman's API socket (`podman system service`), asked the same.
     #[arg(long, value_name = "PATH", default_value = "/run/podman/podman.sock")]
     pub(crate) podman_socket: std::path::PathBuf,
+    /// containerd's socket: its own API (containers `ctr` and nerdctl make) and its CRI
+    /// plugin's (Kubernetes pods and their containers).
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "/run/containerd/containerd.sock"
+    )]
+    pub(crate) containerd_socket: std::path::PathBuf,
+    /// CRI-O's socket (Kubernetes pods and their containers).
+    #[arg(long, value_name = "PATH", default_value = "/run/crio/crio.sock")]
+    pub(crate) crio_socket: std::path::PathBuf,
 }
 
 impl Default for EngineArgs {
@@ -76,6 +87,8 @@ impl Default for EngineArgs {
         EngineArgs {
             docker_socket: s.docker,
             podman_socket: s.podman,
+            containerd_socket: s.containerd,
+            crio_socket: s.crio,
         }
     }
 }
@@ -97,6 +110,8 @@ impl EngineArgs {
         crate::state::meta::Sockets {
             docker: self.docker_socket.clone(),
             podman: self.podman_socket.clone(),
+            containerd: self.containerd_socket.clone(),
+            crio: self.crio_socket.clone(),
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::{
     state::{
         containers::short_id,
         fds::{FdInfo, FdKind, FdView},
-        meta::{Meta, PodField},
+        meta::{labels_text, Meta, PodField},
         procs::Process,
         State, HOST,
     },
@@ -467,7 +467,11 @@ impl<'a> Ctx<'a> {
                     return s(HOST);
                 }
                 let cg = self.st.containers.peek(t.cgroup_id)?;
-                s(cg.runtime.as_str())
+                // The engine knows (a CRI runtime says which it is); else the cgroup path.
+                match cg.meta().map(|m| m.engine).filter(|e| !e.is_empty()) {
+                    Some(e) => s(e),
+                    None => s(cg.runtime.as_str()),
+                }
             }
             F::ContainerCgroup => owned(self.st.containers.peek_path(t.cgroup_id)?),
             F::ContainerImage => nonempty(&self.meta()?.image),
@@ -513,7 +517,29 @@ impl<'a> Ctx<'a> {
             },
             F::K8sNsName => nonempty(self.meta()?.pod_label(PodField::Namespace)?),
             F::K8sPodName => nonempty(self.meta()?.pod_label(PodField::Name)?),
-            F::K8sPodUid => nonempty(self.meta()?.pod_label(PodField::Uid)?),
+            F::K8sPodUid | F::K8sPodId => nonempty(self.meta()?.pod_label(PodField::Uid)?),
+            F::K8sPodLabel => {
+                let (Arg::Key(k), m) = (&b.arg, self.meta()?) else {
+                    return None;
+                };
+                nonempty(m.pod_labels.get(k).or_else(|| m.labels.get(k))?)
+            }
+            F::K8sPodLabels => {
+                let m = self.meta()?;
+                let labels = if m.pod_labels.is_empty() {
+                    &m.labels
+                } else {
+                    &m.pod_labels
+                };
+                let text = labels_text(labels);
+                (!text.is_empty()).then_some(Val::Str(Cow::Owned(text)))
+            }
+            F::K8sPodIp => {
+                let m = self.meta()?;
+                m.pod_label(PodField::Uid)?;
+                nonempty(&m.ip)
+            }
+            F::ContainerLabels => owned(labels_text(&self.meta()?.labels)),
             F::K8sPodSandboxId => {
                 let id = self.meta()?.pod_label(PodField::Sandbox)?;
                 nonempty(short_id(id))

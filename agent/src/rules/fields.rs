@@ -154,7 +154,7 @@ fields! {
         ContainerType        "container.type"                         Str  None     "runtime: docker, containerd, cri-o, podman, ...";
         ContainerCgroup      "container.cgroup"                       Str  None     "cgroup path (sysaudit)";
         ContainerImage       "container.image"                        Str  None     "image as the container was created from it (engine metadata)";
-        ContainerImageId     "container.image.id"                     Str  None     "image id, 12 hex characters (engine metadata)";
+        ContainerImageId     "container.image.id"                     Str  None     "image id, hex without sha256: (engine metadata)";
         ContainerImageRepo   "container.image.repository"             Str  None     "image repository, registry included (engine metadata)";
         ContainerImageTag    "container.image.tag"                    Str  None     "image tag (engine metadata)";
         ContainerImageDigest "container.image.digest"                 Str  None     "image digest (engine metadata)";
@@ -168,7 +168,12 @@ fields! {
         K8sPodName           "k8s.pod.name"                           Str  None     "pod name (the kubelet's io.kubernetes.pod.name label)";
         K8sPodUid            "k8s.pod.uid"                            Str  None     "pod uid (the kubelet's io.kubernetes.pod.uid label)";
         K8sPodSandboxId      "k8s.pod.sandbox_id"                     Str  None     "pod sandbox id, 12 characters (io.kubernetes.sandbox.id)";
+        K8sPodId             "k8s.pod.id"                             Str  None     "pod uid (Falco's legacy name for k8s.pod.uid)";
+        K8sPodLabel          "k8s.pod.label"                          Str  Key      "a pod label's value (the CRI runtime's pod sandbox; else the container's labels)";
+        K8sPodLabels         "k8s.pod.labels"                         Str  None     "pod labels, key:value joined by ', ' (io.kubernetes.* left out; CRI runtimes)";
+        K8sPodIp             "k8s.pod.ip"                             Str  None     "pod IP (the CRI runtime's pod sandbox)";
         ContainerLabel       "container.label"                        Str  Key      "a label's value (engine metadata)";
+        ContainerLabels      "container.labels"                       Str  None     "labels, key:value joined by ', ' (io.kubernetes.* left out; engine metadata)";
         ContainerMount       "container.mount"                        Str  Key      "one mount, by index or source (a glob): source:dest:mode:rdwr:propagation; N/A if none";
         ContainerMountSource "container.mount.source"                 Str  Key      "a mount's source, by index or destination (a glob); N/A if none";
         ContainerMountDest   "container.mount.dest"                   Str  Key      "a mount's destination, by index or source (a glob); N/A if none";
@@ -189,11 +194,7 @@ fields! {
         "fd.sip.name"                            Str  None     "DNS name of the server (not available)";
         "fd.lip.name"                            Str  None     "(not available)";
         "fd.rip.name"                            Str  None     "(not available)";
-        "k8s.pod.id"                             Str  None     "(needs Kubernetes)";
-        "k8s.pod.label"                          Str  Key      "(needs Kubernetes)";
-        "k8s.pod.labels"                         Str  None     "(needs Kubernetes)";
-        "k8s.pod.ip"                             Str  None     "(needs Kubernetes)";
-        "k8s.pod.cni.json"                       Str  None     "(needs Kubernetes)";
+        "k8s.pod.cni.json"                       Str  None     "(CNI result: CRI-O keeps it in an annotation, containerd nowhere)";
         "k8s.rc.name"                            Str  None     "(needs Kubernetes)";
         "k8s.deployment.name"                    Str  None     "(needs Kubernetes)";
         "k8s.svc.name"                           Str  None     "(needs Kubernetes)";

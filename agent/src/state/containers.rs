@@ -123,17 +123,21 @@ impl Containers {
         if entry.container.is_none() && non_host_pidns && entry.kind == PathKind::Other {
             // Only the pid namespace says "container": name it after its cgroup (or its id
             // while the path is unknown).
-            let id = entry
+            let id: Arc<str> = entry
                 .path
                 .as_deref()
                 .and_then(cgroup_path::fallback_id)
-                .unwrap_or_else(|| format!("cgroup-{cgroup_id}"));
+                .unwrap_or_else(|| format!("cgroup-{cgroup_id}"))
+                .into();
+            let cgroup_path = entry.path.clone().unwrap_or_default();
+            // `ctr` and other containerd clients make such containers: containerd is asked.
+            let meta = self.meta.request(&id, Runtime::Unknown, &cgroup_path);
             entry.container = Some(Arc::new(Container {
-                id: id.into(),
+                id,
                 runtime: Runtime::Unknown,
-                cgroup_path: entry.path.clone().unwrap_or_default(),
+                cgroup_path,
                 cgroup_id,
-                meta: Cell::default(),
+                meta,
             }));
         }
         entry.container.clone()
@@ -169,7 +173,9 @@ impl Containers {
             PathKind::Container { runtime, id } => {
                 let id: Arc<str> = id.as_str().into();
                 Some(Arc::new(Container {
-                    meta: self.meta.request(&id, *runtime),
+                    meta: self
+                        .meta
+                        .request(&id, *runtime, path.as_deref().unwrap_or_default()),
                     id,
                     runtime: *runtime,
                     cgroup_path: path.clone().unwrap_or_default(),
@@ -224,7 +230,7 @@ impl Containers {
         self.meta = meta;
         for e in self.by_cgroup.values_mut() {
             if let Some(c) = &mut e.container {
-                let cell = self.meta.request(&c.id, c.runtime);
+                let cell = self.meta.request(&c.id, c.runtime, &c.cgroup_path);
                 Arc::make_mut(c).meta = cell;
             }
         }

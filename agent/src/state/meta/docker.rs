@@ -95,7 +95,7 @@ fn meta(
         image_repository,
         image_tag,
         image_digest,
-        image_id: image_id.chars().take(12).collect(),
+        image_id: image_id.to_string(),
         privileged,
         mounts: mounts
             .into_iter()
@@ -109,8 +109,7 @@ fn meta(
             .collect(),
         start_ts,
         labels: labels.unwrap_or_default(),
-        ip: String::new(),
-        healthcheck: None,
+        ..Meta::default()
     }
 }
 
@@ -247,7 +246,7 @@ mod tests {
             (m.image_repository.as_str(), m.image_tag.as_str()),
             ("sysaudit-test/busybox", "1.0")
         );
-        assert_eq!(m.image_id, "0123456789ab");
+        assert_eq!(m.image_id, "0123456789abcdef0123");
         assert_eq!(m.privileged, Some(true));
         assert_eq!(m.mounts_text(), "/srv/data:/data:ro:false:rprivate");
         assert_eq!(m.start_ts, 1_796_245_200_500_000_000);

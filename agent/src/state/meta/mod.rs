@@ -1,12 +1,18 @@
 //! Container metadata from the engines' own APIs (as Falco's container plugin reads it): a
-//! container's name, image, privileges, mounts and labels. The state asks once per container
+//! container's name, image, privileges, mounts and labels, and for a Kubernetes container
+//! its pod. Docker and podman answer over HTTP, containerd and the CRI runtimes over gRPC. The state asks once per container
 //! it learns of (`request`); one task answers from the engine's socket in the background and
 //! fills a cell the container's events read without a lock. Until the answer comes a
 //! container is known by its id only; an engine that is absent, down or answers garbage is
 //! retried with back-off, said once on stderr and counted, never fatal.
 
+mod containerd;
+mod cri;
 pub(crate) mod docker;
+mod grpc;
 mod http;
+mod oci;
+mod serve;
 
 use std::{
     collections::BTreeMap,
@@ -18,21 +24,23 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 use super::{cgroup_path::Runtime, FastMap};
-use crate::messages::message;
 
 /// What an engine says about a container.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Meta {
+    /// Falco's `container.type` as the engine tells it (a CRI runtime says which it is);
+    /// empty: by the cgroup path.
+    pub(crate) engine: &'static str,
     pub(crate) name: String,
     /// The image as the container was created from it (`busybox:1.36`).
     pub(crate) image: String,
     pub(crate) image_repository: String,
     pub(crate) image_tag: String,
     pub(crate) image_digest: String,
-    /// The image's id, 12 hex characters (Falco's `container.image.id`).
+    /// The image's id, its hex without `sha256:` (Falco's `container.image.id`).
     pub(crate) image_id: String,
     pub(crate) privileged: Option<bool>,
     pub(crate) mounts: Vec<Mount>,
@@ -43,6 +51,8 @@ pub(crate) struct Meta {
     pub(crate) ip: String,
     /// The health check's command (`NONE`: explicitly none); `None`: not configured.
     pub(crate) healthcheck: Option<String>,
+    /// The pod's own labels (CRI runtimes; the container's are in `labels`).
+    pub(crate) pod_labels: BTreeMap<String, String>,
 }
 
 impl Meta {
@@ -117,6 +127,24 @@ impl Meta {
     }
 }
 
+/// Falco's rendering of a label set (`container.labels`, `k8s.pod.labels`): `key:value` (`key`
+/// alone for an empty value) joined by ", " in key order; the kubelet's own `io.kubernetes.*`
+/// and `annotation.*` keys are left out.
+pub(crate) fn labels_text(labels: &BTreeMap<String, String>) -> String {
+    labels
+        .iter()
+        .filter(|(k, _)| !k.starts_with("io.kubernetes.") && !k.starts_with("annotation."))
+        .map(|(k, v)| {
+            if v.is_empty() {
+                k.clone()
+            } else {
+                format!("{k}:{v}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Splits an image reference as Falco does: `registry/repo:tag@sha256:d` → (repo with its
 /// registry, tag, digest).
 pub(crate) fn split_image(image: &str) -> (String, String, String) {
@@ -141,6 +169,10 @@ pub(crate) fn split_image(image: &str) -> (String, String, String) {
 pub(crate) enum MetaError {
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("nothing answers: {0}")]
+    Unreachable(String),
+    #[error("gRPC: {0}")]
+    Grpc(String),
     #[error("HTTP: {0}")]
     Http(String),
     #[error("the engine has no container {0}")]
@@ -157,6 +189,10 @@ pub(crate) struct Sockets {
     pub(crate) docker: PathBuf,
     /// podman's service (`podman system service`), asked through its Docker-compatible API.
     pub(crate) podman: PathBuf,
+    /// containerd: its own API, and the CRI plugin's.
+    pub(crate) containerd: PathBuf,
+    /// CRI-O's CRI.
+    pub(crate) crio: PathBuf,
 }
 
 impl Default for Sockets {
@@ -164,15 +200,22 @@ impl Default for Sockets {
         Sockets {
             docker: PathBuf::from("/var/run/docker.sock"),
             podman: PathBuf::from("/run/podman/podman.sock"),
+            containerd: PathBuf::from("/run/containerd/containerd.sock"),
+            crio: PathBuf::from("/run/crio/crio.sock"),
         }
     }
 }
 
 impl Sockets {
-    fn of(&self, e: Engine) -> &std::path::Path {
+    /// Where engine `e` is asked, in order (a CRI container may be containerd's or CRI-O's:
+    /// the one its cgroup names first).
+    fn of(&self, e: Engine, r: Runtime) -> Vec<&std::path::Path> {
         match e {
-            Engine::Docker => &self.docker,
-            Engine::Podman => &self.podman,
+            Engine::Docker => vec![&self.docker],
+            Engine::Podman => vec![&self.podman],
+            Engine::Containerd => vec![&self.containerd],
+            Engine::Cri if r == Runtime::Crio => vec![&self.crio, &self.containerd],
+            Engine::Cri => vec![&self.containerd, &self.crio],
         }
     }
 }
@@ -268,7 +311,7 @@ pub(crate) struct MetaStats {
 #[derive(Default)]
 pub(crate) struct MetaCache {
     cells: Mutex<FastMap<Arc<str>, Cell>>,
-    tx: Option<UnboundedSender<(Arc<str>, Runtime, Cell)>>,
+    tx: Option<UnboundedSender<Ask>>,
     stats: Arc<MetaStats>,
 }
 
@@ -299,12 +342,13 @@ impl MetaCache {
             .build()?;
         std::thread::Builder::new()
             .name("sysaudit-meta".into())
-            .spawn(move || rt.block_on(serve(rx, sockets, stats)))?;
+            .spawn(move || rt.block_on(serve::serve(rx, sockets, stats)))?;
         Ok(cache)
     }
 
-    /// The cell of container `id` of `runtime`; the first ask sends the lookup.
-    pub(crate) fn request(&self, id: &Arc<str>, runtime: Runtime) -> Cell {
+    /// The cell of container `id` of `runtime` in cgroup `path`; the first ask sends the
+    /// lookup.
+    pub(crate) fn request(&self, id: &Arc<str>, runtime: Runtime, path: &str) -> Cell {
         let Ok(mut cells) = self.cells.lock() else {
             return Cell::default();
         };
@@ -314,7 +358,13 @@ impl MetaCache {
         let cell = match (&self.tx, engine_of(runtime)) {
             (Some(tx), Some(engine)) => {
                 let cell = Cell::new(Pending::sent(engine));
-                if tx.send((id.clone(), runtime, cell.clone())).is_err() {
+                let ask = Ask {
+                    id: id.clone(),
+                    runtime,
+                    namespace: cgroup_parent(path),
+                    cell: cell.clone(),
+                };
+                if tx.send(ask).is_err() {
                     cell.give_up();
                 }
                 cell
@@ -371,117 +421,50 @@ impl MetaCache {
     }
 }
 
+/// One lookup to make.
+struct Ask {
+    id: Arc<str>,
+    runtime: Runtime,
+    /// The cgroup's parent directory: `ctr` names it after the container's namespace.
+    namespace: Option<String>,
+    cell: Cell,
+}
+
+/// The name of a cgroup path's parent (`/default/web` → `default`).
+fn cgroup_parent(path: &str) -> Option<String> {
+    let mut comps = path.rsplit('/').filter(|c| !c.is_empty());
+    comps.next()?;
+    comps.next().map(str::to_string)
+}
+
 /// The engines sysaudit asks, by the runtime a cgroup path names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Engine {
     Docker = 0,
     Podman = 1,
+    /// containerd's own containers (`ctr`, nerdctl): their cgroups follow no pattern, so a
+    /// container only its pid namespace reveals is looked for there — a plain runc one is
+    /// then not found, which is no failure.
+    Containerd = 2,
+    /// A Kubernetes container: the CRI of containerd or CRI-O.
+    Cri = 3,
 }
-const ENGINES: usize = 2;
+const ENGINES: usize = 4;
+const ALL: [Engine; ENGINES] = [
+    Engine::Docker,
+    Engine::Podman,
+    Engine::Containerd,
+    Engine::Cri,
+];
 
 fn engine_of(r: Runtime) -> Option<Engine> {
     match r {
         Runtime::Docker => Some(Engine::Docker),
         Runtime::Podman => Some(Engine::Podman),
-        _ => None,
+        Runtime::Cri | Runtime::Containerd | Runtime::Crio => Some(Engine::Cri),
+        Runtime::Unknown => Some(Engine::Containerd),
+        Runtime::Lxc => None,
     }
-}
-
-/// How often an engine that is down is asked whether it is back.
-const PING_EVERY: Duration = Duration::from_secs(1);
-/// How long one lookup may take.
-const LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
-/// Tries of one container's lookup, the wait doubling from `FIRST_RETRY`.
-const TRIES: u32 = 6;
-const FIRST_RETRY: Duration = Duration::from_millis(250);
-
-/// Answer lookups until the cache is dropped. Each runs in its own task so that a slow engine
-/// holds up only its own containers.
-async fn serve(
-    mut rx: UnboundedReceiver<(Arc<str>, Runtime, Cell)>,
-    sockets: Sockets,
-    stats: Arc<MetaStats>,
-) {
-    // Whether new containers' first events should wait for each engine: asked now, and again
-    // every second while an engine is down (its socket may appear, it may restart).
-    let (s, st) = (sockets.clone(), stats.clone());
-    tokio::spawn(async move {
-        loop {
-            for e in [Engine::Docker, Engine::Podman] {
-                let up = &st.reachable[e as usize];
-                if !up.load(Ordering::Relaxed) && docker::ping(s.of(e)).await {
-                    up.store(true, Ordering::Relaxed);
-                }
-            }
-            tokio::time::sleep(PING_EVERY).await;
-        }
-    });
-    let said = Arc::new(Mutex::new(FastMap::<&'static str, ()>::default()));
-    while let Some((id, runtime, cell)) = rx.recv().await {
-        let Some(engine) = engine_of(runtime) else {
-            cell.give_up();
-            continue;
-        };
-        let (sockets, stats, said) = (sockets.clone(), stats.clone(), said.clone());
-        tokio::spawn(async move {
-            let mut wait = FIRST_RETRY;
-            for attempt in 1..=TRIES {
-                let r = tokio::time::timeout(LOOKUP_TIMEOUT, lookup(&sockets, engine, &id)).await;
-                let r = r.unwrap_or(Err(MetaError::Timeout(LOOKUP_TIMEOUT)));
-                match r {
-                    Ok(m) => {
-                        stats.found.fetch_add(1, Ordering::Relaxed);
-                        stats.reachable[engine as usize].store(true, Ordering::Relaxed);
-                        cell.answer(m);
-                        // What only the slower call says (docker: privilege, start time).
-                        if let Ok(Ok(full)) = tokio::time::timeout(
-                            LOOKUP_TIMEOUT * 5,
-                            complete(&sockets, engine, &id),
-                        )
-                        .await
-                        {
-                            cell.complete(full);
-                        }
-                        return;
-                    }
-                    Err(e) => {
-                        match e {
-                            MetaError::Garbage(_) => {
-                                stats.garbage.fetch_add(1, Ordering::Relaxed);
-                            }
-                            MetaError::NotFound(_) => {
-                                stats.reachable[engine as usize].store(true, Ordering::Relaxed)
-                            }
-                            _ => stats.reachable[engine as usize].store(false, Ordering::Relaxed),
-                        }
-                        let name = runtime.as_str();
-                        let first = said.lock().map(|mut s| s.insert(name, ()).is_none());
-                        if first.unwrap_or(false) {
-                            message!("{name} metadata not available ({e}); containers are named by id until it is");
-                        }
-                        log::debug!("{name} lookup of {id}, try {attempt}: {e}");
-                        if matches!(e, MetaError::NotFound(_)) || attempt == TRIES {
-                            stats.failed.fetch_add(1, Ordering::Relaxed);
-                            cell.give_up();
-                            return;
-                        }
-                        tokio::time::sleep(wait).await;
-                        wait *= 2;
-                    }
-                }
-            }
-        });
-    }
-}
-
-/// The first answer: what the engine can say at once (podman answers Docker's API too).
-async fn lookup(sockets: &Sockets, engine: Engine, id: &str) -> Result<Meta, MetaError> {
-    docker::list_one(sockets.of(engine), id).await
-}
-
-/// The full answer, which may wait for the container's start to finish.
-async fn complete(sockets: &Sockets, engine: Engine, id: &str) -> Result<Meta, MetaError> {
-    docker::inspect(sockets.of(engine), id).await
 }
 
 #[cfg(test)]
@@ -546,6 +529,22 @@ mod tests {
         assert_eq!(m.pod_label(PodField::Name), Some("web-1"));
         assert_eq!(m.pod_label(PodField::Uid), Some("u-1"));
         assert_eq!(m.pod_label(PodField::Sandbox), None);
+    }
+
+    #[test]
+    fn labels_are_shown_as_falco_shows_them() {
+        let l: BTreeMap<String, String> = [
+            ("tier", "web"),
+            ("app", "shop"),
+            ("canary", ""),
+            ("io.kubernetes.pod.name", "web-1"),
+            ("annotation.x", "y"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(labels_text(&l), "app:shop, canary, tier:web");
+        assert_eq!(labels_text(&BTreeMap::new()), "");
     }
 
     #[test]
