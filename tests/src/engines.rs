@@ -120,7 +120,7 @@ impl Drop for Dockerd {
 }
 
 /// SIGTERM a daemon we started; SIGKILL it if it has not ended within `grace`.
-fn terminate(child: &mut Child, grace: Duration) {
+pub(crate) fn terminate(child: &mut Child, grace: Duration) {
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let t = Instant::now();
@@ -135,7 +135,7 @@ fn terminate(child: &mut Child, grace: Duration) {
 }
 
 /// Unmount whatever an engine left mounted below `dir` (deepest first).
-fn unmount_below(dir: &Path) {
+pub(crate) fn unmount_below(dir: &Path) {
     let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
         return;
     };
@@ -152,7 +152,7 @@ fn unmount_below(dir: &Path) {
 }
 
 /// Remove the (empty) parent cgroup `name` an engine made in every hierarchy.
-fn remove_cgroups(name: &str) {
+pub(crate) fn remove_cgroups(name: &str) {
     fn rmdir_tree(p: &Path) {
         // Children first: rmdir removes only empty cgroups, which is all that is left.
         if let Ok(children) = std::fs::read_dir(p) {
@@ -188,6 +188,58 @@ fn busybox_tar(t: &TempDir) -> PathBuf {
         .expect("tar");
     assert!(st.success(), "tar the rootfs");
     tar
+}
+
+/// An image archive in Docker's `save` format (a manifest, an image config, one layer), which
+/// `ctr images import`, `docker load` and `podman load` all read.
+pub(crate) struct ImageTar;
+
+impl ImageTar {
+    /// An image `name` of one layer, [`busybox_tar`]'s rootfs, whose command is `cmd`.
+    pub(crate) fn busybox(t: &TempDir, name: &str, cmd: &[&str]) -> PathBuf {
+        let dir = t.0.join("archive");
+        std::fs::create_dir_all(&dir).expect("archive dir");
+        let layer = busybox_tar(t);
+        std::fs::rename(&layer, dir.join("layer.tar")).expect("layer");
+        let config = serde_json::json!({
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Cmd": cmd, "Env": ["PATH=/bin:/sbin:/usr/bin"]},
+            "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{}", sha256(&dir.join("layer.tar")))]},
+        });
+        let config_file = dir.join("config.json");
+        std::fs::write(&config_file, config.to_string()).expect("image config");
+        let config_name = format!("{}.json", sha256(&config_file));
+        std::fs::rename(&config_file, dir.join(&config_name)).expect("image config");
+        let manifest = serde_json::json!([
+            {"Config": config_name, "RepoTags": [name], "Layers": ["layer.tar"]}
+        ]);
+        std::fs::write(dir.join("manifest.json"), manifest.to_string()).expect("manifest");
+        let tar = t.0.join("image.tar");
+        let st = Command::new("tar")
+            .arg("-C")
+            .arg(&dir)
+            .arg("-cf")
+            .arg(&tar)
+            .args(["manifest.json", &config_name, "layer.tar"])
+            .status()
+            .expect("tar");
+        assert!(st.success(), "tar the image");
+        tar
+    }
+}
+
+/// A file's SHA-256, hex (coreutils' sha256sum).
+fn sha256(file: &Path) -> String {
+    let out = Command::new("sha256sum")
+        .arg(file)
+        .output()
+        .expect("sha256sum");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .next()
+        .expect("a digest")
+        .to_string()
 }
 
 /// podman with private storage, and its API service at a private socket.

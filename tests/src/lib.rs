@@ -19,6 +19,7 @@ use std::{
 use serde_json::Value;
 pub use sysaudit::runc::{Bundle, Runc};
 
+pub mod containerd;
 pub mod engines;
 pub mod scenarios;
 

@@ -108,12 +108,19 @@ async fn answer(
             cell.give_up();
             return;
         }
-        let name = runtime.as_str();
-        let first = said.lock().map(|mut s| s.insert(name, ()).is_none());
-        if first.unwrap_or(false) {
-            message!("{name} metadata not available ({e}); containers are named by id until it is");
+        let not_found = matches!(e, MetaError::NotFound(_));
+        if !not_found {
+            let name = runtime.as_str();
+            let first = said.lock().map(|mut s| s.insert(name, ()).is_none());
+            if first.unwrap_or(false) {
+                message!(
+                    "{name} metadata not available ({e}); containers are named by id until it is"
+                );
+            }
         }
-        if matches!(e, MetaError::NotFound(_)) || attempt == TRIES {
+        // A pod's sandbox is known to the CRI only once its pause process runs: its cgroup
+        // comes first, so "not found" is worth the next try there.
+        if (not_found && engine != Engine::Cri) || attempt == TRIES {
             stats.failed.fetch_add(1, Ordering::Relaxed);
             cell.give_up();
             return;

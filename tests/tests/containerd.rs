@@ -1,0 +1,174 @@
+//! Issue 8, real nodes on containerd: a container `ctr` runs (containerd's own API) and a
+//! Kubernetes pod's container made through the CRI exactly as a kubelet makes it are named in
+//! alerts — container, image, and for the pod its name, namespace, uid, labels and IP — on
+//! their first event, with our default rules and with upstream `falco_rules.yaml`.
+
+#[path = "../src/reference.rs"]
+mod reference;
+
+use serde_json::Value;
+use sysaudit_tests::{
+    containerd::{Containerd, Pod, PAUSE},
+    *,
+};
+
+/// As `ctr` and the CRI name the image once imported.
+const IMAGE: &str = "docker.io/sysaudit-test/busybox:1.0";
+const REPO: &str = "docker.io/sysaudit-test/busybox";
+
+fn default_rules() -> String {
+    format!(
+        "{}/../rules/sysaudit_rules.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+/// The agent's alerts of `rule` about the container `id`.
+fn alerts_of(res: &AgentOutput, rule: &str, id: &str) -> Vec<Value> {
+    res.alerts_about(id)
+        .into_iter()
+        .filter(|a| a["rule"] == rule)
+        .collect()
+}
+
+fn assert_named(alerts: &[Value], name: &str, res: &AgentOutput) {
+    assert!(
+        !alerts.is_empty(),
+        "no alert:\n{}\n{}",
+        res.stdout,
+        res.stderr
+    );
+    for a in alerts {
+        let f = &a["output_fields"];
+        assert_eq!(f["container.name"], name, "{a}\n{}", res.stderr);
+        assert_eq!(f["container.image.repository"], REPO, "{a}");
+        assert_eq!(f["container.image.tag"], "1.0", "{a}");
+        let text = a["output"].as_str().unwrap_or_default();
+        assert!(text.ends_with(&format!("container_name={name}")), "{text}");
+    }
+}
+
+#[test]
+fn ctr_containers_are_named_with_their_image_in_alerts() {
+    if !privileged() {
+        return;
+    }
+    let c = Containerd::start();
+    c.import("default", "sysaudit-test/busybox:1.0", &["sh"]);
+    let sock = c.sock.to_str().expect("UTF-8").to_string();
+    let upstream = reference::falco("falco_rules.yaml");
+    let mut runs = vec![(default_rules(), "Sensitive file read in a container")];
+    if let Some(u) = &upstream {
+        runs.push((u.display().to_string(), "Read sensitive file untrusted"));
+    }
+    for (i, (rules, rule)) in runs.iter().enumerate() {
+        let agent = Agent::start(&["watch", "--json", "--containerd-socket", &sock, "-r", rules]);
+        // The read is the container's first act: its events wait for containerd's answer.
+        let name = format!("ctr-reader-{i}");
+        c.ctr(
+            "default",
+            &["run", "--rm", IMAGE, &name, "cat", "/etc/shadow"],
+        );
+        let res = agent.stop();
+        assert_named(&alerts_of(&res, rule, &name), &name, &res);
+        assert!(
+            res.stderr.contains("container metadata: 1 found"),
+            "{}",
+            res.stderr
+        );
+    }
+}
+
+#[test]
+fn cri_pods_are_named_with_their_pod_in_alerts() {
+    if !privileged() {
+        return;
+    }
+    let c = Containerd::start();
+    for (image, cmd) in [
+        ("sysaudit-test/busybox:1.0", &["sh"][..]),
+        (PAUSE, &["sleep", "1000000"][..]),
+    ] {
+        c.import("k8s.io", image, cmd);
+    }
+    let sock = c.sock.to_str().expect("UTF-8").to_string();
+    let dir = TempDir::new("cri-rules");
+    let probe = dir.0.join("pod.yaml");
+    std::fs::write(
+        &probe,
+        "- rule: pod facts\n  desc: d\n  condition: evt.type in (open, openat) and fd.name = /etc/hostname and container.id != host\n  output: \"t=%container.type uid=%k8s.pod.uid id=%k8s.pod.id l=%k8s.pod.labels app=%k8s.pod.label[app] ip=%k8s.pod.ip sb=%k8s.pod.sandbox_id img=%container.image\"\n  priority: WARNING\n",
+    )
+    .expect("rules");
+    let upstream = reference::falco("falco_rules.yaml");
+    let mut runs = vec![(default_rules(), "Sensitive file read in a container")];
+    if let Some(u) = &upstream {
+        runs.push((u.display().to_string(), "Read sensitive file untrusted"));
+    }
+    let mut kubelet = c.kubelet();
+    for (i, (rules, rule)) in runs.iter().enumerate() {
+        let agent = Agent::start(&[
+            "watch",
+            "--json",
+            "--containerd-socket",
+            &sock,
+            "-r",
+            rules,
+            "-r",
+            probe.to_str().expect("UTF-8"),
+        ]);
+        let (name, uid) = (
+            format!("web-{i}"),
+            format!("0c1e5a7e-77aa-4b61-9f1e-00000000000{i}"),
+        );
+        let pod = Pod {
+            name: &name,
+            namespace: "shop",
+            uid: &uid,
+            labels: &[("app", "web"), ("tier", "front")],
+        };
+        let sandbox = kubelet.run_pod(&pod);
+        // The first read fires the rule under test (the first that matches wins, as in
+        // Falco), the second the one that shows the rest of the pod's fields.
+        let id = kubelet.start_container(
+            &sandbox,
+            &pod,
+            "reader",
+            IMAGE,
+            &["cat", "/etc/shadow", "/etc/hostname"],
+        );
+        // The container's one read is over within a moment of its start.
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let res = agent.stop();
+        let alerts = alerts_of(&res, rule, &id);
+        assert_named(&alerts, "reader", &res);
+        for a in &alerts {
+            let f = &a["output_fields"];
+            assert_eq!(f["k8s.pod.name"], name.as_str(), "{a}");
+            assert_eq!(f["k8s.ns.name"], "shop", "{a}");
+        }
+        let facts = alerts_of(&res, "pod facts", &id);
+        let text = facts
+            .first()
+            .and_then(|a| a["output"].as_str())
+            .unwrap_or_else(|| panic!("no pod facts:\n{}\n{}", res.stdout, res.stderr));
+        let sb: String = sandbox.chars().take(12).collect();
+        for want in [
+            "t=containerd ".to_string(),
+            format!("uid={uid} id={uid} "),
+            "l=app:web, tier:front app=web ".to_string(),
+            "ip=10.89.77.".to_string(),
+            format!("sb={sb} img={IMAGE}"),
+        ] {
+            assert!(text.contains(&want), "{want:?} in {text}");
+        }
+        // The sandbox too (its pause process starts before the CRI knows the pod: its first
+        // events may go without).
+        assert!(
+            res.stderr
+                .contains("container metadata: 2 found, 0 not found"),
+            "{}",
+            res.stderr
+        );
+        assert!(!res.stderr.contains("not available"), "{}", res.stderr);
+    }
+}
