@@ -13,11 +13,12 @@ use std::{
 
 use k8s_cri::v1::{
     image_service_client::ImageServiceClient, runtime_service_client::RuntimeServiceClient,
-    ContainerConfig, ContainerMetadata, CreateContainerRequest, ImageSpec, ImageStatusRequest,
-    LinuxContainerConfig, LinuxContainerSecurityContext, LinuxPodSandboxConfig,
-    LinuxSandboxSecurityContext, ListPodSandboxRequest, NamespaceMode, NamespaceOption,
-    PodSandboxConfig, PodSandboxMetadata, RemovePodSandboxRequest, RunPodSandboxRequest,
-    StartContainerRequest, StopPodSandboxRequest,
+    security_profile, ContainerConfig, ContainerMetadata, ContainerState, ContainerStatusRequest,
+    CreateContainerRequest, ImageSpec, ImageStatusRequest, LinuxContainerConfig,
+    LinuxContainerSecurityContext, LinuxPodSandboxConfig, LinuxSandboxSecurityContext,
+    ListPodSandboxRequest, NamespaceMode, NamespaceOption, PodSandboxConfig, PodSandboxMetadata,
+    RemovePodSandboxRequest, RunPodSandboxRequest, SecurityProfile, StartContainerRequest,
+    StopPodSandboxRequest,
 };
 use tonic::transport::Channel;
 
@@ -270,6 +271,20 @@ impl Kubelet {
         image: &str,
         cmd: &[&str],
     ) -> String {
+        self.start_confined(sandbox, pod, name, image, cmd, None)
+    }
+
+    /// As [`Kubelet::start_container`], under the seccomp profile at `seccomp` (a
+    /// `localhostProfile`) when given.
+    pub fn start_confined(
+        &mut self,
+        sandbox: &str,
+        pod: &Pod<'_>,
+        name: &str,
+        image: &str,
+        cmd: &[&str],
+        seccomp: Option<&Path>,
+    ) -> String {
         let status = self
             .rt
             .block_on(self.images.image_status(ImageStatusRequest {
@@ -304,6 +319,10 @@ impl Kubelet {
             linux: Some(LinuxContainerConfig {
                 security_context: Some(LinuxContainerSecurityContext {
                     namespace_options: Some(pod_namespaces()),
+                    seccomp: seccomp.map(|p| SecurityProfile {
+                        profile_type: security_profile::ProfileType::Localhost as i32,
+                        localhost_ref: p.to_string_lossy().into(),
+                    }),
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -325,6 +344,36 @@ impl Kubelet {
             }));
         started.expect("StartContainer");
         id
+    }
+
+    /// The exit code of container `id` once it has exited (within 20 s).
+    pub fn exit_code(&mut self, id: &str) -> i32 {
+        let t = Instant::now();
+        loop {
+            let s = self
+                .rt
+                .block_on(self.runtime.container_status(ContainerStatusRequest {
+                    container_id: id.into(),
+                    verbose: false,
+                }));
+            let s = s.expect("ContainerStatus").into_inner().status;
+            let s = s.expect("a status");
+            if s.state == ContainerState::ContainerExited as i32 {
+                return s.exit_code;
+            }
+            assert!(t.elapsed() < Duration::from_secs(20), "{id} still runs");
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// StopPodSandbox: the pod's processes end (its cgroup empties).
+    pub fn stop_pod(&mut self, sandbox: &str) {
+        let r = self
+            .rt
+            .block_on(self.runtime.stop_pod_sandbox(StopPodSandboxRequest {
+                pod_sandbox_id: sandbox.into(),
+            }));
+        r.expect("StopPodSandbox");
     }
 
     /// StopPodSandbox and RemovePodSandbox for every pod.

@@ -172,3 +172,98 @@ fn cri_pods_are_named_with_their_pod_in_alerts() {
         assert!(!res.stderr.contains("not available"), "{}", res.stderr);
     }
 }
+
+/// `profile --pod`: one profile per container of a pod, ending with the pod; each is ready
+/// for `localhostProfile`: a new pod's container runs under it, and one that needs more is
+/// denied.
+#[test]
+fn a_pods_containers_are_profiled_one_by_one_and_run_under_their_profiles() {
+    if !privileged() {
+        return;
+    }
+    let c = Containerd::start();
+    for (image, cmd) in [
+        ("sysaudit-test/busybox:1.0", &["sh"][..]),
+        (PAUSE, &["sleep", "1000000"][..]),
+    ] {
+        c.import("k8s.io", image, cmd);
+    }
+    let sock = c.sock.to_str().expect("UTF-8").to_string();
+    let dir = TempDir::new("pod-profiles");
+    let out = dir.0.to_str().expect("UTF-8");
+    let agent = Agent::start(&[
+        "profile",
+        "--pod",
+        "shop/web-p",
+        "--containerd-socket",
+        &sock,
+        "-o",
+        out,
+    ]);
+    let mut kubelet = c.kubelet();
+    let pod = Pod {
+        name: "web-p",
+        namespace: "shop",
+        uid: "6f0d1c2e-0000-4000-8000-00000000000p",
+        labels: &[("app", "web")],
+    };
+    let sandbox = kubelet.run_pod(&pod);
+    let reader = kubelet.start_container(&sandbox, &pod, "reader", IMAGE, &["cat", "/etc/shadow"]);
+    let maker = kubelet.start_container(&sandbox, &pod, "maker", IMAGE, &["mkdir", "/made"]);
+    assert_eq!(kubelet.exit_code(&reader), 0);
+    assert_eq!(kubelet.exit_code(&maker), 0);
+    // The pod ends: so does its recording, by itself.
+    kubelet.stop_pod(&sandbox);
+    let res = agent.wait();
+    assert!(res.status.success(), "{}", res.stderr);
+    let names = |file: &str| -> Vec<String> {
+        let path = dir.0.join(file);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{} ({e}):\n{}", path.display(), res.stderr));
+        let p: Value = serde_json::from_str(&text).expect("profile JSON");
+        p["syscalls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|r| r["names"].as_array().into_iter().flatten())
+            .filter_map(|n| n.as_str().map(str::to_string))
+            .collect()
+    };
+    let (r, m) = (names("web-p-reader.json"), names("web-p-maker.json"));
+    assert!(
+        r.iter().any(|n| n == "execve") && r.iter().any(|n| n == "openat"),
+        "{r:?}"
+    );
+    // One profile per container: what only `mkdir` does is in its profile alone.
+    assert!(m.iter().any(|n| n == "mkdir"), "{m:?}");
+    assert!(!r.iter().any(|n| n == "mkdir"), "{r:?}");
+    let files: Vec<String> = std::fs::read_dir(&dir.0)
+        .expect("profiles")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), 2, "no profile for the sandbox: {files:?}");
+
+    let pod = Pod {
+        name: "web-q",
+        namespace: "shop",
+        uid: "6f0d1c2e-0000-4000-8000-00000000000q",
+        labels: &[("app", "web")],
+    };
+    let sandbox = kubelet.run_pod(&pod);
+    let profile = dir.0.join("web-p-reader.json");
+    let cmd = ["cat", "/etc/shadow"];
+    let ok = kubelet.start_confined(&sandbox, &pod, "reader", IMAGE, &cmd, Some(&profile));
+    assert_eq!(
+        kubelet.exit_code(&ok),
+        0,
+        "the reader runs under its profile"
+    );
+    let cmd = ["mkdir", "/made"];
+    let denied = kubelet.start_confined(&sandbox, &pod, "maker", IMAGE, &cmd, Some(&profile));
+    assert_ne!(
+        kubelet.exit_code(&denied),
+        0,
+        "mkdir is denied what only it needs"
+    );
+}

@@ -45,6 +45,39 @@ pub(crate) fn recorded(
     Ok((p, closed))
 }
 
+/// The recorded profile of each container of Kubernetes pod `namespace`/`name`, by container
+/// name (a restarted container's attempts are one profile; the pod's sandbox, which has no
+/// name, has none), with whether its gate never opened.
+pub(crate) fn pod_profiles(
+    probe: &Probe,
+    containers: &mut Containers,
+    namespace: &str,
+    name: &str,
+) -> Result<Vec<(String, Profile, bool)>, ProbeError> {
+    let mut by_name: std::collections::BTreeMap<String, (Profile, bool)> = Default::default();
+    for (cg, k) in probe.profiles()? {
+        let Some(c) = containers.resolve(cg, 0, true) else {
+            continue;
+        };
+        let Some(m) = c
+            .meta()
+            .filter(|m| m.in_pod(namespace, name) && !m.name.is_empty())
+        else {
+            continue;
+        };
+        let (p, closed) = by_name
+            .entry(m.name.clone())
+            .or_insert_with(|| (Profile::new(DefaultAction::Errno), true));
+        let r = Recorded::from_kernel(&k);
+        *closed &= r.gate_closed;
+        r.apply(p);
+    }
+    Ok(by_name
+        .into_iter()
+        .map(|(n, (p, closed))| (n, p, closed))
+        .collect())
+}
+
 /// A container went through its runtime's hand-over: allow what the runtime may do there.
 pub(crate) fn add_handover(profile: &mut Profile) {
     if profile.names.is_empty() {

@@ -73,6 +73,14 @@ impl Meta {
     }
 }
 
+impl Meta {
+    /// Whether the container belongs to pod `namespace`/`name`.
+    pub(crate) fn in_pod(&self, namespace: &str, name: &str) -> bool {
+        self.pod_label(PodField::Namespace) == Some(namespace)
+            && self.pod_label(PodField::Name) == Some(name)
+    }
+}
+
 /// What [`Meta::pod_label`] reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum PodField {

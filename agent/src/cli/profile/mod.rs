@@ -1,5 +1,7 @@
-//! `sysaudit profile`: record the syscalls a container (or a cgroup, or a command) makes, in
-//! the kernel, and write the minimal seccomp profile that lets it run.
+//! `sysaudit profile`: record the syscalls a container (or a pod's containers, a cgroup, a
+//! command) makes, in the kernel, and write the minimal seccomp profile that lets it run.
+
+mod pod;
 
 use crate::messages::{message, report, report_inline, warning};
 use std::{
@@ -16,6 +18,7 @@ use clap::Args;
 use sysaudit_common::gate;
 
 use super::{flags, select};
+use crate::seccomp::record::pod_profiles;
 use crate::{
     event::Event,
     launch::{populated, OwnCgroup},
@@ -31,7 +34,8 @@ use crate::{
 
 #[derive(Args, Debug, Clone)]
 pub(crate) struct ProfileArgs {
-    /// Write the profile here (atomically); default: stdout.
+    /// Write the profile here (atomically); default: stdout. With --pod: a directory, one
+    /// profile per container, `<pod>-<container>.json` (`.yaml` for spo).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
     /// oci: Docker/podman/runc/kubelet JSON; spo: Security Profiles Operator SeccompProfile.
@@ -53,6 +57,14 @@ pub(crate) struct ProfileArgs {
     /// sysaudit.
     #[arg(long, value_name = "ID", conflicts_with_all = ["cgroup", "command"])]
     pub(crate) container: Option<String>,
+    /// Record every container of this Kubernetes pod (as its engine's metadata names it),
+    /// one profile each, until the pod ends; it may start after sysaudit.
+    #[arg(
+        long,
+        value_name = "NAMESPACE/NAME",
+        conflicts_with_all = ["container", "cgroup", "command", "name"]
+    )]
+    pub(crate) pod: Option<String>,
     #[command(flatten)]
     pub(crate) engines: flags::EngineArgs,
     /// Record this cgroup v2 (path below the cgroup2 mount, or absolute) and its descendants.
@@ -72,6 +84,7 @@ pub(crate) struct ProfileArgs {
 #[derive(Clone, Debug, PartialEq)]
 enum Target {
     Container(String),
+    Pod { namespace: String, name: String },
     Cgroup { path: String, id: u64, level: u32 },
     Command(Vec<String>),
 }
@@ -90,6 +103,13 @@ struct Config {
 fn config(a: &ProfileArgs) -> anyhow::Result<Config> {
     let default_action = DefaultAction::parse(&a.default_action).context("--default-action")?;
     let target = match (&a.container, &a.cgroup, a.command.is_empty()) {
+        _ if a.pod.is_some() => {
+            let (namespace, name) = pod::parse(a.pod.as_deref().unwrap_or_default())?;
+            if a.output.is_none() {
+                bail!("--pod writes one profile per container: give a directory with -o DIR");
+            }
+            Target::Pod { namespace, name }
+        }
         (Some(c), None, true) => {
             select::check_ids(std::slice::from_ref(c))?;
             Target::Container(c.clone())
@@ -113,7 +133,7 @@ fn config(a: &ProfileArgs) -> anyhow::Result<Config> {
         }
         (None, None, false) => Target::Command(a.command.clone()),
         (None, None, true) => {
-            bail!("say what to record: --container ID, --cgroup PATH or -- COMMAND")
+            bail!("say what to record: --container ID, --pod NAMESPACE/NAME, --cgroup PATH or -- COMMAND")
         }
         _ => bail!("--container, --cgroup and -- COMMAND exclude each other"),
     };
@@ -123,6 +143,7 @@ fn config(a: &ProfileArgs) -> anyhow::Result<Config> {
     }
     let name = a.name.clone().unwrap_or_else(|| match &target {
         Target::Container(c) => c.clone(),
+        Target::Pod { name, .. } => name.clone(),
         Target::Cgroup { path, .. } => path.rsplit('/').next().unwrap_or("cgroup").to_string(),
         Target::Command(argv) => Path::new(&argv[0])
             .file_name()
@@ -149,8 +170,8 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
     let cfg = config(&a)?;
     crate::probe::preflight()?;
     let mut state = State::live();
-    if matches!(cfg.target, Target::Container(_)) {
-        // A container may be named by its engine's name.
+    if matches!(cfg.target, Target::Container(_) | Target::Pod { .. }) {
+        // A container may be named by its engine's name; a pod is known only by it.
         a.engines.attach(&mut state)?;
     }
     let mut reasons: Vec<String> = Vec::new();
@@ -210,6 +231,22 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
                 None => (Scope::Containers, Vec::new(), format!("container {want}")),
             }
         }
+        Target::Pod { namespace, name } => {
+            // Every container is in scope (the pod's next ones too); those running already
+            // are recorded from now on.
+            let running = pod::running(&state.containers.scan(), namespace, name);
+            if let Some(c) = running.first() {
+                was_populated = true;
+                reasons.push(format!("pod {namespace}/{name} was already running when recording started; its containers' start-up syscalls are missing"));
+                watch_dir = pod::pod_dir(&cg_root, &c.cgroup_path);
+            }
+            let profiles = running.iter().map(|c| (c.cgroup_id, gate::OPEN)).collect();
+            (
+                Scope::Containers,
+                profiles,
+                format!("pod {namespace}/{name}"),
+            )
+        }
     };
 
     let probe = Probe::load(&ProbeConfig::profile(
@@ -230,6 +267,11 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
         Target::Container(w) => Some(w.clone()),
         _ => None,
     };
+    let want_pod = match &cfg.target {
+        Target::Pod { namespace, name } => Some((namespace.clone(), name.clone())),
+        _ => None,
+    };
+    let pod_seen = std::cell::Cell::new(false);
     // Both callbacks read them: the event handler learns a late container's cgroup.
     let container_id: std::cell::RefCell<Option<String>> = std::cell::RefCell::new(None);
     let watch_dir = std::cell::RefCell::new(watch_dir);
@@ -254,6 +296,16 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
                         }
                     }
                 }
+                // A pod that starts later: its cgroup is its first container's parent.
+                if let (Some((ns, name)), false) = (&want_pod, pod_seen.get()) {
+                    let c = st.containers.peek(ev.task().cgroup_id);
+                    if let Some(c) = c.filter(|c| c.meta().is_some_and(|m| m.in_pod(ns, name))) {
+                        pod_seen.set(true);
+                        if watch_dir.borrow().is_none() {
+                            *watch_dir.borrow_mut() = pod::pod_dir(&cg_root, &c.cgroup_path);
+                        }
+                    }
+                }
                 Flow::Continue
             },
             |st, probe| {
@@ -267,7 +319,11 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
                     match populated(dir) {
                         Some(true) => was_populated = true,
                         // Emptied (or removed) after it ran: the workload is over.
-                        Some(false) | None if was_populated || container_id.borrow().is_some() => {
+                        Some(false) | None
+                            if was_populated
+                                || container_id.borrow().is_some()
+                                || pod_seen.get() =>
+                        {
                             return Flow::Stop
                         }
                         _ => {}
@@ -276,9 +332,16 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
                 if tty && last_status.elapsed() >= Duration::from_millis(500) {
                     last_status = Instant::now();
                     let cid = container_id.borrow().clone();
-                    let n = recorded(probe, &mut st.containers, target(fixed_id, cid.as_deref()))
-                        .map(|(p, _)| p.names.len())
-                        .unwrap_or(0);
+                    let n = match &want_pod {
+                        Some((ns, name)) => pod_profiles(probe, &mut st.containers, ns, name)
+                            .map(|v| v.iter().map(|(_, p, _)| p.names.len()).sum())
+                            .unwrap_or(0),
+                        None => {
+                            recorded(probe, &mut st.containers, target(fixed_id, cid.as_deref()))
+                                .map(|(p, _)| p.names.len())
+                                .unwrap_or(0)
+                        }
+                    };
                     if n != last_count {
                         last_count = n;
                         report_inline!("\rsysaudit: {label}: {n} syscalls recorded ");
@@ -313,6 +376,10 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
     let k = stats.kernel;
     let container_id = container_id.into_inner();
     let (probe, st) = stream.parts();
+    if let Some((ns, name)) = &want_pod {
+        let recorded = pod_profiles(probe, &mut st.containers, ns, name)?;
+        return finish_pod(&cfg, ns, name, recorded, &k, reasons);
+    }
     let (mut profile, gate_closed) = recorded(
         probe,
         &mut st.containers,
@@ -369,6 +436,49 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if !out.incomplete.is_empty() {
+        crate::messages::set_lost();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Write one profile per container of the pod: each as complete as a container's own.
+fn finish_pod(
+    cfg: &Config,
+    namespace: &str,
+    name: &str,
+    recorded: Vec<(String, Profile, bool)>,
+    k: &sysaudit_common::Counters,
+    reasons: Vec<String>,
+) -> anyhow::Result<ExitCode> {
+    if recorded.is_empty() {
+        bail!("no container of pod {namespace}/{name} appeared while recording");
+    }
+    let mut profiles = Vec::new();
+    let mut incomplete = false;
+    for (container, mut p, gate_closed) in recorded {
+        p.default_action = cfg.merged.default_action;
+        p.incomplete.extend(reasons.iter().cloned());
+        p.incomplete
+            .extend(record::gaps(k, gate_closed, p.names.is_empty()));
+        add_handover(&mut p);
+        let mut out = cfg.merged.clone();
+        out.merge(&p);
+        for r in &out.incomplete {
+            warning!("the profile of {container} may be incomplete: {r}");
+        }
+        incomplete |= !out.incomplete.is_empty();
+        profiles.push((container, out));
+    }
+    let dir = cfg.output.as_deref().unwrap_or(Path::new("."));
+    let written = pod::write(dir, name, &profiles, cfg.format)?;
+    for ((n, path), (_, p)) in written.iter().zip(&profiles) {
+        message!(
+            "profile {n}: {} syscalls, written to {}",
+            p.names.len(),
+            path.display()
+        );
+    }
+    if incomplete {
         crate::messages::set_lost();
     }
     Ok(ExitCode::SUCCESS)
