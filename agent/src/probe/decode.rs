@@ -52,6 +52,11 @@ fn read<T: Copy>(b: &[u8]) -> Result<T, DecodeError> {
     Ok(unsafe { std::ptr::read_unaligned(b.as_ptr() as *const T) })
 }
 
+/// The record's header alone (`None`: too short to hold one).
+pub(crate) fn peek_header(b: &[u8]) -> Option<Header> {
+    read(b).ok()
+}
+
 pub(crate) fn decode(b: &[u8]) -> Result<Record<'_>, DecodeError> {
     let hdr: Header = read(b)?;
     match hdr.kind {

@@ -196,6 +196,17 @@ impl Containers {
         );
     }
 
+    /// What a `cgroup_mkdir` / `cgroup_rmdir` record says (the path as the kernel gives it,
+    /// relative to the cgroup2 root).
+    pub(crate) fn cgroup_record(&mut self, cgroup_id: u64, path: &[u8], removed: bool) {
+        if removed {
+            self.cgroup_removed(cgroup_id);
+        } else {
+            let path = format!("/{}", String::from_utf8_lossy(path).trim_start_matches('/'));
+            self.cgroup_created(cgroup_id, &path);
+        }
+    }
+
     /// The kernel made a cgroup (`cgroup_mkdir`): its path is known before any task runs.
     pub(crate) fn cgroup_created(&mut self, cgroup_id: u64, path: &str) {
         self.insert(cgroup_id, Some(path.to_string()));
@@ -220,9 +231,26 @@ impl Containers {
         });
     }
 
-    /// Wait a moment for a new container's metadata (see `MetaCache::hold`).
-    pub(crate) fn hold(&self, c: &Container) {
-        self.meta.hold(&c.meta);
+    /// The metadata cell of the task's container when its events should wait for it now
+    /// (a new container whose engine has not answered yet, see `MetaCache::must_wait`).
+    pub(crate) fn must_wait(&mut self, cgroup_id: u64, pid: u32, non_host: bool) -> Option<Cell> {
+        // The common case without a lookup of its own: a container already answered for.
+        if let Some(c) = self
+            .by_cgroup
+            .get(&cgroup_id)
+            .and_then(|e| e.container.as_ref())
+        {
+            if c.meta.is_settled() {
+                return None;
+            }
+        }
+        let c = self.resolve(cgroup_id, pid, non_host)?;
+        self.meta.must_wait(&c.meta).then(|| c.meta.clone())
+    }
+
+    /// The cache the cells come from (the stream counts what waited there).
+    pub(crate) fn meta_cache(&self) -> &MetaCache {
+        &self.meta
     }
 
     /// Ask the engines about containers from now on (and about those already known).

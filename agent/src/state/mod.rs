@@ -167,14 +167,10 @@ impl State {
         let gid = (hdr.uid_gid >> 32) as u32;
         let raw_comm = comm_bytes(&hdr.comm);
         let non_host = hdr.flags & flags::NON_HOST_PIDNS != 0;
+        // (A new container's first events reach here once its engine has answered, or its
+        // wait is over: `stream::hold` keeps them meanwhile.)
         let container_id = match self.containers.resolve(hdr.cgroup_id, tgid, non_host) {
-            Some(c) => {
-                // A new container's first events wait a moment for its engine's answer.
-                if !c.meta.is_settled() {
-                    self.containers.hold(&c);
-                }
-                c.id.clone()
-            }
+            Some(c) => c.id.clone(),
             None => self.host_id.clone(),
         };
         let p = self
@@ -238,12 +234,7 @@ impl State {
     pub(crate) fn ingest(&mut self, rec: &Record<'_>) -> Option<Event> {
         let ev = match rec {
             Record::Cgroup { rec, path, removed } => {
-                let path = format!("/{}", String::from_utf8_lossy(path).trim_start_matches('/'));
-                if *removed {
-                    self.containers.cgroup_removed(rec.id);
-                } else {
-                    self.containers.cgroup_created(rec.id, &path);
-                }
+                self.containers.cgroup_record(rec.id, path, *removed);
                 return None;
             }
             Record::Syscall { rec, strings, addr } => {

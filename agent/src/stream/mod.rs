@@ -16,10 +16,12 @@ use crate::{
         ring::{Ring, DRAIN_INTERVAL},
         Probe,
     },
-    state::State,
+    state::{containers::Containers, State},
 };
+use hold::Hold;
 use pool::{Handler, Pool};
 
+mod hold;
 pub(crate) mod pool;
 pub(crate) mod raw;
 
@@ -107,19 +109,44 @@ pub(crate) struct Stream {
     ring: Ring,
     pub state: State,
     stats: Stats,
+    hold: Hold,
 }
 
-/// Where drained records go: through the state on this thread, or to workers.
+/// Where drained records go: through the state on this thread, or to workers. New
+/// containers' records wait in `hold` for their metadata; `all` releases everything (the
+/// stream ends).
 trait Consumer {
-    fn drain(&mut self, ring: &mut Ring, stats: &mut Stats) -> Flow;
+    fn drain(&mut self, ring: &mut Ring, stats: &mut Stats, all: bool) -> Flow;
     fn tick(&mut self, probe: &Probe) -> Flow;
     fn sweep(&mut self);
 }
 
 struct Inline<'s, E, T> {
     state: &'s mut State,
+    hold: &'s mut Hold,
     on_event: E,
     on_tick: T,
+}
+
+/// One record through the state and the event handler.
+fn process<E>(state: &mut State, on_event: &mut E, flow: &mut Flow, stats: &mut Stats, bytes: &[u8])
+where
+    E: FnMut(&mut State, &Event) -> Flow,
+{
+    match decode::decode(bytes) {
+        Ok(rec) => {
+            if let Some(ev) = state.ingest(&rec) {
+                if *flow == Flow::Continue {
+                    *flow = on_event(state, &ev);
+                }
+                state.observe(&ev);
+            }
+        }
+        Err(e) => {
+            stats.decode_errors += 1;
+            log::debug!("undecodable record: {e}");
+        }
+    }
 }
 
 impl<E, T> Consumer for Inline<'_, E, T>
@@ -127,27 +154,19 @@ where
     E: FnMut(&mut State, &Event) -> Flow,
     T: FnMut(&mut State, &Probe) -> Flow,
 {
-    fn drain(&mut self, ring: &mut Ring, stats: &mut Stats) -> Flow {
-        let state = &mut *self.state;
+    fn drain(&mut self, ring: &mut Ring, stats: &mut Stats, all: bool) -> Flow {
+        let (state, hold) = (&mut *self.state, &mut *self.hold);
         let on_event = &mut self.on_event;
         let mut flow = Flow::Continue;
         ring.drain(|bytes| {
             stats.records += 1;
-            match decode::decode(bytes) {
-                Ok(rec) => {
-                    if let Some(ev) = state.ingest(&rec) {
-                        if flow == Flow::Continue {
-                            flow = on_event(state, &ev);
-                        }
-                        state.observe(&ev);
-                    }
-                }
-                Err(e) => {
-                    stats.decode_errors += 1;
-                    log::debug!("undecodable record: {e}");
-                }
+            if !hold.keep(&mut state.containers, bytes) {
+                process(state, on_event, &mut flow, stats, bytes);
             }
         });
+        for b in hold.due(&state.containers, all) {
+            process(state, on_event, &mut flow, stats, &b);
+        }
         flow
     }
 
@@ -163,13 +182,24 @@ where
 
 struct Pooled<'p, H, T> {
     pool: &'p mut Pool<H>,
+    /// The reader's own view of the cgroups, for the hold (the workers have theirs).
+    containers: &'p mut Containers,
+    hold: &'p mut Hold,
     on_tick: T,
 }
 
 impl<H: Handler, T: FnMut(&Probe) -> Flow> Consumer for Pooled<'_, H, T> {
-    fn drain(&mut self, ring: &mut Ring, stats: &mut Stats) -> Flow {
-        let pool = &mut *self.pool;
-        stats.records += ring.drain(|bytes| pool.route(bytes)) as u64;
+    fn drain(&mut self, ring: &mut Ring, stats: &mut Stats, all: bool) -> Flow {
+        let (pool, containers, hold) = (&mut *self.pool, &mut *self.containers, &mut *self.hold);
+        stats.records += ring.drain(|bytes| {
+            hold::learn_cgroup(containers, bytes);
+            if !hold.keep(containers, bytes) {
+                pool.route(bytes);
+            }
+        }) as u64;
+        for b in hold.due(containers, all) {
+            pool.route(&b);
+        }
         pool.flush();
         stats.decode_errors = pool.decode_errors();
         Flow::Continue
@@ -181,6 +211,7 @@ impl<H: Handler, T: FnMut(&Probe) -> Flow> Consumer for Pooled<'_, H, T> {
 
     fn sweep(&mut self) {
         self.pool.sweep();
+        self.containers.sweep();
     }
 }
 
@@ -192,6 +223,7 @@ impl Stream {
             ring,
             state,
             stats: Stats::default(),
+            hold: Hold::default(),
         })
     }
 
@@ -210,9 +242,12 @@ impl Stream {
         self.ring.untap().map_or(Ok(()), raw::Tap::finish)
     }
 
-    /// The state, for workers to split (the stream keeps an empty one).
+    /// The state, for workers to split (the stream keeps an empty one, but for the
+    /// containers: the reader holds new containers' records back itself).
     pub(crate) fn take_state(&mut self) -> State {
-        std::mem::replace(&mut self.state, State::replay())
+        let s = std::mem::replace(&mut self.state, State::replay());
+        self.state.containers = s.containers.clone();
+        s
     }
 
     /// Run until stopped. `on_event` sees every event; `on_tick` runs about every 10 ms.
@@ -224,6 +259,7 @@ impl Stream {
     ) -> anyhow::Result<Ended> {
         let mut c = Inline {
             state: &mut self.state,
+            hold: &mut self.hold,
             on_event,
             on_tick,
         };
@@ -245,7 +281,12 @@ impl Stream {
         pool: &mut Pool<H>,
         on_tick: impl FnMut(&Probe) -> Flow,
     ) -> anyhow::Result<Ended> {
-        let mut c = Pooled { pool, on_tick };
+        let mut c = Pooled {
+            pool,
+            containers: &mut self.state.containers,
+            hold: &mut self.hold,
+            on_tick,
+        };
         run_loop(
             &mut self.probe,
             &mut self.ring,
@@ -292,7 +333,7 @@ async fn run_loop(
             r = ring.wakeup() => { r.context("waiting on the ring buffer")?; }
             _ = tick.tick() => {}
         }
-        if c.drain(ring, stats) == Flow::Stop || c.tick(&*probe) == Flow::Stop {
+        if c.drain(ring, stats, false) == Flow::Stop || c.tick(&*probe) == Flow::Stop {
             break Ended::Handler;
         }
         if last_check.elapsed() >= DROP_CHECK_EVERY {
@@ -306,8 +347,8 @@ async fn run_loop(
             last_sweep = Instant::now();
         }
     };
-    // Flush what the kernel already wrote; report losses not reported yet.
-    c.drain(ring, stats);
+    // Flush what the kernel already wrote and what waits; report losses not reported yet.
+    c.drain(ring, stats, true);
     probe.flush_logs();
     refresh_counters(probe, stats);
     drops.report(stats.lost(), true);

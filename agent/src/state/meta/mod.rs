@@ -383,28 +383,21 @@ impl MetaCache {
         cell
     }
 
-    /// Wait (at most until [`HOLD`] after the container was first seen) for the metadata of
-    /// a new container whose engine is answering: its first events are then evaluated with
-    /// it. Counted either way.
-    pub(crate) fn hold(&self, cell: &Pending) {
+    /// Whether a new container's events should wait for its metadata now: its engine is
+    /// answering, the answer has not come, and the container was first seen less than
+    /// [`HOLD`] ago (the stream keeps them meanwhile, see `stream::hold`).
+    pub(crate) fn must_wait(&self, cell: &Pending) -> bool {
         let up = cell
             .engine
             .is_some_and(|e| self.stats.reachable[e as usize].load(Ordering::Relaxed));
-        if cell.is_settled() || !up {
-            return;
-        }
-        let deadline = cell.asked + HOLD;
-        if Instant::now() >= deadline {
-            self.stats.without.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        self.stats.held.fetch_add(1, Ordering::Relaxed);
-        while !cell.is_settled() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        if cell.get().is_none() {
-            self.stats.without.fetch_add(1, Ordering::Relaxed);
-        }
+        up && !cell.is_settled() && Instant::now() < cell.asked + HOLD
+    }
+
+    /// Count events that waited for their container's metadata, and of those how many it did
+    /// not reach in time.
+    pub(crate) fn count_waited(&self, held: u64, without: u64) {
+        self.stats.held.fetch_add(held, Ordering::Relaxed);
+        self.stats.without.fetch_add(without, Ordering::Relaxed);
     }
 
     /// What the lookups gave so far, for the final stats (`None`: nothing was asked).
