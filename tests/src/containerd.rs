@@ -75,26 +75,49 @@ state = "{d}/state"
                         "dataDir": "{d}/ipam"}}}}]}}"#
         );
         std::fs::write(dir.0.join("cni-conf/10-sysaudit.conflist"), cni).expect("CNI config");
-        let log = std::fs::File::create(dir.0.join("containerd.log")).expect("containerd log");
-        let child = Command::new("containerd")
+        let child = Containerd::spawn(&dir.0);
+        let c = Containerd { child, sock, dir };
+        c.wait_ready();
+        c
+    }
+
+    fn spawn(dir: &Path) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("containerd.log"))
+            .expect("containerd log");
+        Command::new("containerd")
             .arg("--config")
-            .arg(dir.0.join("config.toml"))
+            .arg(dir.join("config.toml"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .expect("start containerd (Debian's containerd; `cargo xtask setup` installs it)");
-        let c = Containerd { child, sock, dir };
+            .expect("start containerd (Debian's containerd; `cargo xtask setup` installs it)")
+    }
+
+    fn wait_ready(&self) {
         let t = Instant::now();
-        while !c.ctr_status("default", &["version"]) {
+        while !self.ctr_status("default", &["version"]) {
             assert!(
                 t.elapsed() < Duration::from_secs(30),
                 "containerd did not answer:\n{}",
-                c.log()
+                self.log()
             );
             thread::sleep(Duration::from_millis(100));
         }
-        c
+    }
+
+    /// Stop the daemon (its containers' shims go on), and its socket with it.
+    pub fn stop_daemon(&mut self) {
+        terminate(&mut self.child, Duration::from_secs(10));
+    }
+
+    /// Start it again on the same root, state and socket.
+    pub fn restart(&mut self) {
+        self.child = Containerd::spawn(&self.dir.0);
+        self.wait_ready();
     }
 
     fn ctr_cmd(&self, ns: &str, args: &[&str]) -> Command {

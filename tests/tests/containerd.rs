@@ -278,3 +278,65 @@ fn a_pods_containers_are_profiled_one_by_one_and_run_under_their_profiles() {
         "mkdir is denied what only it needs"
     );
 }
+
+/// An engine that goes away and comes back: its containers are named by id meanwhile (said
+/// once), its return is said, and what it runs afterwards is named again — first event too.
+#[test]
+fn containerd_going_away_and_coming_back_names_its_containers_again() {
+    if !privileged() {
+        return;
+    }
+    let mut c = Containerd::start();
+    for (image, cmd) in [
+        ("sysaudit-test/busybox:1.0", &["sh"][..]),
+        (PAUSE, &["sleep", "1000000"][..]),
+    ] {
+        c.import("k8s.io", image, cmd);
+    }
+    let sock = c.sock.to_str().expect("UTF-8").to_string();
+    let agent = Agent::start(&["watch", "--json", "--containerd-socket", &sock]);
+    c.stop_daemon();
+    // A pod container whose runtime is down (runc directly, in a kubelet's cgroup).
+    let dir = TempDir::new("stray");
+    let id = format!("{:0>64}", std::process::id());
+    let stray = sysaudit::runc::Bundle::busybox(
+        &dir.0,
+        &id,
+        "kubepods/besteffort/pod-stray",
+        &["cat", "/etc/shadow"],
+    )
+    .expect("bundle");
+    std::fs::write(stray.dir.join("rootfs/etc/shadow"), "root:x:1::::::\n").expect("shadow");
+    let out = sysaudit::runc::Runc::default().run(&stray).expect("runc");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    c.restart();
+    let mut kubelet = c.kubelet();
+    let pod = Pod {
+        name: "web-back",
+        namespace: "shop",
+        uid: "6f0d1c2e-0000-4000-8000-0000000000bb",
+        labels: &[],
+    };
+    // Give the agent's next look at the socket (once a second) its chance.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let sandbox = kubelet.run_pod(&pod);
+    let back = kubelet.start_container(&sandbox, &pod, "reader", IMAGE, &["cat", "/etc/shadow"]);
+    assert_eq!(kubelet.exit_code(&back), 0);
+    let res = agent.stop();
+    let rule = "Sensitive file read in a container";
+    let strays = alerts_of(&res, rule, &id);
+    assert!(!strays.is_empty(), "{}", res.stderr);
+    assert_eq!(strays[0]["output_fields"]["container.name"], id.as_str());
+    assert_eq!(
+        res.stderr.matches("CRI metadata not available").count(),
+        1,
+        "{}",
+        res.stderr
+    );
+    assert!(res.stderr.contains("CRI answers again"), "{}", res.stderr);
+    assert_named(&alerts_of(&res, rule, &back), "reader", &res);
+}

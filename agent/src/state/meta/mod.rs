@@ -313,6 +313,8 @@ pub(crate) struct MetaStats {
     /// Per engine: it answered its last ask (found or not), so new containers' events wait
     /// for it.
     reachable: [AtomicBool; ENGINES],
+    /// Per engine: its failure was said on stderr (and its return will be).
+    said_down: [AtomicBool; ENGINES],
 }
 
 /// The cells of every container asked about, shared by every copy of the state.
@@ -451,6 +453,17 @@ enum Engine {
     Cri = 3,
 }
 const ENGINES: usize = 4;
+
+impl Engine {
+    fn name(self) -> &'static str {
+        match self {
+            Engine::Docker => "docker",
+            Engine::Podman => "podman",
+            Engine::Containerd => "containerd",
+            Engine::Cri => "CRI",
+        }
+    }
+}
 const ALL: [Engine; ENGINES] = [
     Engine::Docker,
     Engine::Podman,

@@ -2,7 +2,7 @@
 //! cgroup names, retried with back-off; and a ping per engine that says which are up.
 
 use std::{
-    sync::{atomic::Ordering, Arc, Mutex},
+    sync::{atomic::Ordering, Arc},
     time::Duration,
 };
 
@@ -11,10 +11,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use super::{
     containerd, cri, docker, engine_of, Ask, Engine, Meta, MetaError, MetaStats, Sockets, ALL,
 };
-use crate::{
-    messages::message,
-    state::{cgroup_path::Runtime, FastMap},
-};
+use crate::{messages::message, state::cgroup_path::Runtime};
 
 /// How often an engine that is down is asked whether it is back.
 const PING_EVERY: Duration = Duration::from_secs(1);
@@ -35,31 +32,24 @@ pub(super) async fn serve(mut rx: UnboundedReceiver<Ask>, sockets: Sockets, stat
             for e in ALL {
                 let up = &st.reachable[e as usize];
                 if !up.load(Ordering::Relaxed) && ping(&s, e).await {
-                    up.store(true, Ordering::Relaxed);
+                    mark_up(&st, e);
                 }
             }
             tokio::time::sleep(PING_EVERY).await;
         }
     });
-    let said = Arc::new(Mutex::new(FastMap::<&'static str, ()>::default()));
     while let Some(ask) = rx.recv().await {
         let Some(engine) = engine_of(ask.runtime) else {
             ask.cell.give_up();
             continue;
         };
-        let (sockets, stats, said) = (sockets.clone(), stats.clone(), said.clone());
-        tokio::spawn(async move { answer(ask, engine, &sockets, &stats, &said).await });
+        let (sockets, stats) = (sockets.clone(), stats.clone());
+        tokio::spawn(async move { answer(ask, engine, &sockets, &stats).await });
     }
 }
 
 /// One container's lookup, retried with back-off while its engine does not answer.
-async fn answer(
-    ask: Ask,
-    engine: Engine,
-    sockets: &Sockets,
-    stats: &MetaStats,
-    said: &Mutex<FastMap<&'static str, ()>>,
-) {
+async fn answer(ask: Ask, engine: Engine, sockets: &Sockets, stats: &MetaStats) {
     let Ask {
         id,
         runtime,
@@ -84,7 +74,7 @@ async fn answer(
         let e = match r.unwrap_or(Err(MetaError::Timeout(LOOKUP_TIMEOUT))) {
             Ok(m) => {
                 stats.found.fetch_add(1, Ordering::Relaxed);
-                up.store(true, Ordering::Relaxed);
+                mark_up(stats, engine);
                 cell.answer(m);
                 // What only the slower call says (docker: privilege, start time).
                 if let Ok(Ok(full)) =
@@ -100,7 +90,7 @@ async fn answer(
             MetaError::Garbage(_) => {
                 stats.garbage.fetch_add(1, Ordering::Relaxed);
             }
-            MetaError::NotFound(_) => up.store(true, Ordering::Relaxed),
+            MetaError::NotFound(_) => mark_up(stats, engine),
             _ => up.store(false, Ordering::Relaxed),
         }
         log::debug!("{} lookup of {id}, try {attempt}: {e}", runtime.as_str());
@@ -109,14 +99,12 @@ async fn answer(
             return;
         }
         let not_found = matches!(e, MetaError::NotFound(_));
-        if !not_found {
-            let name = runtime.as_str();
-            let first = said.lock().map(|mut s| s.insert(name, ()).is_none());
-            if first.unwrap_or(false) {
-                message!(
-                    "{name} metadata not available ({e}); containers are named by id until it is"
-                );
-            }
+        // Said once per outage: when it answers again, that is said too.
+        if !not_found && !stats.said_down[engine as usize].swap(true, Ordering::Relaxed) {
+            message!(
+                "{} metadata not available ({e}); its containers are named by id until it answers",
+                engine.name()
+            );
         }
         // A pod's sandbox is known to the CRI only once its pause process runs: its cgroup
         // comes first, so "not found" is worth the next try there.
@@ -127,6 +115,18 @@ async fn answer(
         }
         tokio::time::sleep(wait).await;
         wait *= 2;
+    }
+}
+
+/// Engine `e` answers: new containers' events wait for it again, and its return is said
+/// when its failure was.
+fn mark_up(stats: &MetaStats, e: Engine) {
+    stats.reachable[e as usize].store(true, Ordering::Relaxed);
+    if stats.said_down[e as usize].swap(false, Ordering::Relaxed) {
+        message!(
+            "{} answers again: its containers are named from now on",
+            e.name()
+        );
     }
 }
 
