@@ -184,6 +184,57 @@ fn cri_pods_are_named_with_their_pod_in_alerts() {
     }
 }
 
+/// `trace --json` names the pod in every event of its containers, the first one included.
+#[test]
+fn traced_pod_events_carry_their_pod() {
+    if !privileged() {
+        return;
+    }
+    let c = Containerd::start();
+    for (image, cmd) in [
+        ("sysaudit-test/busybox:1.0", &["sh"][..]),
+        (PAUSE, &["sleep", "1000000"][..]),
+    ] {
+        c.import("k8s.io", image, cmd);
+    }
+    let sock = c.sock.to_str().expect("UTF-8").to_string();
+    let agent = Agent::start(&[
+        "trace",
+        "--json",
+        "--syscalls",
+        "openat",
+        "--containerd-socket",
+        &sock,
+    ]);
+    let mut kubelet = c.kubelet();
+    let pod = Pod {
+        name: "web-t",
+        namespace: "shop",
+        uid: "6f0d1c2e-0000-4000-8000-0000000000tt",
+        labels: &[],
+    };
+    let sandbox = kubelet.run_pod(&pod);
+    let id = kubelet.start_container(&sandbox, &pod, "reader", IMAGE, &["cat", "/etc/shadow"]);
+    assert_eq!(kubelet.exit_code(&id), 0);
+    let res = agent.stop();
+    let mine: Vec<Value> = res
+        .events()
+        .into_iter()
+        .filter(|e| e["container_id"] == id.as_str())
+        .collect();
+    assert!(
+        mine.iter().any(|e| e["path"] == "/etc/shadow"),
+        "{}",
+        res.stderr
+    );
+    for e in &mine {
+        assert_eq!(e["container_name"], "reader", "{e}");
+        assert_eq!(e["container_image"], IMAGE, "{e}");
+        assert_eq!(e["k8s_pod_name"], "web-t", "{e}");
+        assert_eq!(e["k8s_ns_name"], "shop", "{e}");
+    }
+}
+
 /// `profile --pod`: one profile per container of a pod, ending with the pod; each is ready
 /// for `localhostProfile`: a new pod's container runs under it, and one that needs more is
 /// denied.

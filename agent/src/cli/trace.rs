@@ -17,7 +17,7 @@ use super::{
 use crate::{
     event::Event,
     probe::{Probe, ProbeConfig, SyscallSet},
-    state::{State, HOST},
+    state::{meta::PodField, State, HOST},
     stream::{Ended, Flow, Stream},
     syscalls::{table, Abi},
 };
@@ -107,7 +107,7 @@ fn describe(cfg: &TraceConfig) -> String {
 }
 
 /// One `--json` line: the event and, once its engine has said, its container's name and
-/// image (a capture's reader ignores them).
+/// image and its Kubernetes pod (a capture's reader ignores them).
 #[derive(serde::Serialize)]
 struct Line<'a> {
     #[serde(flatten)]
@@ -116,6 +116,10 @@ struct Line<'a> {
     container_name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     container_image: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    k8s_ns_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    k8s_pod_name: Option<&'a str>,
 }
 
 /// One line of human-readable output.
@@ -189,6 +193,8 @@ pub(crate) async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
                         ev,
                         container_name: meta.map(|m| m.name.as_str()),
                         container_image: meta.map(|m| m.image.as_str()),
+                        k8s_ns_name: meta.and_then(|m| m.pod_label(PodField::Namespace)),
+                        k8s_pod_name: meta.and_then(|m| m.pod_label(PodField::Name)),
                     };
                     serde_json::to_writer(&mut *out, &line)
                         .map_err(io::Error::from)
