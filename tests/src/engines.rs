@@ -289,6 +289,11 @@ impl Podman {
         c
     }
 
+    /// Its storage root (what `sysaudit watch --podman-root` is given).
+    pub fn root(&self) -> PathBuf {
+        self.dir.0.join("root")
+    }
+
     /// `podman <private storage> ARGS`, failing the test unless it succeeds.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = Podman::base(&self.dir.0)

@@ -378,6 +378,27 @@ fn podman_containers_are_named_with_their_image_in_alerts() {
         "localhost/sysaudit-test/busybox",
         &out,
     );
+
+    // Without its service, podman's storage names the container (first event too).
+    let root = p.root().to_str().expect("UTF-8").to_string();
+    let agent = Agent::start(&[
+        "watch",
+        "--json",
+        "--podman-socket",
+        "/nonexistent/podman.sock",
+        "--podman-root",
+        &root,
+    ]);
+    p.run("pm-offline", IMAGE, &["cat", "/etc/shadow"]);
+    let id = p.ok(&["inspect", "-f", "{{.Id}}", "pm-offline"]);
+    let (alerts, out) = alerts_about(agent.stop(), "Sensitive file read in a container", &id);
+    assert_named_from(
+        &alerts,
+        "pm-offline",
+        "localhost/sysaudit-test/busybox",
+        &out,
+    );
+    assert!(out.contains("0 evaluated without it"), "{out}");
 }
 
 /// Issue 8, an engine that appears after the agent (or comes back after a restart): its

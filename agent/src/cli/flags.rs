@@ -68,6 +68,13 @@ pub(crate) struct EngineArgs {
     /// podman's API socket (`podman system service`), asked the same.
     #[arg(long, value_name = "PATH", default_value = "/run/podman/podman.sock")]
     pub(crate) podman_socket: std::path::PathBuf,
+    /// podman's storage, read for names and images when its service does not run.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/var/lib/containers/storage"
+    )]
+    pub(crate) podman_root: std::path::PathBuf,
     /// containerd's socket: its own API (containers `ctr` and nerdctl make) and its CRI
     /// plugin's (Kubernetes pods and their containers).
     #[arg(
@@ -87,6 +94,7 @@ impl Default for EngineArgs {
         EngineArgs {
             docker_socket: s.docker,
             podman_socket: s.podman,
+            podman_root: s.podman_root,
             containerd_socket: s.containerd,
             crio_socket: s.crio,
         }
@@ -110,6 +118,7 @@ impl EngineArgs {
         crate::state::meta::Sockets {
             docker: self.docker_socket.clone(),
             podman: self.podman_socket.clone(),
+            podman_root: self.podman_root.clone(),
             containerd: self.containerd_socket.clone(),
             crio: self.crio_socket.clone(),
         }

@@ -12,6 +12,7 @@ pub(crate) mod docker;
 mod grpc;
 mod http;
 mod oci;
+mod podman;
 mod serve;
 
 use std::{
@@ -197,6 +198,8 @@ pub(crate) struct Sockets {
     pub(crate) docker: PathBuf,
     /// podman's service (`podman system service`), asked through its Docker-compatible API.
     pub(crate) podman: PathBuf,
+    /// podman's storage, read when its service does not run.
+    pub(crate) podman_root: PathBuf,
     /// containerd: its own API, and the CRI plugin's.
     pub(crate) containerd: PathBuf,
     /// CRI-O's CRI.
@@ -208,6 +211,7 @@ impl Default for Sockets {
         Sockets {
             docker: PathBuf::from("/var/run/docker.sock"),
             podman: PathBuf::from("/run/podman/podman.sock"),
+            podman_root: PathBuf::from("/var/lib/containers/storage"),
             containerd: PathBuf::from("/run/containerd/containerd.sock"),
             crio: PathBuf::from("/run/crio/crio.sock"),
         }

@@ -9,7 +9,8 @@ use std::{
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::{
-    containerd, cri, docker, engine_of, Ask, Engine, Meta, MetaError, MetaStats, Sockets, ALL,
+    containerd, cri, docker, engine_of, podman, Ask, Engine, Meta, MetaError, MetaStats, Sockets,
+    ALL,
 };
 use crate::{messages::message, state::cgroup_path::Runtime};
 
@@ -134,7 +135,11 @@ fn mark_up(stats: &MetaStats, e: Engine) {
 async fn ping(sockets: &Sockets, e: Engine) -> bool {
     for sock in sockets.of(e, Runtime::Unknown) {
         let up = match e {
-            Engine::Docker | Engine::Podman => docker::ping(sock).await,
+            Engine::Docker => docker::ping(sock).await,
+            // Without its service, podman's storage still says.
+            Engine::Podman => {
+                docker::ping(sock).await || podman::containers_file(&sockets.podman_root).is_some()
+            }
             Engine::Containerd => containerd::ping(sock).await,
             Engine::Cri => cri::ping(sock).await,
         };
@@ -157,7 +162,13 @@ async fn lookup(
     let (mut not_found, mut last) = (false, None);
     for sock in sockets.of(engine, runtime) {
         let r = match engine {
-            Engine::Docker | Engine::Podman => docker::list_one(sock, id).await,
+            Engine::Docker => docker::list_one(sock, id).await,
+            Engine::Podman => match docker::list_one(sock, id).await {
+                Err(MetaError::Io(_) | MetaError::Unreachable(_)) => {
+                    podman::from_state(&sockets.podman_root, id)
+                }
+                r => r,
+            },
             Engine::Containerd => containerd::lookup(sock, id, namespace).await,
             Engine::Cri => cri::lookup(sock, id).await,
         };
