@@ -81,6 +81,15 @@ state = "{d}/state"
         c
     }
 
+    /// [`Containerd::start`], with the busybox image and the sandboxes' pause image in the
+    /// CRI's namespace.
+    pub fn start_for_pods() -> Containerd {
+        let c = Containerd::start();
+        c.import("k8s.io", "sysaudit-test/busybox:1.0", &["sh"]);
+        c.import("k8s.io", PAUSE, &["sleep", "1000000"]);
+        c
+    }
+
     fn spawn(dir: &Path) -> Child {
         let log = std::fs::OpenOptions::new()
             .create(true)

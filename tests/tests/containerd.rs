@@ -8,7 +8,7 @@ mod reference;
 
 use serde_json::Value;
 use sysaudit_tests::{
-    containerd::{Containerd, Pod, PAUSE},
+    containerd::{Containerd, Pod},
     *,
 };
 
@@ -16,11 +16,18 @@ use sysaudit_tests::{
 const IMAGE: &str = "docker.io/sysaudit-test/busybox:1.0";
 const REPO: &str = "docker.io/sysaudit-test/busybox";
 
-fn default_rules() -> String {
-    format!(
+/// The rules files each detection test runs with, and the rule of each that a read of
+/// `/etc/shadow` in a container fires: ours, and upstream's when the reference data is there.
+fn rule_runs() -> Vec<(String, &'static str)> {
+    let ours = format!(
         "{}/../rules/sysaudit_rules.yaml",
         env!("CARGO_MANIFEST_DIR")
-    )
+    );
+    let mut runs = vec![(ours, "Sensitive file read in a container")];
+    if let Some(u) = reference::falco("falco_rules.yaml") {
+        runs.push((u.display().to_string(), "Read sensitive file untrusted"));
+    }
+    runs
 }
 
 /// The agent's alerts of `rule` about the container `id`.
@@ -56,11 +63,7 @@ fn ctr_containers_are_named_with_their_image_in_alerts() {
     let c = Containerd::start();
     c.import("default", "sysaudit-test/busybox:1.0", &["sh"]);
     let sock = c.sock.to_str().expect("UTF-8").to_string();
-    let upstream = reference::falco("falco_rules.yaml");
-    let mut runs = vec![(default_rules(), "Sensitive file read in a container")];
-    if let Some(u) = &upstream {
-        runs.push((u.display().to_string(), "Read sensitive file untrusted"));
-    }
+    let runs = rule_runs();
     for (i, (rules, rule)) in runs.iter().enumerate() {
         // The second run evaluates on two threads: the reader holds the records back then.
         let workers = if i == 0 { "0" } else { "2" };
@@ -95,13 +98,7 @@ fn cri_pods_are_named_with_their_pod_in_alerts() {
     if !privileged() {
         return;
     }
-    let c = Containerd::start();
-    for (image, cmd) in [
-        ("sysaudit-test/busybox:1.0", &["sh"][..]),
-        (PAUSE, &["sleep", "1000000"][..]),
-    ] {
-        c.import("k8s.io", image, cmd);
-    }
+    let c = Containerd::start_for_pods();
     let sock = c.sock.to_str().expect("UTF-8").to_string();
     let dir = TempDir::new("cri-rules");
     let probe = dir.0.join("pod.yaml");
@@ -110,11 +107,7 @@ fn cri_pods_are_named_with_their_pod_in_alerts() {
         "- rule: pod facts\n  desc: d\n  condition: evt.type in (open, openat) and fd.name = /etc/hostname and container.id != host\n  output: \"t=%container.type uid=%k8s.pod.uid id=%k8s.pod.id l=%k8s.pod.labels app=%k8s.pod.label[app] ip=%k8s.pod.ip sb=%k8s.pod.sandbox_id img=%container.image\"\n  priority: WARNING\n",
     )
     .expect("rules");
-    let upstream = reference::falco("falco_rules.yaml");
-    let mut runs = vec![(default_rules(), "Sensitive file read in a container")];
-    if let Some(u) = &upstream {
-        runs.push((u.display().to_string(), "Read sensitive file untrusted"));
-    }
+    let runs = rule_runs();
     let mut kubelet = c.kubelet();
     for (i, (rules, rule)) in runs.iter().enumerate() {
         let agent = Agent::start(&[
@@ -190,13 +183,7 @@ fn traced_pod_events_carry_their_pod() {
     if !privileged() {
         return;
     }
-    let c = Containerd::start();
-    for (image, cmd) in [
-        ("sysaudit-test/busybox:1.0", &["sh"][..]),
-        (PAUSE, &["sleep", "1000000"][..]),
-    ] {
-        c.import("k8s.io", image, cmd);
-    }
+    let c = Containerd::start_for_pods();
     let sock = c.sock.to_str().expect("UTF-8").to_string();
     let agent = Agent::start(&[
         "trace",
@@ -243,13 +230,7 @@ fn a_pods_containers_are_profiled_one_by_one_and_run_under_their_profiles() {
     if !privileged() {
         return;
     }
-    let c = Containerd::start();
-    for (image, cmd) in [
-        ("sysaudit-test/busybox:1.0", &["sh"][..]),
-        (PAUSE, &["sleep", "1000000"][..]),
-    ] {
-        c.import("k8s.io", image, cmd);
-    }
+    let c = Containerd::start_for_pods();
     let sock = c.sock.to_str().expect("UTF-8").to_string();
     let dir = TempDir::new("pod-profiles");
     let out = dir.0.to_str().expect("UTF-8");
@@ -337,13 +318,7 @@ fn containerd_going_away_and_coming_back_names_its_containers_again() {
     if !privileged() {
         return;
     }
-    let mut c = Containerd::start();
-    for (image, cmd) in [
-        ("sysaudit-test/busybox:1.0", &["sh"][..]),
-        (PAUSE, &["sleep", "1000000"][..]),
-    ] {
-        c.import("k8s.io", image, cmd);
-    }
+    let mut c = Containerd::start_for_pods();
     let sock = c.sock.to_str().expect("UTF-8").to_string();
     let agent = Agent::start(&["watch", "--json", "--containerd-socket", &sock]);
     c.stop_daemon();

@@ -399,6 +399,27 @@ fn podman_containers_are_named_with_their_image_in_alerts() {
         &out,
     );
     assert!(out.contains("0 evaluated without it"), "{out}");
+
+    let Some(upstream) = reference::falco("falco_rules.yaml") else {
+        return;
+    };
+    let agent = Agent::start(&[
+        "watch",
+        "--json",
+        "--podman-socket",
+        &sock,
+        "-r",
+        upstream.to_str().expect("UTF-8"),
+    ]);
+    p.run("pm-reader-2", IMAGE, &["cat", "/etc/shadow"]);
+    let id = p.ok(&["inspect", "-f", "{{.Id}}", "pm-reader-2"]);
+    let (alerts, out) = alerts_about(agent.stop(), "Read sensitive file untrusted", &id);
+    assert_named_from(
+        &alerts,
+        "pm-reader-2",
+        "localhost/sysaudit-test/busybox",
+        &out,
+    );
 }
 
 /// Issue 8, an engine that appears after the agent (or comes back after a restart): its
