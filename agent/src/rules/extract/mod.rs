@@ -4,6 +4,8 @@
 
 use std::{borrow::Cow, cell::OnceCell, net::IpAddr, sync::Arc};
 
+mod container;
+
 use super::{
     ast::Transformer,
     fields::{Arg, Bound, F},
@@ -12,11 +14,9 @@ use super::{
 use crate::{
     event::{ArgValue, Event, SyscallEvent},
     state::{
-        containers::short_id,
         fds::{FdInfo, FdKind, FdView},
-        meta::{labels_text, Meta, PodField},
         procs::Process,
-        State, HOST,
+        State,
     },
     syscalls::names::{caps, errno_name},
 };
@@ -43,7 +43,7 @@ pub(crate) struct Ctx<'a> {
 /// Ancestors followed at most (pid reuse can make loops).
 const MAX_ANCESTORS: usize = 64;
 
-fn s(v: &str) -> Option<Val<'_>> {
+pub(super) fn s(v: &str) -> Option<Val<'_>> {
     Some(Val::Str(Cow::Borrowed(v)))
 }
 
@@ -51,7 +51,7 @@ fn nonzero<'a>(v: u64) -> Option<Val<'a>> {
     (v != 0).then_some(Val::Int(v as i64))
 }
 
-fn owned<'a>(v: String) -> Option<Val<'a>> {
+pub(super) fn owned<'a>(v: String) -> Option<Val<'a>> {
     Some(Val::Str(Cow::Owned(v)))
 }
 
@@ -446,115 +446,40 @@ impl<'a> Ctx<'a> {
             F::FdIsServer => Some(Val::Bool(self.fd()?.info.server)),
             F::FdConnected => Some(Val::Bool(self.fd()?.info.connected)),
             F::FdNameChanged => Some(Val::Bool(self.fd()?.name_changed)),
-            F::ContainerId | F::ContainerFullId | F::ContainerName => {
-                if &*t.container_id == HOST {
-                    return s(HOST);
-                }
-                if let Some(m) = self
-                    .meta()
-                    .filter(|m| b.f == F::ContainerName && !m.name.is_empty())
-                {
-                    return s(&m.name);
-                }
-                if b.f == F::ContainerId {
-                    s(short_id(&t.container_id))
-                } else {
-                    s(&t.container_id)
-                }
-            }
-            F::ContainerType => {
-                if &*t.container_id == HOST {
-                    return s(HOST);
-                }
-                let cg = self.st.containers.peek(t.cgroup_id)?;
-                // The engine knows (a CRI runtime says which it is); else the cgroup path.
-                match cg.meta().map(|m| m.engine).filter(|e| !e.is_empty()) {
-                    Some(e) => s(e),
-                    None => s(cg.runtime.as_str()),
-                }
-            }
-            F::ContainerCgroup => owned(self.st.containers.peek_path(t.cgroup_id)?),
-            F::ContainerImage => nonempty(&self.meta()?.image),
-            F::ContainerImageId => nonempty(&self.meta()?.image_id),
-            F::ContainerImageRepo => nonempty(&self.meta()?.image_repository),
-            F::ContainerImageTag => nonempty(&self.meta()?.image_tag),
-            F::ContainerImageDigest => nonempty(&self.meta()?.image_digest),
-            F::ContainerPrivileged => self.meta()?.privileged.map(Val::Bool),
-            F::ContainerMounts => owned(self.meta()?.mounts_text()),
-            F::ContainerStartTs => {
-                let ts = self.meta()?.start_ts;
-                (ts != 0).then_some(Val::Int(ts as i64))
-            }
-            F::ContainerMount
+            F::ContainerId
+            | F::ContainerFullId
+            | F::ContainerName
+            | F::ContainerType
+            | F::ContainerCgroup
+            | F::ContainerImage
+            | F::ContainerImageId
+            | F::ContainerImageRepo
+            | F::ContainerImageTag
+            | F::ContainerImageDigest
+            | F::ContainerPrivileged
+            | F::ContainerMounts
+            | F::ContainerStartTs
+            | F::ContainerMount
             | F::ContainerMountSource
             | F::ContainerMountDest
             | F::ContainerMountMode
             | F::ContainerMountRdwr
-            | F::ContainerMountProp => {
-                let Arg::Key(k) = &b.arg else { return None };
-                let meta = self.meta()?;
-                // Falco says "N/A" for a mount that is not there (rules compare with it).
-                let Some(m) = meta.mount(k, b.f == F::ContainerMountSource) else {
-                    return s("N/A");
-                };
-                match b.f {
-                    F::ContainerMount => owned(m.text()),
-                    F::ContainerMountSource => s(&m.source),
-                    F::ContainerMountDest => s(&m.dest),
-                    F::ContainerMountMode => s(&m.mode),
-                    F::ContainerMountRdwr => owned(m.rw.to_string()),
-                    _ => s(&m.propagation),
-                }
-            }
-            F::ContainerDuration => {
-                let start = self.meta()?.start_ts;
-                (start != 0).then(|| Val::Int(t.time.0.saturating_sub(start) as i64))
-            }
-            F::ContainerIp => nonempty(&self.meta()?.ip),
-            F::ContainerHealthcheck => match &self.meta()?.healthcheck {
-                Some(h) => s(h),
-                None => s("N/A"),
-            },
-            F::K8sNsName => nonempty(self.meta()?.pod_label(PodField::Namespace)?),
-            F::K8sPodName => nonempty(self.meta()?.pod_label(PodField::Name)?),
-            F::K8sPodUid | F::K8sPodId => nonempty(self.meta()?.pod_label(PodField::Uid)?),
-            F::K8sPodLabel => {
-                let (Arg::Key(k), m) = (&b.arg, self.meta()?) else {
-                    return None;
-                };
-                nonempty(m.pod_labels.get(k).or_else(|| m.labels.get(k))?)
-            }
-            F::K8sPodLabels => {
-                let m = self.meta()?;
-                let labels = if m.pod_labels.is_empty() {
-                    &m.labels
-                } else {
-                    &m.pod_labels
-                };
-                let text = labels_text(labels);
-                (!text.is_empty()).then_some(Val::Str(Cow::Owned(text)))
-            }
-            F::K8sPodIp => {
-                let m = self.meta()?;
-                m.pod_label(PodField::Uid)?;
-                nonempty(&m.ip)
-            }
-            F::ContainerLabels => owned(labels_text(&self.meta()?.labels)),
-            F::K8sPodSandboxId => {
-                let id = self.meta()?.pod_label(PodField::Sandbox)?;
-                nonempty(short_id(id))
-            }
-            F::ContainerLabel => match &b.arg {
-                Arg::Key(k) => nonempty(self.meta()?.labels.get(k)?),
-                _ => None,
-            },
+            | F::ContainerMountProp
+            | F::ContainerDuration
+            | F::ContainerIp
+            | F::ContainerHealthcheck
+            | F::K8sNsName
+            | F::K8sPodName
+            | F::K8sPodUid
+            | F::K8sPodId
+            | F::K8sPodLabel
+            | F::K8sPodLabels
+            | F::K8sPodIp
+            | F::ContainerLabels
+            | F::K8sPodSandboxId
+            | F::ContainerLabel => self.container_value(b),
             F::Unavailable => None,
         }
-    }
-
-    /// The engine's metadata of the event's container, once it has answered.
-    fn meta(&self) -> Option<&'a Meta> {
-        self.st.containers.peek(self.ev.task().cgroup_id)?.meta()
     }
 
     fn fd_str(&self, f: impl Fn(&FdInfo) -> &Arc<str>) -> Option<Val<'_>> {
@@ -643,7 +568,7 @@ pub(crate) fn transform<'a>(t: Transformer, v: Val<'a>) -> Option<Val<'a>> {
 }
 
 /// A string value, null when empty (as Falco shows missing metadata).
-fn nonempty(v: &str) -> Option<Val<'_>> {
+pub(super) fn nonempty(v: &str) -> Option<Val<'_>> {
     (!v.is_empty()).then_some(Val::Str(Cow::Borrowed(v)))
 }
 
