@@ -1,4 +1,5 @@
-//! Project automation: `cargo xtask setup | demo | test | bench | fuzz | captures`.
+//! Project automation: `cargo xtask setup | demo | test | conformance | bench | fuzz |
+//! captures`.
 //!
 //! Every command installs what it is missing first (idempotently, saying what it does), so
 //! the README's two commands work on a fresh machine.
@@ -38,6 +39,14 @@ enum Cmd {
         /// Extra arguments for the end-to-end test binary (e.g. a test name filter).
         #[arg(last = true)]
         filter: Vec<String>,
+    },
+    /// Build the release binary and run Falco's own language cases against it (the
+    /// reference data's `falco-conformance/check.sh`): rules files and conditions, each with
+    /// the verdict Falco's tests assert. Exits non-zero on any disagreement.
+    Conformance {
+        /// List every disagreement.
+        #[arg(short, long)]
+        verbose: bool,
     },
     /// Benchmarks (not tests): per-syscall overhead and the open/close storm in a runc
     /// container against no tracer and peer tools, then rules-engine throughput (criterion).
@@ -98,6 +107,7 @@ fn main() -> Result<()> {
             sh::run(sh::cmd(bin).arg("demo"))
         }
         Cmd::Test { unit, filter } => test(unit, &filter),
+        Cmd::Conformance { verbose } => conformance(verbose),
         Cmd::Bench {
             rules_only,
             cases,
@@ -125,6 +135,26 @@ fn main() -> Result<()> {
             )
         }
     }
+}
+
+fn conformance(verbose: bool) -> Result<()> {
+    setup::all()?;
+    let bin = build_release()?;
+    let check = reference::dir().join("falco-conformance/check.sh");
+    if !check.is_file() {
+        anyhow::bail!(
+            "{} is missing: the conformance cases are reference data (set {} or provide ../shared/reference)",
+            check.display(),
+            reference::ENV
+        );
+    }
+    sh::step("Falco's language cases (falco-conformance/check.sh) against the release binary");
+    let mut c = sh::cmd(check);
+    c.arg(bin);
+    if verbose {
+        c.arg("-v");
+    }
+    sh::run(&mut c)
 }
 
 /// Build the release binary with the real eBPF object; returns its path.
