@@ -373,6 +373,14 @@ pub(crate) fn compile(col: &Collection) -> Compiled {
         }
         let output = match Format::parse(&r.output) {
             Ok(f) => f,
+            Err((msg, _)) if r.skip_if_unknown_filter && msg.starts_with("unknown field") => {
+                cx.diags.push(Diag::warning(
+                    Some(r.loc),
+                    &item,
+                    format!("output: {msg}; skipped (skip-if-unknown-filter)"),
+                ));
+                continue;
+            }
             Err((msg, tok)) => {
                 let loc = r.output_loc.map(|l| {
                     locate(

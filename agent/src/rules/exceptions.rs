@@ -47,7 +47,14 @@ impl Exception {
 }
 
 impl Collection {
-    pub(super) fn exceptions(&mut self, n: &Node, item: &str) -> Vec<Exception> {
+    /// The `exceptions` of a rule. `known`: those of the rule being appended to, whose
+    /// fields and comps an appended exception of the same name may leave out.
+    pub(super) fn exceptions(
+        &mut self,
+        n: &Node,
+        item: &str,
+        known: &[Exception],
+    ) -> Vec<Exception> {
         let mut out = Vec::new();
         let Some(seq) = n.as_sequence() else {
             self.err(loc_node(n), item, "'exceptions' must be a list");
@@ -65,15 +72,24 @@ impl Collection {
             };
             let what = format!("{item} exception '{name}'");
             self.check_keys(m, &what, &["name", "fields", "comps", "values"]);
-            let (fields, single) = match m.get_node("fields") {
-                None => (Vec::new(), false),
-                Some(Node::Scalar(s)) => (vec![s.as_str().to_string()], true),
-                Some(f) => match self.strings(f, "fields", &what) {
+            let same = known.iter().find(|k| k.name == name);
+            let (fields, single) = match (m.get_node("fields"), same) {
+                // Only an exception that adds values to one of the same name (an append)
+                // may leave its fields out: they are that one's.
+                (None, Some(k)) => (k.fields.clone(), k.single),
+                (None, None) => {
+                    self.err(eloc, &what, "an exception needs fields");
+                    continue;
+                }
+                (Some(Node::Scalar(s)), _) => (vec![s.as_str().to_string()], true),
+                (Some(f), _) => match self.strings(f, "fields", &what) {
                     Some(v) => (v, false),
                     None => continue,
                 },
             };
+            let inherited = m.get_node("fields").is_none();
             let comps = match m.get_node("comps") {
+                None if inherited => same.map(|k| k.comps.clone()).unwrap_or_default(),
                 None => {
                     if single {
                         vec!["in".to_string()]

@@ -11,7 +11,7 @@ use marked_yaml::{
 pub(crate) use super::items::Collection;
 use super::{
     diag::{Diag, Loc},
-    yaml::{loc_node, loc_of, relax_flow_indentation, yaml_error},
+    yaml::{documents, loc_node, loc_of, relax_flow_indentation, strip_value_tags, yaml_error},
 };
 
 /// The Falco rules-engine version whose language this engine implements.
@@ -38,6 +38,14 @@ impl Collection {
         if text.trim().is_empty() {
             return;
         }
+        let untagged = strip_value_tags(text);
+        for doc in documents(&untagged) {
+            self.add_document(file, &doc);
+        }
+    }
+
+    /// One YAML document of file number `file` (located in the whole file's text).
+    fn add_document(&mut self, file: usize, text: &str) {
         let opts = LoaderOptions::default()
             .toplevel_sequence()
             .error_on_duplicate_keys(true);

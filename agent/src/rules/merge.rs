@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use marked_yaml::types::MarkedMappingNode;
+use marked_yaml::{types::MarkedMappingNode, Node};
 
 use super::{
     items::{Collection, ListDef, MacroDef, RuleDef, Text},
@@ -90,6 +90,10 @@ impl Collection {
             return;
         };
         let item = format!("list '{name}'");
+        if name.trim().is_empty() {
+            self.err(loc, "list", "a list needs a name");
+            return;
+        }
         self.check_keys(map, &item, &["list", "items", "append", "override"]);
         let mode = self.mode(map, &item, "items", &["items"], &["items"]);
         let Some(items_node) = map.get_node("items") else {
@@ -128,6 +132,10 @@ impl Collection {
             return;
         };
         let item = format!("macro '{name}'");
+        if name.trim().is_empty() {
+            self.err(loc, "macro", "a macro needs a name");
+            return;
+        }
         self.check_keys(map, &item, &["macro", "condition", "append", "override"]);
         let mode = self.mode(map, &item, "condition", &["condition"], &["condition"]);
         let Some((cond, cloc)) = self.scalar(map, "condition", &item) else {
@@ -174,6 +182,22 @@ impl Collection {
             "override",
         ];
         self.check_keys(map, &item, KEYS);
+        if name.trim().is_empty() {
+            self.err(loc, "rule", "a rule needs a name");
+            return;
+        }
+        if let Some(d) = map.get_scalar("capture_duration") {
+            if d.as_str().trim().parse::<u64>().is_err() {
+                self.err(
+                    loc_of(d),
+                    &item,
+                    format!(
+                        "'capture_duration' must be a number of milliseconds, not '{}'",
+                        d.as_str()
+                    ),
+                );
+            }
+        }
         let appendable = ["condition", "output", "desc", "tags", "exceptions"];
         let replaceable = [
             "condition",
@@ -214,6 +238,33 @@ impl Collection {
                 self.err(loc, &item, "amends a rule that does not exist");
                 return;
             };
+            if legacy_append
+                && map.get_node("condition").is_none()
+                && map.get_node("exceptions").is_none()
+            {
+                self.err(
+                    loc,
+                    &item,
+                    "an appended rule needs a condition or exceptions to append",
+                );
+                return;
+            }
+            if has_override {
+                // Every key given must say, in `override`, whether it appends or replaces.
+                let said: Vec<String> = match map.get_node("override") {
+                    Some(Node::Mapping(o)) => o.keys().map(|k| k.as_str().to_string()).collect(),
+                    _ => Vec::new(),
+                };
+                for k in map.keys().map(|k| k.as_str()) {
+                    if k != "rule" && k != "override" && !said.iter().any(|s| s == k) {
+                        self.err(
+                            loc,
+                            &item,
+                            format!("'{k}' is given but 'override' does not say whether it appends or replaces"),
+                        );
+                    }
+                }
+            }
             for key in replaceable {
                 let mode = if legacy_append {
                     appendable.contains(&key).then_some(Mode::Append)
@@ -285,7 +336,7 @@ impl Collection {
             None => BTreeSet::new(),
         };
         let exceptions = match map.get_node("exceptions") {
-            Some(e) => self.exceptions(e, &item),
+            Some(e) => self.exceptions(e, &item, &[]),
             None => Vec::new(),
         };
         let rule = RuleDef {
@@ -367,7 +418,8 @@ impl Collection {
             }
             "exceptions" => {
                 if let Some(n) = map.get_node(key) {
-                    let new = self.exceptions(n, item);
+                    let known = self.rules[j].exceptions.clone();
+                    let new = self.exceptions(n, item, &known);
                     let r = &mut self.rules[j];
                     if mode == Mode::Replace {
                         r.exceptions = new;
