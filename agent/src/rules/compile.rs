@@ -194,7 +194,7 @@ fn macro_refs(e: &Expr, out: &mut Vec<String>) {
     }
 }
 
-fn extract(o: &Operand) -> Result<Extract, (String, String)> {
+pub(super) fn extract(o: &Operand) -> Result<Extract, (String, String)> {
     match o {
         Operand::Field(f) => bind(&f.name, f.arg.as_deref())
             .map(|field| Extract {

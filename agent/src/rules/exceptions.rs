@@ -4,9 +4,8 @@
 use marked_yaml::Node;
 
 use super::{
-    ast::Op,
+    ast::{Expr, Op},
     diag::Diag,
-    fields::bind,
     items::{Collection, ExcValue, Exception},
     lists::quote_item,
     yaml::{item_locs, loc_node},
@@ -17,13 +16,7 @@ impl Exception {
     pub(crate) fn check(&self, item: &str) -> Vec<Diag> {
         let mut out = Vec::new();
         for (i, f) in self.fields.iter().enumerate() {
-            if let Err(e) = bind(f, None).or_else(|_| {
-                // Fields with an argument (`proc.aname[2]`) in exceptions.
-                match f.split_once('[') {
-                    Some((n, a)) => bind(n, Some(a.trim_end_matches(']'))),
-                    None => bind(f, None),
-                }
-            }) {
+            if let Err(e) = check_field(f) {
                 out.push(Diag::error(
                     Some(self.field_locs.get(i).copied().unwrap_or(self.loc)),
                     item,
@@ -43,6 +36,17 @@ impl Exception {
             }
         }
         out
+    }
+}
+
+/// An exception's field is what a condition's left-hand side may be: a field, with its
+/// argument (`proc.aname[2]`), in transformers (`tolower(proc.name)`).
+fn check_field(f: &str) -> Result<(), String> {
+    match super::parser::parse(&format!("{f} exists")) {
+        Ok(Expr::Check(c)) => super::compile::extract(&c.lhs)
+            .map(|_| ())
+            .map_err(|(m, _)| m),
+        _ => Err(format!("'{f}' is not a field")),
     }
 }
 

@@ -238,6 +238,20 @@ impl Collection {
                 self.err(loc, &item, "amends a rule that does not exist");
                 return;
             };
+            // An empty source is the default one.
+            let source = map
+                .get_scalar("source")
+                .map(|s| s.as_str().trim())
+                .map(|s| if s.is_empty() { "syscall" } else { s }.to_string());
+            if let Some(s) = source.filter(|s| *s != self.rules[j].source) {
+                let was = self.rules[j].source.clone();
+                self.err(
+                    loc,
+                    &item,
+                    format!("amended with source '{s}'; it was defined with source '{was}'"),
+                );
+                return;
+            }
             if legacy_append
                 && map.get_node("condition").is_none()
                 && map.get_node("exceptions").is_none()
@@ -351,7 +365,8 @@ impl Collection {
             exceptions,
             source: self
                 .scalar(map, "source", &item)
-                .map(|(s, _)| s)
+                .map(|(s, _)| s.trim().to_string())
+                .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| "syscall".into()),
             warn_evttypes: self.bool_key(map, "warn_evttypes", &item).unwrap_or(true),
             skip_if_unknown_filter: self
@@ -360,6 +375,17 @@ impl Collection {
             loc,
         };
         match existing {
+            Some(j) if self.rules[j].source != rule.source => {
+                let was = self.rules[j].source.clone();
+                self.err(
+                    loc,
+                    &item,
+                    format!(
+                        "redefined with source '{}'; it was defined with source '{was}'",
+                        rule.source
+                    ),
+                );
+            }
             Some(j) => self.rules[j] = rule,
             None => {
                 self.rule_idx.insert(name, self.rules.len());
@@ -418,7 +444,11 @@ impl Collection {
             }
             "exceptions" => {
                 if let Some(n) = map.get_node(key) {
-                    let known = self.rules[j].exceptions.clone();
+                    // A replacement is whole: its exceptions take nothing from the old ones.
+                    let known = match mode {
+                        Mode::Append => self.rules[j].exceptions.clone(),
+                        Mode::Replace => Vec::new(),
+                    };
                     let new = self.exceptions(n, item, &known);
                     let r = &mut self.rules[j];
                     if mode == Mode::Replace {
