@@ -30,7 +30,7 @@ fn broken_file_reports_every_error_with_its_location() {
         ":15:26: error: rule 'Typo in a field': unknown field proc.nmae (did you mean proc.name?)",
         ":23:5: error: rule 'Undefined macro': undefined macro 'not_a_macro'",
         ":29:34: error: rule 'Operator the field cannot take': operator 'contains' cannot be used with fd.num (number)",
-        ":35:43: error: rule 'Not a number': fd.num: 'three' is not a number",
+        ":35:43: error: rule 'Not a number': invalid condition: '>' needs a number, found 'three'",
         ":41:34: error: rule 'Unbalanced parenthesis': invalid condition: this '(' is never closed",
         ":48:18: error: rule 'Unknown output field': invalid output: unknown field %fd.nmae",
         ":55:13: error: rule 'Every event': unknown priority 'LOUD'",

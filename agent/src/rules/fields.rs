@@ -58,7 +58,7 @@ fields! {
         EvtRes               "evt.res"                                Str  None     "SUCCESS or the errno name (ENOENT, EINPROGRESS...)";
         EvtRawRes            "evt.rawres"                             Int  None     "return value";
         EvtFailed            "evt.failed"                             Bool None     "the syscall returned an error";
-        EvtBuffer            "evt.buffer"                             Str  None     "first bytes (up to 80) of a read/write/send/recv buffer; copied in the kernel only when a loaded rule reads this field";
+        EvtBuffer            "evt.buffer"                             Bytes None     "first bytes (up to 80) of a read/write/send/recv buffer; copied in the kernel only when a loaded rule reads this field";
         EvtArg               "evt.arg"                                Dyn  Required "argument by name (evt.arg.flags) or index (evt.arg[0])";
         EvtRawArg            "evt.rawarg"                             Dyn  Required "numeric argument by name";
         EvtArgs              "evt.args"                               Str  None     "all arguments, name=value";

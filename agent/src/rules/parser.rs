@@ -272,7 +272,18 @@ impl<'a> Parser<'a> {
         } else if let Some(o) = self.rhs_operand()? {
             Rhs::Operand(o)
         } else {
-            Rhs::Value(self.value()?)
+            let v = self.value()?;
+            // The order operators take a number in libsinsp's grammar (`NumValue`), whatever
+            // the field's type.
+            if matches!(op, Op::Lt | Op::Le | Op::Gt | Op::Ge) && (v.quoted || !is_number(&v.text))
+            {
+                return Err(self.err_at(
+                    v.pos,
+                    &v.text,
+                    format!("'{}' needs a number, found '{}'", op.as_str(), v.text),
+                ));
+            }
+            Rhs::Value(v)
         };
         let _ = op_pos;
         Ok(Expr::Check(Check { lhs, op, rhs, pos }))
@@ -315,9 +326,51 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// libsinsp's `NumValue`: `[+-]?` then a hex integer (`0x1F`) or a decimal with an optional
+/// fraction and exponent (`-0.12e+10`).
+fn is_number(t: &str) -> bool {
+    let t = t.strip_prefix(['+', '-']).unwrap_or(t);
+    if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        return !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit());
+    }
+    let (mant, exp) = match t.find(['e', 'E']) {
+        Some(i) => (&t[..i], Some(&t[i + 1..])),
+        None => (t, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let mant_ok = match mant.split_once('.') {
+        Some((i, f)) => digits(i) && digits(f),
+        None => digits(mant),
+    };
+    let exp_ok = exp.is_none_or(|e| digits(e.strip_prefix(['+', '-']).unwrap_or(e)));
+    mant_ok && exp_ok
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn order_operators_take_numbers() {
+        for ok in [
+            "1000",
+            "+1",
+            "-1",
+            "0x12345",
+            "0XaB00AB",
+            "1.2",
+            "-0.1222e+10",
+        ] {
+            assert!(is_number(ok), "{ok}");
+            assert!(parse(&format!("proc.cmdline > {ok}")).is_ok(), "{ok}");
+        }
+        for bad in ["a", "0aaaaa", "0xAAA.1", "!0.1222e+10", "1.", ".5", "1e"] {
+            assert!(!is_number(bad), "{bad}");
+        }
+        assert!(parse("fd.name > (value)").is_err());
+        assert!(parse("proc.name < 'x'").is_err());
+        assert!(parse("fd.num < val(fd.num)").is_ok());
+    }
 
     fn p(s: &str) -> String {
         parse(s)

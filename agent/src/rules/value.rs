@@ -26,6 +26,8 @@ pub(crate) enum Type {
     Ip,
     /// Decoded syscall arguments: numbers compare as numbers, everything else as text.
     Dyn,
+    /// A byte buffer (`evt.buffer`): Falco's PT_BYTEBUF operators.
+    Bytes,
 }
 
 impl fmt::Display for Type {
@@ -36,6 +38,7 @@ impl fmt::Display for Type {
             Type::Bool => "bool",
             Type::Ip => "IP address",
             Type::Dyn => "argument",
+            Type::Bytes => "buffer",
         })
     }
 }
@@ -165,15 +168,28 @@ fn hex_bytes(s: &str) -> Result<Vec<u8>, ConstError> {
         .collect()
 }
 
-/// Which operators a type supports.
+/// Which operators a type supports (libsinsp's `flt_is_comparable`: strings compare in
+/// order too; the byte operators are for buffers, which have no order, glob or regex).
 pub(crate) fn op_allowed(ty: Type, op: Op) -> bool {
     use Op::*;
     match ty {
-        Type::Str => !matches!(op, Lt | Le | Gt | Ge),
+        Type::Str => !matches!(op, BContains | BStartsWith),
         Type::Dyn => true,
         Type::Int => matches!(op, Eq | Ne | Lt | Le | Gt | Ge | In | Intersects | Exists),
-        Type::Bool => matches!(op, Eq | Ne | In | Exists),
+        Type::Bool => matches!(op, Eq | Ne | In | Intersects | Exists),
         Type::Ip => matches!(op, Eq | Ne | In | Intersects | Exists),
+        Type::Bytes => matches!(
+            op,
+            Eq | Ne
+                | Contains
+                | In
+                | Exists
+                | StartsWith
+                | EndsWith
+                | Intersects
+                | BContains
+                | BStartsWith
+        ),
     }
 }
 
@@ -207,7 +223,7 @@ pub(crate) fn prepare(ty: Type, op: Op, text: &str) -> Result<Const, ConstError>
             (None, true) => return Err(format!("'{text}' is not a number")),
             _ => Const::Str(text.to_string()),
         }),
-        Type::Str => Ok(Const::Str(text.to_string())),
+        Type::Str | Type::Bytes => Ok(Const::Str(text.to_string())),
     }
 }
 
@@ -248,7 +264,7 @@ pub(crate) fn prepare_list(ty: Type, op: Op, items: &[String]) -> Result<Const, 
             })
             .collect::<Result<Set<_>, _>>()
             .map(Const::StrSet),
-        Type::Str | Type::Dyn => Ok(Const::StrSet(items.iter().cloned().collect())),
+        Type::Str | Type::Dyn | Type::Bytes => Ok(Const::StrSet(items.iter().cloned().collect())),
     }
 }
 
@@ -265,6 +281,16 @@ pub(crate) fn compare(v: &Val<'_>, op: Op, c: &Const) -> bool {
                 Le => x <= *k,
                 Gt => x > *k,
                 _ => x >= *k,
+            }
+        }
+        // Strings in byte order (strcmp), as libsinsp compares them.
+        (Lt | Le | Gt | Ge, Const::Str(s)) => {
+            let o = v.text().as_ref().cmp(s.as_str());
+            match op {
+                Lt => o.is_lt(),
+                Le => o.is_le(),
+                Gt => o.is_gt(),
+                _ => o.is_ge(),
             }
         }
         (Contains, Const::Str(s)) => v.text().contains(s.as_str()),
@@ -447,7 +473,9 @@ mod tests {
         ));
         assert!(cmp(Val::Bool(true), Type::Bool, Op::Eq, "TRUE"));
         assert!(op_allowed(Type::Int, Op::Ge) && !op_allowed(Type::Int, Op::Contains));
-        assert!(!op_allowed(Type::Str, Op::Lt));
+        assert!(op_allowed(Type::Str, Op::Lt) && !op_allowed(Type::Str, Op::BContains));
+        assert!(cmp(s("abc"), Type::Str, Op::Lt, "abd") && !cmp(s("b"), Type::Str, Op::Le, "a"));
+        assert!(!op_allowed(Type::Bytes, Op::Glob) && op_allowed(Type::Bytes, Op::BContains));
     }
 
     #[test]
