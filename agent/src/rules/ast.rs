@@ -100,6 +100,50 @@ pub(crate) enum Rhs {
     List(Vec<Literal>),
     /// `val(field)` or a transformer: compare with another field of the same event.
     Operand(Operand),
+    /// A string operator with a modifier over a list (`startswith oneof (a, b)`).
+    Mod(Modifier, Vec<Literal>),
+}
+
+/// How many of a list's items the comparison must hold for (libs 0.25): exactly one, at
+/// least one, every one (an empty list: never).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[allow(
+    clippy::enum_variant_names,
+    reason = "Falco's own words: oneof, anyof, allof"
+)]
+pub(crate) enum Modifier {
+    OneOf,
+    AnyOf,
+    AllOf,
+}
+
+impl Modifier {
+    pub(crate) fn from_name(s: &str) -> Option<Modifier> {
+        Some(match s {
+            "oneof" => Modifier::OneOf,
+            "anyof" => Modifier::AnyOf,
+            "allof" => Modifier::AllOf,
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Modifier::OneOf => "oneof",
+            Modifier::AnyOf => "anyof",
+            Modifier::AllOf => "allof",
+        }
+    }
+
+    /// Whether `hits` of `n` items satisfying the comparison satisfy the modifier.
+    pub(crate) fn holds(self, hits: usize, n: usize) -> bool {
+        n > 0
+            && match self {
+                Modifier::OneOf => hits == 1,
+                Modifier::AnyOf => hits >= 1,
+                Modifier::AllOf => hits == n,
+            }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -148,6 +192,24 @@ impl Op {
     /// Operators whose right-hand side is a list.
     pub(crate) fn takes_list(self) -> bool {
         matches!(self, Op::In | Op::Intersects | Op::Pmatch)
+    }
+
+    /// Operators that take a modifier (libsinsp's `StrOperator`).
+    pub(crate) fn takes_modifier(self) -> bool {
+        use Op::*;
+        matches!(
+            self,
+            Eq | Ne
+                | Glob
+                | IGlob
+                | Contains
+                | IContains
+                | BContains
+                | StartsWith
+                | BStartsWith
+                | EndsWith
+                | Regex
+        )
     }
 
     pub(crate) fn as_str(self) -> &'static str {
@@ -201,6 +263,10 @@ impl fmt::Display for Check {
             Rhs::List(items) => {
                 let v: Vec<String> = items.iter().map(lit).collect();
                 write!(f, " ({})", v.join(", "))
+            }
+            Rhs::Mod(m, items) => {
+                let v: Vec<String> = items.iter().map(lit).collect();
+                write!(f, " {} ({})", m.name(), v.join(", "))
             }
             Rhs::Operand(o) => write!(f, " val({o})"),
         }

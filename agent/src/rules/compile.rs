@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 pub(crate) use super::ir::{CCheck, CRhs, Extract, Node};
 use super::{
-    ast::{Check, Expr, Operand, Rhs},
+    ast::{Check, Expr, Op, Operand, Rhs},
     diag::{locate, Diag, Loc},
     evttype,
     exceptions::with_exceptions,
@@ -249,6 +249,26 @@ fn check(c: &Check) -> Result<CCheck, Vec<(String, String)>> {
                 value::prepare(ty, c.op, &v.text)
                     .map_err(|e| vec![(format!("{}: {e}", lhs.display()), v.text.clone())])?,
             )
+        }
+        Rhs::Mod(m, items) => {
+            // libsinsp: a modifier on an address or a network only with = and !=.
+            if ty == value::Type::Ip && !matches!(c.op, Op::Eq | Op::Ne) {
+                return Err(vec![(
+                    format!(
+                        "'{}' with modifier not supported for ip address and network filters",
+                        c.op.as_str()
+                    ),
+                    tok,
+                )]);
+            }
+            let consts = items
+                .iter()
+                .map(|l| {
+                    value::prepare(ty, c.op, &l.text)
+                        .map_err(|e| vec![(format!("{}: {e}", lhs.display()), l.text.clone())])
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            CRhs::Mod(*m, consts)
         }
         Rhs::List(items) => {
             let texts: Vec<String> = items.iter().map(|l| l.text.clone()).collect();

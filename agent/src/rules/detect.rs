@@ -143,6 +143,37 @@ mod tests {
     }
 
     #[test]
+    fn modifiers_count_the_items_the_comparison_holds_for() {
+        let fires = |cond: &str| {
+            let yaml = format!(
+                "- rule: r\n  desc: d\n  condition: evt.type = openat and {cond}\n  output: o\n  priority: WARNING\n"
+            );
+            let loaded = Engine::load(&[("t.yaml".into(), yaml)], Priority::Debug);
+            let mut d = Detector::new(loaded.engine.expect("rules load"));
+            !d.step(&open(crate::state::HOST), &State::replay())
+                .is_empty()
+        };
+        // fd.name = /etc/passwd (libs' FILTERCHECK_MOD cases, on a path).
+        for (cond, want) in [
+            ("fd.name startswith oneof (/etc, /var)", true),
+            ("fd.name startswith oneof (/etc, /etc/pa)", false),
+            ("fd.name startswith anyof (/etc, /etc/pa)", true),
+            ("fd.name startswith allof (/etc, /etc/pa)", true),
+            ("fd.name startswith allof (/etc, /var)", false),
+            ("fd.name == oneof (/etc/passwd, /etc/passwd)", false),
+            ("fd.name == anyof (/etc/passwd, /etc/passwd)", true),
+            ("fd.name != oneof (/etc/passwd, /bin/sh)", true),
+            ("fd.name != oneof (/bin/sh, /bin/ls)", false),
+            ("fd.name != allof (/bin/sh, /bin/ls)", true),
+            ("fd.name != allof ()", false),
+            ("fd.name glob anyof (/tmp/*, /etc/p*)", true),
+            ("fd.name == oneof and evt.type = openat", false),
+        ] {
+            assert_eq!(fires(cond), want, "{cond}");
+        }
+    }
+
+    #[test]
     fn numbers_events_and_counts_alerts_per_rule() {
         let yaml = "- rule: any open\n  desc: d\n  condition: evt.type = openat\n  output: o %evt.num\n  priority: WARNING\n";
         let loaded = Engine::load(&[("t.yaml".into(), yaml.into())], Priority::Debug);

@@ -297,6 +297,10 @@ fn eval_check(c: &CCheck, cx: &Ctx<'_>) -> bool {
 fn cmp(c: &CCheck, v: &Val<'_>, cx: &Ctx<'_>) -> bool {
     match &c.rhs {
         CRhs::Const(k) => compare(v, c.op, k),
+        CRhs::Mod(m, items) => {
+            let hits = items.iter().filter(|k| compare(v, c.op, k)).count();
+            m.holds(hits, items.len())
+        }
         CRhs::Field(e) => value_of(cx, e).is_some_and(|w| compare_values(v, c.op, &w)),
         CRhs::None => false,
     }

@@ -4,7 +4,7 @@
 use marked_yaml::Node;
 
 use super::{
-    ast::{Expr, Op},
+    ast::{Expr, Modifier, Op},
     diag::Diag,
     items::{Collection, ExcValue, Exception},
     lists::quote_item,
@@ -25,9 +25,7 @@ impl Exception {
             }
         }
         for (i, c) in self.comps.iter().enumerate() {
-            let known = matches!(c.as_str(), "=" | "==" | "!=" | "<" | "<=" | ">" | ">=")
-                || Op::word(c).is_some_and(|o| o != Op::Exists);
-            if !known {
+            if !comp_known(c) {
                 out.push(Diag::error(
                     Some(self.comp_locs.get(i).copied().unwrap_or(self.loc)),
                     item,
@@ -36,6 +34,24 @@ impl Exception {
             }
         }
         out
+    }
+}
+
+/// A comparator: an operator (not `exists`), or a string operator and a modifier
+/// (`startswith oneof`).
+fn comp_known(c: &str) -> bool {
+    let op = |w: &str| match w {
+        "=" | "==" => Some(Op::Eq),
+        "!=" => Some(Op::Ne),
+        "<" => Some(Op::Lt),
+        "<=" => Some(Op::Le),
+        ">" => Some(Op::Gt),
+        ">=" => Some(Op::Ge),
+        w => Op::word(w).filter(|o| *o != Op::Exists),
+    };
+    match c.split_once(' ') {
+        None => op(c).is_some(),
+        Some((o, m)) => op(o).is_some_and(Op::takes_modifier) && Modifier::from_name(m).is_some(),
     }
 }
 
@@ -107,6 +123,11 @@ impl Collection {
                     None => continue,
                 },
             };
+            // `"  startswith oneof  "` is `startswith oneof`.
+            let comps: Vec<String> = comps
+                .iter()
+                .map(|c| c.split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect();
             if let Some(c) = m.get_node("comps") {
                 if single != matches!(c, Node::Scalar(_)) {
                     self.err(
@@ -244,7 +265,9 @@ pub(crate) fn with_exceptions(cond: &str, exceptions: &[Exception]) -> String {
                     .zip(&ex.comps)
                     .zip(row)
                     .map(|((f, c), v)| {
-                        let list_op = matches!(c.as_str(), "in" | "intersects" | "pmatch");
+                        // A modifier's comparator takes a list too.
+                        let list_op =
+                            matches!(c.as_str(), "in" | "intersects" | "pmatch") || c.contains(' ');
                         let val = match v {
                             ExcValue::List(l) => format!(
                                 "({})",

@@ -2,7 +2,7 @@
 //! the event-type inference that walk it, and the output formatter that extracts fields.
 
 use super::{
-    ast::{Op, Transformer},
+    ast::{Modifier, Op, Transformer},
     fields::Bound,
     value::{Const, Type},
 };
@@ -37,6 +37,8 @@ pub(crate) enum CRhs {
     None,
     Const(Const),
     Field(Extract),
+    /// A modifier over each item's constant.
+    Mod(Modifier, Vec<Const>),
 }
 
 #[derive(Clone, Debug)]

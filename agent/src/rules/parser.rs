@@ -11,7 +11,7 @@
 //! from the scanner (`scan.rs`).
 
 use super::{
-    ast::{Check, Expr, FieldRef, Op, Operand, Pos, Rhs, Transformer},
+    ast::{Check, Expr, FieldRef, Modifier, Op, Operand, Pos, Rhs, Transformer},
     scan::{is_field_start, is_ident_char, Parser},
 };
 
@@ -260,7 +260,23 @@ impl<'a> Parser<'a> {
                 pos,
             }));
         }
+        let before = self.i;
         self.ws();
+        let had_blank = self.i > before;
+        if let Some(m) = self.modifier(op, had_blank) {
+            let items = if self.peek() == Some('(') {
+                self.list()?
+            } else {
+                // A name (a list the text did not define): one item.
+                vec![self.value()?]
+            };
+            return Ok(Expr::Check(Check {
+                lhs,
+                op,
+                rhs: Rhs::Mod(m, items),
+                pos,
+            }));
+        }
         let rhs = if op.takes_list() {
             if self.peek() == Some('(') {
                 Rhs::List(self.list()?)
@@ -287,6 +303,37 @@ impl<'a> Parser<'a> {
         };
         let _ = op_pos;
         Ok(Expr::Check(Check { lhs, op, rhs, pos }))
+    }
+
+    /// A modifier after a string operator, consumed with the blanks after it, when libsinsp
+    /// would read one: blanks before and after it, then a list or a name, and not a boolean
+    /// keyword (else `oneof` is a plain value: `proc.name = oneof and ...`).
+    fn modifier(&mut self, op: Op, had_blank: bool) -> Option<Modifier> {
+        if !had_blank || !op.takes_modifier() {
+            return None;
+        }
+        let r = self.rest();
+        let word_end = r
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(r.len());
+        let m = Modifier::from_name(&r[..word_end])?;
+        let after = &r[word_end..];
+        let blanks = after.len() - after.trim_start().len();
+        if blanks == 0 {
+            return None;
+        }
+        let next = &after[blanks..];
+        let list_follows =
+            next.starts_with('(') || next.starts_with(|c: char| c.is_ascii_alphabetic());
+        let keyword_follows = ["and", "or", "not"].iter().any(|k| {
+            next.strip_prefix(k)
+                .is_some_and(|rest| !rest.starts_with(|c: char| c.is_ascii_alphanumeric()))
+        });
+        if !list_follows || keyword_follows {
+            return None;
+        }
+        self.i += word_end + blanks;
+        Some(m)
     }
 
     /// `val(field)` or a transformer on the right-hand side, if that is what comes next.
@@ -349,6 +396,32 @@ fn is_number(t: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn modifiers_as_libsinsp_reads_them() {
+        assert_eq!(
+            p("proc.name startswith oneof (a, b)"),
+            "proc.name startswith oneof (a, b)"
+        );
+        assert_eq!(p("proc.name == allof ()"), "proc.name = allof ()");
+        // Not a modifier: a plain value.
+        assert_eq!(
+            p("proc.name == oneof and proc.name == anyof (cat)"),
+            "(proc.name = oneof and proc.name = anyof (cat))"
+        );
+        assert_eq!(p("(proc.name == oneof)"), "proc.name = oneof");
+        for bad in [
+            "proc.name ==oneof (cat)",
+            "proc.name == oneof(cat)",
+            "proc.name == ONEOF (cat)",
+            "proc.name in oneof (cat)",
+            "proc.num > oneof (1, 2)",
+            "proc.name == oneof (a,,b)",
+            "proc.name == oneof_x (cat)",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn order_operators_take_numbers() {
