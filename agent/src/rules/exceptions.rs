@@ -229,6 +229,19 @@ impl Collection {
     }
 }
 
+/// An exception value as condition text: quoted as a list item is (a space), and also when a
+/// comma or a parenthesis would split it (`pentest-[0-9]{2,4}` in a regex); `(name)` stays a
+/// reference to a list.
+fn quote_value(v: &str) -> String {
+    let q = quote_item(v);
+    let list_ref = v.starts_with('(') && v.ends_with(')');
+    if q == v && !list_ref && v.contains([',', '(', ')']) && !v.contains('"') {
+        format!("\"{v}\"")
+    } else {
+        q
+    }
+}
+
 /// The condition text of a rule with its exceptions folded in, as Falco builds it:
 /// `(cond) and not (f1 c1 v1 and f2 c2 v2 or ...)` per exception.
 pub(crate) fn with_exceptions(cond: &str, exceptions: &[Exception]) -> String {
@@ -241,10 +254,10 @@ pub(crate) fn with_exceptions(cond: &str, exceptions: &[Exception]) -> String {
                 .iter()
                 .flat_map(|row| row.iter())
                 .map(|v| match v {
-                    ExcValue::Item(s) => quote_item(s),
+                    ExcValue::Item(s) => quote_value(s),
                     ExcValue::List(l) => l
                         .iter()
-                        .map(|s| quote_item(s))
+                        .map(|s| quote_value(s))
                         .collect::<Vec<_>>()
                         .join(", "),
                 })
@@ -272,12 +285,12 @@ pub(crate) fn with_exceptions(cond: &str, exceptions: &[Exception]) -> String {
                             ExcValue::List(l) => format!(
                                 "({})",
                                 l.iter()
-                                    .map(|s| quote_item(s))
+                                    .map(|s| quote_value(s))
                                     .collect::<Vec<_>>()
                                     .join(", ")
                             ),
                             ExcValue::Item(s) if list_op && !s.starts_with('(') => format!("({s})"),
-                            ExcValue::Item(s) => quote_item(s),
+                            ExcValue::Item(s) => quote_value(s),
                         };
                         format!("{f} {c} {val}")
                     })
