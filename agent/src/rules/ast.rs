@@ -31,6 +31,53 @@ pub(crate) struct Check {
 pub(crate) enum Operand {
     Field(FieldRef),
     Transform(Transformer, Box<Operand>),
+    /// `join`, `concat`, `getopt` over several arguments (see `multi.rs`).
+    Multi(Box<MultiCall>),
+}
+
+/// A multivalue transformer call as written: `getopt(("-t", "x"), "t:")[t]`.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct MultiCall {
+    pub(crate) kind: Multi,
+    pub(crate) args: Vec<MArg>,
+    /// The `[arg]` after the call (getopt's option).
+    pub(crate) select: Option<String>,
+    pub(crate) pos: Pos,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Multi {
+    Join,
+    Concat,
+    Getopt,
+}
+
+impl Multi {
+    pub(crate) fn from_name(s: &str) -> Option<Multi> {
+        Some(match s {
+            "join" => Multi::Join,
+            "concat" => Multi::Concat,
+            "getopt" => Multi::Getopt,
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Multi::Join => "join",
+            Multi::Concat => "concat",
+            Multi::Getopt => "getopt",
+        }
+    }
+}
+
+/// One argument of a multivalue transformer: a string or number, a field or transformer, or
+/// a list of those (`(fd.name, "x")`).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum MArg {
+    Lit(String),
+    Operand(Operand),
+    List(Vec<MArg>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -242,6 +289,23 @@ impl fmt::Display for Operand {
         match self {
             Operand::Field(r) => f.write_str(&r.display()),
             Operand::Transform(t, inner) => write!(f, "{}({inner})", t.name()),
+            Operand::Multi(m) => {
+                fn arg(a: &MArg) -> String {
+                    match a {
+                        MArg::Lit(s) => format!("{s:?}"),
+                        MArg::Operand(o) => o.to_string(),
+                        MArg::List(v) => {
+                            format!("({})", v.iter().map(arg).collect::<Vec<_>>().join(", "))
+                        }
+                    }
+                }
+                let args: Vec<String> = m.args.iter().map(arg).collect();
+                write!(f, "{}({})", m.kind.name(), args.join(", "))?;
+                match &m.select {
+                    Some(s) => write!(f, "[{s}]"),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }

@@ -200,6 +200,7 @@ pub(super) fn extract(o: &Operand) -> Result<Extract, (String, String)> {
             .map(|field| Extract {
                 field,
                 transforms: Vec::new(),
+                multi: None,
             })
             .map_err(|e| (e, f.name.clone())),
         Operand::Transform(t, inner) => {
@@ -207,6 +208,7 @@ pub(super) fn extract(o: &Operand) -> Result<Extract, (String, String)> {
             x.transforms.push(*t);
             Ok(x)
         }
+        Operand::Multi(m) => super::multi::compile(m),
     }
 }
 
@@ -216,6 +218,13 @@ fn check(c: &Check) -> Result<CCheck, Vec<(String, String)>> {
     let lhs = extract(&c.lhs).map_err(|e| vec![e])?;
     let tok = lhs.field.display.clone();
     let ty = lhs.ty();
+    let list = lhs.multi.as_ref().is_some_and(|m| m.is_list()) && lhs.transforms.is_empty();
+    if list && !matches!(c.op, Op::In | Op::Intersects | Op::Exists) {
+        return Err(vec![(
+            format!("'{}' operator not supported list filters", c.op.as_str()),
+            tok,
+        )]);
+    }
     if !value::op_allowed(ty, c.op) {
         return Err(vec![(
             format!(

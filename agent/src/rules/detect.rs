@@ -168,6 +168,24 @@ mod tests {
             ("fd.name != allof ()", false),
             ("fd.name glob anyof (/tmp/*, /etc/p*)", true),
             ("fd.name == oneof and evt.type = openat", false),
+            // Multivalue transformers over the event's fields.
+            ("concat(fd.directory, \"/x\") = /etc/x", true),
+            ("join(\"->\", (fd.name, \"a\")) = /etc/passwd->a", true),
+            ("len(join(\"-\", (fd.name, fd.directory))) = 16", true),
+            (
+                "toupper(concat(fd.name, fd.directory)) = /ETC/PASSWD/ETC",
+                true,
+            ),
+            ("getopt((\"-t\", fd.name), \"t:\")[t] = /etc/passwd", true),
+            (
+                "getopt((\"-n\", \"-t\", fd.name), \"nt:\") intersects (n)",
+                true,
+            ),
+            (
+                "getopt((\"-n\", \"-t\", fd.name), \"nt:\") in (n, t)",
+                false,
+            ),
+            ("getopt((\"-n\"), \"nt:\")[t] != \"\"", false),
         ] {
             assert_eq!(fires(cond), want, "{cond}");
         }

@@ -211,6 +211,7 @@ impl Engine {
                     Extract {
                         field,
                         transforms: Vec::new(),
+                        multi: None,
                     },
                 ))
             })
@@ -274,6 +275,22 @@ pub(crate) fn eval_node(n: &Node, cx: &Ctx<'_>) -> bool {
 }
 
 fn eval_check(c: &CCheck, cx: &Ctx<'_>) -> bool {
+    if let Some(m) = c.lhs.multi.as_ref().filter(|m| m.is_list()) {
+        // A list (getopt's options): `in` wants all of them in the set, `intersects` one.
+        let Some(vals) = m.eval(cx) else {
+            return false;
+        };
+        let in_set = |v: &String| match &c.rhs {
+            CRhs::Const(k) => compare(&Val::Str(v.as_str().into()), Op::In, k),
+            _ => false,
+        };
+        return match c.op {
+            Op::Exists => true,
+            Op::In => !vals.is_empty() && vals.iter().all(in_set),
+            Op::Intersects => vals.iter().any(in_set),
+            _ => false,
+        };
+    }
     if c.lhs.field.any {
         // `proc.aname = x`: any ancestor.
         let mut vals = Vec::new();

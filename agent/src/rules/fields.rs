@@ -38,6 +38,8 @@ macro_rules! fields {
             $($v,)*
             /// A field whose data source the agent does not have: always null.
             Unavailable,
+            /// A multivalue transformer's result, computed from its arguments (`multi.rs`).
+            Multi,
         }
 
         pub(crate) static DEFS: &[Def] = &[

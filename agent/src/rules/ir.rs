@@ -4,14 +4,18 @@
 use super::{
     ast::{Modifier, Op, Transformer},
     fields::Bound,
+    multi::CMulti,
     value::{Const, Type},
 };
 
 /// A field with its transformers (applied innermost first).
 #[derive(Clone, Debug)]
 pub(crate) struct Extract {
+    /// The field (`F::Multi` for a multivalue transformer's result).
     pub(crate) field: Bound,
     pub(crate) transforms: Vec<Transformer>,
+    /// `join`, `concat`, `getopt`: what computes the value instead of a field.
+    pub(crate) multi: Option<Box<CMulti>>,
 }
 
 impl Extract {
@@ -66,9 +70,15 @@ impl Node {
             Node::And(v) | Node::Or(v) => v.iter().for_each(|n| n.extracts(f)),
             Node::Not(n) => n.extracts(f),
             Node::Check(c) => {
-                f(&c.lhs);
-                if let CRhs::Field(e) = &c.rhs {
+                let mut both = |e: &'n Extract| {
                     f(e);
+                    if let Some(m) = &e.multi {
+                        m.extracts(f);
+                    }
+                };
+                both(&c.lhs);
+                if let CRhs::Field(e) = &c.rhs {
+                    both(e);
                 }
             }
         }

@@ -19,6 +19,7 @@ pub(crate) mod items;
 pub(crate) mod lists;
 pub(crate) mod loader;
 pub(crate) mod merge;
+pub(crate) mod multi;
 pub(crate) mod output;
 pub(crate) mod parser;
 pub(crate) mod prefilter;

@@ -192,7 +192,14 @@ impl Format {
 
 /// The value of an extraction, transformers applied (`any` fields: the first value).
 pub(crate) fn value_of<'s>(cx: &'s Ctx<'_>, ex: &Extract) -> Option<Val<'s>> {
-    let mut v = if ex.field.any {
+    let mut v = if let Some(m) = &ex.multi {
+        // A scalar call: its one value (a list's first, as libsinsp's outer transformers see
+        // it).
+        m.eval(cx)?
+            .into_iter()
+            .next()
+            .map(|v| Val::Str(std::borrow::Cow::Owned(v)))
+    } else if ex.field.any {
         let mut all = Vec::new();
         cx.values(&ex.field, &mut all);
         if all.is_empty() {
@@ -269,6 +276,7 @@ fn field_at(s: &str) -> Result<(Seg, usize), (String, String)> {
                     ex: Extract {
                         field,
                         transforms: Vec::new(),
+                        multi: None,
                     },
                     key,
                     width: None,

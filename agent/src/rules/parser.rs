@@ -11,7 +11,7 @@
 //! from the scanner (`scan.rs`).
 
 use super::{
-    ast::{Check, Expr, FieldRef, Modifier, Op, Operand, Pos, Rhs, Transformer},
+    ast::{Check, Expr, FieldRef, Modifier, Multi, Op, Operand, Pos, Rhs, Transformer},
     scan::{is_field_start, is_ident_char, Parser},
 };
 
@@ -137,6 +137,10 @@ impl<'a> Parser<'a> {
                         let lhs = self.transform_body(t, start)?;
                         return self.cond(lhs, start);
                     }
+                    if let Some(m) = Multi::from_name(&word) {
+                        let lhs = self.multi_body(m, start)?;
+                        return self.cond(lhs, start);
+                    }
                     return Err(self.err_at(start, &word, format!("unknown transformer '{word}'")));
                 }
                 if !word.contains('.') {
@@ -156,7 +160,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `[a-zA-Z][a-zA-Z0-9_]*(\.[a-zA-Z0-9_]+)*`
-    fn ident_or_field(&mut self) -> String {
+    pub(super) fn ident_or_field(&mut self) -> String {
         let start = self.i;
         let b = self.s.as_bytes();
         let mut j = self.i;
@@ -174,7 +178,7 @@ impl<'a> Parser<'a> {
     }
 
     /// An optional `[arg]` right after a field name.
-    fn field_arg(&mut self, name: String, pos: Pos) -> Result<FieldRef, ParseError> {
+    pub(super) fn field_arg(&mut self, name: String, pos: Pos) -> Result<FieldRef, ParseError> {
         if self.peek() != Some('[') {
             return Ok(FieldRef {
                 name,
@@ -207,16 +211,21 @@ impl<'a> Parser<'a> {
     }
 
     /// `t(` already seen the name; parse `operand )`.
-    fn transform_body(&mut self, t: Transformer, start: Pos) -> Result<Operand, ParseError> {
+    pub(super) fn transform_body(
+        &mut self,
+        t: Transformer,
+        start: Pos,
+    ) -> Result<Operand, ParseError> {
         self.enter()?;
         self.i += 1; // '('
         self.ws();
         let inner_start = self.i;
         let word = self.ident_or_field();
         let inner = if self.peek() == Some('(') {
-            match Transformer::from_name(&word) {
-                Some(t2) => self.transform_body(t2, inner_start)?,
-                None => {
+            match (Transformer::from_name(&word), Multi::from_name(&word)) {
+                (Some(t2), _) => self.transform_body(t2, inner_start)?,
+                (None, Some(m)) => self.multi_body(m, inner_start)?,
+                (None, None) => {
                     return Err(self.err_at(
                         inner_start,
                         &word,
@@ -369,13 +378,17 @@ impl<'a> Parser<'a> {
             self.i += name_end;
             return self.transform_body(t, start).map(Some);
         }
+        if let Some(m) = Multi::from_name(name) {
+            self.i += name_end;
+            return self.multi_body(m, start).map(Some);
+        }
         Ok(None)
     }
 }
 
 /// libsinsp's `NumValue`: `[+-]?` then a hex integer (`0x1F`) or a decimal with an optional
 /// fraction and exponent (`-0.12e+10`).
-fn is_number(t: &str) -> bool {
+pub(super) fn is_number(t: &str) -> bool {
     let t = t.strip_prefix(['+', '-']).unwrap_or(t);
     if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
         return !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit());

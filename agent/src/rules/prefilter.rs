@@ -237,7 +237,11 @@ fn is_fd_table(f: F) -> bool {
 }
 
 fn extract_reads_fd(e: &Extract) -> bool {
-    is_fd_table(e.field.f)
+    let mut inner = false;
+    if let Some(m) = &e.multi {
+        m.extracts(&mut |x| inner |= is_fd_table(x.field.f));
+    }
+    inner || is_fd_table(e.field.f)
 }
 
 fn node_reads_fd(n: &Node) -> bool {

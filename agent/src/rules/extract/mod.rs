@@ -478,7 +478,7 @@ impl<'a> Ctx<'a> {
             | F::ContainerLabels
             | F::K8sPodSandboxId
             | F::ContainerLabel => self.container_value(b),
-            F::Unavailable => None,
+            F::Unavailable | F::Multi => None,
         }
     }
 
