@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 pub(crate) use super::ir::{CCheck, CRhs, Extract, Node};
 use super::{
-    ast::{Check, Expr, Op, Operand, Rhs},
+    ast::{Check, Expr, Op, Operand, Rhs, Transformer},
     diag::{locate, Diag, Loc},
     evttype,
     exceptions::with_exceptions,
@@ -205,6 +205,20 @@ pub(super) fn extract(o: &Operand) -> Result<Extract, (String, String)> {
             .map_err(|e| (e, f.name.clone())),
         Operand::Transform(t, inner) => {
             let mut x = extract(inner)?;
+            // The string transformers take strings (and buffers), as libsinsp's do.
+            let ty = x.ty();
+            if *t != Transformer::Len
+                && matches!(ty, value::Type::Int | value::Type::Bool | value::Type::Ip)
+            {
+                return Err((
+                    format!(
+                        "transformer '{}' does not take a {ty} ({})",
+                        t.name(),
+                        x.display()
+                    ),
+                    x.field.display.clone(),
+                ));
+            }
             x.transforms.push(*t);
             Ok(x)
         }

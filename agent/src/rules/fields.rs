@@ -267,9 +267,13 @@ pub(crate) fn bind(name: &str, arg: Option<&str>) -> Result<Bound, String> {
             _ => Arg::Key(a),
         },
     };
+    let ty = match (def.f, &bound_arg) {
+        (F::EvtRawArg, Arg::Key(k)) => raw_arg_type(k).unwrap_or(def.ty),
+        _ => def.ty,
+    };
     Ok(Bound {
         f: def.f,
-        ty: def.ty,
+        ty,
         any: matches!(
             def.f,
             F::ProcAname | F::ProcAexe | F::ProcAexePath | F::ProcApid
@@ -277,6 +281,33 @@ pub(crate) fn bind(name: &str, arg: Option<&str>) -> Result<Bound, String> {
         arg: bound_arg,
         display,
     })
+}
+
+/// `evt.rawarg.NAME`'s type where the signatures agree on one: a number (flags, modes,
+/// descriptors, ids; and `res`, the return value), an address (`struct sockaddr`, which has
+/// no order), else an argument compared by its form.
+fn raw_arg_type(name: &str) -> Option<Type> {
+    use crate::syscalls::args::Kind;
+    if name == "res" {
+        return Some(Type::Int);
+    }
+    let kinds = crate::syscalls::args::kinds_named(name);
+    let numeric = |k: &Kind| {
+        !matches!(
+            k,
+            Kind::Path | Kind::Ptr | Kind::Buf | Kind::SockAddr(_) | Kind::SockAddrOut(_)
+        )
+    };
+    let addr = |k: &Kind| matches!(k, Kind::SockAddr(_) | Kind::SockAddrOut(_));
+    if kinds.is_empty() {
+        None
+    } else if kinds.iter().all(numeric) {
+        Some(Type::Int)
+    } else if kinds.iter().all(addr) {
+        Some(Type::Ip)
+    } else {
+        None
+    }
 }
 
 fn unknown(name: &str) -> String {

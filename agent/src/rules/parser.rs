@@ -197,7 +197,11 @@ impl<'a> Parser<'a> {
                 }
                 self.i += c.len_utf8();
             }
-            self.s[start..self.i].to_string()
+            let a = self.s[start..self.i].to_string();
+            if a.is_empty() {
+                return Err(self.err(&format!("{name}[] needs an argument")));
+            }
+            a
         };
         if self.peek() != Some(']') {
             return Err(self.err(&format!("expected ']' after the argument of {name}")));

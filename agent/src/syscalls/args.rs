@@ -53,6 +53,16 @@ use Kind::*;
 
 use super::sigs::SIGS;
 
+/// Every kind an argument of this name has in the signatures (`evt.rawarg.NAME` is typed by
+/// them, as Falco types it by its event table).
+pub(crate) fn kinds_named(name: &str) -> Vec<Kind> {
+    SIGS.iter()
+        .flat_map(|(_, a)| a.iter())
+        .filter(|(n, _)| *n == name)
+        .map(|(_, k)| *k)
+        .collect()
+}
+
 /// The signature of a syscall, if we decode it.
 pub(crate) fn signature(name: &str) -> Option<&'static [(&'static str, Kind)]> {
     SIGS.iter().find(|(n, _)| *n == name).map(|(_, a)| *a)
