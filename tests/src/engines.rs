@@ -94,12 +94,12 @@ impl Dockerd {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
-    /// An image `name` holding a static busybox (and an `/etc/shadow`), built offline (`docker
-    /// import` of a rootfs).
+    /// An image `name` holding a static busybox (and an `/etc/shadow`), built offline: the
+    /// same archive `ctr images import` and `podman load` read (`docker load`).
     pub fn busybox_image(&self, name: &str) {
         let t = TempDir::new("image");
-        let tar = busybox_tar(&t);
-        self.ok(&["import", tar.to_str().expect("UTF-8"), name]);
+        let tar = ImageTar::busybox(&t, name, &["sh"]);
+        self.ok(&["load", "-i", tar.to_str().expect("UTF-8")]);
     }
 
     fn log(&self) -> String {
@@ -328,11 +328,12 @@ impl Podman {
         self.ok(&args);
     }
 
-    /// An image `name` holding a static busybox, built offline.
+    /// An image `name` holding a static busybox, built offline: the archive docker and
+    /// containerd load too (`podman load`).
     pub fn busybox_image(&self, name: &str) {
         let t = TempDir::new("image");
-        let tar = busybox_tar(&t);
-        self.ok(&["import", tar.to_str().expect("UTF-8"), name]);
+        let tar = ImageTar::busybox(&t, name, &["sh"]);
+        self.ok(&["load", "-i", tar.to_str().expect("UTF-8")]);
     }
 }
 
