@@ -234,14 +234,15 @@ impl Containers {
     /// The metadata cell of the task's container when its events should wait for it now
     /// (a new container whose engine has not answered yet, see `MetaCache::must_wait`).
     pub(crate) fn must_wait(&mut self, cgroup_id: u64, pid: u32, non_host: bool) -> Option<Cell> {
-        // The common case without a lookup of its own: a container already answered for.
-        if let Some(c) = self
-            .by_cgroup
-            .get(&cgroup_id)
-            .and_then(|e| e.container.as_ref())
-        {
-            if c.meta.is_settled() {
-                return None;
+        // The common cases without resolving: a container already answered for, and a known
+        // host cgroup (one the pid namespace cannot make a container).
+        if let Some(e) = self.by_cgroup.get(&cgroup_id) {
+            match &e.container {
+                Some(c) if c.meta.is_settled() => return None,
+                None if e.path.is_some() && !(non_host && e.kind == PathKind::Other) => {
+                    return None
+                }
+                _ => {}
             }
         }
         let c = self.resolve(cgroup_id, pid, non_host)?;
