@@ -147,6 +147,10 @@ pub struct SyscallEvent {
     /// A path or argument could not be read completely.
     #[serde(default, skip_serializing_if = "is_false")]
     pub truncated: bool,
+    /// The argument registers as the kernel saw them (`evt.rawarg` of a decoded flag word);
+    /// not in a capture, whose arguments are decoded already.
+    #[serde(skip)]
+    pub regs: Option<[u64; 6]>,
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -294,6 +298,10 @@ pub struct ExitEvent {
 /// Everything that flows from the probe (or a capture) to the consumers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "the large variant is the common one: boxing it would allocate for every event"
+)]
 pub enum Event {
     /// A syscall returned (or `exit`/`exit_group` was entered).
     Syscall(SyscallEvent),
@@ -375,6 +383,7 @@ mod tests {
             path: Some("/etc/passwd".into()),
             args,
             truncated: false,
+            regs: None,
         });
         let s = serde_json::to_string(&e).unwrap();
         assert!(

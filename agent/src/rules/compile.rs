@@ -205,11 +205,11 @@ pub(super) fn extract(o: &Operand) -> Result<Extract, (String, String)> {
             .map_err(|e| (e, f.name.clone())),
         Operand::Transform(t, inner) => {
             let mut x = extract(inner)?;
-            // The string transformers take strings (and buffers), as libsinsp's do.
+            // The string transformers take strings (and buffers), as libsinsp's do; len()
+            // also counts a list's items.
             let ty = x.ty();
-            if *t != Transformer::Len
-                && matches!(ty, value::Type::Int | value::Type::Bool | value::Type::Ip)
-            {
+            let strings = matches!(ty, value::Type::Str | value::Type::Dyn | value::Type::Bytes);
+            if !(strings || *t == Transformer::Len && x.is_list()) {
                 return Err((
                     format!(
                         "transformer '{}' does not take a {ty} ({})",
@@ -232,8 +232,7 @@ fn check(c: &Check) -> Result<CCheck, Vec<(String, String)>> {
     let lhs = extract(&c.lhs).map_err(|e| vec![e])?;
     let tok = lhs.field.display.clone();
     let ty = lhs.ty();
-    let list = lhs.multi.as_ref().is_some_and(|m| m.is_list()) && lhs.transforms.is_empty();
-    if list && !matches!(c.op, Op::In | Op::Intersects | Op::Exists) {
+    if lhs.is_list() && !matches!(c.op, Op::In | Op::Intersects | Op::Exists) {
         return Err(vec![(
             format!("'{}' operator not supported list filters", c.op.as_str()),
             tok,

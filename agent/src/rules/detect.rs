@@ -61,7 +61,7 @@ impl Detector {
 mod tests {
     use super::*;
     use crate::{
-        event::{SyscallEvent, Task},
+        event::{ArgValue, SyscallEvent, Task},
         rules::Priority,
         syscalls::Abi,
     };
@@ -82,6 +82,7 @@ mod tests {
             path: Some("/etc/passwd".into()),
             args: Default::default(),
             truncated: false,
+            regs: None,
         })
     }
 
@@ -204,5 +205,88 @@ mod tests {
         assert!(second[0].message.ends_with("o 2"), "{}", second[0].message);
         assert_eq!((d.events(), d.alerts()), (2, 2));
         assert_eq!(d.fired().get("any open"), Some(&2));
+    }
+
+    /// A syscall of pid 1 on the host with arguments and registers.
+    fn call(
+        name: &'static str,
+        ret: i64,
+        args: &[(&'static str, ArgValue)],
+        regs: [u64; 6],
+    ) -> Event {
+        let mut a = crate::syscalls::value::Args::default();
+        for (k, v) in args {
+            a.push(k, v.clone());
+        }
+        Event::Syscall(SyscallEvent {
+            task: Task {
+                pid: 1,
+                tid: 1,
+                exe: "/usr/bin/app".into(),
+                container_id: crate::state::HOST.into(),
+                ..Default::default()
+            },
+            syscall: name.into(),
+            nr: 0,
+            abi: Abi::X86_64,
+            ret: Some(ret),
+            path: None,
+            args: a,
+            truncated: false,
+            regs: Some(regs),
+        })
+    }
+
+    #[test]
+    fn fd_types_is_a_list_and_rawarg_reads_the_registers() {
+        let str_arg = |v: &str| ArgValue::Str(v.into());
+        let socket = call(
+            "socket",
+            3,
+            &[
+                ("domain", str_arg("AF_INET")),
+                ("type", str_arg("SOCK_STREAM")),
+            ],
+            [2, 1, 0, 0, 0, 0],
+        );
+        let openat = call(
+            "openat",
+            4,
+            &[
+                ("dirfd", str_arg("AT_FDCWD")),
+                ("name", str_arg("/etc/hosts")),
+                ("flags", str_arg("O_RDONLY|O_CLOEXEC")),
+            ],
+            [libc::AT_FDCWD as u64, 0x1000, 0x80000, 0, 0, 0],
+        );
+        let mut st = State::replay();
+        st.observe(&socket);
+        st.observe(&openat);
+        let fires = |cond: &str| {
+            let yaml = format!(
+                "- rule: r\n  desc: d\n  condition: evt.type = openat and {cond}\n  output: o %fd.types\n  priority: WARNING\n"
+            );
+            let loaded = Engine::load(&[("t.yaml".into(), yaml)], Priority::Debug);
+            let mut d = Detector::new(loaded.engine.expect("rules load"));
+            d.step(&openat, &st).first().map(|a| a.message.clone())
+        };
+        for (cond, want) in [
+            ("fd.types intersects (ipv4)", true),
+            ("fd.types in (file, ipv4)", true),
+            ("fd.types in (file)", false),
+            ("fd.types exists", true),
+            ("len(fd.types) = 2", true),
+            ("toupper(fd.types) intersects (IPV4)", true),
+            ("fd.types[3] in (ipv4)", true),
+            ("fd.types[4] in (ipv4)", false),
+            ("join(\",\", fd.types) = \"ipv4,file\"", true),
+            ("evt.rawarg.flags = 524288", true),
+            ("evt.rawarg.dirfd = -100", true),
+            ("evt.rawarg.name = /etc/hosts", true),
+            ("evt.count = 1 and evt.is_io = false", true),
+        ] {
+            assert_eq!(fires(cond).is_some(), want, "{cond}");
+        }
+        assert_eq!(fires("evt.count = 1").as_deref(), Some("o (ipv4,file)"));
     }
 }

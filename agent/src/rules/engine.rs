@@ -12,7 +12,7 @@ use super::{
     ir::Extract,
     ir::{CCheck, CRhs, Node},
     items::Collection,
-    output::{self, value_of, Alert, Format},
+    output::{self, value_of, Alert, Format, Listed},
     priority::Priority,
     value::{compare, compare_values, Val},
 };
@@ -289,6 +289,22 @@ fn eval_check(c: &CCheck, cx: &Ctx<'_>) -> bool {
             Op::In => !vals.is_empty() && vals.iter().all(in_set),
             Op::Intersects => vals.iter().any(in_set),
             _ => false,
+        };
+    }
+    if c.lhs.multi.is_none() && c.lhs.field.is_list() {
+        // `fd.types in (...)`: every item in the set; `intersects`: one.
+        return match output::list_of(cx, &c.lhs) {
+            Listed::Items(v) => match c.op {
+                Op::Exists => true,
+                Op::In => !v.is_empty() && v.iter().all(|x| cmp(c, x, cx)),
+                Op::Intersects => v.iter().any(|x| cmp(c, x, cx)),
+                _ => false,
+            },
+            Listed::One(v) => match (c.op, v) {
+                (Op::Exists, v) => v.is_some(),
+                (_, None) => false,
+                (_, Some(v)) => cmp(c, &v, cx),
+            },
         };
     }
     if c.lhs.field.any {

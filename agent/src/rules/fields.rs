@@ -78,6 +78,8 @@ fields! {
         EvtSource            "evt.source"                             Str  None     "always 'syscall'";
         EvtHostname          "evt.hostname"                           Str  None     "host name";
         EvtAbi               "evt.abi"                                Str  None     "syscall ABI: x86_64, ia32, x32 (sysaudit)";
+        EvtCount             "evt.count"                              Int  None     "always 1 (Falco's, to count events)";
+        EvtIsIo              "evt.is_io"                              Bool None     "the syscall reads from or writes to a descriptor (read, write, send, recv and their vector forms)";
         ProcName             "proc.name"                              Str  None     "process name (comm)";
         ProcExe              "proc.exe"                               Str  None     "argv[0]";
         ProcExePath          "proc.exepath"                           Str  None     "executable path";
@@ -96,6 +98,9 @@ fields! {
         ProcIsVpgidLeader    "proc.is_vpgid_leader"                   Bool None     "leads its process group";
         ProcIsSidLeader      "proc.is_sid_leader"                     Bool None     "leads its session";
         ProcDuration         "proc.duration"                          Int  None     "ns since the process started";
+        ProcPidTs            "proc.pid.ts"                            Int  None     "process start, ns since the epoch";
+        ProcPpidTs           "proc.ppid.ts"                           Int  None     "parent's start, ns since the epoch";
+        ProcPpidDuration     "proc.ppid.duration"                     Int  None     "ns since the parent started";
         ProcPname            "proc.pname"                             Str  None     "parent's name";
         ProcPexe             "proc.pexe"                              Str  None     "parent's argv[0]";
         ProcPexePath         "proc.pexepath"                          Str  None     "parent's executable path";
@@ -126,6 +131,7 @@ fields! {
         FdNum                "fd.num"                                 Int  None     "descriptor number (-1: failed open)";
         FdType               "fd.type"                                Str  None     "file, directory, ipv4, ipv6, unix, ...";
         FdTypeChar           "fd.typechar"                            Str  None     "f, d, 4, 6, u, p, ...";
+        FdTypes              "fd.types"                               Str  Index    "a list: the types of the process's descriptors, each once; fd.types[N]: descriptor N's";
         FdName               "fd.name"                                Str  None     "path, or cip:cport->sip:sport";
         FdNameRaw            "fd.nameraw"                             Str  None     "path as passed";
         FdDirectory          "fd.directory"                           Str  None     "directory of the path";
@@ -192,6 +198,9 @@ fields! {
     // without that metadata.
     unavailable {
         "evt.cpu"                                Int  None     "CPU (not captured)";
+        "thread.cpu"                             Double None   "CPU share of the last second: Falco has it only on the procinfo events its kernel module emits (its modern eBPF probe emits none); null on syscall events, as in Falco";
+        "thread.cpu.user"                        Double None   "user CPU share of the last second: as thread.cpu";
+        "thread.cpu.system"                      Double None   "system CPU share of the last second: as thread.cpu";
         "fd.cip.name"                            Str  None     "DNS name of the client (not available)";
         "fd.sip.name"                            Str  None     "DNS name of the server (not available)";
         "fd.lip.name"                            Str  None     "(not available)";
@@ -221,6 +230,14 @@ pub(crate) struct Bound {
     pub(crate) display: String,
     /// `proc.aname` without an index: true if any ancestor matches.
     pub(crate) any: bool,
+}
+
+impl Bound {
+    /// A list-valued field (libsinsp's `EPF_IS_LIST`): only `in`, `intersects` and `exists`
+    /// compare it; `len()` counts its items.
+    pub(crate) fn is_list(&self) -> bool {
+        self.f == F::FdTypes
+    }
 }
 
 pub(crate) fn def(name: &str) -> Option<&'static Def> {
@@ -283,31 +300,22 @@ pub(crate) fn bind(name: &str, arg: Option<&str>) -> Result<Bound, String> {
     })
 }
 
-/// `evt.rawarg.NAME`'s type where the signatures agree on one: a number (flags, modes,
-/// descriptors, ids; and `res`, the return value), an address (`struct sockaddr`, which has
-/// no order), else an argument compared by its form.
+/// `evt.rawarg.NAME`'s type: that of the first signature naming it (libsinsp takes the
+/// first event of its table with such a parameter; the signatures keep that order): a number
+/// (flags, modes, descriptors, ids; `res`, the return value), a string, an address or a tuple
+/// (which libsinsp does not compare), else an argument compared by its form.
 fn raw_arg_type(name: &str) -> Option<Type> {
     use crate::syscalls::args::Kind;
     if name == "res" {
         return Some(Type::Int);
     }
-    let kinds = crate::syscalls::args::kinds_named(name);
-    let numeric = |k: &Kind| {
-        !matches!(
-            k,
-            Kind::Path | Kind::Ptr | Kind::Buf | Kind::SockAddr(_) | Kind::SockAddrOut(_)
-        )
-    };
-    let addr = |k: &Kind| matches!(k, Kind::SockAddr(_) | Kind::SockAddrOut(_));
-    if kinds.is_empty() {
-        None
-    } else if kinds.iter().all(numeric) {
-        Some(Type::Int)
-    } else if kinds.iter().all(addr) {
-        Some(Type::Ip)
-    } else {
-        None
-    }
+    Some(match crate::syscalls::args::first_kind_named(name)? {
+        Kind::Ptr => return None,
+        Kind::Buf => Type::Bytes,
+        Kind::Path | Kind::Text => Type::Str,
+        Kind::SockAddr(_) | Kind::SockAddrOut(_) | Kind::Tuple => Type::Addr,
+        _ => Type::Int,
+    })
 }
 
 fn unknown(name: &str) -> String {
@@ -400,5 +408,22 @@ mod tests {
         for n in names {
             assert!(bind(n, None).is_ok(), "{n}");
         }
+    }
+
+    #[test]
+    fn rawarg_is_typed_by_the_first_signature_naming_it() {
+        let ty = |n: &str| bind(&format!("evt.rawarg.{n}"), None).unwrap().ty;
+        // `addr` is connect's address before it is mmap's number, as in Falco's table.
+        assert_eq!(ty("addr"), Type::Addr);
+        assert_eq!(ty("tuple"), Type::Addr);
+        assert_eq!(ty("data"), Type::Bytes);
+        assert_eq!(ty("type"), Type::Int);
+        assert_eq!(ty("flags"), Type::Int);
+        assert_eq!(ty("name"), Type::Str);
+        // An exec's exit parameters.
+        assert_eq!(ty("cap_inheritable"), Type::Int);
+        assert_eq!(ty("exe_ino_ctime"), Type::Int);
+        assert_eq!(ty("trusted_exepath"), Type::Str);
+        assert_eq!(ty("no_such_param"), Type::Dyn);
     }
 }

@@ -27,6 +27,15 @@ impl Extract {
         }
     }
 
+    /// A list (getopt's options; a list field such as `fd.types` until `len()` counts it):
+    /// only `in`, `intersects` and `exists` compare it.
+    pub(crate) fn is_list(&self) -> bool {
+        match &self.multi {
+            Some(m) => m.is_list() && self.transforms.is_empty(),
+            None => self.field.is_list() && !self.transforms.contains(&Transformer::Len),
+        }
+    }
+
     pub(crate) fn display(&self) -> String {
         let mut s = self.field.display.clone();
         for t in &self.transforms {

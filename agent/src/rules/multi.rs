@@ -8,10 +8,10 @@ use super::{
     extract::Ctx,
     fields::{Arg, Bound, F},
     ir::Extract,
-    output::value_of,
+    output::{list_of, value_of, Listed},
     parser::{is_number, ParseError},
     scan::{ends_bare, is_field_start, Parser},
-    value::Type,
+    value::{Type, Val},
 };
 
 impl Parser<'_> {
@@ -158,6 +158,7 @@ fn arg(a: &MArg) -> Result<CArg, Error> {
 fn is_string(a: &CArg) -> bool {
     match a {
         CArg::Lit(_) => true,
+        CArg::Ex(e) if e.multi.is_none() && e.is_list() => false,
         CArg::Ex(e) => e.multi.is_some() || matches!(e.field.ty, Type::Str | Type::Dyn),
         CArg::List(_) => false,
     }
@@ -171,7 +172,12 @@ pub(super) fn compile(m: &MultiCall) -> Result<Extract, Error> {
         return e(format!("unknown field transformer '{name}'"));
     }
     let args: Vec<CArg> = m.args.iter().map(arg).collect::<Result<_, _>>()?;
-    let list = |a: &CArg| matches!(a, CArg::List(_));
+    // A literal list, or a list field (`fd.types`).
+    let list = |a: &CArg| match a {
+        CArg::List(_) => true,
+        CArg::Ex(e) => e.multi.is_none() && e.is_list(),
+        CArg::Lit(_) => false,
+    };
     match m.kind {
         Multi::Join => {
             if args.len() != 2 {
@@ -278,6 +284,10 @@ impl CMulti {
         fn many(a: &CArg, cx: &Ctx<'_>) -> Option<Vec<String>> {
             match a {
                 CArg::List(v) => v.iter().map(|x| one(x, cx)).collect(),
+                CArg::Ex(e) => match list_of(cx, e) {
+                    Listed::Items(v) => Some(v.iter().map(Val::render).collect()),
+                    Listed::One(_) => None,
+                },
                 _ => None,
             }
         }

@@ -192,6 +192,16 @@ impl Format {
 
 /// The value of an extraction, transformers applied (`any` fields: the first value).
 pub(crate) fn value_of<'s>(cx: &'s Ctx<'_>, ex: &Extract) -> Option<Val<'s>> {
+    if ex.multi.is_none() && ex.field.is_list() {
+        return match list_of(cx, ex) {
+            // libsinsp prints a list as `(a,b)`.
+            Listed::Items(v) => Some(Val::Str(std::borrow::Cow::Owned(format!(
+                "({})",
+                v.iter().map(Val::render).collect::<Vec<_>>().join(",")
+            )))),
+            Listed::One(v) => v,
+        };
+    }
     let mut v = if let Some(m) = &ex.multi {
         // A scalar call: its one value (a list's first, as libsinsp's outer transformers see
         // it).
@@ -217,6 +227,29 @@ pub(crate) fn value_of<'s>(cx: &'s Ctx<'_>, ex: &Extract) -> Option<Val<'s>> {
         v = transform(*t, v)?;
     }
     Some(v)
+}
+
+/// A list field's value after its transformers: still a list (string transformers apply to
+/// each item), or one value once `len()` has counted the items.
+pub(crate) enum Listed<'s> {
+    Items(Vec<Val<'s>>),
+    One(Option<Val<'s>>),
+}
+
+pub(crate) fn list_of<'s>(cx: &'s Ctx<'_>, ex: &Extract) -> Listed<'s> {
+    let mut items = Vec::new();
+    cx.values(&ex.field, &mut items);
+    let mut out = Listed::Items(items);
+    for t in &ex.transforms {
+        out = match (out, *t) {
+            (Listed::Items(v), Transformer::Len) => Listed::One(Some(Val::Int(v.len() as i64))),
+            (Listed::Items(v), t) => {
+                Listed::Items(v.into_iter().filter_map(|x| transform(t, x)).collect())
+            }
+            (Listed::One(v), t) => Listed::One(v.and_then(|x| transform(t, x))),
+        };
+    }
+    out
 }
 
 /// Parse the field (or transformer call) at the start of `s`; returns it and the bytes used.

@@ -123,17 +123,19 @@ impl<'a> Parser<'a> {
                 return Some(op);
             }
         }
+        // libsinsp takes `exists` as a prefix: `fd.name existsand m` is `exists and m`;
+        // whatever follows must then be a keyword or the end.
+        if r.starts_with("exists") {
+            self.i += "exists".len();
+            return Some(Op::Exists);
+        }
         let end = r
             .find(|c: char| !c.is_ascii_alphabetic())
             .unwrap_or(r.len());
         let word = &r[..end];
         let op = Op::word(word)?;
         let next = r[end..].chars().next();
-        let ok = match op {
-            // `exists` may end the condition or be followed by ')'.
-            Op::Exists => next.is_none_or(|c| c.is_whitespace() || c == ')'),
-            _ => next.is_none_or(|c| c.is_whitespace() || c == '(' || c == '"' || c == '\''),
-        };
+        let ok = next.is_none_or(|c| c.is_whitespace() || c == '(' || c == '"' || c == '\'');
         if !ok {
             return None;
         }
@@ -191,34 +193,104 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// A quoted string, as libsinsp lexes it: it ends at the first quote of its kind not
+    /// right after a backslash (so `'a\\'` goes on), then the escapes are read: `\b \f \n
+    /// \r \t \/ \\ \xHH`, `\ ` (a backslash), and the string's own quote; any other is an
+    /// error.
     pub(super) fn quoted(&mut self) -> Result<String, ParseError> {
         let start = self.i;
         let q = self.peek().unwrap_or('"');
-        self.i += 1;
-        let mut out = String::new();
-        let mut chars = self.rest().char_indices();
-        while let Some((off, c)) = chars.next() {
-            if c == q {
-                self.i += off + 1;
-                return Ok(out);
+        let body_at = start + q.len_utf8();
+        let mut prev = q;
+        let mut end = None;
+        for (off, c) in self.s[body_at..].char_indices() {
+            if c == q && prev != '\\' {
+                end = Some(body_at + off);
+                break;
             }
-            if c == '\\' {
-                match chars.next() {
-                    Some((_, 'n')) => out.push('\n'),
-                    Some((_, 't')) => out.push('\t'),
-                    Some((_, 'r')) => out.push('\r'),
-                    Some((_, e)) if e == q || e == '\\' => out.push(e),
-                    Some((_, e)) => {
-                        out.push('\\');
-                        out.push(e);
-                    }
-                    None => break,
-                }
-            } else {
+            prev = c;
+        }
+        let Some(end) = end else {
+            return Err(self.err("unterminated quoted string"));
+        };
+        let mut out = String::new();
+        let mut chars = self.s[body_at..end].char_indices();
+        while let Some((off, c)) = chars.next() {
+            if c != '\\' {
                 out.push(c);
+                continue;
+            }
+            let bad = |me: &mut Self, msg: String| {
+                me.i = body_at + off;
+                Err(me.err(&msg))
+            };
+            match chars.next().map(|(_, e)| e) {
+                Some('b') => out.push('\u{8}'),
+                Some('f') => out.push('\u{c}'),
+                Some('n') => out.push('\n'),
+                Some('r') => out.push('\r'),
+                Some('t') => out.push('\t'),
+                Some(' ' | '\\') => out.push('\\'),
+                Some('/') => out.push('/'),
+                Some(e @ ('"' | '\'')) if e == q => out.push(e),
+                Some(e @ ('"' | '\'')) => {
+                    return bad(self, format!("invalid \\{e} escape in {q}-quoted string"))
+                }
+                Some('x') => {
+                    let hex: String = chars.by_ref().take(2).map(|(_, h)| h).collect();
+                    match u8::from_str_radix(&hex, 16) {
+                        Ok(b) if hex.len() == 2 => out.push(b as char),
+                        _ => return bad(self, format!("invalid hex char escape sequence: {hex}")),
+                    }
+                }
+                Some(e) => return bad(self, format!("unsupported string escape sequence: \\{e}")),
+                None => return bad(self, "a backslash ends the string".to_string()),
             }
         }
-        self.i = start;
-        Err(self.err("unterminated quoted string"))
+        self.i = end + q.len_utf8();
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{ast::Expr, parser::parse};
+
+    /// The right-hand side of `proc.name = <text>`, or the error.
+    fn value(text: &str) -> Result<String, String> {
+        match parse(&format!("proc.name = {text}")).map_err(|e| e.msg)? {
+            Expr::Check(c) => match c.rhs {
+                super::super::ast::Rhs::Value(v) => Ok(v.text),
+                other => Err(format!("not a value: {other:?}")),
+            },
+            other => Err(format!("not a check: {other}")),
+        }
+    }
+
+    #[test]
+    fn quoted_strings_end_and_unescape_as_in_libsinsp() {
+        // A quote right after a backslash never ends the string, whatever escapes it.
+        assert_eq!(
+            value(r"'multiple escape single quote \' \\''").as_deref(),
+            Ok(r"multiple escape single quote ' \'")
+        );
+        assert_eq!(value(r#"'mixed "'"#).as_deref(), Ok("mixed \""));
+        assert_eq!(value(r#""mixed '""#).as_deref(), Ok("mixed '"));
+        assert_eq!(value(r"'a\tb\x41\/'").as_deref(), Ok("a\tbA/"));
+        // Each quote escapes only itself.
+        assert!(value(r#""mixed \'""#).unwrap_err().contains("escape"));
+        assert!(value(r#"'mixed \"'"#).unwrap_err().contains("escape"));
+        assert!(value(r"'\q'").unwrap_err().contains("unsupported"));
+        assert!(value(r"'\x4'").unwrap_err().contains("hex"));
+        assert!(value("'open").unwrap_err().contains("unterminated"));
+    }
+
+    #[test]
+    fn exists_is_a_prefix_as_in_libsinsp() {
+        assert_eq!(
+            parse("fd.name existsand m").map(|e| e.to_string()),
+            Ok("(fd.name exists and m)".to_string())
+        );
+        assert!(parse("fd.name existsx").is_err());
     }
 }

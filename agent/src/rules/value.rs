@@ -28,6 +28,11 @@ pub(crate) enum Type {
     Dyn,
     /// A byte buffer (`evt.buffer`): Falco's PT_BYTEBUF operators.
     Bytes,
+    /// A fraction (`thread.cpu`): compared as a number; constants are whole numbers.
+    Double,
+    /// A socket address or a connection tuple as a raw argument: libsinsp compares neither,
+    /// only `exists` applies.
+    Addr,
 }
 
 impl fmt::Display for Type {
@@ -39,6 +44,8 @@ impl fmt::Display for Type {
             Type::Ip => "IP address",
             Type::Dyn => "argument",
             Type::Bytes => "buffer",
+            Type::Double => "double",
+            Type::Addr => "socket address",
         })
     }
 }
@@ -100,6 +107,7 @@ pub(crate) enum Const {
     Lower(String),
     Bytes(Vec<u8>),
     Int(i64),
+    Float(f64),
     Bool(bool),
     Net(IpNet),
     Glob(GlobMatcher),
@@ -107,6 +115,7 @@ pub(crate) enum Const {
     /// `in` / `intersects` over strings: the set, plus the numbers when they parse.
     StrSet(Set<String>),
     IntSet(Set<i64>),
+    FloatSet(Vec<f64>),
     NetSet(Vec<IpNet>),
     /// `pmatch`: path prefixes split in components, each component a glob.
     Paths(Vec<Vec<PathComp>>),
@@ -143,6 +152,11 @@ pub(crate) fn parse_int(s: &str) -> Option<i64> {
         .or_else(|| t.parse::<u64>().ok().map(|v| v as i64))
 }
 
+/// A double's constant: libsinsp reads only whole 32-bit numbers into one (`1`, not `1.0`).
+fn parse_float(s: &str) -> Option<f64> {
+    s.trim().parse::<i32>().ok().map(f64::from)
+}
+
 fn parse_bool(s: &str) -> Option<bool> {
     match s.to_ascii_lowercase().as_str() {
         "true" => Some(true),
@@ -175,7 +189,10 @@ pub(crate) fn op_allowed(ty: Type, op: Op) -> bool {
     match ty {
         Type::Str => !matches!(op, BContains | BStartsWith),
         Type::Dyn => true,
-        Type::Int => matches!(op, Eq | Ne | Lt | Le | Gt | Ge | In | Intersects | Exists),
+        Type::Int | Type::Double => {
+            matches!(op, Eq | Ne | Lt | Le | Gt | Ge | In | Intersects | Exists)
+        }
+        Type::Addr => op == Exists,
         Type::Bool => matches!(op, Eq | Ne | In | Intersects | Exists),
         Type::Ip => matches!(op, Eq | Ne | In | Intersects | Exists),
         Type::Bytes => matches!(
@@ -212,6 +229,10 @@ pub(crate) fn prepare(ty: Type, op: Op, text: &str) -> Result<Const, ConstError>
         Type::Int => parse_int(text)
             .map(Const::Int)
             .ok_or_else(|| format!("'{text}' is not a number")),
+        Type::Double => parse_float(text)
+            .map(Const::Float)
+            .ok_or_else(|| format!("'{text}' is not a number")),
+        Type::Addr => Err(format!("'{text}': a socket address is not compared")),
         Type::Bool => parse_bool(text)
             .map(Const::Bool)
             .ok_or_else(|| format!("'{text}' is not true or false")),
@@ -250,6 +271,12 @@ pub(crate) fn prepare_list(ty: Type, op: Op, items: &[String]) -> Result<Const, 
             .map(|i| parse_int(i).ok_or_else(|| format!("'{i}' is not a number")))
             .collect::<Result<Set<_>, _>>()
             .map(Const::IntSet),
+        Type::Double => items
+            .iter()
+            .map(|i| parse_float(i).ok_or_else(|| format!("'{i}' is not a number")))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Const::FloatSet),
+        Type::Addr => Err("a socket address is not compared".to_string()),
         Type::Ip => items
             .iter()
             .map(|i| parse_net(i).ok_or_else(|| format!("'{i}' is not an IP address or network")))
@@ -274,6 +301,15 @@ pub(crate) fn compare(v: &Val<'_>, op: Op, c: &Const) -> bool {
     match (op, c) {
         (Eq, _) => equals(v, c),
         (Ne, _) => !equals(v, c),
+        (Lt | Le | Gt | Ge, Const::Float(k)) => {
+            let Some(x) = as_float(v) else { return false };
+            match op {
+                Lt => x < *k,
+                Le => x <= *k,
+                Gt => x > *k,
+                _ => x >= *k,
+            }
+        }
         (Lt | Le | Gt | Ge, Const::Int(k)) => {
             let Some(x) = as_int(v) else { return false };
             match op {
@@ -329,8 +365,16 @@ fn as_int(v: &Val<'_>) -> Option<i64> {
     }
 }
 
+fn as_float(v: &Val<'_>) -> Option<f64> {
+    match v {
+        Val::Str(s) => s.trim().parse::<f64>().ok(),
+        other => as_int(other).map(|i| i as f64),
+    }
+}
+
 fn equals(v: &Val<'_>, c: &Const) -> bool {
     match (v, c) {
+        (_, Const::Float(k)) => as_float(v) == Some(*k),
         (Val::Int(i), Const::Int(k)) => i == k,
         (Val::Int(i), Const::Str(s)) => parse_int(s) == Some(*i),
         (Val::Bool(b), Const::Bool(k)) => b == k,
@@ -347,6 +391,7 @@ fn in_set(v: &Val<'_>, c: &Const) -> bool {
     match c {
         Const::StrSet(set) => set.contains(v.text().as_ref()),
         Const::IntSet(set) => as_int(v).is_some_and(|i| set.contains(&i)),
+        Const::FloatSet(set) => as_float(v).is_some_and(|x| set.contains(&x)),
         Const::NetSet(nets) => match v {
             Val::Ip(ip) => nets.iter().any(|n| n.contains(ip)),
             Val::Str(s) => s
@@ -497,5 +542,16 @@ mod tests {
         assert!(compare_values(&s("bash"), Op::Eq, &s("bash")));
         assert!(compare_values(&Val::Int(3), Op::Eq, &s("3")));
         assert!(compare_values(&Val::Int(3), Op::Lt, &Val::Int(4)));
+    }
+
+    #[test]
+    fn doubles_take_whole_numbers_and_addresses_only_exist() {
+        assert!(cmp(Val::Int(3), Type::Double, Op::Gt, "2"));
+        assert!(cmp(s("0.5"), Type::Double, Op::Lt, "1"));
+        assert!(cmp_list(Val::Int(1), Type::Double, Op::In, &["1", "2"]));
+        // libsinsp never parsed fractions into a double's constant.
+        assert!(prepare(Type::Double, Op::Eq, "1.0").is_err());
+        assert!(op_allowed(Type::Addr, Op::Exists));
+        assert!(!op_allowed(Type::Addr, Op::Eq) && !op_allowed(Type::Addr, Op::Gt));
     }
 }

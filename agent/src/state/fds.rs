@@ -250,6 +250,16 @@ impl FdTables {
         self.by_pid.get(&pid).and_then(|t| t.get(&fd))
     }
 
+    /// The kinds of a process's descriptors, in descriptor order.
+    pub(crate) fn kinds(&self, pid: u32) -> Vec<FdKind> {
+        let Some(t) = self.by_pid.get(&pid) else {
+            return Vec::new();
+        };
+        let mut v: Vec<(i64, FdKind)> = t.iter().map(|(fd, i)| (*fd, i.kind)).collect();
+        v.sort_unstable_by_key(|(fd, _)| *fd);
+        v.into_iter().map(|(_, k)| k).collect()
+    }
+
     fn table(&mut self, pid: u32) -> &mut FastMap<i64, FdInfo> {
         self.by_pid.entry(pid).or_default()
     }
@@ -519,6 +529,7 @@ mod tests {
             path: path.map(Into::into),
             args: a,
             truncated: false,
+            regs: None,
         }
     }
 

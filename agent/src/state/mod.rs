@@ -282,6 +282,7 @@ impl State {
                     path,
                     args,
                     truncated: rec.hdr.flags & (flags::TRUNCATED | flags::READ_FAULT) != 0,
+                    regs: Some(rec.args),
                 })
             }
             Record::Fork(r) => {

@@ -47,20 +47,39 @@ pub(crate) enum Kind {
     /// An I/O buffer: shown as a pointer; when the rules read `evt.buffer` the kernel copies
     /// its first bytes, which follow as the argument `data` (Falco's name).
     Buf,
+    /// A string Falco's exit event carries beyond the arguments (execve's `trusted_exepath`),
+    /// filled from the state; never a register.
+    Text,
+    /// A connection tuple Falco's exit event carries (connect's, accept's `tuple`).
+    Tuple,
 }
 
 use Kind::*;
 
-use super::sigs::SIGS;
+use super::sigs::{EXIT_PARAMS, SIGS};
 
-/// Every kind an argument of this name has in the signatures (`evt.rawarg.NAME` is typed by
-/// them, as Falco types it by its event table).
-pub(crate) fn kinds_named(name: &str) -> Vec<Kind> {
-    SIGS.iter()
-        .flat_map(|(_, a)| a.iter())
-        .filter(|(n, _)| *n == name)
+/// The kind of the first argument or exit parameter named `name`, signatures in their order
+/// (`evt.rawarg.NAME` is typed by it, as libsinsp types it by the first event of its table
+/// that has such a parameter). A buffer argument's copied bytes are its `data`.
+pub(crate) fn first_kind_named(name: &str) -> Option<Kind> {
+    SIGS.iter().find_map(|(call, args)| {
+        let arg = args.iter().find_map(|(n, k)| match k {
+            Buf if name == "data" => Some(Buf),
+            Buf if *n == name => Some(Ptr),
+            _ => (*n == name).then_some(*k),
+        });
+        arg.or_else(|| exit_param(call, name))
+    })
+}
+
+/// A parameter Falco's exit event of `call` carries beyond the call's arguments.
+pub(crate) fn exit_param(call: &str, name: &str) -> Option<Kind> {
+    EXIT_PARAMS
+        .iter()
+        .filter(|(c, _)| *c == call)
+        .flat_map(|(_, p)| p.iter())
+        .find(|(n, _)| *n == name)
         .map(|(_, k)| *k)
-        .collect()
 }
 
 /// The signature of a syscall, if we decode it.
@@ -140,6 +159,8 @@ pub(crate) fn decode(name: &str, raw: &RawArgs<'_>) -> Args {
             Int => ArgValue::Int(v as i64),
             UInt => ArgValue::Int(v as i64),
             Hex | Ptr => ArgValue::Hex(v),
+            // Exit parameters only: no signature has them.
+            Text | Tuple => ArgValue::Null,
             Buf => {
                 out.push(arg_name, ArgValue::Hex(v));
                 if let Some(b) = raw.strings.get(s).copied().flatten() {

@@ -5,9 +5,12 @@
 use std::{borrow::Cow, cell::OnceCell, net::IpAddr, sync::Arc};
 
 mod container;
+mod params;
+mod transform;
+
+pub(crate) use transform::transform;
 
 use super::{
-    ast::Transformer,
     fields::{Arg, Bound, F},
     value::Val,
 };
@@ -180,19 +183,28 @@ impl<'a> Ctx<'a> {
             F::EvtFailed => Some(Val::Bool(self.sys()?.ret? < 0)),
             F::EvtArg | F::EvtRawArg => {
                 let e = self.sys()?;
-                let v = match &b.arg {
+                let raw = b.f == F::EvtRawArg;
+                let (name, v) = match &b.arg {
                     Arg::Key(k) if k == "res" || (k == "fd" && e.args.get("fd").is_none()) => {
                         return e.ret.map(Val::Int)
                     }
-                    Arg::Key(k) => e.args.get(k)?,
-                    Arg::Index(i) => &e.args.0.get(*i)?.1,
+                    Arg::Key(k) => match e.args.get(k) {
+                        Some(v) => (k.as_str(), v),
+                        None => return self.exit_param(e, k, raw),
+                    },
+                    Arg::Index(i) => {
+                        let (n, v) = e.args.0.get(*i)?;
+                        (n.as_ref(), v)
+                    }
                     Arg::None => return None,
                 };
+                if raw {
+                    return params::raw_arg(e, name, v);
+                }
                 match v {
                     ArgValue::Int(i) => Some(Val::Int(*i)),
-                    ArgValue::Hex(h) if b.f == F::EvtRawArg => Some(Val::Int(*h as i64)),
                     ArgValue::Hex(h) => owned(format!("{h:#x}")),
-                    ArgValue::Str(x) if b.f == F::EvtArg => s(x),
+                    ArgValue::Str(x) => s(x),
                     _ => None,
                 }
             }
@@ -247,6 +259,8 @@ impl<'a> Ctx<'a> {
             F::EvtSource => s("syscall"),
             F::EvtHostname => s(self.hostname),
             F::EvtAbi => s(self.sys()?.abi.as_str()),
+            F::EvtCount => Some(Val::Int(1)),
+            F::EvtIsIo => Some(Val::Bool(params::is_io(self.evt_type()))),
             F::ProcName => s(&t.comm),
             F::ProcExe => match self.proc() {
                 Some(p) if !p.args.is_empty() => s(&p.args[0]),
@@ -330,6 +344,12 @@ impl<'a> Ctx<'a> {
                 let st = self.proc()?.start.0;
                 (st != 0).then(|| Val::Int(t.time.0.saturating_sub(st) as i64))
             }
+            F::ProcPidTs => nonzero(self.proc()?.start.0),
+            F::ProcPpidTs => nonzero(self.parent()?.start.0),
+            F::ProcPpidDuration => {
+                let st = self.parent()?.start.0;
+                (st != 0).then(|| Val::Int(t.time.0.saturating_sub(st) as i64))
+            }
             F::ProcPname => s(&self.parent()?.comm),
             F::ProcPexe => {
                 let p = self.parent()?;
@@ -391,6 +411,8 @@ impl<'a> Ctx<'a> {
             F::FdNum => Some(Val::Int(self.fd()?.num)),
             F::FdType => s(self.fd()?.info.kind.name()),
             F::FdTypeChar => s(self.fd()?.info.kind.typechar()),
+            // As one value (an output): libsinsp prints a list as `(a,b)`.
+            F::FdTypes => owned(format!("({})", self.fd_types(&b.arg)?.join(","))),
             F::FdName => {
                 let f = self.fd()?;
                 if f.info.kind.is_net() {
@@ -517,7 +539,9 @@ impl<'a> Ctx<'a> {
 
     /// Every value of a multi-valued field (`proc.aname` without index: all ancestors).
     pub(crate) fn values<'s>(&'s self, b: &Bound, out: &mut Vec<Val<'s>>) {
-        if b.any {
+        if b.is_list() {
+            out.extend(self.fd_types(&b.arg).into_iter().flatten().filter_map(s));
+        } else if b.any {
             for a in self.ancestors().iter().skip(1) {
                 if let Some(v) = ancestor_field(b.f, a) {
                     out.push(v);
@@ -538,58 +562,7 @@ fn ancestor_field<'a>(f: F, a: &'a Process) -> Option<Val<'a>> {
     }
 }
 
-/// Apply a transformer to a value.
-pub(crate) fn transform<'a>(t: Transformer, v: Val<'a>) -> Option<Val<'a>> {
-    let text = match &v {
-        Val::Str(s) => s.clone(),
-        other => Cow::Owned(other.render()),
-    };
-    Some(match t {
-        Transformer::ToLower => Val::Str(Cow::Owned(text.to_lowercase())),
-        Transformer::ToUpper => Val::Str(Cow::Owned(text.to_uppercase())),
-        Transformer::Len => Val::Int(text.chars().count() as i64),
-        Transformer::Basename => {
-            if text.ends_with('/') {
-                Val::Str(Cow::Borrowed(""))
-            } else {
-                Val::Str(Cow::Owned(
-                    text.rsplit('/').next().unwrap_or("").to_string(),
-                ))
-            }
-        }
-        Transformer::B64 => {
-            use base64::Engine as _;
-            let raw = base64::engine::general_purpose::STANDARD
-                .decode(text.trim())
-                .ok()?;
-            Val::Str(Cow::Owned(String::from_utf8_lossy(&raw).into_owned()))
-        }
-    })
-}
-
 /// A string value, null when empty (as Falco shows missing metadata).
 pub(super) fn nonempty(v: &str) -> Option<Val<'_>> {
     (!v.is_empty()).then_some(Val::Str(Cow::Borrowed(v)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn transformers() {
-        let v = |x: &'static str| Val::Str(Cow::Borrowed(x));
-        assert_eq!(transform(Transformer::ToUpper, v("ab")), Some(v("AB")));
-        assert_eq!(
-            transform(Transformer::Basename, v("/usr/bin/ls")),
-            Some(v("ls"))
-        );
-        assert_eq!(
-            transform(Transformer::Basename, v("/usr/bin/")),
-            Some(v(""))
-        );
-        assert_eq!(transform(Transformer::Len, v("héllo")), Some(Val::Int(5)));
-        assert_eq!(transform(Transformer::B64, v("aGVsbG8=")), Some(v("hello")));
-        assert_eq!(transform(Transformer::B64, v("!!")), None);
-    }
 }
