@@ -303,7 +303,7 @@ pub(crate) fn exec(c: &mut Counters, pid_tgid: u64, old_pid: u32, bprm: *const u
     rec.filename_len = flen as u16;
 
     let tail = at + flen;
-    rec.hdr.tail_len = tail as u32;
+    rec.hdr.tail_len = tail as u16;
     if output(buf, FIXED + tail) {
         c.lifecycle_emitted += 1;
     } else {
@@ -374,7 +374,7 @@ pub(crate) fn cgroup(
         0
     };
     rec.path_len = len as u16;
-    rec.hdr.tail_len = len as u32;
+    rec.hdr.tail_len = len as u16;
     if output(buf, CG_FIXED + len) {
         c.lifecycle_emitted += 1;
     } else {

@@ -105,6 +105,12 @@ pub(crate) static VFS: VfsOffsets = VfsOffsets {
     cred_groups: 0,
     groups_n: 0,
     groups_gid: 0,
+    task_files: 0,
+    files_fdt: 0,
+    fdt_max_fds: 0,
+    fdt_fd: 0,
+    inode_sb: 0,
+    sb_dev: 0,
 };
 
 /// Read a load-time constant without letting the compiler fold the default value in.

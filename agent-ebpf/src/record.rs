@@ -7,13 +7,13 @@ use aya_ebpf::{
         bpf_probe_read_user, bpf_probe_read_user_buf,
         generated::{
             bpf_get_current_comm, bpf_get_current_task_btf, bpf_get_current_uid_gid,
-            bpf_ktime_get_boot_ns, bpf_probe_read_user_str,
+            bpf_get_smp_processor_id, bpf_ktime_get_boot_ns, bpf_probe_read_user_str,
         },
     },
 };
 use sysaudit_common::{
-    abi, anomaly, flags, ArgSpec, Counters, Header, SyscallRecord, MAX_SYSCALLS, PATH_MAX, SNAPLEN,
-    SOCKADDR_MAX, TASK_COMM_LEN,
+    abi, anomaly, flags, ArgSpec, Counters, FileFacts, Header, SyscallRecord, MAX_SYSCALLS,
+    PATH_MAX, SNAPLEN, SOCKADDR_MAX, TASK_COMM_LEN,
 };
 
 use crate::{
@@ -50,6 +50,8 @@ pub(crate) fn fill_header_of(
     hdr.abi = abi_idx;
     hdr.flags = 0;
     hdr.tail_len = 0;
+    // SAFETY: the helper takes no arguments.
+    hdr.cpu = unsafe { bpf_get_smp_processor_id() } as u16;
     // SAFETY: the helper takes no arguments.
     hdr.ts_ns = unsafe { bpf_ktime_get_boot_ns() };
     hdr.cgroup_id = cgroup_id(task);
@@ -137,6 +139,9 @@ const PATH_MASK: usize = PATH_MAX - 1;
 // Room for the fixed part, two paths and an address; the masks below keep every offset
 // provably inside the slot for the verifier.
 const _: () = assert!(FIXED + 2 * PATH_MAX + SOCKADDR_MAX <= crate::paths::KEYS_AT);
+// The file facts of an open go where an address would (opens have none).
+const FACTS: usize = core::mem::size_of::<FileFacts>();
+const _: () = assert!(FACTS <= SOCKADDR_MAX);
 
 /// Emit one syscall record. `ret` is `None` for calls recorded at entry. `copy` false skips
 /// user-memory arguments (after a successful execve they point into the old, gone image).
@@ -160,6 +165,7 @@ pub(crate) fn emit_syscall(
     let simple = spec.str_arg[0] == ArgSpec::NONE
         && spec.str_arg[1] == ArgSpec::NONE
         && spec.addr_arg == ArgSpec::NONE
+        && (spec.file == 0 || ret.is_none_or(|r| r < 0))
         && (spec.buf_arg == ArgSpec::NONE || ret.is_none_or(|r| r <= 0));
     if simple {
         // Fixed size: reserve in place, no copy.
@@ -300,8 +306,23 @@ pub(crate) fn emit_syscall(
         }
     }
 
+    // The file behind the descriptor an open returned.
+    if let (true, Some(r)) = (spec.file != 0 && tail < 2 * PATH_MAX, ret) {
+        if r >= 0 {
+            let facts = crate::vfs::fd_file(task as u64, r as u64);
+            if facts.ino != 0 {
+                let o = tail & (2 * PATH_MAX - 1);
+                // SAFETY: o < 2 * PATH_MAX and FACTS <= SOCKADDR_MAX keep the bytes inside the
+                // slot (asserted above), past the fixed part `rec` covers.
+                unsafe { core::ptr::write_unaligned(buf.add(FIXED + o) as *mut FileFacts, facts) };
+                rec.hdr.flags |= flags::FILE_FACTS;
+                tail = o + FACTS;
+            }
+        }
+    }
+
     let total = FIXED + tail;
-    rec.hdr.tail_len = tail as u32;
+    rec.hdr.tail_len = tail as u16;
     if total > SCRATCH_SIZE {
         c.too_big += 1;
         return met | anomaly::TOO_BIG;

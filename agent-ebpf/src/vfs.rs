@@ -5,7 +5,7 @@
 //! memfd origin and whether the task may write it.
 
 use aya_ebpf::helpers::generated::bpf_probe_read_kernel_str;
-use sysaudit_common::{exe, ExeFacts, PATH_MAX};
+use sysaudit_common::{exe, ExeFacts, FileFacts, PATH_MAX};
 
 use crate::{
     lifecycle::rd,
@@ -231,6 +231,30 @@ pub(crate) fn facts(task: u64, dst: *mut u8, ws: *mut WalkState) -> ExeFacts {
             f.flags |= exe::CWD_CUT;
         }
     }
+    f
+}
+
+/// Device and inode of the file behind descriptor `fd` of `task` (zero when the kernel's
+/// layout is unknown, the descriptor is out of the table or not a file).
+#[inline(always)]
+pub(crate) fn fd_file(task: u64, fd: u64) -> FileFacts {
+    let v = &VFS;
+    let mut f = FileFacts::default();
+    if konst(&v.task_files) == 0 {
+        return f;
+    }
+    let files: u64 = rd(task, konst(&v.task_files));
+    let fdt: u64 = rd(files, konst(&v.files_fdt));
+    let max: u32 = rd(fdt, konst(&v.fdt_max_fds));
+    if fd >= max as u64 {
+        return f;
+    }
+    let slots: u64 = rd(fdt, konst(&v.fdt_fd));
+    let file: u64 = rd(slots, (fd as u32) * 8);
+    let inode: u64 = rd(file, konst(&v.file_f_inode));
+    let sb: u64 = rd(inode, konst(&v.inode_sb));
+    f.dev = rd(sb, konst(&v.sb_dev));
+    f.ino = rd(inode, konst(&v.inode_ino));
     f
 }
 

@@ -116,6 +116,9 @@ pub struct Task {
     pub cgroup_id: u64,
     /// Container id (full), or `host`.
     pub container_id: Arc<str>,
+    /// The CPU the kernel recorded it on (absent in captures from before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<u16>,
 }
 
 fn str_is_empty(s: &Arc<str>) -> bool {
@@ -375,6 +378,7 @@ mod tests {
                 group: "root".into(),
                 cgroup_id: 4242,
                 container_id: "abc".into(),
+                cpu: Some(1),
             },
             syscall: "openat".into(),
             nr: 257,

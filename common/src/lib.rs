@@ -114,6 +114,9 @@ pub mod flags {
     pub const TRUNCATED: u8 = 2;
     /// A user-memory read failed (bad pointer or page not resident); the field is empty.
     pub const READ_FAULT: u8 = 4;
+    /// A syscall record's tail ends with the [`FileFacts`](super::FileFacts) of the
+    /// descriptor the call returned.
+    pub const FILE_FACTS: u8 = 8;
 }
 
 /// Common prefix of every ring-buffer record.
@@ -127,7 +130,9 @@ pub struct Header {
     /// Bits of [`flags`].
     pub flags: u8,
     /// Bytes of the variable tail that follows the fixed record.
-    pub tail_len: u32,
+    pub tail_len: u16,
+    /// `bpf_get_smp_processor_id()`: the CPU the record was made on.
+    pub cpu: u16,
     /// `bpf_ktime_get_boot_ns()`.
     pub ts_ns: u64,
     /// `bpf_get_current_pid_tgid()`: tgid in the upper half, tid in the lower.
@@ -163,6 +168,19 @@ pub struct SyscallRecord {
     pub addr_len: u16,
     /// Explicit padding (zero), so the layout has no implicit holes.
     pub _pad: u16,
+}
+
+/// The file behind the descriptor an open returned, read from the task's descriptor table:
+/// Falco's open exit parameters `dev` and `ino`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FileFacts {
+    /// `inode->i_sb->s_dev`, the kernel's encoding (major << 20 | minor).
+    pub dev: u32,
+    /// Explicit padding (zero).
+    pub _pad: u32,
+    /// `inode->i_ino`.
+    pub ino: u64,
 }
 
 /// `sched_process_fork`, emitted in the parent's context.
@@ -322,6 +340,10 @@ pub struct ArgSpec {
     /// most [`SNAPLEN`], are copied into the next free string slot (`evt.buffer`). Set only
     /// when a loaded rule reads the buffer.
     pub buf_arg: u8,
+    /// 1: the call returns a descriptor whose [`FileFacts`] follow the tail.
+    pub file: u8,
+    /// Explicit padding (zero).
+    pub _pad: u8,
 }
 
 impl ArgSpec {
@@ -336,6 +358,8 @@ impl ArgSpec {
         addr_len_arg: Self::NONE,
         filter: 0,
         buf_arg: Self::NONE,
+        file: 0,
+        _pad: 0,
     };
 
     /// Encode argument position `i` (0-based).
@@ -684,6 +708,18 @@ pub struct VfsOffsets {
     pub groups_n: u32,
     /// `group_info.gid`: the supplementary groups, sorted.
     pub groups_gid: u32,
+    /// `task_struct.files`.
+    pub task_files: u32,
+    /// `files_struct.fdt`.
+    pub files_fdt: u32,
+    /// `fdtable.max_fds`.
+    pub fdt_max_fds: u32,
+    /// `fdtable.fd`: the `struct file *` array.
+    pub fdt_fd: u32,
+    /// `inode.i_sb`.
+    pub inode_sb: u32,
+    /// `super_block.s_dev`.
+    pub sb_dev: u32,
 }
 
 /// x86 `TS_COMPAT`: the current syscall is a 32-bit (ia32) one.

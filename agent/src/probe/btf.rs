@@ -122,6 +122,12 @@ fn try_vfs_offsets(btf: &Btf) -> Result<VfsOffsets, ProbeError> {
         cred_groups: o("cred", "group_info")?,
         groups_n: o("group_info", "ngroups")?,
         groups_gid: o("group_info", "gid")?,
+        task_files: o("task_struct", "files")?,
+        files_fdt: o("files_struct", "fdt")?,
+        fdt_max_fds: o("fdtable", "max_fds")?,
+        fdt_fd: o("fdtable", "fd")?,
+        inode_sb: o("inode", "i_sb")?,
+        sb_dev: o("super_block", "s_dev")?,
     })
 }
 

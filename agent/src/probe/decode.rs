@@ -2,7 +2,8 @@
 //! is an error, never a panic or an out-of-bounds read.
 
 use sysaudit_common::{
-    kind, CgroupRecord, ExecRecord, ExitRecord, ForkRecord, Header, SyscallRecord, TASK_COMM_LEN,
+    flags, kind, CgroupRecord, ExecRecord, ExitRecord, FileFacts, ForkRecord, Header,
+    SyscallRecord, TASK_COMM_LEN,
 };
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -22,6 +23,8 @@ pub(crate) enum Record<'a> {
         rec: SyscallRecord,
         strings: [Option<&'a [u8]>; 2],
         addr: Option<&'a [u8]>,
+        /// The file behind the descriptor an open returned.
+        file: Option<FileFacts>,
     },
     Fork(ForkRecord),
     Exec {
@@ -73,12 +76,23 @@ pub(crate) fn decode(b: &[u8]) -> Result<Record<'_>, DecodeError> {
                 }
             }
             let addr = if rec.addr_len > 0 {
-                let (a, _) = split(tail, rec.addr_len as usize)?;
+                let (a, rest) = split(tail, rec.addr_len as usize)?;
+                tail = rest;
                 Some(a)
             } else {
                 None
             };
-            Ok(Record::Syscall { rec, strings, addr })
+            let file = if rec.hdr.flags & flags::FILE_FACTS != 0 {
+                Some(read::<FileFacts>(tail).map_err(|_| DecodeError::Tail { tail: tail.len() })?)
+            } else {
+                None
+            };
+            Ok(Record::Syscall {
+                rec,
+                strings,
+                addr,
+                file,
+            })
         }
         kind::FORK => Ok(Record::Fork(read(b)?)),
         kind::EXIT => Ok(Record::Exit(read(b)?)),
@@ -189,6 +203,7 @@ pub(crate) mod tests {
             abi: abi::X86_64,
             flags: 0,
             tail_len: 0,
+            cpu: 1,
             ts_ns: 1000,
             pid_tgid: (42u64 << 32) | 43,
             cgroup_id: 7,
@@ -228,13 +243,39 @@ pub(crate) mod tests {
     #[test]
     fn decodes_syscall_with_two_paths_and_an_address() {
         let b = syscall_bytes(264, 0, &[b"/a", b"/bb"], &[1, 0, b'x']);
-        let Record::Syscall { rec, strings, addr } = decode(&b).unwrap() else {
+        let Record::Syscall {
+            rec,
+            strings,
+            addr,
+            file,
+        } = decode(&b).unwrap()
+        else {
             panic!("kind")
         };
+        assert_eq!(file, None);
         assert_eq!(rec.nr, 264);
         assert_eq!(strings, [Some(&b"/a"[..]), Some(&b"/bb"[..])]);
         assert_eq!(addr, Some(&[1u8, 0, b'x'][..]));
         assert_eq!(comm_bytes(&rec.hdr.comm), b"cat");
+    }
+
+    #[test]
+    fn an_open_carries_its_file_after_the_path() {
+        let facts = FileFacts {
+            dev: (8 << 20) | 1,
+            _pad: 0,
+            ino: 1234,
+        };
+        let mut b = syscall_bytes(257, 3, &[b"/etc/hosts"], &[]);
+        b.extend_from_slice(&bytes(&facts));
+        b[3] |= flags::FILE_FACTS;
+        let Record::Syscall { strings, file, .. } = decode(&b).unwrap() else {
+            panic!("kind")
+        };
+        assert_eq!((strings[0], file), (Some(&b"/etc/hosts"[..]), Some(facts)));
+        // A flag without the bytes is a bad record, not a read past its end.
+        b.truncate(b.len() - 4);
+        assert!(matches!(decode(&b), Err(DecodeError::Tail { .. })));
     }
 
     #[test]

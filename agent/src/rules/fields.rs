@@ -78,6 +78,7 @@ fields! {
         EvtSource            "evt.source"                             Str  None     "always 'syscall'";
         EvtHostname          "evt.hostname"                           Str  None     "host name";
         EvtAbi               "evt.abi"                                Str  None     "syscall ABI: x86_64, ia32, x32 (sysaudit)";
+        EvtCpu               "evt.cpu"                                Int  None     "CPU the kernel recorded the event on";
         EvtCount             "evt.count"                              Int  None     "always 1 (Falco's, to count events)";
         EvtIsIo              "evt.is_io"                              Bool None     "the syscall reads from or writes to a descriptor (read, write, send, recv and their vector forms)";
         ProcName             "proc.name"                              Str  None     "process name (comm)";
@@ -131,6 +132,10 @@ fields! {
         FdNum                "fd.num"                                 Int  None     "descriptor number (-1: failed open)";
         FdType               "fd.type"                                Str  None     "file, directory, ipv4, ipv6, unix, ...";
         FdTypeChar           "fd.typechar"                            Str  None     "f, d, 4, 6, u, p, ...";
+        FdDev                "fd.dev"                                 Int  None     "device of the file (major << 8 | minor, as userspace encodes it), read at open in the kernel; 0 for other descriptors";
+        FdDevMajor           "fd.dev.major"                           Int  None     "major number of fd.dev";
+        FdDevMinor           "fd.dev.minor"                           Int  None     "minor number of fd.dev";
+        FdIno                "fd.ino"                                 Int  None     "inode number of the file, read at open in the kernel; 0 for other descriptors";
         FdTypes              "fd.types"                               Str  Index    "a list: the types of the process's descriptors, each once; fd.types[N]: descriptor N's";
         FdName               "fd.name"                                Str  None     "path, or cip:cport->sip:sport";
         FdNameRaw            "fd.nameraw"                             Str  None     "path as passed";
@@ -197,7 +202,6 @@ fields! {
     // Fields whose data source the agent does not have: always null, as in Falco
     // without that metadata.
     unavailable {
-        "evt.cpu"                                Int  None     "CPU (not captured)";
         "thread.cpu"                             Double None   "CPU share of the last second: Falco has it only on the procinfo events its kernel module emits (its modern eBPF probe emits none); null on syscall events, as in Falco";
         "thread.cpu.user"                        Double None   "user CPU share of the last second: as thread.cpu";
         "thread.cpu.system"                      Double None   "system CPU share of the last second: as thread.cpu";

@@ -72,6 +72,10 @@ pub(crate) struct FdInfo {
     /// Set by `listen`/`accept`: this side is the server.
     pub(crate) server: bool,
     pub(crate) connected: bool,
+    /// The file's device (userspace encoding) and inode, from the open's record (0: unknown,
+    /// or not a file).
+    pub(crate) dev: u32,
+    pub(crate) ino: u64,
 }
 
 impl FdInfo {
@@ -90,6 +94,8 @@ impl FdInfo {
             remote: None,
             server: false,
             connected: false,
+            dev: 0,
+            ino: 0,
         }
     }
 
@@ -123,6 +129,8 @@ impl FdInfo {
             remote: None,
             server: false,
             connected: false,
+            dev: 0,
+            ino: 0,
         }
     }
 
@@ -382,9 +390,12 @@ impl FdTables {
                 };
                 let path = e.path.clone().unwrap_or_else(|| raw.clone());
                 let dir = text(e, "flags").is_some_and(|f| f.contains("O_DIRECTORY"));
+                let mut info = FdInfo::file(path, raw, dir);
+                info.dev = int(e, "dev").unwrap_or(0) as u32;
+                info.ino = int(e, "ino").unwrap_or(0) as u64;
                 Some(Change {
                     fd: if ok { ret } else { -1 },
-                    info: FdInfo::file(path, raw, dir),
+                    info,
                     effect: if ok { Effect::Store } else { Effect::Transient },
                 })
             }

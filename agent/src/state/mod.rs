@@ -224,6 +224,7 @@ impl State {
             group: names.map(|n| n.group.clone()).unwrap_or_default(),
             cgroup_id: hdr.cgroup_id,
             container_id,
+            cpu: Some(hdr.cpu),
         }
     }
 
@@ -237,7 +238,12 @@ impl State {
                 self.containers.cgroup_record(rec.id, path, *removed);
                 return None;
             }
-            Record::Syscall { rec, strings, addr } => {
+            Record::Syscall {
+                rec,
+                strings,
+                addr,
+                file,
+            } => {
                 let task = self.task(&rec.hdr);
                 let abi = Abi::from_kernel(rec.hdr.abi);
                 let name = table::display_name(abi, rec.nr);
@@ -245,6 +251,7 @@ impl State {
                     regs: rec.args,
                     strings: *strings,
                     addr: *addr,
+                    file: *file,
                 };
                 let mut args = args::decode(&name, &raw);
                 let ret = (rec.has_ret != 0).then_some(rec.ret);

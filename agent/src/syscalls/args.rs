@@ -113,6 +113,7 @@ pub(crate) fn arg_spec(name: &str) -> ArgSpec {
             _ => {}
         }
     }
+    spec.file = exit_param(name, "ino").is_some() as u8;
     spec
 }
 
@@ -136,6 +137,7 @@ pub(crate) struct RawArgs<'a> {
     pub regs: [u64; 6],
     pub strings: [Option<&'a [u8]>; 2],
     pub addr: Option<&'a [u8]>,
+    pub file: Option<sysaudit_common::FileFacts>,
 }
 
 /// Decode the arguments of syscall `name` into named values.
@@ -221,7 +223,20 @@ pub(crate) fn decode(name: &str, raw: &RawArgs<'_>) -> Args {
         };
         out.push(arg_name, value);
     }
+    // Falco's open exit parameters: the file's device (as userspace encodes a dev_t) and
+    // inode.
+    if let Some(f) = raw.file {
+        out.push("dev", ArgValue::Int(encode_dev(f.dev) as i64));
+        out.push("ino", ArgValue::Int(f.ino as i64));
+    }
     out
+}
+
+/// A kernel `dev_t` (major << 20 | minor) as userspace encodes it, Falco's `fd.dev`:
+/// minor's low byte, major, then minor's high bits.
+pub(crate) fn encode_dev(dev: u32) -> u32 {
+    let (major, minor) = (dev >> 20, dev & 0xf_ffff);
+    (minor & 0xff) | (major << 8) | ((minor & !0xff) << 12)
 }
 
 /// `1.2.3.4:80`, `[::1]:443`, a unix path (`@name` when abstract), or the family name.
@@ -292,6 +307,7 @@ mod tests {
             regs: [3, 0x7ffd_0000, 4096, 0, 0, 0],
             strings: [Some(&b"\xca\xfe\xba\xbehello"[..]), None],
             addr: None,
+            file: None,
         };
         let a = decode("read", &raw);
         assert_eq!(a.get("buf"), Some(&ArgValue::Hex(0x7ffd_0000)));
@@ -328,6 +344,11 @@ mod tests {
             ],
             strings: [Some(b"/etc/passwd"), None],
             addr: None,
+            file: Some(sysaudit_common::FileFacts {
+                dev: (8 << 20) | 0x12345,
+                _pad: 0,
+                ino: 77,
+            }),
         };
         let a = decode("openat", &raw);
         assert_eq!(a.get("dirfd"), Some(&ArgValue::Str("AT_FDCWD".into())));
@@ -336,6 +357,19 @@ mod tests {
             a.get("flags"),
             Some(&ArgValue::Str("O_RDONLY|O_CLOEXEC".into()))
         );
+        assert_eq!(a.get("dev"), Some(&ArgValue::Int(0x1230_0845)));
+        assert_eq!(a.get("ino"), Some(&ArgValue::Int(77)));
+    }
+
+    #[test]
+    fn opens_carry_dev_and_ino_as_falco_encodes_them() {
+        let spec = arg_specs(Abi::X86_64, false);
+        let openat = table::number(Abi::X86_64, "openat").expect("openat") as usize;
+        let read = table::number(Abi::X86_64, "read").expect("read") as usize;
+        assert_eq!((spec[openat].file, spec[read].file), (1, 0));
+        // major 8, minor 0x12345: minor's low byte, major, minor's high bits.
+        assert_eq!(encode_dev((8 << 20) | 0x12345), 0x1230_0845);
+        assert_eq!(encode_dev((8 << 20) | 1), 0x801);
     }
 
     #[test]

@@ -366,11 +366,20 @@ const EXEC_EXIT: &[(&str, Kind)] = &[
     ("gid", Int),
 ];
 
+/// An open's exit event carries the file's device and inode in Falco (the kernel reads them
+/// from the descriptor table: [`sysaudit_common::FileFacts`]).
+const OPEN_EXIT: &[(&str, Kind)] = &[("dev", UInt), ("ino", UInt)];
+
 /// A connection's exit event carries its tuple in Falco.
 const TUPLE_EXIT: &[(&str, Kind)] = &[("tuple", Tuple)];
 
 /// Exit parameters by syscall (see [`EXEC_EXIT`]).
 pub(super) const EXIT_PARAMS: &[Sig] = &[
+    ("open", OPEN_EXIT),
+    ("openat", OPEN_EXIT),
+    ("openat2", OPEN_EXIT),
+    ("creat", OPEN_EXIT),
+    ("open_by_handle_at", OPEN_EXIT),
     ("execve", EXEC_EXIT),
     ("execveat", EXEC_EXIT),
     ("connect", TUPLE_EXIT),

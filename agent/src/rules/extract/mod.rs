@@ -260,6 +260,7 @@ impl<'a> Ctx<'a> {
             F::EvtHostname => s(self.hostname),
             F::EvtAbi => s(self.sys()?.abi.as_str()),
             F::EvtCount => Some(Val::Int(1)),
+            F::EvtCpu => t.cpu.map(|c| Val::Int(c as i64)),
             F::EvtIsIo => Some(Val::Bool(params::is_io(self.evt_type()))),
             F::ProcName => s(&t.comm),
             F::ProcExe => match self.proc() {
@@ -411,6 +412,13 @@ impl<'a> Ctx<'a> {
             F::FdNum => Some(Val::Int(self.fd()?.num)),
             F::FdType => s(self.fd()?.info.kind.name()),
             F::FdTypeChar => s(self.fd()?.info.kind.typechar()),
+            F::FdDev => Some(Val::Int(self.fd()?.info.dev as i64)),
+            F::FdDevMajor => Some(Val::Int(((self.fd()?.info.dev & 0xf_ff00) >> 8) as i64)),
+            F::FdDevMinor => {
+                let d = self.fd()?.info.dev;
+                Some(Val::Int(((d & 0xff) | ((d >> 12) & 0xf_ff00)) as i64))
+            }
+            F::FdIno => Some(Val::Int(self.fd()?.info.ino as i64)),
             // As one value (an output): libsinsp prints a list as `(a,b)`.
             F::FdTypes => owned(format!("({})", self.fd_types(&b.arg)?.join(","))),
             F::FdName => {
