@@ -1,29 +1,101 @@
 //! Draining the ring buffer. Records are submitted without a wakeup, so the reader drains on
 //! a short timer; the kernel forces a wakeup only when the ring is half full.
+//!
+//! The wait is one `epoll_wait` on a private epoll set (the ring and a stop eventfd the
+//! SIGINT/SIGTERM handler writes), not tokio's timer: a tokio timer waking the `block_on`
+//! future costs an eventfd write and a second `epoll_wait` per tick, three syscalls where one
+//! does, and the agent's own syscalls are what the watched workload pays for.
 
-use std::{io, time::Duration};
+use std::{
+    io,
+    os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd},
+    time::Duration,
+};
 
 use aya::maps::{MapData, RingBuf};
-use tokio::io::{unix::AsyncFd, Interest};
 
 use crate::stream::raw::Tap;
 
-/// How often the ring is drained when nothing woke us up.
+/// How often the ring is drained when records flow and nothing woke us up.
 pub(crate) const DRAIN_INTERVAL: Duration = Duration::from_millis(10);
 
+/// The longest wait once the ring has been found empty (the interval doubles up to it): an
+/// idle agent wakes ~25 times a second, and a record waits at most this long to be seen.
+const IDLE_INTERVAL: Duration = Duration::from_millis(40);
+
+/// The epoll token of the stop eventfd (the ring's is 0).
+const STOP: u64 = 1;
+
 pub(crate) struct Ring {
-    fd: AsyncFd<RingBuf<MapData>>,
+    ring: RingBuf<MapData>,
+    epoll: OwnedFd,
+    stop: OwnedFd,
+    signals: Vec<signal_hook_registry::SigId>,
+    /// How long the next wait may last.
+    interval: Duration,
     /// Where every record is also written (`watch --raw-out`).
     tap: Option<Tap>,
 }
 
+/// What ended a wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Woken {
+    /// The kernel's wakeup or the interval: drain.
+    Drain,
+    /// SIGINT or SIGTERM arrived.
+    Stop,
+}
+
+fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+fn watch_fd(epoll: &OwnedFd, fd: RawFd, token: u64) -> io::Result<()> {
+    let mut ev = libc::epoll_event {
+        events: libc::EPOLLIN as u32,
+        u64: token,
+    };
+    // SAFETY: both fds are open; the kernel copies `ev`.
+    cvt(unsafe { libc::epoll_ctl(epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) })?;
+    Ok(())
+}
+
 impl Ring {
     pub(crate) fn new(ring: RingBuf<MapData>) -> io::Result<Ring> {
-        // SAFETY: the RingBuf owns its map fd and keeps it open, unchanged, until it is
-        // dropped together with the AsyncFd.
-        let fd = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
-            .map_err(|e| io::Error::other(e.to_string()))?;
-        Ok(Ring { fd, tap: None })
+        // SAFETY: plain syscalls; each returned fd is owned from here on.
+        let epoll = unsafe { OwnedFd::from_raw_fd(cvt(libc::epoll_create1(libc::EPOLL_CLOEXEC))?) };
+        let stop = unsafe {
+            OwnedFd::from_raw_fd(cvt(libc::eventfd(
+                0,
+                libc::EFD_CLOEXEC | libc::EFD_NONBLOCK,
+            ))?)
+        };
+        watch_fd(&epoll, ring.as_fd().as_raw_fd(), 0)?;
+        watch_fd(&epoll, stop.as_raw_fd(), STOP)?;
+        let raw = stop.as_raw_fd();
+        let mut signals = Vec::new();
+        for sig in [libc::SIGINT, libc::SIGTERM] {
+            let on_signal = move || {
+                let one: u64 = 1;
+                // SAFETY: write(2) is async-signal-safe; the eventfd outlives the handler,
+                // which is unregistered before the fd is closed (Drop).
+                unsafe { libc::write(raw, (&one as *const u64).cast(), 8) };
+            };
+            // SAFETY: the action only calls write(2), which is async-signal-safe.
+            signals.push(unsafe { signal_hook_registry::register(sig, on_signal) }?);
+        }
+        Ok(Ring {
+            ring,
+            epoll,
+            stop,
+            signals,
+            interval: DRAIN_INTERVAL,
+            tap: None,
+        })
     }
 
     /// Also write every record drained from now on to `tap`.
@@ -36,18 +108,47 @@ impl Ring {
         self.tap.take()
     }
 
-    /// Wait until the kernel wakes us up (ring half full).
-    pub(crate) async fn wakeup(&self) -> io::Result<()> {
-        let mut guard = self.fd.readable().await?;
-        guard.clear_ready();
-        Ok(())
+    /// Block until the kernel wakes us up, the interval passes (no later than `limit`), or a
+    /// stop signal arrives. One syscall.
+    pub(crate) fn wait(&mut self, limit: Option<Duration>) -> io::Result<Woken> {
+        let wait = limit.map_or(self.interval, |l| l.min(self.interval));
+        let ms = wait.as_millis().try_into().unwrap_or(libc::c_int::MAX);
+        let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 2];
+        // SAFETY: `evs` is valid for two entries.
+        let n = unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), evs.as_mut_ptr(), 2, ms) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            // A signal interrupted the wait; its handler has written the eventfd if it was ours.
+            return if e.kind() == io::ErrorKind::Interrupted {
+                Ok(self.stopped())
+            } else {
+                Err(e)
+            };
+        }
+        let got = &evs[..n as usize];
+        if got.iter().any(|e| e.u64 == STOP) {
+            return Ok(Woken::Stop);
+        }
+        Ok(Woken::Drain)
     }
 
-    /// Hand every available record to `f`; returns how many there were.
+    /// Whether a stop signal is pending (a non-blocking read of the eventfd).
+    fn stopped(&self) -> Woken {
+        let mut v = 0u64;
+        // SAFETY: reads 8 bytes into `v`; the fd is non-blocking.
+        let r = unsafe { libc::read(self.stop.as_raw_fd(), (&mut v as *mut u64).cast(), 8) };
+        if r == 8 {
+            Woken::Stop
+        } else {
+            Woken::Drain
+        }
+    }
+
+    /// Hand every available record to `f`; returns how many there were. An empty ring lets
+    /// the next wait grow towards [`IDLE_INTERVAL`]; records bring it back to the interval.
     pub(crate) fn drain(&mut self, mut f: impl FnMut(&[u8])) -> usize {
-        let ring = self.fd.get_mut();
         let mut n = 0;
-        while let Some(item) = ring.next() {
+        while let Some(item) = self.ring.next() {
             if let Some(t) = &mut self.tap {
                 if let Err(e) = t.write(&item) {
                     log::warn!("--raw-out: {e}; no more records written");
@@ -57,6 +158,19 @@ impl Ring {
             f(&item);
             n += 1;
         }
+        self.interval = if n == 0 {
+            (self.interval * 2).min(IDLE_INTERVAL)
+        } else {
+            DRAIN_INTERVAL
+        };
         n
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        for id in self.signals.drain(..) {
+            signal_hook_registry::unregister(id);
+        }
     }
 }

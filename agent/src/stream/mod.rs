@@ -6,14 +6,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use sysaudit_common::Counters;
-use tokio::signal::unix::{signal, SignalKind};
 
 use crate::{
     event::Event,
     messages::DropReport,
     probe::{
         decode,
-        ring::{Ring, DRAIN_INTERVAL},
+        ring::{Ring, Woken},
         Probe,
     },
     state::{containers::Containers, State},
@@ -314,24 +313,18 @@ async fn run_loop(
     duration: Option<Duration>,
     c: &mut impl Consumer,
 ) -> anyhow::Result<Ended> {
-    let mut sigint = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
-    let mut sigterm = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
-    let deadline = duration.map(|d| tokio::time::Instant::now() + d);
-    let mut tick = tokio::time::interval(DRAIN_INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let deadline = duration.map(|d| Instant::now() + d);
     let mut last_check = Instant::now();
     let mut drops = DropReport::default();
     let mut last_sweep = Instant::now();
 
     let ended = loop {
-        let sleep_until =
-            deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
-        tokio::select! {
-            _ = sigint.recv() => break Ended::Signal,
-            _ = sigterm.recv() => break Ended::Signal,
-            _ = tokio::time::sleep_until(sleep_until), if deadline.is_some() => break Ended::Duration,
-            r = ring.wakeup() => { r.context("waiting on the ring buffer")?; }
-            _ = tick.tick() => {}
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left == Some(Duration::ZERO) {
+            break Ended::Duration;
+        }
+        if ring.wait(left).context("waiting on the ring buffer")? == Woken::Stop {
+            break Ended::Signal;
         }
         if c.drain(ring, stats, false) == Flow::Stop || c.tick(&*probe) == Flow::Stop {
             break Ended::Handler;
