@@ -19,7 +19,7 @@ use crate::{
         default::load,
         detect::Detector,
         fields::{self, ArgKind},
-        Matching, Priority,
+        sources, Matching, Priority,
     },
     state::State,
 };
@@ -114,19 +114,29 @@ pub(crate) fn run(cmd: RulesCmd) -> anyhow::Result<ExitCode> {
         RulesCmd::Test(a) => test(a),
         RulesCmd::Fields => {
             let mut out = io::stdout().lock();
-            writeln!(out, "{:<42} {:<10} DESCRIPTION", "FIELD", "TYPE")?;
+            writeln!(
+                out,
+                "{:<42} {:<10} {:<7} DESCRIPTION",
+                "FIELD", "TYPE", "SOURCE"
+            )?;
             for d in fields::DEFS {
                 let name = match d.arg {
                     ArgKind::None => d.name.to_string(),
                     ArgKind::Required => format!("{}[ARG]", d.name),
                     ArgKind::Index | ArgKind::Key => format!("{}[ARG?]", d.name),
                 };
-                let desc = if d.f == fields::F::Unavailable {
-                    format!("{} (no data source here: always null)", d.desc)
-                } else {
-                    d.desc.to_string()
-                };
-                writeln!(out, "{name:<42} {:<10} {desc}", d.ty.to_string())?;
+                let src = sources::source(d.f);
+                writeln!(
+                    out,
+                    "{name:<42} {:<10} {:<7} {}",
+                    d.ty.to_string(),
+                    src.as_str(),
+                    d.desc
+                )?;
+            }
+            writeln!(out, "\nSOURCE")?;
+            for s in sources::Source::ALL {
+                writeln!(out, "  {:<7} {}", s.as_str(), s.meaning())?;
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -232,6 +232,22 @@ fn check(c: &Check) -> Result<CCheck, Vec<(String, String)>> {
     let lhs = extract(&c.lhs).map_err(|e| vec![e])?;
     let tok = lhs.field.display.clone();
     let ty = lhs.ty();
+    if lhs.field.f.named_ip().is_some() {
+        let plain = lhs.transforms.is_empty() && lhs.multi.is_none();
+        let by_value = matches!(
+            (c.op, &c.rhs),
+            (Op::Eq | Op::Ne, Rhs::Value(_)) | (Op::In, Rhs::List(_))
+        );
+        if !(plain && by_value) {
+            return Err(vec![(
+                format!(
+                    "{} compares with names only, by =, != or in (a name matches the addresses it resolves to)",
+                    lhs.display()
+                ),
+                tok,
+            )]);
+        }
+    }
     if lhs.is_list() && !matches!(c.op, Op::In | Op::Intersects | Op::Exists) {
         return Err(vec![(
             format!("'{}' operator not supported list filters", c.op.as_str()),

@@ -14,9 +14,13 @@ use super::{
     items::Collection,
     output::{self, value_of, Alert, Format, Listed},
     priority::Priority,
-    value::{compare, compare_values, Val},
+    value::{compare, compare_values, Const, Val},
 };
-use crate::{event::Event, state::State, syscalls::table};
+use crate::{
+    event::Event,
+    state::{dns, State},
+    syscalls::table,
+};
 
 /// How many rules an event may fire (Falco's `rule_matching`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -275,6 +279,9 @@ pub(crate) fn eval_node(n: &Node, cx: &Ctx<'_>) -> bool {
 }
 
 fn eval_check(c: &CCheck, cx: &Ctx<'_>) -> bool {
+    if c.lhs.field.f.named_ip().is_some() {
+        return eval_named(c, cx);
+    }
     if let Some(m) = c.lhs.multi.as_ref().filter(|m| m.is_list()) {
         // A list (getopt's options): `in` wants all of them in the set, `intersects` one.
         let Some(vals) = m.eval(cx) else {
@@ -324,6 +331,20 @@ fn eval_check(c: &CCheck, cx: &Ctx<'_>) -> bool {
         (Op::Exists, v) => v.is_some(),
         (_, None) => false,
         (_, Some(v)) => cmp(c, &v, cx),
+    }
+}
+
+/// `fd.sip.name = n`: the server address is one `n` resolves to (libsinsp's DNS manager).
+fn eval_named(c: &CCheck, cx: &Ctx<'_>) -> bool {
+    let Some(ip) = cx.named_ip(c.lhs.field.f) else {
+        return false;
+    };
+    let hit = |n: &str| dns::matches(n, ip);
+    match (c.op, &c.rhs) {
+        (Op::Eq, CRhs::Const(Const::Str(n))) => hit(n),
+        (Op::Ne, CRhs::Const(Const::Str(n))) => !hit(n),
+        (Op::In, CRhs::Const(Const::StrSet(names))) => names.iter().any(|n| hit(n)),
+        _ => false,
     }
 }
 

@@ -161,6 +161,10 @@ fields! {
         FdRnet               "fd.rnet"                                Ip   None     "remote IP, compared with a network";
         FdConnected          "fd.connected"                           Bool None     "socket is connected";
         FdNameChanged        "fd.name_changed"                        Bool None     "the event set the fd's name (e.g. sendto with an address)";
+        FdCipName            "fd.cip.name"                            Str  None     "client address's name: =, != and in compare it with names, true when the name resolves to the address; as output, the name a rule gave that resolves to it";
+        FdSipName            "fd.sip.name"                            Str  None     "server address's name (as fd.cip.name)";
+        FdLipName            "fd.lip.name"                            Str  None     "local address's name (as fd.cip.name)";
+        FdRipName            "fd.rip.name"                            Str  None     "remote address's name (as fd.cip.name)";
         ContainerId          "container.id"                           Str  None     "12-character id, or 'host'";
         ContainerFullId      "container.full_id"                      Str  None     "full id, or 'host'";
         ContainerName        "container.name"                         Str  None     "name ('host' for the host)";
@@ -205,14 +209,10 @@ fields! {
         "thread.cpu"                             Double None   "CPU share of the last second: Falco has it only on the procinfo events its kernel module emits (its modern eBPF probe emits none); null on syscall events, as in Falco";
         "thread.cpu.user"                        Double None   "user CPU share of the last second: as thread.cpu";
         "thread.cpu.system"                      Double None   "system CPU share of the last second: as thread.cpu";
-        "fd.cip.name"                            Str  None     "DNS name of the client (not available)";
-        "fd.sip.name"                            Str  None     "DNS name of the server (not available)";
-        "fd.lip.name"                            Str  None     "(not available)";
-        "fd.rip.name"                            Str  None     "(not available)";
         "k8s.pod.cni.json"                       Str  None     "(CNI result: CRI-O keeps it in an annotation, containerd nowhere)";
-        "k8s.rc.name"                            Str  None     "(needs Kubernetes)";
-        "k8s.deployment.name"                    Str  None     "(needs Kubernetes)";
-        "k8s.svc.name"                           Str  None     "(needs Kubernetes)";
+        "k8s.rc.name"                            Str  None     "needs the Kubernetes API, which a node agent does not watch";
+        "k8s.deployment.name"                    Str  None     "needs the Kubernetes API, which a node agent does not watch";
+        "k8s.svc.name"                           Str  None     "needs the Kubernetes API, which a node agent does not watch";
     }
 }
 
@@ -234,6 +234,19 @@ pub(crate) struct Bound {
     pub(crate) display: String,
     /// `proc.aname` without an index: true if any ancestor matches.
     pub(crate) any: bool,
+}
+
+impl F {
+    /// For `fd.*ip.name`: the address field the name is compared against.
+    pub(crate) fn named_ip(self) -> Option<F> {
+        match self {
+            F::FdCipName => Some(F::FdCip),
+            F::FdSipName => Some(F::FdSip),
+            F::FdLipName => Some(F::FdLip),
+            F::FdRipName => Some(F::FdRip),
+            _ => None,
+        }
+    }
 }
 
 impl Bound {

@@ -25,6 +25,7 @@ pub(crate) mod parser;
 pub(crate) mod prefilter;
 pub(crate) mod priority;
 pub(crate) mod scan;
+pub(crate) mod sources;
 pub(crate) mod value;
 pub(crate) mod yaml;
 

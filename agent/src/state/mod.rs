@@ -7,6 +7,7 @@
 
 pub(crate) mod cgroup_path;
 pub(crate) mod containers;
+pub(crate) mod dns;
 mod exec;
 pub(crate) mod fds;
 pub(crate) mod meta;

@@ -456,6 +456,9 @@ impl<'a> Ctx<'a> {
                 .fd()
                 .and_then(|f| f.info.remote)
                 .map(|a| Val::Ip(a.ip())),
+            F::FdCipName | F::FdSipName | F::FdLipName | F::FdRipName => {
+                owned(crate::state::dns::name_of(self.named_ip(b.f)?)?)
+            }
             F::FdPort => self.port(|c, s| s.or(c)),
             F::FdCport => self.port(|c, _| c),
             F::FdSport => self.port(|_, s| s),
@@ -534,6 +537,22 @@ impl<'a> Ctx<'a> {
         }
         let (c, s) = f.info.client_server();
         pick(c.map(|a| a.ip()), s.map(|a| a.ip())).map(Val::Ip)
+    }
+
+    /// The address `fd.*ip.name` field `f` names.
+    pub(crate) fn named_ip(&self, f: F) -> Option<IpAddr> {
+        let ip = f.named_ip()?;
+        let b = Bound {
+            f: ip,
+            ty: super::value::Type::Ip,
+            arg: Arg::None,
+            display: String::new(),
+            any: false,
+        };
+        match self.value(&b)? {
+            Val::Ip(a) => Some(a),
+            _ => None,
+        }
     }
 
     fn port(&self, pick: impl Fn(Option<u16>, Option<u16>) -> Option<u16>) -> Option<Val<'_>> {
