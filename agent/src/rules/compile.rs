@@ -9,7 +9,7 @@ use super::{
     ast::{Check, Expr, Op, Operand, Rhs, Transformer},
     diag::{locate, Diag, Loc},
     evttype,
-    exceptions::with_exceptions,
+    exceptions::exception_text,
     fields::{bind, F},
     items::{Collection, Text},
     lists,
@@ -33,6 +33,17 @@ pub struct Rule {
     /// The event types the condition can match (Falco's evttype analysis).
     pub evttypes: evttype::Set,
     pub(crate) output: Format,
+    /// Where the rule is defined (for `rules lint`).
+    pub(crate) loc: Loc,
+}
+
+impl Rule {
+    /// The condition as the engine runs it, one node a line (`rules explain`).
+    pub(crate) fn tree(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.node.tree(0, &mut out);
+        out
+    }
 }
 
 /// What one compile produced.
@@ -151,7 +162,7 @@ impl<'c> Ctx<'c> {
                     if self.visiting.is_empty() {
                         self.mark_used(name);
                     }
-                    n
+                    n.map(|n| Node::labeled(format!("macro {name}"), n))
                 }
                 Err(msg) => {
                     errs.push((msg, name.clone()));
@@ -331,6 +342,7 @@ fn unavailable(n: &Node, out: &mut std::collections::BTreeSet<String>) {
     match n {
         Node::And(v) | Node::Or(v) => v.iter().for_each(|c| unavailable(c, out)),
         Node::Not(c) => unavailable(c, out),
+        Node::Labeled(l) => unavailable(&l.node, out),
         Node::Check(c) => {
             if c.lhs.field.f == F::Unavailable {
                 out.insert(c.lhs.field.display.clone());
@@ -401,21 +413,56 @@ pub(crate) fn compile(col: &Collection) -> Compiled {
         // Broken exceptions are already reported (so no engine is built): still check the
         // condition without them, to report its own errors in the same run.
         let exceptions = if bad { &[][..] } else { &r.exceptions[..] };
-        let text = cx.expand_lists(with_exceptions(&r.condition.text(), exceptions));
-        let ast = match parser::parse(&text) {
-            Ok(a) => a,
-            Err(e) => {
-                let loc = token_loc(col, &r.condition, &e.token);
-                cx.diags.push(Diag::error(
-                    loc,
-                    &item,
-                    format!("invalid condition: {}", e.msg),
-                ));
-                continue;
+        // The condition and each exception are parsed apart (the tree is Falco's
+        // `(cond) and not (exc1) and not (exc2)`), so that `--explain` names each exception.
+        let mut texts = vec![(None, r.condition.text().to_string())];
+        for ex in exceptions {
+            if let Some(t) = exception_text(ex) {
+                texts.push((Some(format!("exception '{}'", ex.name)), t));
             }
-        };
+        }
+        let mut asts = Vec::with_capacity(texts.len());
+        for (label, text) in texts {
+            match parser::parse(&cx.expand_lists(text)) {
+                Ok(a) => asts.push((label, a)),
+                Err(e) => {
+                    let loc = token_loc(col, &r.condition, &e.token);
+                    cx.diags.push(Diag::error(
+                        loc,
+                        &item,
+                        format!("invalid condition: {}", e.msg),
+                    ));
+                }
+            }
+        }
+        if asts.len() < 1 + exceptions.iter().filter_map(exception_text).count() {
+            continue;
+        }
         let mut errs = Vec::new();
-        let node = cx.node(&ast, &mut errs);
+        let mut parts = Vec::with_capacity(asts.len());
+        for (label, ast) in &asts {
+            let n = cx.node(ast, &mut errs);
+            parts.push(match (label, n) {
+                (_, None) => None,
+                (None, Some(n)) => Some(n),
+                (Some(l), Some(n)) => Some(Node::Not(Box::new(Node::labeled(l.clone(), n)))),
+            });
+        }
+        // The condition's own `and` takes the exceptions' terms (same order, one level).
+        let node: Option<Node> = parts.into_iter().collect::<Option<Vec<_>>>().map(|v| {
+            let mut it = v.into_iter();
+            let first = it.next();
+            let rest: Vec<Node> = it.collect();
+            match (first, rest.is_empty()) {
+                (Some(n), true) => n,
+                (Some(Node::And(mut terms)), false) => {
+                    terms.extend(rest);
+                    Node::And(terms)
+                }
+                (Some(n), false) => Node::And(std::iter::once(n).chain(rest).collect()),
+                (None, _) => Node::And(Vec::new()),
+            }
+        });
         let unknown_filter = errs.iter().any(|(m, _)| m.starts_with("unknown field"));
         if r.skip_if_unknown_filter && unknown_filter {
             cx.diags.push(Diag::warning(
@@ -481,6 +528,7 @@ pub(crate) fn compile(col: &Collection) -> Compiled {
             node,
             evttypes,
             output,
+            loc: r.loc,
         });
     }
 

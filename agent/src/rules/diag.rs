@@ -49,6 +49,11 @@ impl Diag {
         }
     }
 
+    /// In file order, then by position; unlocated last.
+    pub(crate) fn sort_key(&self) -> (bool, Option<Loc>) {
+        (self.loc.is_none(), self.loc)
+    }
+
     /// `file:line:col: error: rule 'X': message`
     pub fn render(&self, files: &[String]) -> String {
         let place = match self.loc {

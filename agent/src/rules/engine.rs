@@ -115,7 +115,7 @@ impl Engine {
         }
         let mut c = compile(&col);
         // In file order, then by position: the order an editor walks them.
-        c.diags.sort_by_key(|d| (d.loc.is_none(), d.loc));
+        c.diags.sort_by_key(Diag::sort_key);
         let files = col.files.clone();
         let failed = c.diags.iter().any(|d| d.level == Level::Error);
         let engine = (!failed).then(|| {
@@ -274,6 +274,7 @@ pub(crate) fn eval_node(n: &Node, cx: &Ctx<'_>) -> bool {
         Node::And(v) => v.iter().all(|c| eval_node(c, cx)),
         Node::Or(v) => v.iter().any(|c| eval_node(c, cx)),
         Node::Not(c) => !eval_node(c, cx),
+        Node::Labeled(l) => eval_node(&l.node, cx),
         Node::Check(c) => eval_check(c, cx),
     }
 }
@@ -393,6 +394,12 @@ fn explain_node(
             let r = !eval_node(c, cx);
             out.push(format!("{mark}{pad}not -> {r}"));
             explain_node(c, cx, depth + 1, decisive, out);
+            r
+        }
+        Node::Labeled(l) => {
+            let r = eval_node(&l.node, cx);
+            out.push(format!("{mark}{pad}{} -> {r}", l.label));
+            explain_node(&l.node, cx, depth + 1, decisive, out);
             r
         }
         Node::Check(c) => {

@@ -128,6 +128,7 @@ pub(crate) fn infer(n: &Node, neg: bool) -> Set {
             })
         }
         Node::Not(c) => infer(c, !neg),
+        Node::Labeled(l) => infer(&l.node, neg),
         Node::Check(c) => {
             let set = match (c.lhs.field.f, c.lhs.transforms.is_empty(), &c.rhs) {
                 (F::EvtType, true, CRhs::Const(k)) => {

@@ -243,68 +243,74 @@ fn quote_value(v: &str) -> String {
 }
 
 /// The condition text of a rule with its exceptions folded in, as Falco builds it:
-/// `(cond) and not (f1 c1 v1 and f2 c2 v2 or ...)` per exception.
-pub(crate) fn with_exceptions(cond: &str, exceptions: &[Exception]) -> String {
+/// `(cond) and not (f1 c1 v1 and f2 c2 v2 or ...)` per exception (the compiler builds the
+/// same tree from the parts, to name each exception).
+#[cfg(test)]
+fn with_exceptions(cond: &str, exceptions: &[Exception]) -> String {
     let mut out = format!("({cond})");
-    for ex in exceptions {
-        let mut alts = Vec::new();
-        if ex.single {
-            let vals: Vec<String> = ex
-                .values
-                .iter()
-                .flat_map(|row| row.iter())
-                .map(|v| match v {
-                    ExcValue::Item(s) => quote_value(s),
-                    ExcValue::List(l) => l
-                        .iter()
-                        .map(|s| quote_value(s))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                })
-                .collect();
-            if !vals.is_empty() {
-                alts.push(format!(
-                    "{} {} ({})",
-                    ex.fields[0],
-                    ex.comps[0],
-                    vals.join(", ")
-                ));
-            }
-        } else {
-            for row in &ex.values {
-                let terms: Vec<String> = ex
-                    .fields
-                    .iter()
-                    .zip(&ex.comps)
-                    .zip(row)
-                    .map(|((f, c), v)| {
-                        // A modifier's comparator takes a list too.
-                        let list_op =
-                            matches!(c.as_str(), "in" | "intersects" | "pmatch") || c.contains(' ');
-                        let val = match v {
-                            ExcValue::List(l) => format!(
-                                "({})",
-                                l.iter()
-                                    .map(|s| quote_value(s))
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            ),
-                            ExcValue::Item(s) if list_op && !s.starts_with('(') => format!("({s})"),
-                            ExcValue::Item(s) => quote_value(s),
-                        };
-                        format!("{f} {c} {val}")
-                    })
-                    .collect();
-                if !terms.is_empty() {
-                    alts.push(format!("({})", terms.join(" and ")));
-                }
-            }
-        }
-        if !alts.is_empty() {
-            out.push_str(&format!(" and not ({})", alts.join(" or ")));
-        }
+    for alts in exceptions.iter().filter_map(exception_text) {
+        out.push_str(&format!(" and not ({alts})"));
     }
     out
+}
+
+/// What one exception excludes, as condition text (`f1 c1 v1 and f2 c2 v2 or ...`); none
+/// when it has no values.
+pub(crate) fn exception_text(ex: &Exception) -> Option<String> {
+    let mut alts = Vec::new();
+    if ex.single {
+        let vals: Vec<String> = ex
+            .values
+            .iter()
+            .flat_map(|row| row.iter())
+            .map(|v| match v {
+                ExcValue::Item(s) => quote_value(s),
+                ExcValue::List(l) => l
+                    .iter()
+                    .map(|s| quote_value(s))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+            .collect();
+        if !vals.is_empty() {
+            alts.push(format!(
+                "{} {} ({})",
+                ex.fields[0],
+                ex.comps[0],
+                vals.join(", ")
+            ));
+        }
+    } else {
+        for row in &ex.values {
+            let terms: Vec<String> = ex
+                .fields
+                .iter()
+                .zip(&ex.comps)
+                .zip(row)
+                .map(|((f, c), v)| {
+                    // A modifier's comparator takes a list too.
+                    let list_op =
+                        matches!(c.as_str(), "in" | "intersects" | "pmatch") || c.contains(' ');
+                    let val = match v {
+                        ExcValue::List(l) => format!(
+                            "({})",
+                            l.iter()
+                                .map(|s| quote_value(s))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        ExcValue::Item(s) if list_op && !s.starts_with('(') => format!("({s})"),
+                        ExcValue::Item(s) => quote_value(s),
+                    };
+                    format!("{f} {c} {val}")
+                })
+                .collect();
+            if !terms.is_empty() {
+                alts.push(format!("({})", terms.join(" and ")));
+            }
+        }
+    }
+    (!alts.is_empty()).then(|| alts.join(" or "))
 }
 
 #[cfg(test)]

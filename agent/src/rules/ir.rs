@@ -70,6 +70,48 @@ pub(crate) enum Node {
     Or(Vec<Node>),
     Not(Box<Node>),
     Check(Box<CCheck>),
+    /// A macro's or an exception's part of the tree, named for `--explain`.
+    Labeled(Box<Labeled>),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Labeled {
+    /// `macro spawned_process`, `exception 'proc_writer'`.
+    pub(crate) label: String,
+    pub(crate) node: Node,
+}
+
+impl Node {
+    /// The tree as indented lines (`rules explain`): one line per node.
+    pub(crate) fn tree(&self, depth: usize, out: &mut Vec<String>) {
+        let pad = "  ".repeat(depth);
+        match self {
+            Node::And(v) | Node::Or(v) => {
+                out.push(format!(
+                    "{pad}{}",
+                    if matches!(self, Node::And(_)) {
+                        "and"
+                    } else {
+                        "or"
+                    }
+                ));
+                v.iter().for_each(|c| c.tree(depth + 1, out));
+            }
+            Node::Not(c) => {
+                out.push(format!("{pad}not"));
+                c.tree(depth + 1, out);
+            }
+            Node::Labeled(l) => {
+                out.push(format!("{pad}{}", l.label));
+                l.node.tree(depth + 1, out);
+            }
+            Node::Check(c) => out.push(format!("{pad}{}", c.text)),
+        }
+    }
+
+    pub(crate) fn labeled(label: String, node: Node) -> Node {
+        Node::Labeled(Box::new(Labeled { label, node }))
+    }
 }
 
 impl Node {
@@ -78,6 +120,7 @@ impl Node {
         match self {
             Node::And(v) | Node::Or(v) => v.iter().for_each(|n| n.extracts(f)),
             Node::Not(n) => n.extracts(f),
+            Node::Labeled(l) => l.node.extracts(f),
             Node::Check(c) => {
                 let mut both = |e: &'n Extract| {
                     f(e);

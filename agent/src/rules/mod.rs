@@ -16,6 +16,7 @@ pub(crate) mod fields;
 pub mod fuzzing;
 pub(crate) mod ir;
 pub(crate) mod items;
+pub(crate) mod lint;
 pub(crate) mod lists;
 pub(crate) mod loader;
 pub(crate) mod merge;

@@ -248,6 +248,7 @@ fn node_reads_fd(n: &Node) -> bool {
     match n {
         Node::And(v) | Node::Or(v) => v.iter().any(node_reads_fd),
         Node::Not(c) => node_reads_fd(c),
+        Node::Labeled(l) => node_reads_fd(&l.node),
         Node::Check(c) => {
             extract_reads_fd(&c.lhs) || matches!(&c.rhs, CRhs::Field(e) if extract_reads_fd(e))
         }
@@ -305,6 +306,7 @@ fn constraint(n: &Node, ty: usize, neg: bool) -> Paths {
             acc
         }
         Node::Not(c) => constraint(c, ty, !neg),
+        Node::Labeled(l) => constraint(&l.node, ty, neg),
         Node::Check(c) => {
             if !c.lhs.transforms.is_empty() {
                 return Paths::Any;
