@@ -4,7 +4,7 @@
 
 use std::{fs, path::PathBuf};
 
-use sysaudit::rules::fuzzing::{condition_file, load_and_render};
+use sysaudit::rules::fuzzing::{condition_file, load_and_render, replay_capture};
 
 fn inputs(target: &str) -> Vec<Vec<u8>> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -38,5 +38,22 @@ fn loader_regressions() {
     assert!(!v.is_empty());
     for data in v {
         assert!(load_and_render(String::from_utf8_lossy(&data).into_owned()));
+    }
+}
+
+#[test]
+fn replay_regressions() {
+    // What the replay fuzzer found, then the real captures the ruleset is tested on (its
+    // seeds): every one replays through the state and the rules without a panic.
+    let mut v = inputs("replay");
+    let caps = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules/tests");
+    for e in fs::read_dir(&caps).expect("rules/tests").flatten() {
+        if e.path().extension().is_some_and(|x| x == "jsonl") {
+            v.push(fs::read(e.path()).expect("capture"));
+        }
+    }
+    assert!(v.len() > 10, "{} inputs", v.len());
+    for data in v {
+        replay_capture(&data);
     }
 }

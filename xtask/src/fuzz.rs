@@ -19,9 +19,22 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::{reference, root, sh};
 
-pub(crate) const TARGETS: &[&str] = &["condition", "loader"];
+/// The cargo-fuzz release installed when missing.
+const CARGO_FUZZ: &str = "0.13.2";
 
-pub(crate) fn run(targets: &[String], seconds: u32) -> Result<()> {
+pub(crate) const TARGETS: &[&str] = &["condition", "loader", "replay"];
+
+/// How a run instruments the code.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sanitizer {
+    /// AddressSanitizer (`cargo xtask fuzz`): slower to build and run, finds memory errors
+    /// in unsafe code and C.
+    Address,
+    /// Coverage only (the test command): the targets are safe Rust, where a bug is a panic.
+    None,
+}
+
+pub(crate) fn run(targets: &[String], seconds: u32, sanitizer: Sanitizer) -> Result<()> {
     nightly()?;
     cargo_fuzz()?;
     let dir = root().join("agent/fuzz");
@@ -35,6 +48,8 @@ pub(crate) fn run(targets: &[String], seconds: u32) -> Result<()> {
         std::fs::create_dir_all(&corpus)?;
         let seeds = match t.as_str() {
             "loader" => rules_dirs(),
+            // Real captures: the ruleset's and the test fixtures'.
+            "replay" => vec![root().join("rules/tests"), root().join("agent/tests/rules")],
             _ => vec![condition_seeds(&dir.join("corpus/condition-seeds"))?],
         };
         sh::step(&format!("fuzzing `{t}` for {seconds} s"));
@@ -42,9 +57,19 @@ pub(crate) fn run(targets: &[String], seconds: u32) -> Result<()> {
             sh::cmd("cargo")
                 .current_dir(&dir)
                 .args(["+nightly", "fuzz", "run", t])
+                .args(match sanitizer {
+                    Sanitizer::Address => &[][..],
+                    Sanitizer::None => &["--sanitizer", "none"][..],
+                })
                 .arg(&corpus)
-                .args(seeds.iter().chain([&dir.join("seeds").join(t)]))
-                .arg(dir.join("regressions").join(t))
+                // libFuzzer stops at a missing directory: a target may have no seeds or
+                // regressions of its own yet.
+                .args(
+                    seeds
+                        .iter()
+                        .chain([&dir.join("seeds").join(t), &dir.join("regressions").join(t)])
+                        .filter(|d| d.is_dir()),
+                )
                 .args(["--", &format!("-max_total_time={seconds}")])
                 // The fuzzers exercise the rules engine only: no eBPF object needed.
                 .env("SYSAUDIT_EBPF_STUB", "1"),
@@ -107,6 +132,8 @@ fn cargo_fuzz() -> Result<()> {
         eprintln!("ok: cargo-fuzz is installed");
         return Ok(());
     }
-    sh::step("installing cargo-fuzz (cargo install --locked)");
-    sh::run(sh::cmd("cargo").args(["install", "--locked", "cargo-fuzz"]))
+    sh::step(&format!(
+        "installing cargo-fuzz {CARGO_FUZZ} (cargo install --locked)"
+    ));
+    sh::run(sh::cmd("cargo").args(["install", "--locked", "cargo-fuzz", "--version", CARGO_FUZZ]))
 }

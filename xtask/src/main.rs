@@ -113,7 +113,7 @@ fn main() -> Result<()> {
             cases,
             suites,
         } => bench(rules_only, cases.as_deref(), &suites),
-        Cmd::Fuzz { seconds, targets } => fuzz::run(&targets, seconds),
+        Cmd::Fuzz { seconds, targets } => fuzz::run(&targets, seconds, fuzz::Sanitizer::Address),
         Cmd::Captures => {
             setup::all()?;
             let bin = build_release()?;
@@ -197,6 +197,9 @@ fn bench(rules_only: bool, cases: Option<&str>, suites: &[String]) -> Result<()>
     sh::run(sh::cmd("cargo").args(["bench", "--package", "sysaudit", "--bench", "rules_eval"]))
 }
 
+/// How long the test command fuzzes each target.
+const FUZZ_SECONDS: u32 = 20;
+
 fn test(unit_only: bool, filter: &[String]) -> Result<()> {
     setup::all()?;
     sh::step("cargo fmt --check");
@@ -239,6 +242,14 @@ fn test(unit_only: bool, filter: &[String]) -> Result<()> {
     )?;
     if unit_only {
         return Ok(());
+    }
+    if filter.is_empty() {
+        // Bounded: each target for FUZZ_SECONDS from its corpus and seeds; a crash fails the
+        // command (its input goes into agent/fuzz/regressions/<target>/, named after the bug).
+        sh::step(&format!(
+            "fuzzing the condition, loader and capture-replay targets, {FUZZ_SECONDS} s each"
+        ));
+        fuzz::run(&[], FUZZ_SECONDS, fuzz::Sanitizer::None)?;
     }
     let bin = build_release()?;
     sh::step("privileged end-to-end tests (real eBPF, real runc containers; one at a time)");

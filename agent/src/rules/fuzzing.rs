@@ -25,3 +25,28 @@ pub fn load_and_render(yaml: String) -> bool {
         .iter()
         .any(|d| d.msg.contains("failed unexpectedly"))
 }
+
+/// Replay any bytes as a capture (JSON lines, as `rules test` reads them) through the state
+/// and the default rules with every match evaluated and every alert rendered: decoding,
+/// the state's tracking and field extraction must take anything, never panic.
+pub fn replay_capture(data: &[u8]) {
+    use std::sync::OnceLock;
+    static ENGINE: OnceLock<Option<Engine>> = OnceLock::new();
+    let Some(engine) = ENGINE.get_or_init(|| {
+        let mut e = super::default::load(&[], Priority::Debug).ok()?.0;
+        e.matching = super::Matching::All;
+        Some(e)
+    }) else {
+        return;
+    };
+    let mut state = crate::state::State::replay();
+    let mut d = super::detect::Detector::new(engine.clone());
+    for line in String::from_utf8_lossy(data).lines() {
+        if let Ok(ev) = serde_json::from_str::<crate::event::Event>(line) {
+            for a in d.step(&ev, &state) {
+                let _ = (a.line(), a.to_json());
+            }
+            state.observe(&ev);
+        }
+    }
+}
