@@ -87,8 +87,22 @@ pub const PARENT: &str = "sysaudit-test";
 
 /// A busybox container bundle in its own temp dir.
 pub struct TestContainer {
+    /// Unmounted first (fields drop in order), before the directory goes.
+    overlay: Option<Overlay>,
     pub bundle: Bundle,
     _dir: TempDir,
+}
+
+/// An overlayfs mount as the container's root: the busybox rootfs as the lower layer, an
+/// empty upper layer (what Docker, podman, containerd and CRI-O give a container).
+struct Overlay {
+    merged: PathBuf,
+}
+
+impl Drop for Overlay {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.merged).status();
+    }
 }
 
 impl TestContainer {
@@ -99,7 +113,42 @@ impl TestContainer {
     pub fn with_id(id: &str, args: &[&str]) -> TestContainer {
         let dir = TempDir::new("ctr");
         let bundle = Bundle::busybox(&dir.0, id, PARENT, args).expect("bundle");
-        TestContainer { bundle, _dir: dir }
+        TestContainer {
+            overlay: None,
+            bundle,
+            _dir: dir,
+        }
+    }
+
+    /// Make the rootfs an overlayfs mount (lower: the rootfs as built; upper: empty), so
+    /// files the workload writes land in the upper layer. Unmounted when dropped.
+    pub fn overlay(&mut self) -> &mut TestContainer {
+        let root = self.rootfs();
+        let base = self.bundle.dir.clone();
+        let lower = base.join("lower");
+        std::fs::rename(&root, &lower).expect("move the rootfs");
+        for d in ["upper", "work", "rootfs"] {
+            std::fs::create_dir_all(base.join(d)).expect("overlay dirs");
+        }
+        let opts = format!(
+            "lowerdir={},upperdir={},workdir={}",
+            lower.display(),
+            base.join("upper").display(),
+            base.join("work").display()
+        );
+        let ok = Command::new("mount")
+            .args(["-t", "overlay", "overlay", "-o", &opts])
+            .arg(&root)
+            .status()
+            .expect("mount");
+        assert!(ok.success(), "mount -t overlay failed");
+        self.overlay = Some(Overlay { merged: root });
+        self
+    }
+
+    /// Drop the overlay mount now (the container has run).
+    pub fn unmount(&mut self) {
+        self.overlay = None;
     }
 
     pub fn id(&self) -> &str {

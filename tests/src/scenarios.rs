@@ -17,6 +17,8 @@ pub struct Scenario {
     pub fires: Option<&'static str>,
 }
 
+/// busybox's shell runs some applets (find, dd) in a forked child without an exec; run from a
+/// link outside /bin they exec, as a real image's binaries always do.
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "shell_spawned_by_awk",
@@ -103,6 +105,72 @@ pub const SCENARIOS: &[Scenario] = &[
         fires: Some("Raw or packet socket created in a container"),
     },
     Scenario {
+        name: "link_to_shadow",
+        args: &["sh", "-c", "ln -s /etc/shadow /tmp/s; ln /etc/shadow /tmp/h; true"],
+        exec: None,
+        fires: Some("Link to a sensitive file created in a container"),
+    },
+    Scenario {
+        name: "traversal_read",
+        args: &["sh", "-c", "mkdir -p /www/app; cat /www/app/../../etc/passwd /tmp/../etc/hostname > /dev/null"],
+        exec: None,
+        fires: Some("File below /etc or /root read through directory traversal in a container"),
+    },
+    Scenario {
+        name: "exec_from_dev_shm",
+        args: &["sh", "-c", "cp /bin/busybox /dev/shm/x && /dev/shm/x true; echo true > /dev/shm/s.sh; sh /dev/shm/s.sh"],
+        exec: None,
+        fires: Some("Program executed from /dev/shm"),
+    },
+    Scenario {
+        name: "credential_search",
+        args: &["sh", "-c", "mkdir -p /opt/bin; ln -s /bin/busybox /opt/bin/find; /opt/bin/find / -name id_rsa 2>/dev/null; grep -r 'PRIVATE KEY' /etc 2>/dev/null; true"],
+        exec: None,
+        fires: Some("Credential search in a container"),
+    },
+    Scenario {
+        name: "data_destruction",
+        args: &["sh", "-c", "echo data > /tmp/f; shred -u /tmp/f; mkdir -p /opt/bin; ln -s /bin/busybox /opt/bin/dd; /opt/bin/dd if=/dev/zero of=/dev/sda bs=512 count=1 2>/dev/null; mke2fs /tmp/img 2>/dev/null; true"],
+        exec: None,
+        fires: Some("Data destruction tool run in a container"),
+    },
+    Scenario {
+        name: "ptrace_traceme",
+        args: &["/bin/traceme"],
+        exec: None,
+        fires: Some("PTRACE_TRACEME anti-debugging in a container"),
+    },
+    Scenario {
+        name: "fileless_memfd",
+        args: &["/bin/fileless"],
+        exec: None,
+        fires: Some("Fileless execution from a memfd"),
+    },
+    Scenario {
+        name: "reverse_shell",
+        args: &["sh", "-c", "nc -l -p 47446 > /dev/null & sleep 0.3; /bin/reverse_shell 47446; kill $! 2>/dev/null; true"],
+        exec: None,
+        fires: Some("Standard streams redirected to an outbound connection in a container"),
+    },
+    Scenario {
+        name: "drift_upper_layer",
+        args: &["sh", "-c", "mkdir -p /opt && cp /bin/busybox /opt/tool && /opt/tool true"],
+        exec: None,
+        fires: Some("Program not in the image run in a container"),
+    },
+    Scenario {
+        name: "k8s_api_contact",
+        args: &["sh", "-c", "nc -l -p 47443 > /dev/null & sleep 0.3; nc -w 1 $KUBERNETES_SERVICE_HOST 47443 < /dev/null; kill $! 2>/dev/null; true"],
+        exec: None,
+        fires: Some("Kubernetes API server contacted from a container"),
+    },
+    Scenario {
+        name: "io_uring_setup",
+        args: &["/bin/uring_setup"],
+        exec: None,
+        fires: Some("io_uring set up in a container"),
+    },
+    Scenario {
         name: "benign_file_work",
         args: &["sh", "-c", "cat /etc/passwd > /dev/null; ls / > /tmp/ls; wc -l /tmp/ls; echo hi > /tmp/out; cat /tmp/out; sleep 0.1"],
         exec: None,
@@ -114,24 +182,67 @@ pub const SCENARIOS: &[Scenario] = &[
         exec: None,
         fires: None,
     },
+    Scenario {
+        name: "benign_web_server_and_client",
+        args: &["sh", "-c", "echo hello > /www/index.html; httpd -p 127.0.0.1:47080 -h /www; sleep 0.3; wget -q -O - http://127.0.0.1:47080/index.html; wget -q -O /tmp/page http://127.0.0.1:47080/; killall httpd; true"],
+        exec: None,
+        fires: None,
+    },
+    Scenario {
+        name: "benign_shell_script",
+        args: &["sh", "-c", "mkdir -p /app; printf '#!/bin/sh\\necho start\\nls / > /dev/null\\nwc -c /etc/passwd\\n' > /app/run.sh; chmod +x /app/run.sh; /app/run.sh"],
+        exec: None,
+        fires: None,
+    },
+    Scenario {
+        name: "benign_cron_loop",
+        args: &["sh", "-c", "i=0; while [ $i -lt 3 ]; do date > /tmp/tick; cat /tmp/tick > /dev/null; sleep 0.1; i=$((i+1)); done"],
+        exec: None,
+        fires: None,
+    },
+    Scenario {
+        name: "benign_log_writer",
+        args: &["sh", "-c", "mkdir -p /var/log/app; for i in 1 2 3; do echo line $i >> /var/log/app/app.log; done; tail -n 1 /var/log/app/app.log; gzip -c /var/log/app/app.log > /tmp/app.log.gz"],
+        exec: None,
+        fires: None,
+    },
 ];
 
-/// Build the scenario's container (the ptrace helper is compiled into its rootfs).
+/// Build the scenario's container: fixtures compiled into its rootfs, files, network and
+/// environment as the behaviour needs.
 pub fn container(s: &Scenario) -> TestContainer {
-    let c = TestContainer::new(s.args);
-    if s.args[0] == "/bin/ptrace_attach" {
-        compile_fixture(
-            "ptrace_attach",
-            &c.rootfs().join("bin/ptrace_attach"),
-            false,
-        );
+    let mut c = TestContainer::new(s.args);
+    let fixture = |name: &str, c: &TestContainer| {
+        compile_fixture(name, &c.rootfs().join("bin").join(name), false);
+    };
+    match s.name {
+        "ptrace_attach" => fixture("ptrace_attach", &c),
+        "ptrace_traceme" => fixture("traceme", &c),
+        "fileless_memfd" => fixture("fileless", &c),
+        "io_uring_setup" => fixture("uring_setup", &c),
+        "reverse_shell" => {
+            fixture("reverse_shell", &c);
+            c.bundle.share_host_network().expect("host network");
+        }
+        "k8s_api_contact" => {
+            // As in a pod: the API server's address in the environment.
+            if let Some(env) = c.bundle.config["process"]["env"].as_array_mut() {
+                env.push("KUBERNETES_SERVICE_HOST=127.0.0.1".into());
+                env.push("KUBERNETES_SERVICE_PORT=47443".into());
+            }
+            c.bundle.share_host_network().expect("host network");
+        }
+        "benign_web_server_and_client" => {
+            c.bundle.share_host_network().expect("host network");
+        }
+        "drift_upper_layer" => {
+            c.overlay();
+        }
+        _ => {}
     }
-    if s.name == "sensitive_file_read" {
-        std::fs::write(
-            c.bundle.dir.join("rootfs/etc/shadow"),
-            "root:*:19000:0:99999:7:::\n",
-        )
-        .expect("shadow");
+    if matches!(s.name, "sensitive_file_read" | "link_to_shadow") {
+        std::fs::write(c.rootfs().join("etc/shadow"), "root:*:19000:0:99999:7:::\n")
+            .expect("shadow");
     }
     c
 }

@@ -167,12 +167,15 @@ fn cri_pods_are_named_with_their_pod_in_alerts() {
         }
         // The sandbox too (its pause process starts before the CRI knows the pod: its first
         // events may go without).
-        assert!(
-            res.stderr
-                .contains("container metadata: 2 found, 0 not found"),
-            "{}",
-            res.stderr
-        );
+        // At least those two: a container of an earlier test still exiting may be looked up
+        // in the same window (seen once on CI: 3 found).
+        let found = res
+            .stderr
+            .split("container metadata: ")
+            .nth(1)
+            .and_then(|t| t.split(" found, 0 not found").next())
+            .and_then(|n| n.trim().parse::<u32>().ok());
+        assert!(found.is_some_and(|n| n >= 2), "{}", res.stderr);
         assert!(!res.stderr.contains("not available"), "{}", res.stderr);
     }
 }

@@ -5,8 +5,6 @@
 #[path = "../src/reference.rs"]
 mod reference;
 
-use std::process::Command;
-
 use serde_json::Value;
 use sysaudit_tests::*;
 
@@ -96,51 +94,17 @@ fn fileless_execution_fires_the_upstream_rule() {
     );
 }
 
-/// An overlayfs mount made by the test: the busybox rootfs as the lower layer.
-struct Overlay {
-    merged: std::path::PathBuf,
-}
-
-impl Drop for Overlay {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.merged).status();
-    }
-}
-
-fn overlay_rootfs(ctr: &TestContainer) -> Overlay {
-    let root = ctr.rootfs();
-    let base = ctr.bundle.dir.clone();
-    let lower = base.join("lower");
-    std::fs::rename(&root, &lower).expect("move the rootfs");
-    for d in ["upper", "work", "rootfs"] {
-        std::fs::create_dir_all(base.join(d)).expect("overlay dirs");
-    }
-    let opts = format!(
-        "lowerdir={},upperdir={},workdir={}",
-        lower.display(),
-        base.join("upper").display(),
-        base.join("work").display()
-    );
-    let ok = Command::new("mount")
-        .args(["-t", "overlay", "overlay", "-o", &opts])
-        .arg(&root)
-        .status()
-        .expect("mount");
-    assert!(ok.success(), "mount -t overlay failed");
-    Overlay { merged: root }
-}
-
 #[test]
 fn a_binary_dropped_in_the_upper_layer_fires_the_upstream_rule() {
     if !privileged() {
         return;
     }
-    let ctr = TestContainer::new(&[
+    let mut ctr = TestContainer::new(&[
         "sh",
         "-c",
         "cp /bin/busybox /tmp/busybox && /tmp/busybox true && /bin/true",
     ]);
-    let _overlay = overlay_rootfs(&ctr);
+    ctr.overlay();
     let agent = Agent::start(&["trace", "--json", "--syscalls", "getppid"]);
     ctr.run();
     let res = agent.stop();
@@ -158,14 +122,14 @@ fn a_binary_dropped_in_the_upper_layer_fires_the_upstream_rule() {
         Some(&Value::Bool(true)),
         "{e:?}"
     );
-    drop(_overlay);
+    drop(ctr);
 
-    let again = TestContainer::new(&[
+    let mut again = TestContainer::new(&[
         "sh",
         "-c",
         "cp /bin/busybox /tmp/busybox && /tmp/busybox true",
     ]);
-    let _overlay = overlay_rootfs(&again);
+    again.overlay();
     let Some(fired) = upstream_alerts(&again) else {
         return;
     };
