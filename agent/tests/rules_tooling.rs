@@ -1,22 +1,12 @@
 //! Rule tooling beyond Falco's: `rules test --expect` assertions for a user's CI,
 //! `rules explain` naming macros and exceptions, `rules lint` on a file of mistakes.
 
-use std::process::Command;
+mod common;
+
+use common::sysaudit;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rules");
 const CAPTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/tests");
-
-fn sysaudit(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_sysaudit"))
-        .args(args)
-        .output()
-        .expect("run sysaudit");
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn lint_reports_each_mistake_located_and_exits_1() {

@@ -4,19 +4,9 @@
 #[path = "../../tests/src/reference.rs"]
 mod reference;
 
-use std::process::Command;
+mod common;
 
-fn sysaudit(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_sysaudit"))
-        .args(args)
-        .output()
-        .expect("run sysaudit");
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
+use common::sysaudit;
 
 const BROKEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rules/broken.yaml");
 

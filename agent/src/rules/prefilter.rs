@@ -284,6 +284,10 @@ fn socket_only(f: F) -> bool {
             | F::FdLnet
             | F::FdRnet
             | F::FdConnected
+            | F::FdCipName
+            | F::FdSipName
+            | F::FdLipName
+            | F::FdRipName
     )
 }
 
@@ -311,10 +315,14 @@ fn constraint(n: &Node, ty: usize, neg: bool) -> Paths {
             if !c.lhs.transforms.is_empty() {
                 return Paths::Any;
             }
+            let f = c.lhs.field.f;
+            // Whatever it is compared with (a constant, val(), a name): false for a file.
+            if !neg && socket_only(f) && c.op != Op::Ne {
+                return Paths::Never;
+            }
             let CRhs::Const(k) = &c.rhs else {
                 return Paths::Any;
             };
-            let f = c.lhs.field.f;
             if f == F::EvtType {
                 let holds = match (c.op, k) {
                     (Op::Eq, Const::Str(s)) => Some(evttype::id(s) == Some(ty)),
@@ -331,9 +339,6 @@ fn constraint(n: &Node, ty: usize, neg: bool) -> Paths {
             }
             if neg {
                 return Paths::Any;
-            }
-            if socket_only(f) && c.op != Op::Ne {
-                return Paths::Never;
             }
             match f {
                 F::FdName | F::FdNameRaw | F::FdDirectory => path_check(f, c.op, k),
