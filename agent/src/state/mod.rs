@@ -371,9 +371,11 @@ impl State {
     }
 
     /// Apply an event's effect on the tables (processes, descriptors, working directories).
-    /// Returns the process whose entry changed in what other processes read of it (their
-    /// ancestry: a new child, an exec, an exit, a new name), for workers to publish.
-    pub fn observe(&mut self, ev: &Event) -> Option<u32> {
+    /// Returns the processes whose entries changed in what other processes read of them
+    /// (their ancestry: a new child, an exec, an exit, a new name), for workers to publish:
+    /// a fork can be both a new child and its forker's new name (busybox's awk renames
+    /// itself, then forks the shell of `system()`; that shell's parent must read "awk").
+    pub fn observe(&mut self, ev: &Event) -> [Option<u32>; 2] {
         let t = ev.task();
         if !self.live {
             // Replays learn containers and processes from the events themselves.
@@ -448,7 +450,12 @@ impl State {
                 None
             }
         };
-        changed.or(renamed.then_some(t.pid))
+        let renamed = renamed.then_some(t.pid);
+        if changed == renamed {
+            [changed, None]
+        } else {
+            [changed, renamed]
+        }
     }
 }
 

@@ -287,9 +287,10 @@ impl<H: Handler> Worker<H> {
             Some(Ok(rec)) => {
                 if let Some(ev) = self.st.ingest(&rec) {
                     self.h.event(&mut self.st, &ev, num);
-                    let changed = self.st.observe(&ev);
-                    if let Some(pid) = changed.filter(|p| hand_over.is_none_or(|h| h.0 != *p)) {
-                        self.publish(pid);
+                    for pid in self.st.observe(&ev).into_iter().flatten() {
+                        if hand_over.is_none_or(|h| h.0 != pid) {
+                            self.publish(pid);
+                        }
                     }
                 }
             }
@@ -523,6 +524,27 @@ mod tests {
             "{want:?}"
         );
         for n in [1, 2, 3, 8] {
+            assert_eq!(pooled(&recs, n), want, "{n} workers");
+        }
+    }
+
+    /// Regression (CI, rules_live with two workers, 1 run in 4): busybox's awk renames the
+    /// shell it runs in and forks `system()`'s shell; the fork carried both the child and
+    /// the forker's new name, only the child was published, and the child's worker read its
+    /// parent as "sh" (so "Shell spawned by a non-shell program" did not fire).
+    #[test]
+    fn a_forker_renamed_by_its_fork_record_is_published_with_the_child() {
+        let mut recs = vec![exec(100, "sh")];
+        for c in 101..141u32 {
+            recs.push(fork(100, "awk", c));
+            recs.push(exec(c, "sh"));
+        }
+        let want = inline(&recs);
+        assert!(
+            want.values().any(|l| l == "exec 101 awk<awk< None"),
+            "{want:?}"
+        );
+        for n in [2, 3, 8] {
             assert_eq!(pooled(&recs, n), want, "{n} workers");
         }
     }

@@ -339,6 +339,28 @@ pub(super) const SIGS: &[Sig] = &[
             ("size", UInt),
         ],
     ),
+    // io_uring: the set-up and the submissions (what the ring then does is another matter).
+    ("io_uring_setup", &[("entries", UInt), ("params", Ptr)]),
+    (
+        "io_uring_enter",
+        &[
+            ("fd", Fd),
+            ("to_submit", UInt),
+            ("min_complete", UInt),
+            ("flags", Hex),
+            ("sig", Ptr),
+            ("sigsz", UInt),
+        ],
+    ),
+    (
+        "io_uring_register",
+        &[
+            ("fd", Fd),
+            ("opcode", UInt),
+            ("arg", Ptr),
+            ("nr_args", UInt),
+        ],
+    ),
 ];
 
 /// What an exec's exit event carries in Falco beyond the call's arguments: the process as it
