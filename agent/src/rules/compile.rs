@@ -329,6 +329,23 @@ fn check(c: &Check) -> Result<CCheck, Vec<(String, String)>> {
             })?)
         }
     };
+    // An address name compares the address field with what the names resolve to (the
+    // check above let only =, != and in with names through).
+    let names: Option<Vec<String>> = match &rhs {
+        CRhs::Const(value::Const::Str(n)) => Some(vec![n.clone()]),
+        CRhs::Const(value::Const::StrSet(set)) => Some(set.iter().cloned().collect()),
+        _ => None,
+    };
+    let (lhs, rhs) = match (lhs.field.f.named_ip(), names) {
+        (Some(ip), Some(mut names)) => {
+            names.sort();
+            let mut lhs = lhs;
+            lhs.field.f = ip;
+            lhs.field.ty = value::Type::Ip;
+            (lhs, CRhs::Names(names))
+        }
+        _ => (lhs, rhs),
+    };
     Ok(CCheck {
         lhs,
         op: c.op,
@@ -422,10 +439,12 @@ pub(crate) fn compile(col: &Collection) -> Compiled {
             }
         }
         let mut asts = Vec::with_capacity(texts.len());
+        let mut unparsed = false;
         for (label, text) in texts {
             match parser::parse(&cx.expand_lists(text)) {
                 Ok(a) => asts.push((label, a)),
                 Err(e) => {
+                    unparsed = true;
                     let loc = token_loc(col, &r.condition, &e.token);
                     cx.diags.push(Diag::error(
                         loc,
@@ -435,34 +454,33 @@ pub(crate) fn compile(col: &Collection) -> Compiled {
                 }
             }
         }
-        if asts.len() < 1 + exceptions.iter().filter_map(exception_text).count() {
+        if unparsed {
             continue;
         }
         let mut errs = Vec::new();
-        let mut parts = Vec::with_capacity(asts.len());
+        let mut terms = Vec::with_capacity(asts.len());
         for (label, ast) in &asts {
             let n = cx.node(ast, &mut errs);
-            parts.push(match (label, n) {
-                (_, None) => None,
-                (None, Some(n)) => Some(n),
-                (Some(l), Some(n)) => Some(Node::Not(Box::new(Node::labeled(l.clone(), n)))),
+            terms.push(match label {
+                None => n,
+                Some(l) => n.map(|n| Node::Not(Box::new(Node::labeled(l.clone(), n)))),
             });
         }
         // The condition's own `and` takes the exceptions' terms (same order, one level).
-        let node: Option<Node> = parts.into_iter().collect::<Option<Vec<_>>>().map(|v| {
-            let mut it = v.into_iter();
-            let first = it.next();
-            let rest: Vec<Node> = it.collect();
-            match (first, rest.is_empty()) {
-                (Some(n), true) => n,
-                (Some(Node::And(mut terms)), false) => {
-                    terms.extend(rest);
-                    Node::And(terms)
+        let node = terms
+            .into_iter()
+            .collect::<Option<Vec<Node>>>()
+            .map(|mut terms| {
+                let excepted = terms.split_off(1);
+                match terms.pop() {
+                    Some(Node::And(mut cond)) => {
+                        cond.extend(excepted);
+                        Node::And(cond)
+                    }
+                    Some(cond) if excepted.is_empty() => cond,
+                    cond => Node::And(cond.into_iter().chain(excepted).collect()),
                 }
-                (Some(n), false) => Node::And(std::iter::once(n).chain(rest).collect()),
-                (None, _) => Node::And(Vec::new()),
-            }
-        });
+            });
         let unknown_filter = errs.iter().any(|(m, _)| m.starts_with("unknown field"));
         if r.skip_if_unknown_filter && unknown_filter {
             cx.diags.push(Diag::warning(

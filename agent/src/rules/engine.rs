@@ -14,7 +14,7 @@ use super::{
     items::Collection,
     output::{self, value_of, Alert, Format, Listed},
     priority::Priority,
-    value::{compare, compare_values, Const, Val},
+    value::{compare, compare_values, Val},
 };
 use crate::{
     event::Event,
@@ -280,9 +280,6 @@ pub(crate) fn eval_node(n: &Node, cx: &Ctx<'_>) -> bool {
 }
 
 fn eval_check(c: &CCheck, cx: &Ctx<'_>) -> bool {
-    if c.lhs.field.f.named_ip().is_some() {
-        return eval_named(c, cx);
-    }
     if let Some(m) = c.lhs.multi.as_ref().filter(|m| m.is_list()) {
         // A list (getopt's options): `in` wants all of them in the set, `intersects` one.
         let Some(vals) = m.eval(cx) else {
@@ -335,20 +332,6 @@ fn eval_check(c: &CCheck, cx: &Ctx<'_>) -> bool {
     }
 }
 
-/// `fd.sip.name = n`: the server address is one `n` resolves to (libsinsp's DNS manager).
-fn eval_named(c: &CCheck, cx: &Ctx<'_>) -> bool {
-    let Some(ip) = cx.named_ip(c.lhs.field.f) else {
-        return false;
-    };
-    let hit = |n: &str| dns::matches(n, ip);
-    match (c.op, &c.rhs) {
-        (Op::Eq, CRhs::Const(Const::Str(n))) => hit(n),
-        (Op::Ne, CRhs::Const(Const::Str(n))) => !hit(n),
-        (Op::In, CRhs::Const(Const::StrSet(names))) => names.iter().any(|n| hit(n)),
-        _ => false,
-    }
-}
-
 fn cmp(c: &CCheck, v: &Val<'_>, cx: &Ctx<'_>) -> bool {
     match &c.rhs {
         CRhs::Const(k) => compare(v, c.op, k),
@@ -357,6 +340,11 @@ fn cmp(c: &CCheck, v: &Val<'_>, cx: &Ctx<'_>) -> bool {
             m.holds(hits, items.len())
         }
         CRhs::Field(e) => value_of(cx, e).is_some_and(|w| compare_values(v, c.op, &w)),
+        // `fd.sip.name = n` (libsinsp's DNS manager): the address is one a name resolves to.
+        CRhs::Names(names) => match v {
+            Val::Ip(ip) => names.iter().any(|n| dns::matches(n, *ip)) != (c.op == Op::Ne),
+            _ => false,
+        },
         CRhs::None => false,
     }
 }

@@ -52,6 +52,9 @@ pub(crate) enum CRhs {
     Field(Extract),
     /// A modifier over each item's constant.
     Mod(Modifier, Vec<Const>),
+    /// `fd.sip.name = n` / `in (...)`: host names; the left side is compiled to the address
+    /// field, which matches when it is one a name resolves to (`state/dns.rs`).
+    Names(Vec<String>),
 }
 
 #[derive(Clone, Debug)]

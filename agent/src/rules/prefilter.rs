@@ -284,10 +284,6 @@ fn socket_only(f: F) -> bool {
             | F::FdLnet
             | F::FdRnet
             | F::FdConnected
-            | F::FdCipName
-            | F::FdSipName
-            | F::FdLipName
-            | F::FdRipName
     )
 }
 
@@ -316,7 +312,7 @@ fn constraint(n: &Node, ty: usize, neg: bool) -> Paths {
                 return Paths::Any;
             }
             let f = c.lhs.field.f;
-            // Whatever it is compared with (a constant, val(), a name): false for a file.
+            // Whatever it is compared with (a constant, val(), host names): false for a file.
             if !neg && socket_only(f) && c.op != Op::Ne {
                 return Paths::Never;
             }
