@@ -15,6 +15,7 @@ mod maps;
 mod paths;
 mod profile;
 mod record;
+mod uring;
 mod vfs;
 
 use aya_ebpf::{
@@ -165,6 +166,23 @@ pub(crate) fn sched_process_exit(_ctx: BtfTracePointContext) -> i32 {
         return 0;
     }
     lifecycle::exit(c, pid_tgid);
+    0
+}
+
+#[btf_tracepoint(function = "io_uring_submit_req")]
+pub(crate) fn io_uring_submit_req(ctx: BtfTracePointContext) -> i32 {
+    let Some(c) = counters() else { return 0 };
+    let task = current_task();
+    uring::submit(c, task, filter::pid_tgid(task), ctx.arg(0));
+    0
+}
+
+#[btf_tracepoint(function = "io_uring_complete")]
+pub(crate) fn io_uring_complete(ctx: BtfTracePointContext) -> i32 {
+    let Some(c) = counters() else { return 0 };
+    // (ctx, req, cqe): `req` is a `void *` here, used only as the key.
+    let req: u64 = ctx.arg(1);
+    uring::complete(c, current_task(), req, ctx.arg(2));
     0
 }
 

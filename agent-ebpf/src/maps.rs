@@ -5,7 +5,8 @@ use aya_ebpf::{
     maps::{Array, HashMap, LpmTrie, PerCpuArray, RingBuf},
 };
 use sysaudit_common::{
-    abi, ArgSpec, Counters, KernelOffsets, PathKey, Profile, VfsOffsets, BITMAP_WORDS, MAX_SYSCALLS,
+    abi, uring::UringOffsets, ArgSpec, Counters, KernelOffsets, PathKey, Profile, VfsOffsets,
+    BITMAP_WORDS, MAX_SYSCALLS,
 };
 
 /// Size of one per-CPU scratch slot; records with strings are assembled there.
@@ -14,6 +15,9 @@ pub(crate) const SCRATCH_SIZE: usize = 32768;
 /// tracepoint that fires in the middle of a syscall record cannot clobber it.
 pub(crate) const SCRATCH_SYSCALL: u32 = 0;
 pub(crate) const SCRATCH_LIFECYCLE: u32 = 1;
+/// io_uring submissions build their record in a third slot: a submission runs inside an
+/// `io_uring_enter` syscall, between that syscall's own programs.
+pub(crate) const SCRATCH_URING: u32 = 2;
 
 // Load-time constants (.rodata, frozen by the loader, so the verifier sees them as constants
 // and prunes the branches a mode does not use).
@@ -113,6 +117,48 @@ pub(crate) static VFS: VfsOffsets = VfsOffsets {
     sb_dev: 0,
 };
 
+/// Offsets for io_uring requests; all zero: the io_uring programs are not attached.
+#[no_mangle]
+pub(crate) static URING: UringOffsets = UringOffsets {
+    req_opcode: 0,
+    req_flags: 0,
+    req_fd: 0,
+    req_cmd: 0,
+    filename_name: 0,
+    open_dfd: 0,
+    open_file_slot: 0,
+    open_filename: 0,
+    open_how: 0,
+    rename_old_dfd: 0,
+    rename_new_dfd: 0,
+    rename_oldpath: 0,
+    rename_newpath: 0,
+    rename_flags: 0,
+    link_old_dfd: 0,
+    link_new_dfd: 0,
+    link_oldpath: 0,
+    link_newpath: 0,
+    link_flags: 0,
+    unlink_dfd: 0,
+    unlink_flags: 0,
+    unlink_filename: 0,
+    mkdir_dfd: 0,
+    mkdir_mode: 0,
+    mkdir_filename: 0,
+    connect_addr: 0,
+    connect_addr_len: 0,
+    socket_domain: 0,
+    socket_type: 0,
+    socket_protocol: 0,
+    socket_file_slot: 0,
+    accept_flags: 0,
+    accept_file_slot: 0,
+    close_fd: 0,
+    close_file_slot: 0,
+    rw_len: 0,
+    sr_len: 0,
+};
+
 /// Read a load-time constant without letting the compiler fold the default value in.
 #[inline(always)]
 pub(crate) fn konst<T: Copy>(v: &T) -> T {
@@ -129,7 +175,13 @@ pub(crate) static EVENTS: RingBuf = RingBuf::with_byte_size(64 * 1024, 0);
 pub(crate) static COUNTERS: PerCpuArray<Counters> = PerCpuArray::with_max_entries(1, 0);
 
 #[map]
-pub(crate) static SCRATCH: PerCpuArray<[u8; SCRATCH_SIZE]> = PerCpuArray::with_max_entries(2, 0);
+pub(crate) static SCRATCH: PerCpuArray<[u8; SCRATCH_SIZE]> = PerCpuArray::with_max_entries(3, 0);
+
+/// io_uring requests in flight (request address → record made at submission): the arguments
+/// are gone by completion, the result unknown before it. Full: the operation is lost, counted.
+#[map]
+pub(crate) static URING_PENDING: HashMap<u64, [u8; crate::uring::PENDING_SIZE]> =
+    HashMap::with_max_entries(1024, 0);
 
 /// Interesting syscalls: `abi::RECORDED` bitmaps of `BITMAP_WORDS` words.
 #[map]

@@ -125,7 +125,7 @@ fn all_args(regs: *const pt_regs, abi_idx: u8) -> [u64; 6] {
 }
 
 #[inline(always)]
-fn arg_spec(abi_idx: u8, nr: u32) -> ArgSpec {
+pub(crate) fn arg_spec(abi_idx: u8, nr: u32) -> ArgSpec {
     // x32 shares the native table's numbers for the calls that matter here.
     let table = if abi_idx == abi::IA32 { 1 } else { 0 };
     match ARG_SPECS.get(table * MAX_SYSCALLS as u32 + nr) {

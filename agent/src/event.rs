@@ -150,10 +150,24 @@ pub struct SyscallEvent {
     /// A path or argument could not be read completely.
     #[serde(default, skip_serializing_if = "is_false")]
     pub truncated: bool,
+    /// How the operation reached the kernel when it was no syscall (`evt.is_io_uring`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<Submitted>,
     /// The argument registers as the kernel saw them (`evt.rawarg` of a decoded flag word);
     /// not in a capture, whose arguments are decoded already.
     #[serde(skip)]
     pub regs: Option<[u64; 6]>,
+}
+
+/// A path into the kernel other than the syscall table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Submitted {
+    /// Submitted through an io_uring ring and recorded as the syscall it stands for.
+    IoUring,
+    /// The same, on a direct descriptor (a slot of the ring's registered files): the
+    /// descriptors it takes or returns are none of the process's.
+    IoUringDirect,
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -387,9 +401,11 @@ mod tests {
             path: Some("/etc/passwd".into()),
             args,
             truncated: false,
+            via: Some(Submitted::IoUring),
             regs: None,
         });
         let s = serde_json::to_string(&e).unwrap();
+        assert!(s.contains(r#""via":"io_uring""#), "{s}");
         assert!(
             s.starts_with(r#"{"event":"syscall","time":"2023-11-14T22:13:20.000000001Z","pid":10"#),
             "{s}"

@@ -5,6 +5,8 @@
 #![no_std]
 #![warn(missing_docs)]
 
+pub mod uring;
+
 /// Length of `task_struct::comm`.
 pub const TASK_COMM_LEN: usize = 16;
 /// Syscall numbers per ABI covered by the in-kernel bitmaps (x86_64 tops out near 470).
@@ -117,6 +119,12 @@ pub mod flags {
     /// A syscall record's tail ends with the [`FileFacts`](super::FileFacts) of the
     /// descriptor the call returned.
     pub const FILE_FACTS: u8 = 8;
+    /// The record is an operation submitted through an io_uring ring ([`uring`](crate::uring)),
+    /// recorded as the syscall it stands for.
+    pub const IO_URING: u8 = 16;
+    /// An io_uring operation on a direct descriptor (a slot of the ring's registered files):
+    /// its result and descriptor are no process descriptors.
+    pub const URING_DIRECT: u8 = 32;
 }
 
 /// Common prefix of every ring-buffer record.
@@ -431,6 +439,11 @@ counters! {
     paths_cut,
     /// Records dropped because the per-CPU scratch slot was missing (never expected).
     no_scratch,
+    /// io_uring operations recorded at submission and emitted at completion.
+    uring_emitted,
+    /// io_uring operations lost: the table of requests in flight was full, or the ring
+    /// buffer was.
+    uring_lost,
 }
 
 /// Rare conditions a kernel program met while recording one syscall, reported as bits to the
@@ -476,6 +489,8 @@ pub mod map {
     pub const PATH_SUFFIXES: &str = "PATH_SUFFIXES";
     /// aya-log's ring of log records (named by aya-log-ebpf).
     pub const AYA_LOGS: &str = "AYA_LOGS";
+    /// io_uring requests in flight: request address → the record made at submission.
+    pub const URING_PENDING: &str = "URING_PENDING";
     /// Every map the object holds.
     pub const ALL: &[&str] = &[
         EVENTS,
@@ -490,6 +505,7 @@ pub mod map {
         PATH_PREFIXES,
         PATH_SUFFIXES,
         AYA_LOGS,
+        URING_PENDING,
     ];
 }
 
@@ -519,6 +535,8 @@ pub mod global {
     pub const PROFILE_SLOT_MASK: &str = "PROFILE_SLOT_MASK";
     /// The [`VfsOffsets`](crate::VfsOffsets).
     pub const VFS: &str = "VFS";
+    /// The [`UringOffsets`](crate::uring::UringOffsets).
+    pub const URING: &str = "URING";
 }
 
 /// Scope of the syscall programs, in the `SCOPE` global.
@@ -735,6 +753,7 @@ mod pod {
     unsafe impl aya::Pod for super::Profile {}
     unsafe impl aya::Pod for super::KernelOffsets {}
     unsafe impl aya::Pod for super::VfsOffsets {}
+    unsafe impl aya::Pod for super::uring::UringOffsets {}
 }
 
 /// The few syscall numbers the kernel programs must know themselves (the agent checks them

@@ -188,15 +188,21 @@ pub fn compile_fixture(name: &str, dst: &Path, m32: bool) {
     if m32 {
         c.arg("-m32");
     }
+    // Libraries a fixture links (statically, like everything a container runs).
+    let libs: &[&str] = match name {
+        "uring_ops" => &["-luring"],
+        _ => &[],
+    };
     let out = c
         .args(["-static", "-O2", "-pthread", "-o"])
         .arg(dst)
         .arg(&src)
+        .args(libs)
         .output()
         .expect("gcc");
     assert!(
         out.status.success(),
-        "gcc {name} failed (gcc-multilib missing?): {}",
+        "gcc {name} failed (gcc-multilib or liburing-dev missing? `cargo xtask setup`): {}",
         String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -8,7 +8,8 @@ use crate::sh;
 /// 32-bit test binaries; libseccomp-dev for the seccomp loader (`sysaudit run`); the peers the
 /// benchmark measures against (bpftrace, strace); docker.io (dockerd, its containerd, the
 /// docker CLI) and podman for the engine-metadata tests; protobuf-compiler (protoc) for the
-/// containerd and CRI gRPC bindings the agent builds.
+/// containerd and CRI gRPC bindings the agent builds; liburing-dev for the io_uring test
+/// program (linked statically into a container).
 pub(crate) const PACKAGES: &[&str] = &[
     "runc",
     "crun",
@@ -21,6 +22,7 @@ pub(crate) const PACKAGES: &[&str] = &[
     "docker.io",
     "podman",
     "protobuf-compiler",
+    "liburing-dev",
 ];
 
 /// The bpf-linker that works with this machine's rustc (it loads rustc's own LLVM; 0.11+

@@ -7,7 +7,7 @@
 //! hard-coded; a field the kernel lacks fails the load, except the optional login uid.
 
 use btf_rs::{Btf, Type};
-use sysaudit_common::{KernelOffsets, VfsOffsets};
+use sysaudit_common::{uring::UringOffsets, KernelOffsets, VfsOffsets};
 
 use super::ProbeError;
 
@@ -128,6 +128,61 @@ fn try_vfs_offsets(btf: &Btf) -> Result<VfsOffsets, ProbeError> {
         fdt_fd: o("fdtable", "fd")?,
         inode_sb: o("inode", "i_sb")?,
         sb_dev: o("super_block", "s_dev")?,
+    })
+}
+
+/// Offsets for io_uring requests; all zero (io_uring not traced, with a warning) on a kernel
+/// without io_uring or whose request layout is not the one expected.
+pub(crate) fn uring_offsets(btf: &Btf) -> UringOffsets {
+    match try_uring_offsets(btf) {
+        Ok(u) => u,
+        Err(e) => {
+            log::warn!("io_uring operations are not traced: {e}");
+            UringOffsets::default()
+        }
+    }
+}
+
+fn try_uring_offsets(btf: &Btf) -> Result<UringOffsets, ProbeError> {
+    let o = |s: &str, p: &str| offset_of(btf, s, p);
+    Ok(UringOffsets {
+        req_opcode: o("io_kiocb", "opcode")?,
+        req_flags: o("io_kiocb", "flags")?,
+        req_fd: o("io_kiocb", "cqe.fd")?,
+        req_cmd: o("io_kiocb", "cmd")?,
+        filename_name: o("filename", "name")?,
+        open_dfd: o("io_open", "dfd")?,
+        open_file_slot: o("io_open", "file_slot")?,
+        open_filename: o("io_open", "filename")?,
+        open_how: o("io_open", "how")?,
+        rename_old_dfd: o("io_rename", "old_dfd")?,
+        rename_new_dfd: o("io_rename", "new_dfd")?,
+        rename_oldpath: o("io_rename", "oldpath")?,
+        rename_newpath: o("io_rename", "newpath")?,
+        rename_flags: o("io_rename", "flags")?,
+        link_old_dfd: o("io_link", "old_dfd")?,
+        link_new_dfd: o("io_link", "new_dfd")?,
+        link_oldpath: o("io_link", "oldpath")?,
+        link_newpath: o("io_link", "newpath")?,
+        link_flags: o("io_link", "flags")?,
+        unlink_dfd: o("io_unlink", "dfd")?,
+        unlink_flags: o("io_unlink", "flags")?,
+        unlink_filename: o("io_unlink", "filename")?,
+        mkdir_dfd: o("io_mkdir", "dfd")?,
+        mkdir_mode: o("io_mkdir", "mode")?,
+        mkdir_filename: o("io_mkdir", "filename")?,
+        connect_addr: o("io_connect", "addr")?,
+        connect_addr_len: o("io_connect", "addr_len")?,
+        socket_domain: o("io_socket", "domain")?,
+        socket_type: o("io_socket", "type")?,
+        socket_protocol: o("io_socket", "protocol")?,
+        socket_file_slot: o("io_socket", "file_slot")?,
+        accept_flags: o("io_accept", "flags")?,
+        accept_file_slot: o("io_accept", "file_slot")?,
+        close_fd: o("io_close", "fd")?,
+        close_file_slot: o("io_close", "file_slot")?,
+        rw_len: o("io_rw", "len")?,
+        sr_len: o("io_sr_msg", "len")?,
     })
 }
 

@@ -249,11 +249,21 @@ impl Probe {
         raise_memlock();
         // Two parses of the kernel's BTF, one after the other: holding both at once was half
         // of the agent's peak RSS.
-        let (offsets, vfs) = {
+        let (offsets, vfs, uring) = {
             let kbtf = btf_rs::Btf::from_file(btf::VMLINUX_BTF)
                 .map_err(|e| ProbeError::Btf(e.to_string()))?;
-            (btf::kernel_offsets(&kbtf)?, btf::vfs_offsets(&kbtf))
+            let uring = if programs.iter().any(|(p, _)| p.starts_with("io_uring")) {
+                btf::uring_offsets(&kbtf)
+            } else {
+                Default::default()
+            };
+            (btf::kernel_offsets(&kbtf)?, btf::vfs_offsets(&kbtf), uring)
         };
+        // Without the offsets the io_uring programs would do nothing: not attached.
+        let programs: Vec<_> = programs
+            .into_iter()
+            .filter(|(p, _)| uring.req_opcode != 0 || !p.starts_with("io_uring"))
+            .collect();
         let btf = aya::Btf::from_sys_fs().map_err(|e| ProbeError::Btf(e.to_string()))?;
 
         let own_tgid = std::process::id();
@@ -292,6 +302,7 @@ impl Probe {
             .override_global(global::HOST_PIDNS_INO, &ns_ino, true)
             .override_global(global::OFFSETS, &offsets, true)
             .override_global(global::VFS, &vfs, true)
+            .override_global(global::URING, &uring, true)
             // Kernel log statements above the agent's level stay off (aya-log's levels are
             // log's, as numbers).
             .override_global(aya_log::LEVEL, &(log::max_level() as u8), false)
@@ -469,6 +480,15 @@ fn programs(cfg: &ProbeConfig) -> Vec<(&'static str, &'static str)> {
     }
     if cfg.trace {
         names.push("sys_exit");
+    }
+    // io_uring operations, when one they stand for is traced.
+    if cfg.trace
+        && (0..=u8::MAX).any(|op| {
+            sysaudit_common::uring::syscall(op)
+                .is_some_and(|(nr, _)| cfg.interesting.contains(Abi::X86_64, nr))
+        })
+    {
+        names.extend(["io_uring_submit_req", "io_uring_complete"]);
     }
     names.extend([
         "sched_process_fork",

@@ -82,6 +82,7 @@ mod tests {
             path: Some("/etc/passwd".into()),
             args: Default::default(),
             truncated: false,
+            via: None,
             regs: None,
         })
     }
@@ -233,6 +234,7 @@ mod tests {
             path: None,
             args: a,
             truncated: false,
+            via: None,
             regs: Some(regs),
         })
     }

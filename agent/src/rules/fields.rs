@@ -81,6 +81,7 @@ fields! {
         EvtCpu               "evt.cpu"                                Int  None     "CPU the kernel recorded the event on";
         EvtCount             "evt.count"                              Int  None     "always 1 (Falco's, to count events)";
         EvtIsIo              "evt.is_io"                              Bool None     "the syscall reads from or writes to a descriptor (read, write, send, recv and their vector forms)";
+        EvtIsIoUring         "evt.is_io_uring"                        Bool None     "the operation was submitted through an io_uring ring, not made as a syscall; evt.type is the syscall it stands for (sysaudit)";
         ProcName             "proc.name"                              Str  None     "process name (comm)";
         ProcExe              "proc.exe"                               Str  None     "argv[0]";
         ProcExePath          "proc.exepath"                           Str  None     "executable path";

@@ -82,9 +82,8 @@ pub(crate) fn source(f: F) -> Source {
         EvtType | EvtRes | EvtRawRes | EvtFailed | EvtBuffer | EvtArg | EvtRawArg | EvtArgs
         | EvtTime | EvtTimeS | EvtTimeIso | EvtDatetime | EvtRawTime | EvtRawTimeS
         | EvtRawTimeNs | EvtIsOpenRead | EvtIsOpenWrite | EvtIsOpenExec | EvtIsOpenCreate
-        | EvtAbi | EvtCpu | EvtIsIo | ProcName | ProcPid | ThreadTid | UserUid | GroupGid => {
-            Source::Record
-        }
+        | EvtAbi | EvtCpu | EvtIsIo | EvtIsIoUring | ProcName | ProcPid | ThreadTid | UserUid
+        | GroupGid => Source::Record,
         EvtDir | EvtNum | EvtCount | EvtSource | EvtHostname => Source::Agent,
         ProcExe | ProcExePath | ProcArgs | ProcCmdline | ProcExeline | ProcVpid | ProcTty
         | ProcEnv | ProcSid | ProcVpgid | ProcIsVpgidLeader | ProcIsSidLeader

@@ -373,7 +373,8 @@ impl FdTables {
     fn change(&self, e: &SyscallEvent) -> Option<Change> {
         let pid = e.task.pid;
         let ret = e.ret.unwrap_or(-1);
-        let ok = ret >= 0;
+        // A direct descriptor is none of the process's: its result names no table entry.
+        let ok = ret >= 0 && e.via != Some(crate::event::Submitted::IoUringDirect);
         let made = |info: FdInfo| {
             ok.then_some(Change {
                 fd: ret,
@@ -540,12 +541,35 @@ mod tests {
             path: path.map(Into::into),
             args: a,
             truncated: false,
+            via: None,
             regs: None,
         }
     }
 
     fn s(v: &str) -> ArgValue {
         ArgValue::Str(v.into())
+    }
+
+    #[test]
+    fn an_open_into_a_direct_descriptor_names_no_process_descriptor() {
+        let mut t = FdTables::default();
+        let mut e = ev(
+            1,
+            "openat",
+            0,
+            &[("name", s("/etc/shadow"))],
+            Some("/etc/shadow"),
+        );
+        e.via = Some(crate::event::Submitted::IoUringDirect);
+        // The event is still about the file, on no descriptor of the process.
+        let v = t.view(&e).expect("a view");
+        assert_eq!((v.num, &*v.info.name), (-1, "/etc/shadow"));
+        t.observe(&e);
+        assert!(t.get(1, 0).is_none());
+        // Through the ring on process descriptors, it is an open like any other.
+        e.via = Some(crate::event::Submitted::IoUring);
+        t.observe(&e);
+        assert_eq!(t.get(1, 0).map(|f| &*f.name), Some("/etc/shadow"));
     }
 
     #[test]

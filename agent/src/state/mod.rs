@@ -24,7 +24,9 @@ use std::{
 use sysaudit_common::flags;
 
 use crate::{
-    event::{ArgValue, Args, Event, ExitEvent, ForkEvent, SyscallEvent, Task, Timestamp},
+    event::{
+        ArgValue, Args, Event, ExitEvent, ForkEvent, Submitted, SyscallEvent, Task, Timestamp,
+    },
     probe::{
         decode::{comm_bytes, Record},
         SyscallSet,
@@ -290,6 +292,7 @@ impl State {
                     path,
                     args,
                     truncated: rec.hdr.flags & (flags::TRUNCATED | flags::READ_FAULT) != 0,
+                    via: submitted(rec.hdr.flags),
                     regs: Some(rec.args),
                 })
             }
@@ -473,6 +476,15 @@ fn primary_path(a: &Args) -> Option<Arc<str>> {
         .filter(|s| !s.is_empty())
 }
 
+/// How a syscall record's operation reached the kernel, from its header flags.
+fn submitted(f: u8) -> Option<Submitted> {
+    match (f & flags::IO_URING != 0, f & flags::URING_DIRECT != 0) {
+        (false, _) => None,
+        (true, false) => Some(Submitted::IoUring),
+        (true, true) => Some(Submitted::IoUringDirect),
+    }
+}
+
 fn dirfd(a: &Args) -> Option<i64> {
     match a.get("dirfd").or_else(|| a.get("olddirfd")) {
         Some(ArgValue::Int(fd)) => Some(*fd),
@@ -521,6 +533,27 @@ mod tests {
         assert_eq!(e.ret, Some(3));
         // The open put the file in the process's descriptor table.
         assert_eq!(st.fds.get(42, 3).map(|f| &*f.name), Some("/etc/passwd"));
+    }
+
+    #[test]
+    fn a_record_made_through_io_uring_says_so() {
+        let mut st = State::replay();
+        let mut b = syscall_bytes(257, 3, &[b"/etc/passwd"], &[]);
+        // Header flags: the fourth byte.
+        b[3] |= flags::IO_URING;
+        let Some(Event::Syscall(e)) = st.ingest(&decode(&b).unwrap()) else {
+            panic!("no syscall event")
+        };
+        assert_eq!(
+            (e.syscall.as_ref(), e.via),
+            ("openat", Some(Submitted::IoUring))
+        );
+        b[3] |= flags::URING_DIRECT;
+        let Some(Event::Syscall(e)) = st.ingest(&decode(&b).unwrap()) else {
+            panic!("no syscall event")
+        };
+        assert_eq!(e.via, Some(Submitted::IoUringDirect));
+        assert_eq!(submitted(flags::URING_DIRECT), None);
     }
 
     fn path_of(st: &mut State, nr: u32, name: &[u8]) -> Option<String> {

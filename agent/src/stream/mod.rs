@@ -54,6 +54,7 @@ impl Stats {
             + self.kernel.too_big
             + self.kernel.no_scratch
             + self.kernel.lifecycle_lost
+            + self.kernel.uring_lost
             + self.decode_errors
     }
 
@@ -75,12 +76,13 @@ impl Stats {
     pub(crate) fn line(&self) -> String {
         let k = &self.kernel;
         format!(
-            "sysaudit: {} records received; lost {} (ring full {}, too big {}, lifecycle {}, undecodable {}); kernel saw {} syscall hits, filtered {} (own {}, id -1 {}, scope {}, syscall set {}, path filter {}), emitted {}",
+            "sysaudit: {} records received; lost {} (ring full {}, too big {}, lifecycle {}, io_uring {}, undecodable {}); kernel saw {} syscall hits, filtered {} (own {}, id -1 {}, scope {}, syscall set {}, path filter {}), emitted {}",
             self.records,
             self.lost(),
             k.ring_full,
             k.too_big,
             k.lifecycle_lost,
+            k.uring_lost,
             self.decode_errors,
             k.seen,
             k.filtered_self
@@ -93,7 +95,7 @@ impl Stats {
             k.filtered_scope,
             k.filtered_syscall,
             k.filtered_path,
-            k.emitted + k.lifecycle_emitted,
+            k.emitted + k.lifecycle_emitted + k.uring_emitted,
         )
     }
 }

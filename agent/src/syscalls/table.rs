@@ -219,6 +219,15 @@ mod tests {
             assert_eq!(number(abi, "execveat"), Some(nr::EXECVEAT[i]));
             assert_eq!(number(abi, "prctl"), Some(nr::PRCTL[i]));
         }
+        // The syscalls io_uring operations are recorded as (x86_64 numbers).
+        let mut recorded = 0;
+        for op in 0..=u8::MAX {
+            if let Some((n, name)) = sysaudit_common::uring::syscall(op) {
+                assert_eq!(number(Abi::X86_64, name), Some(n), "io_uring op {op}");
+                recorded += 1;
+            }
+        }
+        assert_eq!(recorded, 21);
     }
 
     #[test]

@@ -262,6 +262,7 @@ impl<'a> Ctx<'a> {
             F::EvtCount => Some(Val::Int(1)),
             F::EvtCpu => t.cpu.map(|c| Val::Int(c as i64)),
             F::EvtIsIo => Some(Val::Bool(params::is_io(self.evt_type()))),
+            F::EvtIsIoUring => Some(Val::Bool(self.sys().is_some_and(|e| e.via.is_some()))),
             F::ProcName => s(&t.comm),
             F::ProcExe => match self.proc() {
                 Some(p) if !p.args.is_empty() => s(&p.args[0]),
