@@ -157,6 +157,8 @@ pub(crate) static URING: UringOffsets = UringOffsets {
     close_file_slot: 0,
     rw_len: 0,
     sr_len: 0,
+    task_flags: 0,
+    task_group_leader: 0,
 };
 
 /// Read a load-time constant without letting the compiler fold the default value in.

@@ -9,14 +9,14 @@ use aya_ebpf::helpers::{
 };
 use sysaudit_common::{
     abi, flags, kind,
-    uring::{op, syscall, CQE_F_MORE, REQ_F_CQE_SKIP, REQ_F_FIXED_FILE},
+    uring::{op, syscall, CQE_F_MORE, PF_IO_WORKER, REQ_F_CQE_SKIP, REQ_F_FIXED_FILE},
     Counters, FileFacts, SyscallRecord, PATH_MAX, SOCKADDR_MAX,
 };
 
 use crate::{
     filter::{self, field},
     lifecycle::rd,
-    maps::{konst, SCRATCH, SCRATCH_URING, URING, URING_PENDING},
+    maps::{konst, OFFSETS, SCRATCH, SCRATCH_URING, URING, URING_PENDING},
     record::{self, fill_header_of},
 };
 
@@ -75,6 +75,21 @@ pub(crate) fn submit(c: &mut Counters, task: *const u8, pid_tgid: u64, req: *con
         scope.non_host(),
     );
     rec.hdr.flags |= flags::IO_URING;
+    // The poller or worker thread submits for its process: the record names the process's
+    // main thread (its name is the one rules know), not `iou-sqp-<pid>`.
+    let tflags: u32 = field(task, konst(&u.task_flags));
+    if tflags & PF_IO_WORKER != 0 {
+        let leader: *const u8 = field(task, konst(&u.task_group_leader));
+        if !leader.is_null() {
+            let o = &OFFSETS;
+            let lo: u64 = field(leader, konst(&o.task_comm));
+            let hi: u64 = field(leader, konst(&o.task_comm) + 8);
+            rec.hdr.comm[..8].copy_from_slice(&lo.to_ne_bytes());
+            rec.hdr.comm[8..].copy_from_slice(&hi.to_ne_bytes());
+            let pid: u32 = field(leader, konst(&o.task_pid));
+            rec.hdr.pid_tgid = (pid_tgid & !0xffff_ffff) | pid as u64;
+        }
+    }
     rec.nr = nr;
     rec.has_ret = 0;
     rec.ret = 0;

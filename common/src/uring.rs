@@ -8,7 +8,10 @@
 
 /// Operation codes (`enum io_uring_op`, UAPI: stable across kernels), each named after its
 /// `IORING_OP_*`.
-#[allow(missing_docs, reason = "each is named after what it stands for, said above")]
+#[allow(
+    missing_docs,
+    reason = "each is named after what it stands for, said above"
+)]
 pub mod op {
     pub const READV: u8 = 1;
     pub const WRITEV: u8 = 2;
@@ -71,7 +74,10 @@ pub const CQE_F_MORE: u32 = 1 << 1;
 /// structures: they move between kernels). `req_opcode` 0 means the kernel lacks what is
 /// needed and the io_uring programs are not attached. Each field is named after the member
 /// it locates (`<struct>_<member>`, the struct without its `io_` prefix).
-#[allow(missing_docs, reason = "each is named after what it stands for, said above")]
+#[allow(
+    missing_docs,
+    reason = "each is named after what it stands for, said above"
+)]
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct UringOffsets {
@@ -127,4 +133,11 @@ pub struct UringOffsets {
     /// `io_rw.len`, `io_sr_msg.len` (lengths of reads, writes, sends and receives).
     pub rw_len: u32,
     pub sr_len: u32,
+    /// `task_struct.flags`, `.group_leader`: an io_uring worker or submission-polling thread
+    /// (`PF_IO_WORKER`) acts for its process, whose main thread the record names.
+    pub task_flags: u32,
+    pub task_group_leader: u32,
 }
+
+/// `PF_IO_WORKER`: the task is a kernel thread of io_uring (io-wq worker, SQPOLL poller).
+pub const PF_IO_WORKER: u32 = 0x10;

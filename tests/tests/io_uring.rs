@@ -11,9 +11,13 @@ use sysaudit_tests::*;
 
 const PORT: &str = "47991";
 
-/// A container running the io_uring program.
-fn uring_container() -> TestContainer {
-    let c = TestContainer::new(&["/bin/uring_ops", PORT]);
+/// A container running the io_uring program (`sqpoll`: a kernel thread submits).
+fn uring_container(sqpoll: bool) -> TestContainer {
+    let mut args = vec!["/bin/uring_ops", PORT];
+    if sqpoll {
+        args.push("sqpoll");
+    }
+    let c = TestContainer::new(&args);
     compile_fixture("uring_ops", &c.rootfs().join("bin/uring_ops"), false);
     std::fs::write(c.rootfs().join("etc/shadow"), "root:*:19000:0:99999:7:::\n").expect("shadow");
     c
@@ -35,7 +39,21 @@ fn operations_submitted_through_a_ring_are_traced_as_their_syscalls() {
     if !privileged() {
         return;
     }
-    let c = uring_container();
+    traced_through_a_ring(false);
+}
+
+/// With a submission-polling thread (`iou-sqp-<pid>`), the program makes no syscall per
+/// operation at all; the operations are still its own.
+#[test]
+fn operations_a_polling_kernel_thread_submits_are_the_process_s() {
+    if !privileged() {
+        return;
+    }
+    traced_through_a_ring(true);
+}
+
+fn traced_through_a_ring(sqpoll: bool) {
+    let c = uring_container(sqpoll);
     let agent = Agent::start(&["trace", "--json", "--container", c.id()]);
     let out = c.run();
     let res = agent.stop();
@@ -100,10 +118,11 @@ fn operations_submitted_through_a_ring_are_traced_as_their_syscalls() {
     // The read is on the descriptor the ring's open returned.
     let read = ring.iter().find(|e| e["syscall"] == "read").expect("read");
     assert_eq!(read["args"]["fd"], shadow["ret"]);
-    // Every one is the container's, from the program itself.
+    // Every one is the container's, from the program's main thread (not the poller's).
     for e in &ring {
         assert_eq!(e["container_id"], c.id(), "{e}");
         assert_eq!(e["comm"], "uring_ops", "{e}");
+        assert_eq!(e["tid"], e["pid"], "{e}");
     }
     let stats = res.stats();
     assert_eq!(stats["kernel"]["uring_emitted"], 13, "{stats}");
@@ -134,7 +153,7 @@ fn rules_fire_on_operations_submitted_through_a_ring() {
         "-r",
         own.to_str().expect("UTF-8"),
     ];
-    let c = uring_container();
+    let c = uring_container(false);
     let agent = Agent::start(&default_and_own);
     c.run();
     let out = agent.stop();
@@ -160,7 +179,7 @@ fn rules_fire_on_operations_submitted_through_a_ring() {
     let Some(upstream) = reference::falco("falco_rules.yaml") else {
         return;
     };
-    let c = uring_container();
+    let c = uring_container(false);
     let agent = Agent::start(&["watch", "--json", "-r", upstream.to_str().expect("UTF-8")]);
     c.run();
     let out = agent.stop();

@@ -183,6 +183,8 @@ fn try_uring_offsets(btf: &Btf) -> Result<UringOffsets, ProbeError> {
         close_file_slot: o("io_close", "file_slot")?,
         rw_len: o("io_rw", "len")?,
         sr_len: o("io_sr_msg", "len")?,
+        task_flags: o("task_struct", "flags")?,
+        task_group_leader: o("task_struct", "group_leader")?,
     })
 }
 
