@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+mod config;
 pub mod event;
 mod host;
 mod launch;

@@ -8,7 +8,7 @@ fn a_storm_costs_the_agent_less_than_one_syscall_per_thousand_events() {
     if !privileged() {
         return;
     }
-    let agent = Agent::start(&["watch", "--json", "-o", "/dev/null"]);
+    let agent = Agent::start(&["watch", "--json", "--output", "/dev/null"]);
     let out = storm_container(1_500_000).run();
     let res = agent.stop();
     let stats = res.stats();

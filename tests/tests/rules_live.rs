@@ -112,7 +112,7 @@ fn watch_raises(extra: &[&str]) {
     let mut args = vec![
         "watch",
         "--json",
-        "-o",
+        "--output",
         file.to_str().unwrap(),
         "--webhook",
         &url,

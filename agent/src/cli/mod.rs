@@ -2,6 +2,7 @@
 //! its raw flags into a validated config first (errors name the flag), then runs.
 
 pub(crate) mod calibrate;
+pub(crate) mod config;
 pub(crate) mod demo;
 pub(crate) mod flags;
 pub(crate) mod profile;
@@ -48,6 +49,9 @@ pub(crate) enum Command {
     /// Falco-style rules: validate, list, replay captures.
     #[command(subcommand)]
     Rules(rules::RulesCmd),
+    /// The configuration file (Falco's falco.yaml keys): check it.
+    #[command(subcommand)]
+    Config(config::ConfigCmd),
     /// Attach only an empty sys_enter program until stopped (the benchmark's hook floor).
     #[command(hide = true)]
     Calibrate,
@@ -84,6 +88,7 @@ pub fn main() -> ExitCode {
             Command::Trace(a) => trace::run(a).await,
             Command::Demo(a) => demo::run(a).await,
             Command::Rules(c) => rules::run(c),
+            Command::Config(c) => config::run(c),
             Command::Watch(a) => watch::run(a).await,
             Command::Profile(a) => profile::run(a).await,
             Command::Run(a) => run::run(a),

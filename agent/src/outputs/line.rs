@@ -7,20 +7,20 @@ use std::{
     path::Path,
 };
 
-use super::Output;
+use super::{Output, Shape};
 use crate::rules::Alert;
 
 pub(crate) struct LineOutput<W: Write> {
     out: BufWriter<W>,
-    json: bool,
+    shape: Shape,
     name: String,
 }
 
 impl<W: Write> LineOutput<W> {
-    pub(crate) fn new(w: W, json: bool, name: impl Into<String>) -> LineOutput<W> {
+    pub(crate) fn new(w: W, shape: impl Into<Shape>, name: impl Into<String>) -> LineOutput<W> {
         LineOutput {
             out: BufWriter::new(w),
-            json,
+            shape: shape.into(),
             name: name.into(),
         }
     }
@@ -32,37 +32,67 @@ impl<W: Write> LineOutput<W> {
 }
 
 impl LineOutput<io::Stdout> {
-    pub(crate) fn stdout(json: bool) -> Self {
-        LineOutput::new(io::stdout(), json, "stdout")
+    pub(crate) fn stdout(shape: impl Into<Shape>) -> Self {
+        LineOutput::new(io::stdout(), shape, "stdout")
     }
 }
 
 impl LineOutput<File> {
     /// Append to `path`, creating it.
-    pub(crate) fn append(path: &Path, json: bool) -> io::Result<Self> {
-        let f = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(LineOutput::new(f, json, format!("file {}", path.display())))
+    pub(crate) fn append(path: &Path, shape: impl Into<Shape>) -> io::Result<Self> {
+        let f = open(path)?;
+        Ok(LineOutput::new(
+            f,
+            shape,
+            format!("file {}", path.display()),
+        ))
     }
 }
 
-/// One alert as a line: Falco's text line or Falco's JSON object.
-pub(crate) fn render(alert: &Alert, json: bool) -> String {
-    if json {
-        alert.to_json().to_string()
-    } else {
-        alert.line()
-    }
+fn open(path: &Path) -> io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
 }
 
 impl<W: Write> Output for LineOutput<W> {
     fn emit(&mut self, alert: &Alert) -> io::Result<()> {
-        writeln!(self.out, "{}", render(alert, self.json))
+        writeln!(self.out, "{}", self.shape.render(alert))
     }
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
     fn name(&self) -> String {
         self.name.clone()
+    }
+}
+
+/// Falco's `file_output` without `keep_alive`: the file opened and closed for every alert
+/// (so a rotated file is never written after its rename).
+pub(crate) struct ReopenedFile {
+    path: std::path::PathBuf,
+    shape: Shape,
+}
+
+impl ReopenedFile {
+    /// Check now that `path` can be opened for appending.
+    pub(crate) fn new(path: &Path, shape: Shape) -> io::Result<ReopenedFile> {
+        open(path)?;
+        Ok(ReopenedFile {
+            path: path.to_path_buf(),
+            shape,
+        })
+    }
+}
+
+impl Output for ReopenedFile {
+    fn emit(&mut self, alert: &Alert) -> io::Result<()> {
+        let mut f = open(&self.path)?;
+        writeln!(f, "{}", self.shape.render(alert))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    fn name(&self) -> String {
+        format!("file {}", self.path.display())
     }
 }
 

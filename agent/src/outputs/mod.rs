@@ -7,10 +7,37 @@ mod webhook;
 use crate::messages::message;
 use std::io;
 
-pub(crate) use line::LineOutput;
-pub(crate) use webhook::Webhook;
+pub(crate) use line::{LineOutput, ReopenedFile};
+pub(crate) use webhook::{HttpOptions, Webhook};
 
-use crate::rules::Alert;
+use crate::rules::{output::JsonParts, Alert};
+
+/// How an alert is written: Falco's text line or Falco's JSON object with the parts chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Shape {
+    pub json: bool,
+    pub parts: JsonParts,
+}
+
+impl Shape {
+    pub(crate) fn render(&self, a: &Alert) -> String {
+        if self.json {
+            a.to_json_as(&self.parts).to_string()
+        } else {
+            a.line_as(self.parts.iso8601)
+        }
+    }
+}
+
+impl From<bool> for Shape {
+    /// JSON (true) or text, with Falco's default parts.
+    fn from(json: bool) -> Shape {
+        Shape {
+            json,
+            parts: JsonParts::default(),
+        }
+    }
+}
 
 /// One alert sink.
 pub(crate) trait Output {

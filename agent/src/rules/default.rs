@@ -19,7 +19,8 @@ pub(crate) enum LoadError {
     Invalid(usize),
 }
 
-/// The files' texts, in order, or the embedded default when none is named.
+/// The files' texts, in order, or the embedded default when none is named. A directory
+/// stands for its `.yaml` and `.yml` files, in name order (not below it), as in Falco.
 pub(crate) fn sources(files: &[PathBuf]) -> Result<Vec<(String, String)>, LoadError> {
     if files.is_empty() {
         return Ok(vec![(
@@ -27,7 +28,24 @@ pub(crate) fn sources(files: &[PathBuf]) -> Result<Vec<(String, String)>, LoadEr
             DEFAULT_RULES.to_string(),
         )]);
     }
-    files
+    let mut expanded = Vec::new();
+    for f in files {
+        if f.is_dir() {
+            let entries = fs::read_dir(f).map_err(|source| LoadError::Read {
+                path: f.display().to_string(),
+                source,
+            })?;
+            let mut inside: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+                .collect();
+            inside.sort();
+            expanded.extend(inside);
+        } else {
+            expanded.push(f.clone());
+        }
+    }
+    expanded
         .iter()
         .map(|f| {
             let path = f.display().to_string();

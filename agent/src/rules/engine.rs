@@ -38,7 +38,7 @@ pub struct Engine {
     /// Every rule kept, in file order.
     pub rules: Vec<Rule>,
     /// Enabled rules per event type id, in file order.
-    index: Vec<Vec<u32>>,
+    pub(crate) index: Vec<Vec<u32>>,
     /// First match or all matches.
     pub matching: Matching,
     /// Lists defined by the files (for the load summary).
@@ -68,6 +68,17 @@ impl Loaded {
     pub fn warnings(&self) -> impl Iterator<Item = &Diag> {
         self.diags.iter().filter(|d| d.level == Level::Warning)
     }
+}
+
+/// Enabled rules per event type id, in file order.
+pub(crate) fn build_index(rules: &[Rule]) -> Vec<Vec<u32>> {
+    let mut index = vec![Vec::new(); evttype::count()];
+    for (i, r) in rules.iter().enumerate().filter(|(_, r)| r.enabled) {
+        for t in r.evttypes.ids() {
+            index[t].push(i as u32);
+        }
+    }
+    index
 }
 
 /// Name of this host as Falco reports it (`$FALCO_HOSTNAME` first).
@@ -124,12 +135,7 @@ impl Engine {
                 .into_iter()
                 .filter(|r| r.priority <= min_priority)
                 .collect();
-            let mut index = vec![Vec::new(); evttype::count()];
-            for (i, r) in rules.iter().enumerate().filter(|(_, r)| r.enabled) {
-                for t in r.evttypes.ids() {
-                    index[t].push(i as u32);
-                }
-            }
+            let index = build_index(&rules);
             Engine {
                 rules,
                 index,
@@ -202,6 +208,11 @@ impl Engine {
     /// Decorate every rule's output as Falco does by default ([`output::DECORATION_TEXT`],
     /// [`output::DECORATION_FIELDS`]): syscall alerts name their container.
     pub(crate) fn decorate(&mut self) {
+        self.decorate_matching(|_| true);
+    }
+
+    /// [`Engine::decorate`] for the rules `which` picks.
+    pub(crate) fn decorate_matching(&mut self, which: impl Fn(&Rule) -> bool) {
         // Ours, and a unit test parses it.
         let Ok(text) = Format::parse(output::DECORATION_TEXT) else {
             return;
@@ -220,7 +231,7 @@ impl Engine {
                 ))
             })
             .collect();
-        for r in &mut self.rules {
+        for r in self.rules.iter_mut().filter(|r| which(r)) {
             r.output.decorate(&text, &extra);
         }
     }

@@ -5,6 +5,7 @@
 
 pub(crate) mod ast;
 pub(crate) mod compile;
+pub(crate) mod configure;
 pub(crate) mod default;
 pub(crate) mod detect;
 pub(crate) mod diag;

@@ -33,6 +33,8 @@ pub(crate) struct Format {
     /// Fields added to `output_fields` without appearing in the text (Falco's
     /// `append_output` `extra_fields`).
     extra: Vec<(String, Extract)>,
+    /// Formatted extra fields (`{key: "format"}`): the rendered text under `key`.
+    extra_fmt: Vec<(String, Format)>,
 }
 
 /// Falco's default decoration of syscall alerts (its `append_output` with the container
@@ -98,6 +100,7 @@ impl Format {
         Ok(Format {
             segs,
             extra: Vec::new(),
+            extra_fmt: Vec::new(),
         })
     }
 
@@ -126,15 +129,45 @@ impl Format {
         }
     }
 
+    /// Append `more` to the text after one space (`append_output`'s `extra_output`).
+    pub(crate) fn append(&mut self, more: &Format) {
+        self.segs.push(Seg::Lit(" ".into()));
+        self.segs.extend(more.segs.iter().cloned());
+    }
+
+    /// Add `key` to `output_fields`: the value of field `ex`, or the text `fmt` renders to.
+    pub(crate) fn add_field(&mut self, key: &str, ex: Option<Extract>, fmt: Option<Format>) {
+        self.extra.retain(|(k, _)| k != key);
+        self.extra_fmt.retain(|(k, _)| k != key);
+        if let Some(e) = ex {
+            self.extra.push((key.to_string(), e));
+        }
+        if let Some(f) = fmt {
+            self.extra_fmt.push((key.to_string(), f));
+        }
+    }
+
+    /// The one field a `%field` format names (an `extra_fields` entry), parsed.
+    pub(crate) fn single_field(name: &str) -> Result<Extract, (String, String)> {
+        let f = Format::parse(&format!("%{name}"))?;
+        match f.segs.as_slice() {
+            [Seg::Field { ex, .. }] => Ok(ex.clone()),
+            _ => Err((format!("'{name}' is not one field"), name.to_string())),
+        }
+    }
+
     /// Every field the output names.
-    pub(crate) fn extracts(&self) -> impl Iterator<Item = &Extract> {
-        self.segs
-            .iter()
-            .filter_map(|s| match s {
-                Seg::Field { ex, .. } => Some(ex),
-                Seg::Lit(_) | Seg::ContainerInfo => None,
-            })
-            .chain(self.extra.iter().map(|(_, e)| e))
+    pub(crate) fn extracts(&self) -> Box<dyn Iterator<Item = &Extract> + '_> {
+        Box::new(
+            self.segs
+                .iter()
+                .filter_map(|s| match s {
+                    Seg::Field { ex, .. } => Some(ex),
+                    Seg::Lit(_) | Seg::ContainerInfo => None,
+                })
+                .chain(self.extra.iter().map(|(_, e)| e))
+                .chain(self.extra_fmt.iter().flat_map(|(_, f)| f.extracts())),
+        )
     }
 
     /// The fields named by the format, as written (`proc.aname[2]`).
@@ -184,6 +217,11 @@ impl Format {
             if !fields.iter().any(|(k, _)| k == key) {
                 let v = value_of(cx, ex).map_or(Value::Null, |v| v.to_json());
                 fields.push((key.clone(), v));
+            }
+        }
+        for (key, f) in &self.extra_fmt {
+            if !fields.iter().any(|(k, _)| k == key) {
+                fields.push((key.clone(), Value::String(f.render(cx).0)));
             }
         }
         (out, fields)
@@ -353,32 +391,77 @@ pub struct Alert {
 impl Alert {
     /// Falco's text line: `<local time>: <Priority> <output>`.
     pub fn line(&self) -> String {
-        format!(
-            "{}: {} {}",
-            self.time.local(false, true),
-            self.priority.as_str(),
-            self.message
-        )
+        self.line_as(false)
+    }
+
+    /// [`Alert::line`], with the time as ISO 8601 in UTC when `iso` (Falco's
+    /// `time_format_iso_8601`: `2026-12-06T20:51:15.488155871+0000`).
+    pub fn line_as(&self, iso: bool) -> String {
+        let time = if iso {
+            let t = self.time.rfc3339();
+            format!("{}+0000", t.trim_end_matches('Z'))
+        } else {
+            self.time.local(false, true)
+        };
+        format!("{time}: {} {}", self.priority.as_str(), self.message)
     }
 
     /// Falco's JSON alert (hostname, output, output_fields, priority, rule, source, tags,
     /// time), consumable by Falcosidekick and Falco's event-generator.
     pub fn to_json(&self) -> Value {
-        let mut fields = Map::new();
-        fields.insert("evt.time".into(), Value::from(self.time.0));
-        for (k, v) in &self.output_fields {
-            fields.insert(k.clone(), v.clone());
+        self.to_json_as(&JsonParts::default())
+    }
+
+    /// [`Alert::to_json`] with the optional parts Falco's `json_include_*` keys choose.
+    pub fn to_json_as(&self, p: &JsonParts) -> Value {
+        let mut o = Map::new();
+        o.insert("hostname".into(), json!(self.hostname));
+        if p.output {
+            o.insert("output".into(), json!(self.line_as(p.iso8601)));
         }
-        json!({
-            "hostname": self.hostname,
-            "output": self.line(),
-            "output_fields": fields,
-            "priority": self.priority.as_str(),
-            "rule": self.rule,
-            "source": "syscall",
-            "tags": self.tags,
-            "time": self.time.rfc3339(),
-        })
+        if p.message {
+            o.insert("message".into(), json!(self.message));
+        }
+        if p.output_fields {
+            let mut fields = Map::new();
+            fields.insert("evt.time".into(), Value::from(self.time.0));
+            for (k, v) in &self.output_fields {
+                fields.insert(k.clone(), v.clone());
+            }
+            o.insert("output_fields".into(), Value::Object(fields));
+        }
+        o.insert("priority".into(), json!(self.priority.as_str()));
+        o.insert("rule".into(), json!(self.rule));
+        o.insert("source".into(), json!("syscall"));
+        if p.tags {
+            o.insert("tags".into(), json!(self.tags));
+        }
+        o.insert("time".into(), json!(self.time.rfc3339()));
+        Value::Object(o)
+    }
+}
+
+/// The optional parts of a JSON alert (Falco's `json_include_*_property`) and the time
+/// format of its `output` text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JsonParts {
+    pub output: bool,
+    pub tags: bool,
+    pub output_fields: bool,
+    pub message: bool,
+    pub iso8601: bool,
+}
+
+impl Default for JsonParts {
+    /// Falco's defaults.
+    fn default() -> JsonParts {
+        JsonParts {
+            output: true,
+            tags: true,
+            output_fields: true,
+            message: false,
+            iso8601: false,
+        }
     }
 }
 

@@ -18,9 +18,9 @@ use super::{
     select::{self, Selection},
 };
 use crate::{
-    outputs::{LineOutput, Output, Outputs, Webhook},
+    outputs::Outputs,
     probe::{paths::PathTables, Probe, ProbeConfig, SyscallSet},
-    rules::{default::load, Engine, Matching, Priority},
+    rules::{default::load, Engine, Priority},
     state::State,
     stream::{
         pool::{self, Pool},
@@ -28,16 +28,27 @@ use crate::{
     },
 };
 use eval::Judge;
+use settings::Settings;
 
 mod eval;
+pub(crate) mod settings;
 
 #[derive(Args, Debug, Clone)]
 pub(crate) struct WatchArgs {
-    /// Rules files, in order (repeatable). Default: the embedded sysaudit ruleset.
+    /// Configuration file: Falco's falco.yaml keys (rules_files, json_output, append_output,
+    /// file_output, http_output...). Default: /etc/sysaudit/sysaudit.yaml when it exists.
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Override a configuration key, as Falco's -o (`json_output=true`,
+    /// `http_output.url=http://...`, `rules_files[]=extra.yaml`); repeatable, in order.
+    #[arg(short = 'o', long = "option", value_name = "KEY=VALUE")]
+    pub(crate) options: Vec<String>,
+    /// Rules files or directories, in order (repeatable); they replace the configuration's
+    /// rules_files. Default: the embedded sysaudit ruleset.
     #[arg(short = 'r', long = "rules", value_name = "FILE")]
     pub(crate) rules: Vec<PathBuf>,
     /// Watch only this container (id, unique prefix, or its engine's name); repeatable.
-    #[arg(long = "container", short = 'c', value_name = "ID")]
+    #[arg(long = "container", value_name = "ID")]
     pub(crate) containers: Vec<String>,
     /// Watch every process on the host, not only containers.
     #[arg(long, conflicts_with = "containers")]
@@ -45,18 +56,21 @@ pub(crate) struct WatchArgs {
     /// Alerts as Falco JSON (stdout and --output); the final stats as a JSON object on stderr.
     #[arg(long)]
     pub(crate) json: bool,
-    /// Also append alerts to this file.
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    /// Also append alerts to this file (instead of the configuration's file_output).
+    #[arg(long = "output", value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
-    /// Also POST each alert (Falco JSON) to this URL.
+    /// Also POST each alert (Falco JSON) to this URL (instead of the configuration's
+    /// http_output).
     #[arg(long, value_name = "URL")]
     pub(crate) webhook: Option<String>,
-    /// Evaluate every rule on every event; default: stop at the first match.
+    /// Evaluate every rule on every event; default: stop at the first match (the
+    /// configuration's rule_matching).
     #[arg(long)]
     pub(crate) all_matches: bool,
-    /// Minimum priority of the rules loaded.
-    #[arg(long, default_value = "debug", value_parser = parse_priority)]
-    pub(crate) min_priority: Priority,
+    /// Minimum priority of the rules loaded. Default: the configuration's priority, else
+    /// debug.
+    #[arg(long, value_parser = parse_priority)]
+    pub(crate) min_priority: Option<Priority>,
     /// Stop after this many seconds.
     #[arg(long, value_name = "SECS", value_parser = flags::duration)]
     pub(crate) duration: Option<Duration>,
@@ -132,25 +146,16 @@ pub(crate) fn interesting(engine: &Engine) -> SyscallSet {
 pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     let selection = Selection::from_flags(a.host, &a.containers)?;
     let ring_bytes = a.ring_size.unwrap_or_else(ProbeConfig::default_ring_bytes);
-    let (mut engine, _) = load(&a.rules, a.min_priority)?;
-    if a.all_matches {
-        engine.matching = Matching::All;
-    }
-    if !a.no_append_output {
-        engine.decorate();
-    }
-    let mut list: Vec<Box<dyn Output>> = vec![Box::new(LineOutput::stdout(a.json))];
-    if let Some(p) = &a.output {
-        list.push(Box::new(
-            LineOutput::append(p, a.json).with_context(|| format!("--output {}", p.display()))?,
-        ));
-    }
-    if let Some(u) = &a.webhook {
-        list.push(Box::new(
-            Webhook::new(u).map_err(|e| anyhow::anyhow!("--webhook: {e}"))?,
-        ));
-    }
-    let mut outputs = Outputs::new(list);
+    let settings = Settings::new(&a)?;
+    let (mut engine, _) = load(&settings.rules, settings.min_priority)?;
+    engine.matching = settings.matching;
+    engine
+        .append_output(&settings.append_output)
+        .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+    engine
+        .switch_rules(&settings.switches)
+        .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+    let mut outputs = Outputs::new(settings.outputs()?);
 
     let workers = a.workers.map(usize::from).unwrap_or_else(|| {
         default_workers(std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -254,7 +259,7 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     if let Some(s) = meta_summary.as_ref().and_then(|m| m.summary()) {
         message!("{s}");
     }
-    if a.json {
+    if settings.shape.json {
         report!("{}", stats.json());
     } else {
         report!("{}", stats.line());

@@ -89,7 +89,7 @@ pub(crate) fn run() {
     ));
 
     let mut w = Command::new(bin());
-    w.args(["watch", "-o", "/dev/null"]);
+    w.args(["watch", "--output", "/dev/null"]);
     rows.push(measure(
         "sysaudit watch (default rules, filtered)",
         n,

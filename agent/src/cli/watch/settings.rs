@@ -1,0 +1,151 @@
+//! `watch`'s effective settings: its flags over the configuration file (`-c`, else
+//! `/etc/sysaudit/sysaudit.yaml` when it exists) and its `-o` overrides, over the defaults.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use super::WatchArgs;
+use crate::{
+    config::{self, AppendOutput, Config, RuleSwitch},
+    messages::message,
+    outputs::{HttpOptions, LineOutput, Output, ReopenedFile, Shape, Webhook},
+    rules::{output::JsonParts, Matching, Priority},
+};
+
+pub(crate) struct Settings {
+    pub rules: Vec<PathBuf>,
+    pub min_priority: Priority,
+    pub matching: Matching,
+    pub shape: Shape,
+    pub append_output: Vec<AppendOutput>,
+    pub switches: Vec<RuleSwitch>,
+    config: Config,
+    output: Option<PathBuf>,
+    webhook: Option<String>,
+}
+
+/// The configuration `a` names (or the default file), its warnings said once.
+pub(crate) fn load_config(
+    path: Option<&std::path::Path>,
+    overrides: &[String],
+) -> anyhow::Result<config::Loaded> {
+    let path = path.map(PathBuf::from).or_else(config::default_path);
+    let loaded = config::load(path.as_deref(), overrides)?;
+    for w in &loaded.warnings {
+        message!("{w}");
+    }
+    Ok(loaded)
+}
+
+impl Settings {
+    pub(crate) fn new(a: &WatchArgs) -> anyhow::Result<Settings> {
+        let c = load_config(a.config.as_deref(), &a.options)?.config;
+        // `-r` replaces the file's list, as in Falco; entries that do not exist are dropped
+        // from the file's (Falco's packaged list names optional ones), said once.
+        let rules = if a.rules.is_empty() {
+            c.rules_files
+                .iter()
+                .filter(|p| {
+                    let ok = p.exists();
+                    if !ok {
+                        message!("rules_files: {} does not exist; skipped", p.display());
+                    }
+                    ok
+                })
+                .cloned()
+                .collect()
+        } else {
+            a.rules.clone()
+        };
+        let matching = if a.all_matches {
+            Matching::All
+        } else {
+            match c.rule_matching {
+                config::RuleMatching::First => Matching::First,
+                config::RuleMatching::All => Matching::All,
+            }
+        };
+        let shape = Shape {
+            json: a.json || c.json_output,
+            parts: JsonParts {
+                output: c.json_include_output_property,
+                tags: c.json_include_tags_property,
+                output_fields: c.json_include_output_fields_property,
+                message: c.json_include_message_property,
+                iso8601: c.time_format_iso_8601,
+            },
+        };
+        let append_output = if a.no_append_output {
+            Vec::new()
+        } else {
+            c.append_output.clone()
+        };
+        Ok(Settings {
+            rules,
+            min_priority: a.min_priority.unwrap_or(c.priority),
+            matching,
+            shape,
+            append_output,
+            switches: c.rules.clone(),
+            output: a.output.clone(),
+            webhook: a.webhook.clone(),
+            config: c,
+        })
+    }
+
+    /// The outputs: stdout (unless the file turns it off), the file (`--output`, else
+    /// `file_output`), the webhook (`--webhook`, else `http_output`).
+    pub(crate) fn outputs(&self) -> anyhow::Result<Vec<Box<dyn Output>>> {
+        let c = &self.config;
+        let mut list: Vec<Box<dyn Output>> = Vec::new();
+        if c.stdout_output.enabled {
+            list.push(Box::new(LineOutput::stdout(self.shape)));
+        }
+        if let Some(p) = &self.output {
+            list.push(Box::new(
+                LineOutput::append(p, self.shape)
+                    .with_context(|| format!("--output {}", p.display()))?,
+            ));
+        } else if let (true, Some(p)) = (c.file_output.enabled, &c.file_output.filename) {
+            let ctx = || format!("file_output {}", p.display());
+            if c.file_output.keep_alive {
+                list.push(Box::new(
+                    LineOutput::append(p, self.shape).with_context(ctx)?,
+                ));
+            } else {
+                list.push(Box::new(
+                    ReopenedFile::new(p, self.shape).with_context(ctx)?,
+                ));
+            }
+        }
+        if let Some(u) = &self.webhook {
+            list.push(Box::new(
+                Webhook::new(u, self.shape.into_json(), &HttpOptions::default())
+                    .map_err(|e| anyhow::anyhow!("--webhook: {e}"))?,
+            ));
+        } else if let (true, Some(u)) = (c.http_output.enabled, &c.http_output.url) {
+            let h = &c.http_output;
+            let opts = HttpOptions {
+                user_agent: Some(h.user_agent.clone()),
+                insecure: h.insecure,
+                ca_file: h.ca_cert.clone().or_else(|| h.ca_bundle.clone()),
+                client: h
+                    .mtls
+                    .then(|| (h.client_cert.clone(), h.client_key.clone())),
+            };
+            list.push(Box::new(
+                Webhook::new(u, self.shape, &opts)
+                    .map_err(|e| anyhow::anyhow!("http_output: {e}"))?,
+            ));
+        }
+        Ok(list)
+    }
+}
+
+impl Shape {
+    /// `--webhook` posts Falco's JSON whatever the other outputs print (as it always has).
+    fn into_json(self) -> Shape {
+        Shape { json: true, ..self }
+    }
+}

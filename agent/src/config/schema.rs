@@ -1,0 +1,281 @@
+//! The keys the agent acts on, typed: Falco's names, types and meaning (`falco.yaml` of Falco
+//! 0.44). A key of the wrong type, an unknown key inside a block, or a value Falco refuses is
+//! a located error; defaults are what the agent does with no file at all.
+
+use std::{collections::BTreeMap, path::PathBuf};
+
+use marked_yaml::Node;
+use serde::{Deserialize, Serialize};
+
+use super::{sources::Sources, ConfigError};
+use crate::rules::Priority;
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct Config {
+    /// Rules files and directories (their `.yaml`/`.yml` files, in name order), in order.
+    pub rules_files: Vec<PathBuf>,
+    /// Before Falco 0.38: `rules_file`. Accepted, with a warning.
+    #[serde(skip_serializing)]
+    pub rules_file: Option<Vec<PathBuf>>,
+    /// Drop-ins, merged at load (kept for the effective configuration's listing).
+    pub config_files: Vec<DropIn>,
+    /// `first` or `all`.
+    pub rule_matching: RuleMatching,
+    /// Minimum priority of the rules enabled.
+    #[serde(with = "priority")]
+    pub priority: Priority,
+    pub json_output: bool,
+    pub json_include_output_property: bool,
+    pub json_include_tags_property: bool,
+    pub json_include_output_fields_property: bool,
+    pub json_include_message_property: bool,
+    pub time_format_iso_8601: bool,
+    /// Text and fields added to the outputs of matching rules.
+    pub append_output: Vec<AppendOutput>,
+    pub stdout_output: Enabled,
+    pub file_output: FileOutput,
+    pub http_output: HttpOutput,
+    /// Rules enabled or disabled by name or tag after loading, in order.
+    pub rules: Vec<RuleSwitch>,
+    pub buffered_outputs: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            rules_files: Vec::new(),
+            rules_file: None,
+            config_files: Vec::new(),
+            rule_matching: RuleMatching::First,
+            priority: Priority::Debug,
+            json_output: false,
+            json_include_output_property: true,
+            json_include_tags_property: true,
+            json_include_output_fields_property: true,
+            json_include_message_property: false,
+            time_format_iso_8601: false,
+            // Falco's shipped default: the suggested fields (container, image, pod).
+            append_output: vec![AppendOutput {
+                suggested_output: true,
+                ..Default::default()
+            }],
+            stdout_output: Enabled { enabled: true },
+            file_output: FileOutput::default(),
+            http_output: HttpOutput::default(),
+            rules: Vec::new(),
+            buffered_outputs: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(untagged)]
+pub(crate) enum DropIn {
+    Path(PathBuf),
+    With {
+        path: PathBuf,
+        #[serde(default)]
+        strategy: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RuleMatching {
+    #[serde(alias = "First", alias = "FIRST")]
+    First,
+    #[serde(alias = "All", alias = "ALL")]
+    All,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct AppendOutput {
+    #[serde(rename = "match")]
+    pub matches: Match,
+    /// Appended to the output text, after a space.
+    pub extra_output: Option<String>,
+    /// Added to `output_fields`: a field name, or `{key: "format"}`.
+    pub extra_fields: Vec<ExtraField>,
+    /// The fields the data sources suggest: container id and name in the text, image and
+    /// pod in `output_fields` (what the container plugin suggests to Falco).
+    pub suggested_output: bool,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct Match {
+    pub source: Option<String>,
+    /// The rule must have every one of them.
+    pub tags: Vec<String>,
+    pub rule: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(untagged)]
+pub(crate) enum ExtraField {
+    Field(String),
+    Formatted(BTreeMap<String, String>),
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct Enabled {
+    pub enabled: bool,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct FileOutput {
+    pub enabled: bool,
+    /// Keep the file open; otherwise it is opened and closed for every alert (Falco takes
+    /// only the exact text `true`).
+    #[serde(with = "exact_true")]
+    pub keep_alive: bool,
+    pub filename: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct HttpOutput {
+    pub enabled: bool,
+    pub url: Option<String>,
+    pub user_agent: String,
+    /// No verification of the server's certificate.
+    pub insecure: bool,
+    /// CA file (PEM); `ca_bundle` when empty; else the system's roots.
+    pub ca_cert: Option<PathBuf>,
+    pub ca_bundle: Option<PathBuf>,
+    pub ca_path: Option<PathBuf>,
+    /// Present `client_cert` and `client_key` (PEM) to the server.
+    pub mtls: bool,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+    pub echo: bool,
+    pub compress_uploads: bool,
+    pub keep_alive: bool,
+    pub max_consecutive_timeouts: u8,
+}
+
+impl Default for HttpOutput {
+    fn default() -> HttpOutput {
+        HttpOutput {
+            enabled: false,
+            url: None,
+            user_agent: "falcosecurity/falco".into(),
+            insecure: false,
+            ca_cert: None,
+            ca_bundle: None,
+            ca_path: None,
+            mtls: false,
+            client_cert: "/etc/ssl/certs/client.crt".into(),
+            client_key: "/etc/ssl/certs/client.key".into(),
+            echo: false,
+            compress_uploads: false,
+            keep_alive: false,
+            max_consecutive_timeouts: 5,
+        }
+    }
+}
+
+/// `{enable: {rule: R, tag: T}}` or `{disable: ...}` (`rule` may hold `*` wildcards).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "lowercase")]
+pub(crate) enum RuleSwitch {
+    Enable(Selector),
+    Disable(Selector),
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct Selector {
+    pub rule: Option<String>,
+    pub tag: Option<String>,
+}
+
+/// Falco's priority names, any case (`info` for informational).
+mod priority {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    use crate::rules::Priority;
+
+    pub(super) fn serialize<S: Serializer>(p: &Priority, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&p.as_str().to_ascii_lowercase())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Priority, D::Error> {
+        let s = String::deserialize(d)?;
+        Priority::parse(&s).ok_or_else(|| {
+            D::Error::custom(format!(
+                "unknown priority \"{s}\": expected one of emergency, alert, critical, error, warning, notice, informational, debug"
+            ))
+        })
+    }
+}
+
+/// A flag Falco turns on only for the exact text `true`.
+mod exact_true {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(b: &bool, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bool(*b)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        Ok(String::deserialize(d)? == "true")
+    }
+}
+
+/// The typed configuration of a (merged, screened) tree.
+pub(super) fn from_node(root: &Node, src: &Sources) -> Result<Config, ConfigError> {
+    let mut c: Config = marked_yaml::from_node(root).map_err(|e| {
+        let at = e
+            .start_mark()
+            .map(|m| src.at(&marked_yaml::Span::new_start(m)))
+            .unwrap_or_else(|| "configuration".into());
+        let path = e
+            .path()
+            .filter(|p| !p.is_empty() && *p != ".")
+            .map(str::to_string);
+        let msg = match path {
+            Some(p) => format!("{p}: {}", e.into_inner()),
+            None => e.into_inner().to_string(),
+        };
+        ConfigError::Invalid { at, msg }
+    })?;
+    let bad = |msg: &str| ConfigError::Invalid {
+        at: "configuration".into(),
+        msg: msg.into(),
+    };
+    if let Some(old) = c.rules_file.take() {
+        if !c.rules_files.is_empty() {
+            return Err(bad("both 'rules_files' and 'rules_file' are set"));
+        }
+        c.rules_files = old;
+    }
+    if c.file_output.enabled && c.file_output.filename.is_none() {
+        return Err(bad("file_output is enabled but has no filename"));
+    }
+    if c.http_output.enabled {
+        match &c.http_output.url {
+            None => return Err(bad("http_output is enabled but has no url")),
+            Some(u) => {
+                let u = u.trim_matches(|c| c == '"' || c == '\'');
+                if !(u.starts_with("http://") || u.starts_with("https://")) {
+                    return Err(bad(&format!(
+                        "http_output.url '{u}' must start with http:// or https://"
+                    )));
+                }
+                c.http_output.url = Some(u.to_string());
+            }
+        }
+    }
+    for (i, s) in c.rules.iter().enumerate() {
+        let (RuleSwitch::Enable(sel) | RuleSwitch::Disable(sel)) = s;
+        if sel.rule.is_none() && sel.tag.is_none() {
+            return Err(bad(&format!("rules[{i}]: name a rule, a tag, or both")));
+        }
+    }
+    Ok(c)
+}
