@@ -423,3 +423,41 @@ impl Agent {
         self.child.id()
     }
 }
+
+/// Requests received: (head, lowercased; body).
+pub type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
+/// An HTTP endpoint on 127.0.0.1 answering 200 to every request and keeping its head and
+/// body (what the agent's HTTP output posted).
+pub fn http_receiver() -> (String, Received) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/falco", l.local_addr().expect("addr"));
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let g = got.clone();
+    thread::spawn(move || {
+        for stream in l.incoming().flatten() {
+            let mut r = BufReader::new(stream);
+            let (mut head, mut line, mut len) = (String::new(), String::new(), 0usize);
+            while r.read_line(&mut line).is_ok_and(|n| n > 0) {
+                if line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                head.push_str(&line.to_ascii_lowercase());
+                line.clear();
+            }
+            let mut body = vec![0u8; len];
+            let _ = r.read_exact(&mut body);
+            g.lock()
+                .expect("lock")
+                .push((head, String::from_utf8_lossy(&body).into_owned()));
+            let _ = std::io::Write::write_all(
+                &mut r.into_inner(),
+                b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+        }
+    });
+    (url, got)
+}

@@ -3,51 +3,8 @@
 //! `append_output`, a file output and an HTTP output — against a real container, and
 //! `config check` on mistakes.
 
-use std::{
-    io::{BufRead, BufReader, Read, Write},
-    net::TcpListener,
-    sync::{Arc, Mutex},
-    thread,
-};
-
 use serde_json::Value;
 use sysaudit_tests::*;
-
-/// Requests received: (head, lowercased; body).
-type Received = Arc<Mutex<Vec<(String, String)>>>;
-
-/// A receiver keeping each request's head and body.
-fn receiver() -> (String, Received) {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}/falco", l.local_addr().expect("addr"));
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let g = got.clone();
-    thread::spawn(move || {
-        for stream in l.incoming().flatten() {
-            let mut r = BufReader::new(stream);
-            let (mut head, mut line, mut len) = (String::new(), String::new(), 0usize);
-            while r.read_line(&mut line).is_ok_and(|n| n > 0) {
-                if line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-                head.push_str(&line.to_ascii_lowercase());
-                line.clear();
-            }
-            let mut body = vec![0u8; len];
-            let _ = r.read_exact(&mut body);
-            g.lock()
-                .expect("lock")
-                .push((head, String::from_utf8_lossy(&body).into_owned()));
-            let _ = r
-                .into_inner()
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-        }
-    });
-    (url, got)
-}
 
 #[test]
 fn a_falco_yaml_drives_rules_outputs_and_alert_shape() {
@@ -67,7 +24,7 @@ fn a_falco_yaml_drives_rules_outputs_and_alert_shape() {
     .expect("copy rules");
     std::fs::write(rules_dir.join("README.txt"), "not a rules file").expect("txt");
     let alerts_file = dir.0.join("events.txt");
-    let (url, got) = receiver();
+    let (url, got) = http_receiver();
     let main = dir.0.join("falco.yaml");
     std::fs::write(
         &main,

@@ -2,13 +2,7 @@
 //! alerts in Falco's JSON on stdout, in a file and POSTed to a webhook. Also the recorder of
 //! the captures the default ruleset's unit tests replay (`cargo xtask captures`).
 
-use std::{
-    collections::BTreeSet,
-    io::{BufRead, BufReader, Read, Write},
-    net::TcpListener,
-    sync::{Arc, Mutex},
-    thread,
-};
+use std::collections::BTreeSet;
 
 use serde_json::Value;
 use sysaudit_tests::{scenarios::*, *};
@@ -53,39 +47,6 @@ fn record_rule_captures() {
     std::fs::write(dir.join("expected.tsv"), manifest).unwrap();
 }
 
-/// A one-shot HTTP server collecting POST bodies.
-fn webhook_server() -> (String, Arc<Mutex<Vec<String>>>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/alerts", l.local_addr().unwrap());
-    let bodies = Arc::new(Mutex::new(Vec::new()));
-    let b = bodies.clone();
-    thread::spawn(move || {
-        for stream in l.incoming().flatten() {
-            let mut r = BufReader::new(stream);
-            let mut len = 0usize;
-            let mut line = String::new();
-            while r.read_line(&mut line).is_ok_and(|n| n > 0) {
-                if line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-                line.clear();
-            }
-            let mut body = vec![0u8; len];
-            let _ = r.read_exact(&mut body);
-            b.lock()
-                .unwrap()
-                .push(String::from_utf8_lossy(&body).into_owned());
-            let mut s = r.into_inner();
-            let _ =
-                s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-        }
-    });
-    (url, bodies)
-}
-
 #[test]
 fn watch_raises_falco_alerts_for_real_containers() {
     if !privileged() {
@@ -108,7 +69,7 @@ fn watch_raises_the_same_alerts_on_two_evaluation_threads() {
 fn watch_raises(extra: &[&str]) {
     let dir = TempDir::new("watch");
     let file = dir.0.join("alerts.json");
-    let (url, posted) = webhook_server();
+    let (url, posted) = http_receiver();
     let mut args = vec![
         "watch",
         "--json",
@@ -178,7 +139,12 @@ fn watch_raises(extra: &[&str]) {
     // The same alerts reached the file and the webhook.
     let in_file = std::fs::read_to_string(&file).unwrap();
     assert_eq!(in_file.lines().count(), alerts.len(), "file output");
-    let posted = posted.lock().unwrap().clone();
+    let posted: Vec<String> = posted
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, b)| b.clone())
+        .collect();
     assert_eq!(posted.len(), alerts.len(), "webhook output");
     for p in &posted {
         let v: Value = serde_json::from_str(p).unwrap();
