@@ -10,6 +10,7 @@ pub mod event;
 mod host;
 mod launch;
 mod messages;
+mod metrics;
 mod outputs;
 mod probe;
 pub mod rules;

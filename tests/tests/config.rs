@@ -177,3 +177,81 @@ fn config_check_prints_the_effective_configuration_and_locates_mistakes() {
         r.stderr
     );
 }
+
+/// `syslog_output` and `program_output`: the alert reaches syslog's socket with its priority
+/// as the level, and a kept-alive program's standard input.
+#[test]
+fn syslog_and_program_outputs_deliver_alerts() {
+    if !privileged() {
+        return;
+    }
+    // syslog(3) writes to /dev/log; this machine runs no syslog daemon, so the test is one.
+    let log = std::path::Path::new("/dev/log");
+    if log.exists() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "/dev/log belongs to a syslog daemon on this CI machine"
+        );
+        eprintln!("\n*** SKIPPED: /dev/log belongs to a syslog daemon here ***\n");
+        return;
+    }
+    struct Socket(std::os::unix::net::UnixDatagram);
+    impl Drop for Socket {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file("/dev/log");
+        }
+    }
+    let sock = Socket(std::os::unix::net::UnixDatagram::bind(log).expect("bind /dev/log"));
+    sock.0
+        .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+        .expect("timeout");
+    let dir = TempDir::new("more-outputs");
+    let fed = dir.0.join("fed.txt");
+    let main = dir.0.join("falco.yaml");
+    std::fs::write(
+        &main,
+        format!(
+            "json_output: true\nstdout_output:\n  enabled: false\nsyslog_output:\n  enabled: true\nprogram_output:\n  enabled: true\n  keep_alive: true\n  program: \"cat >> {}\"\n",
+            fed.display()
+        ),
+    )
+    .expect("falco.yaml");
+    let c = TestContainer::new(&["sh", "-c", "cat /etc/shadow > /dev/null"]);
+    std::fs::write(c.rootfs().join("etc/shadow"), "root:*:19000:0:99999:7:::\n").expect("shadow");
+    let agent = Agent::start(&["watch", "-c", main.to_str().expect("UTF-8")]);
+    c.run();
+    let out = agent.stop();
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(
+        out.stdout.is_empty(),
+        "stdout_output is off: {}",
+        out.stdout
+    );
+    let mut logged = Vec::new();
+    let mut buf = [0u8; 65536];
+    while let Ok(n) = sock.0.recv(&mut buf) {
+        logged.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    let mine: Vec<&String> = logged.iter().filter(|l| l.contains(c.id())).collect();
+    let shadow = mine
+        .iter()
+        .find(|l| l.contains("Sensitive file read in a container"))
+        .unwrap_or_else(|| panic!("not in syslog: {logged:?}\n{}", out.stderr));
+    // Facility user (8) + warning (4), then the JSON alert.
+    assert!(shadow.starts_with("<12>"), "{shadow}");
+    let json = &shadow[shadow.find('{').expect("JSON")..];
+    let v: Value = serde_json::from_str(json).expect("the alert's JSON");
+    assert_eq!(v["priority"], "Warning");
+    let fed = std::fs::read_to_string(&fed).expect("the program's output");
+    let lines: Vec<Value> = fed
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|a| a["rule"] == "Sensitive file read in a container"
+                && a["output_fields"]["container.id"] == c.id()),
+        "{fed}"
+    );
+}

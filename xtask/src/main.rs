@@ -1,10 +1,11 @@
 //! Project automation: `cargo xtask setup | demo | test | conformance | bench | fuzz |
-//! captures`.
+//! captures | install`.
 //!
 //! Every command installs what it is missing first (idempotently, saying what it does), so
 //! the README's two commands work on a fresh machine.
 
 mod fuzz;
+mod install;
 #[path = "../../tests/src/reference.rs"]
 mod reference;
 mod setup;
@@ -62,6 +63,16 @@ enum Cmd {
         #[arg(value_parser = ["overhead", "storm", "workers"])]
         suites: Vec<String>,
     },
+    /// Build and install: the binary, man pages, shell completions, the systemd unit and
+    /// (when absent) /etc/sysaudit/sysaudit.yaml.
+    Install {
+        /// Where the binary, man pages and completions go (bin/, share/).
+        #[arg(long, default_value = "/usr/local")]
+        prefix: PathBuf,
+        /// Stage everything below this directory instead of / (for packaging).
+        #[arg(long)]
+        destdir: Option<PathBuf>,
+    },
     /// Fuzz the rules parser and loader (cargo-fuzz; installs nightly and cargo-fuzz).
     Fuzz {
         /// Seconds per target.
@@ -107,6 +118,11 @@ fn main() -> Result<()> {
             sh::run(sh::cmd(bin).arg("demo"))
         }
         Cmd::Test { unit, filter } => test(unit, &filter),
+        Cmd::Install { prefix, destdir } => {
+            setup::all()?;
+            let bin = build_release()?;
+            install::run(&bin, &prefix, destdir.as_deref())
+        }
         Cmd::Conformance { verbose } => conformance(verbose),
         Cmd::Bench {
             rules_only,

@@ -9,7 +9,8 @@ use crate::sh;
 /// benchmark measures against (bpftrace, strace); docker.io (dockerd, its containerd, the
 /// docker CLI) and podman for the engine-metadata tests; protobuf-compiler (protoc) for the
 /// containerd and CRI gRPC bindings the agent builds; liburing-dev for the io_uring test
-/// program (linked statically into a container).
+/// program (linked statically into a container); prometheus (and its promtool) to scrape the
+/// agent's metrics.
 pub(crate) const PACKAGES: &[&str] = &[
     "runc",
     "crun",
@@ -23,6 +24,7 @@ pub(crate) const PACKAGES: &[&str] = &[
     "podman",
     "protobuf-compiler",
     "liburing-dev",
+    "prometheus",
 ];
 
 /// The bpf-linker that works with this machine's rustc (it loads rustc's own LLVM; 0.11+

@@ -5,6 +5,7 @@ pub(crate) mod calibrate;
 pub(crate) mod config;
 pub(crate) mod demo;
 pub(crate) mod flags;
+pub(crate) mod generate;
 pub(crate) mod profile;
 pub(crate) mod rules;
 pub(crate) mod run;
@@ -52,6 +53,9 @@ pub(crate) enum Command {
     /// The configuration file (Falco's falco.yaml keys): check it.
     #[command(subcommand)]
     Config(config::ConfigCmd),
+    /// Shell completions or man pages, from these definitions.
+    #[command(hide = true)]
+    Generate(generate::GenerateArgs),
     /// Attach only an empty sys_enter program until stopped (the benchmark's hook floor).
     #[command(hide = true)]
     Calibrate,
@@ -89,6 +93,7 @@ pub fn main() -> ExitCode {
             Command::Demo(a) => demo::run(a).await,
             Command::Rules(c) => rules::run(c),
             Command::Config(c) => config::run(c),
+            Command::Generate(a) => generate::run(a),
             Command::Watch(a) => watch::run(a).await,
             Command::Profile(a) => profile::run(a).await,
             Command::Run(a) => run::run(a),

@@ -36,6 +36,10 @@ pub(crate) struct Config {
     pub stdout_output: Enabled,
     pub file_output: FileOutput,
     pub http_output: HttpOutput,
+    pub program_output: ProgramOutput,
+    pub syslog_output: Enabled,
+    pub webserver: Webserver,
+    pub metrics: MetricsConfig,
     /// Rules enabled or disabled by name or tag after loading, in order.
     pub rules: Vec<RuleSwitch>,
     pub buffered_outputs: bool,
@@ -63,6 +67,10 @@ impl Default for Config {
             stdout_output: Enabled { enabled: true },
             file_output: FileOutput::default(),
             http_output: HttpOutput::default(),
+            program_output: ProgramOutput::default(),
+            syslog_output: Enabled { enabled: false },
+            webserver: Webserver::default(),
+            metrics: MetricsConfig::default(),
             rules: Vec::new(),
             buffered_outputs: false,
         }
@@ -136,6 +144,18 @@ pub(crate) struct FileOutput {
     pub filename: Option<PathBuf>,
 }
 
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct ProgramOutput {
+    pub enabled: bool,
+    /// One process for every alert (started again if it exits); otherwise one per alert
+    /// (Falco takes only the exact text `true`).
+    #[serde(with = "exact_true")]
+    pub keep_alive: bool,
+    /// A `/bin/sh -c` command line.
+    pub program: Option<String>,
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct HttpOutput {
@@ -177,6 +197,60 @@ impl Default for HttpOutput {
             max_consecutive_timeouts: 5,
         }
     }
+}
+
+/// Falco's embedded web server: health, readiness, Prometheus metrics.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct Webserver {
+    pub enabled: bool,
+    /// Threads serving (one serves here: the answers are small).
+    pub threadiness: u32,
+    pub listen_port: u16,
+    /// An IP address (Falco refuses host names).
+    pub listen_address: std::net::IpAddr,
+    pub k8s_healthz_endpoint: String,
+    /// `/metrics`, when `metrics.enabled` too.
+    pub prometheus_metrics_enabled: bool,
+    pub ssl_enabled: bool,
+    pub ssl_certificate: PathBuf,
+}
+
+impl Default for Webserver {
+    fn default() -> Webserver {
+        Webserver {
+            enabled: false,
+            threadiness: 0,
+            listen_port: 8765,
+            listen_address: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            k8s_healthz_endpoint: "/healthz".into(),
+            prometheus_metrics_enabled: false,
+            ssl_enabled: false,
+            ssl_certificate: "/etc/falco/falco.pem".into(),
+        }
+    }
+}
+
+/// Falco's `metrics` block; the agent serves them to Prometheus (the flag sub-keys choose
+/// Falco's metric families and are accepted as they are).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct MetricsConfig {
+    pub enabled: bool,
+    pub interval: Option<String>,
+    pub output_rule: bool,
+    pub output_file: Option<PathBuf>,
+    pub rules_counters_enabled: Option<bool>,
+    pub resource_utilization_enabled: Option<bool>,
+    pub state_counters_enabled: Option<bool>,
+    pub kernel_event_counters_enabled: Option<bool>,
+    pub kernel_event_counters_per_cpu_enabled: Option<bool>,
+    pub libbpf_stats_enabled: Option<bool>,
+    pub plugins_metrics_enabled: Option<bool>,
+    pub kernel_iter_event_counters_enabled: Option<bool>,
+    pub jemalloc_stats_enabled: Option<bool>,
+    pub convert_memory_to_mb: Option<bool>,
+    pub include_empty_values: Option<bool>,
 }
 
 /// `{enable: {rule: R, tag: T}}` or `{disable: ...}` (`rule` may hold `*` wildcards).
@@ -257,6 +331,14 @@ pub(super) fn from_node(root: &Node, src: &Sources) -> Result<Config, ConfigErro
     if c.file_output.enabled && c.file_output.filename.is_none() {
         return Err(bad("file_output is enabled but has no filename"));
     }
+    if c.program_output.enabled
+        && c.program_output
+            .program
+            .as_deref()
+            .is_none_or(str::is_empty)
+    {
+        return Err(bad("program_output is enabled but has no program"));
+    }
     if c.http_output.enabled {
         match &c.http_output.url {
             None => return Err(bad("http_output is enabled but has no url")),
@@ -270,6 +352,20 @@ pub(super) fn from_node(root: &Node, src: &Sources) -> Result<Config, ConfigErro
                 c.http_output.url = Some(u.to_string());
             }
         }
+    }
+    if c.webserver.enabled && c.webserver.ssl_enabled {
+        return Err(bad(
+            "webserver.ssl_enabled: the web server serves plain HTTP only (put a TLS proxy or a Kubernetes Service in front)",
+        ));
+    }
+    if c.metrics.enabled
+        && !c.metrics.output_rule
+        && c.metrics.output_file.is_none()
+        && !(c.webserver.enabled && c.webserver.prometheus_metrics_enabled)
+    {
+        return Err(bad(
+            "metrics are enabled but go nowhere: set webserver.enabled and webserver.prometheus_metrics_enabled",
+        ));
     }
     for (i, s) in c.rules.iter().enumerate() {
         let (RuleSwitch::Enable(sel) | RuleSwitch::Disable(sel)) = s;

@@ -1,13 +1,19 @@
 //! Where alerts go: lines (text or Falco JSON) on stdout or appended to a file, an HTTP
-//! webhook. Outputs know only alerts, never events or state.
+//! endpoint, a program's standard input, syslog. Outputs know only alerts, never events or
+//! state; the ones that may block deliver from a thread of their own (`worker`).
 
 mod line;
+mod program;
+mod syslog;
 mod webhook;
+mod worker;
 
 use crate::messages::message;
 use std::io;
 
 pub(crate) use line::{LineOutput, ReopenedFile};
+pub(crate) use program::Program;
+pub(crate) use syslog::Syslog;
 pub(crate) use webhook::{HttpOptions, Webhook};
 
 use crate::rules::{output::JsonParts, Alert};
@@ -58,6 +64,7 @@ pub(crate) trait Output {
 pub(crate) struct Outputs {
     pub list: Vec<Box<dyn Output>>,
     failures: Vec<u64>,
+    delivered: Vec<u64>,
 }
 
 impl Outputs {
@@ -66,11 +73,18 @@ impl Outputs {
         Outputs {
             list,
             failures: vec![0; n],
+            delivered: vec![0; n],
         }
     }
 
     pub(crate) fn emit(&mut self, alert: &Alert) {
-        for (o, f) in self.list.iter_mut().zip(self.failures.iter_mut()) {
+        for ((o, f), d) in self
+            .list
+            .iter_mut()
+            .zip(self.failures.iter_mut())
+            .zip(self.delivered.iter_mut())
+        {
+            *d += 1;
             if let Err(e) = o.emit(alert) {
                 if *f == 0 {
                     message!("output {}: {e}", o.name());
@@ -90,6 +104,16 @@ impl Outputs {
         for o in &mut self.list {
             let _ = o.close();
         }
+    }
+
+    /// (output name, alerts handed to it, alerts it lost) for every output.
+    pub(crate) fn counts(&self) -> Vec<(String, u64, u64)> {
+        self.list
+            .iter()
+            .zip(&self.failures)
+            .zip(&self.delivered)
+            .map(|((o, f), d)| (o.name(), *d, f + o.dropped()))
+            .collect()
     }
 
     /// (output name, alerts not delivered) for every output that lost some.

@@ -77,6 +77,11 @@ const LINGER: Duration = Duration::from_secs(30);
 const WALK_INTERVAL: Duration = Duration::from_millis(200);
 
 impl Containers {
+    /// Cgroups known to belong to containers (and the host's).
+    pub(crate) fn len(&self) -> usize {
+        self.by_cgroup.len()
+    }
+
     /// Find the cgroup2 mount and the host pid namespace.
     pub(crate) fn new() -> Containers {
         Containers {

@@ -254,6 +254,11 @@ enum Effect {
 }
 
 impl FdTables {
+    /// Open descriptors over every process.
+    pub(crate) fn len(&self) -> usize {
+        self.by_pid.values().map(|t| t.len()).sum()
+    }
+
     pub(crate) fn get(&self, pid: u32, fd: i64) -> Option<&FdInfo> {
         self.by_pid.get(&pid).and_then(|t| t.get(&fd))
     }

@@ -113,6 +113,11 @@ pub(crate) struct ProcessTable {
 }
 
 impl ProcessTable {
+    /// Processes this table owns (not the foreign ones it only reads).
+    pub(crate) fn len(&self) -> usize {
+        self.procs.len()
+    }
+
     pub(crate) fn new(live: bool) -> ProcessTable {
         ProcessTable {
             procs: FastMap::default(),

@@ -111,6 +111,8 @@ pub(crate) struct Stream {
     pub state: State,
     stats: Stats,
     hold: Hold,
+    /// Where the run's totals are published (`/metrics`), about once a second.
+    metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
 }
 
 /// Where drained records go: through the state on this thread, or to workers. New
@@ -225,7 +227,13 @@ impl Stream {
             state,
             stats: Stats::default(),
             hold: Hold::default(),
+            metrics: None,
         })
+    }
+
+    /// Publish the run's totals to `m` as it goes.
+    pub(crate) fn set_metrics(&mut self, m: std::sync::Arc<crate::metrics::Metrics>) {
+        self.metrics = Some(m);
     }
 
     /// The probe and the state at once (e.g. to read maps and resolve their keys).
@@ -268,6 +276,7 @@ impl Stream {
             &mut self.probe,
             &mut self.ring,
             &mut self.stats,
+            self.metrics.as_deref(),
             duration,
             &mut c,
         )
@@ -292,6 +301,7 @@ impl Stream {
             &mut self.probe,
             &mut self.ring,
             &mut self.stats,
+            self.metrics.as_deref(),
             duration,
             &mut c,
         )
@@ -312,6 +322,7 @@ async fn run_loop(
     probe: &mut Probe,
     ring: &mut Ring,
     stats: &mut Stats,
+    metrics: Option<&crate::metrics::Metrics>,
     duration: Option<Duration>,
     c: &mut impl Consumer,
 ) -> anyhow::Result<Ended> {
@@ -336,6 +347,9 @@ async fn run_loop(
             probe.flush_logs();
             refresh_counters(probe, stats);
             drops.report(stats.lost(), false);
+            if let Some(m) = metrics {
+                m.stream_totals(stats);
+            }
         }
         if last_sweep.elapsed() >= SWEEP_EVERY {
             c.sweep();
@@ -347,6 +361,9 @@ async fn run_loop(
     probe.flush_logs();
     refresh_counters(probe, stats);
     drops.report(stats.lost(), true);
+    if let Some(m) = metrics {
+        m.stream_totals(stats);
+    }
     Ok(ended)
 }
 

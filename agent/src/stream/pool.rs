@@ -33,6 +33,8 @@ use crate::{
 /// What a worker does with each event (before the state applies it); its number in the stream.
 pub(crate) trait Handler: Send + 'static {
     fn event(&mut self, st: &mut State, ev: &Event, num: u64);
+    /// A batch of records is through (a chance to publish what was counted).
+    fn batch_done(&mut self, _st: &State) {}
 }
 
 /// The worker that owns process `tgid`, of `n`.
@@ -260,6 +262,7 @@ impl<H: Handler> Worker<H> {
                     b.bytes.clear();
                     b.entries.clear();
                     let _ = self.free.send(b);
+                    self.h.batch_done(&self.st);
                 }
                 Msg::Sweep => {
                     self.st.procs.sweep();

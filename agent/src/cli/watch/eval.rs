@@ -10,6 +10,7 @@ use super::select::Selection;
 use crate::{
     event::Event,
     messages::message,
+    metrics::Meter,
     probe::decode,
     rules::{detect::Detector, Alert, Engine},
     state::State,
@@ -26,6 +27,8 @@ pub(super) struct Judge {
     /// Requested containers this thread saw.
     pub(super) seen: BTreeSet<String>,
     alerts: mpsc::Sender<Alert>,
+    /// Counts for `/metrics`, when served.
+    meter: Option<Meter>,
 }
 
 impl Judge {
@@ -39,6 +42,20 @@ impl Judge {
             selection: selection.clone(),
             seen: BTreeSet::new(),
             alerts: alerts.clone(),
+            meter: None,
+        }
+    }
+
+    /// Count and time this judge's events for `/metrics`.
+    pub(super) fn with_meter(mut self, m: Meter) -> Judge {
+        self.meter = Some(m);
+        self
+    }
+
+    /// Publish the counts and the state's sizes (once per batch or tick).
+    pub(super) fn publish(&mut self, st: &State) {
+        if let Some(m) = &mut self.meter {
+            m.publish(st.procs.len(), st.fds.len(), st.containers.len());
         }
     }
 
@@ -49,10 +66,14 @@ impl Judge {
             return;
         }
         self.selection.note_seen(st, t, &mut self.seen);
+        let timed = self.meter.as_mut().and_then(|m| m.event(ev));
         let alerts = match num {
             Some(n) => self.detector.step_numbered(ev, st, n),
             None => self.detector.step(ev, st),
         };
+        if let (Some(start), Some(m)) = (timed, &self.meter) {
+            m.timed(start);
+        }
         for al in alerts {
             // The receiver lives until every judge is done.
             let _ = self.alerts.send(al.clone());
@@ -63,6 +84,10 @@ impl Judge {
 impl Handler for Judge {
     fn event(&mut self, st: &mut State, ev: &Event, num: u64) {
         self.judge(st, ev, Some(num));
+    }
+
+    fn batch_done(&mut self, st: &State) {
+        self.publish(st);
     }
 }
 

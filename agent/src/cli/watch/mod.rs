@@ -17,6 +17,7 @@ use super::{
     flags::{self, parse_priority},
     select::{self, Selection},
 };
+use crate::metrics::Meter;
 use crate::{
     outputs::Outputs,
     probe::{paths::PathTables, Probe, ProbeConfig, SyscallSet},
@@ -160,13 +161,38 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     let workers = a.workers.map(usize::from).unwrap_or_else(|| {
         default_workers(std::thread::available_parallelism().map_or(1, |n| n.get()))
     });
+    let metrics = settings.metrics();
+    if let Some(m) = &metrics {
+        let at = settings.serve(m)?;
+        message!(
+            "web server on http://{at}: health, /readyz, and /metrics when metrics are enabled"
+        );
+    }
     let (tx, alerts) = mpsc::channel();
-    let judge = |engine| Judge::new(engine, &selection, &tx);
+    let next_thread = std::cell::Cell::new(0usize);
+    let judge = |engine| {
+        let j = Judge::new(engine, &selection, &tx);
+        match &metrics {
+            Some(m) => {
+                let n = next_thread.replace(next_thread.get() + 1);
+                j.with_meter(Meter::new(m.clone(), n))
+            }
+            None => j,
+        }
+    };
     let deliver = |outputs: &mut Outputs| {
+        let mut any = false;
         while let Ok(al) = alerts.try_recv() {
+            if let Some(m) = &metrics {
+                m.alert(&al);
+            }
             outputs.emit(&al);
+            any = true;
         }
         outputs.flush();
+        if let (true, Some(m)) = (any, &metrics) {
+            m.output_totals(&outputs.counts());
+        }
     };
 
     let mut meta_summary = None;
@@ -191,6 +217,9 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         };
         let probe = Probe::load(&cfg)?;
         let mut stream = Stream::new(probe, state)?;
+        if let Some(m) = &metrics {
+            stream.set_metrics(m.clone());
+        }
         if let Some(p) = &a.raw_out {
             stream.tap(raw::Tap::create(p).with_context(|| format!("--raw-out {}", p.display()))?);
         }
@@ -201,22 +230,28 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
             format!(", {workers} evaluation threads")
         };
         message!("watching with {enabled} rules ({n_sys} syscalls traced{on}); stop with Ctrl-C");
+        if let Some(m) = &metrics {
+            m.rules_enabled(enabled);
+            m.set_ready(true);
+        }
         let judges = if workers == 0 {
-            let mut j = judge(engine);
+            // Both callbacks reach the one judge, never at once.
+            let j = std::cell::RefCell::new(judge(engine));
             stream
                 .run(
                     a.duration,
                     |st, ev| {
-                        j.judge(st, ev, None);
+                        j.borrow_mut().judge(st, ev, None);
                         Flow::Continue
                     },
-                    |_, _| {
+                    |st, _| {
+                        j.borrow_mut().publish(st);
                         deliver(&mut outputs);
                         Flow::Continue
                     },
                 )
                 .await?;
-            vec![j]
+            vec![j.into_inner()]
         } else {
             let states = stream
                 .take_state()
@@ -237,6 +272,9 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         stream.untap().context("--raw-out")?;
         (judges, stream.stats(), seen)
     };
+    if let Some(m) = &metrics {
+        m.set_ready(false);
+    }
     drop(tx);
     deliver(&mut outputs);
     outputs.close();

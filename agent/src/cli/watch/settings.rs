@@ -9,7 +9,7 @@ use super::WatchArgs;
 use crate::{
     config::{self, AppendOutput, Config, RuleSwitch},
     messages::message,
-    outputs::{HttpOptions, LineOutput, Output, ReopenedFile, Shape, Webhook},
+    outputs::{HttpOptions, LineOutput, Output, Program, ReopenedFile, Shape, Syslog, Webhook},
     rules::{output::JsonParts, Matching, Priority},
 };
 
@@ -95,7 +95,8 @@ impl Settings {
     }
 
     /// The outputs: stdout (unless the file turns it off), the file (`--output`, else
-    /// `file_output`), the webhook (`--webhook`, else `http_output`).
+    /// `file_output`), the webhook (`--webhook`, else `http_output`), `program_output`,
+    /// `syslog_output`.
     pub(crate) fn outputs(&self) -> anyhow::Result<Vec<Box<dyn Output>>> {
         let c = &self.config;
         let mut list: Vec<Box<dyn Output>> = Vec::new();
@@ -121,7 +122,7 @@ impl Settings {
         }
         if let Some(u) = &self.webhook {
             list.push(Box::new(
-                Webhook::new(u, self.shape.into_json(), &HttpOptions::default())
+                Webhook::start(u, self.shape.into_json(), &HttpOptions::default())
                     .map_err(|e| anyhow::anyhow!("--webhook: {e}"))?,
             ));
         } else if let (true, Some(u)) = (c.http_output.enabled, &c.http_output.url) {
@@ -135,11 +136,49 @@ impl Settings {
                     .then(|| (h.client_cert.clone(), h.client_key.clone())),
             };
             list.push(Box::new(
-                Webhook::new(u, self.shape, &opts)
+                Webhook::start(u, self.shape, &opts)
                     .map_err(|e| anyhow::anyhow!("http_output: {e}"))?,
             ));
         }
+        let p = &c.program_output;
+        if let (true, Some(cmd)) = (p.enabled, &p.program) {
+            list.push(Box::new(
+                Program::start(cmd, p.keep_alive, self.shape).context("program_output")?,
+            ));
+        }
+        if c.syslog_output.enabled {
+            list.push(Box::new(
+                Syslog::start(self.shape).context("syslog_output")?,
+            ));
+        }
         Ok(list)
+    }
+}
+
+impl Settings {
+    /// The metrics registry, and the web server serving it and the probes, when the
+    /// configuration turns the server on (bound now: a taken port is an error at start).
+    pub(crate) fn metrics(&self) -> Option<std::sync::Arc<crate::metrics::Metrics>> {
+        let w = &self.config.webserver;
+        if !w.enabled {
+            return None;
+        }
+        Some(crate::metrics::Metrics::new())
+    }
+
+    /// Start the web server for `m` (its address, once bound).
+    pub(crate) fn serve(
+        &self,
+        m: &std::sync::Arc<crate::metrics::Metrics>,
+    ) -> anyhow::Result<std::net::SocketAddr> {
+        let w = &self.config.webserver;
+        let routes = crate::metrics::server::Routes {
+            healthz: w.k8s_healthz_endpoint.clone(),
+            metrics: self.config.metrics.enabled && w.prometheus_metrics_enabled,
+        };
+        let addr = std::net::SocketAddr::new(w.listen_address, w.listen_port);
+        crate::metrics::server::start(addr, routes, m.clone())
+            .with_context(|| format!("webserver: cannot listen on {addr}"))
     }
 }
 

@@ -1,0 +1,123 @@
+//! An output that delivers on its own thread behind a bounded queue, so a slow or stuck
+//! receiver (an HTTP endpoint, a program, syslog) never stalls the event loop: what does not
+//! fit the queue, and what the receiver refuses, is counted and reported, never silent.
+
+use std::{
+    io,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        mpsc::{sync_channel, SyncSender, TrySendError},
+        Arc,
+    },
+    thread::JoinHandle,
+};
+
+use super::{Output, Shape};
+use crate::{
+    messages::message,
+    rules::{Alert, Priority},
+};
+
+/// Alerts waiting for their receiver at most.
+pub(crate) const QUEUE: usize = 1024;
+
+/// Delivers one rendered alert; an error is counted (and said once).
+pub(crate) trait Deliver: Send + 'static {
+    fn deliver(&mut self, priority: Priority, line: &str) -> Result<(), String>;
+    /// Called once after the last alert, on the worker thread.
+    fn finish(&mut self) {}
+}
+
+pub(crate) struct Worker {
+    name: String,
+    shape: Shape,
+    tx: Option<SyncSender<(Priority, String)>>,
+    thread: Option<JoinHandle<()>>,
+    dropped: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
+}
+
+impl Worker {
+    pub(crate) fn spawn(name: String, shape: Shape, mut d: impl Deliver) -> io::Result<Worker> {
+        let (tx, rx) = sync_channel::<(Priority, String)>(QUEUE);
+        let failed = Arc::new(AtomicU64::new(0));
+        let f = failed.clone();
+        let n = name.clone();
+        let thread = std::thread::Builder::new()
+            .name(thread_name(&name))
+            .spawn(move || {
+                let mut reported = false;
+                for (priority, line) in rx {
+                    if let Err(e) = d.deliver(priority, &line) {
+                        f.fetch_add(1, Ordering::Relaxed);
+                        if !reported {
+                            message!("output {n}: {e}");
+                            reported = true;
+                        }
+                    }
+                }
+                d.finish();
+            })?;
+        Ok(Worker {
+            name,
+            shape,
+            tx: Some(tx),
+            thread: Some(thread),
+            dropped: Arc::new(AtomicU64::new(0)),
+            failed,
+        })
+    }
+}
+
+/// A thread name (at most 15 bytes on Linux): the output's kind.
+fn thread_name(name: &str) -> String {
+    name.split_whitespace()
+        .next()
+        .unwrap_or("output")
+        .chars()
+        .take(15)
+        .collect()
+}
+
+impl Output for Worker {
+    fn emit(&mut self, alert: &Alert) -> io::Result<()> {
+        let Some(tx) = &self.tx else { return Ok(()) };
+        match tx.try_send((alert.priority, self.shape.render(alert))) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                Err(io::Error::other(format!("{} stopped", self.name)))
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Deliver what is queued, then stop.
+    fn close(&mut self) -> io::Result<()> {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        Ok(())
+    }
+
+    fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed) + self.failed.load(Ordering::Relaxed)
+    }
+
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}

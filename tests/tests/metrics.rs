@@ -1,0 +1,181 @@
+//! Issue 10, Prometheus metrics and Kubernetes probes: `watch -c` with Falco's `webserver`
+//! and `metrics` keys serves `/healthz`, `/readyz` and `/metrics`; a real Prometheus (Debian's,
+//! started here) scrapes it and sees the alert a container raised, and `promtool check
+//! metrics` passes the exposition.
+
+use std::{
+    io::Write,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+use sysaudit_tests::*;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// GET `url`: (status, body); `None` when nothing answers.
+fn get(url: &str) -> Option<(u16, String)> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into();
+    let mut r = agent.get(url).call().ok()?;
+    let status = r.status().as_u16();
+    Some((status, r.body_mut().read_to_string().unwrap_or_default()))
+}
+
+/// Poll until `f` holds (10 s at most).
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("never: {what}");
+}
+
+/// A Prometheus server scraping `target` every second, stopped when dropped.
+struct Prometheus {
+    child: std::process::Child,
+    url: String,
+    _dir: TempDir,
+}
+
+impl Prometheus {
+    fn start(target: &str) -> Prometheus {
+        let dir = TempDir::new("prometheus");
+        let conf = dir.0.join("prometheus.yml");
+        std::fs::write(
+            &conf,
+            format!(
+                "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: sysaudit\n    static_configs:\n      - targets: ['{target}']\n"
+            ),
+        )
+        .expect("prometheus.yml");
+        let port = free_port();
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", conf.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.0.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus (cargo xtask setup installs it)");
+        Prometheus {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        }
+    }
+
+    /// The instant vector of `query`.
+    fn query(&self, query: &str) -> Vec<Value> {
+        let q: String = query
+            .bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        get(&format!("{}/api/v1/query?query={q}", self.url))
+            .and_then(|(_, body)| serde_json::from_str::<Value>(&body).ok())
+            .and_then(|v| v["data"]["result"].as_array().cloned())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn prometheus_scrapes_the_agent_and_kubernetes_probes_answer() {
+    if !privileged() {
+        return;
+    }
+    let port = free_port();
+    let dir = TempDir::new("metrics");
+    let main = dir.0.join("falco.yaml");
+    std::fs::write(
+        &main,
+        format!(
+            "json_output: true\nwebserver:\n  enabled: true\n  listen_address: 127.0.0.1\n  listen_port: {port}\n  k8s_healthz_endpoint: /healthz\n  prometheus_metrics_enabled: true\nmetrics:\n  enabled: true\n"
+        ),
+    )
+    .expect("falco.yaml");
+    let base = format!("http://127.0.0.1:{port}");
+    let agent = Agent::start(&["watch", "-c", main.to_str().expect("UTF-8")]);
+    assert_eq!(
+        get(&format!("{base}/healthz")),
+        Some((200, r#"{"status": "ok"}"#.to_string()))
+    );
+    assert_eq!(get(&format!("{base}/readyz")).map(|r| r.0), Some(200));
+    assert_eq!(get(&format!("{base}/nothing")).map(|r| r.0), Some(404));
+
+    let prom = Prometheus::start(&format!("127.0.0.1:{port}"));
+    let c = TestContainer::new(&["sh", "-c", "cat /etc/shadow > /dev/null"]);
+    std::fs::write(c.rootfs().join("etc/shadow"), "root:*:19000:0:99999:7:::\n").expect("shadow");
+    c.run();
+    // The alert, as Prometheus stored it from its scrapes.
+    eventually("Prometheus has the alert", || {
+        prom.query(r#"sysaudit_alerts_total{rule="Sensitive file read in a container"}"#)
+            .iter()
+            .any(|s| s["value"][1] == "1" && s["metric"]["priority"] == "warning")
+    });
+    eventually("Prometheus has the container's opens", || {
+        prom.query(r#"sysaudit_events_total{syscall="openat"}"#)
+            .iter()
+            .any(|s| s["value"][1].as_str().and_then(|v| v.parse::<f64>().ok()) > Some(0.0))
+    });
+    let (status, text) = get(&format!("{base}/metrics")).expect("/metrics");
+    assert_eq!(status, 200);
+    for name in [
+        "sysaudit_records_total",
+        "sysaudit_events_lost_total{stage=\"ring_full\"} 0",
+        "sysaudit_kernel_events_total{counter=\"emitted\"}",
+        "sysaudit_output_deliveries_total{output=\"stdout\"}",
+        "sysaudit_processes_tracked{thread=\"0\"}",
+        "sysaudit_rule_evaluation_seconds_bucket",
+        "sysaudit_rules_enabled",
+        "sysaudit_config_reloads_total 0",
+    ] {
+        assert!(text.contains(name), "no {name} in:\n{text}");
+    }
+    // Prometheus's own linter passes the exposition.
+    let mut lint = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool");
+    lint.stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("to promtool");
+    let out = lint.wait_with_output().expect("promtool");
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let res = agent.stop();
+    assert!(res.status.success(), "{}", res.stderr);
+}
