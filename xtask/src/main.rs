@@ -1,5 +1,5 @@
 //! Project automation: `cargo xtask setup | demo | test | conformance | bench | fuzz |
-//! captures | install`.
+//! captures | install | image`.
 //!
 //! Every command installs what it is missing first (idempotently, saying what it does), so
 //! the README's two commands work on a fresh machine.
@@ -73,6 +73,13 @@ enum Cmd {
         #[arg(long)]
         destdir: Option<PathBuf>,
     },
+    /// Build the agent image (deploy/container/Containerfile) from a staged root file
+    /// system, offline, with the local docker.
+    Image {
+        /// The image's name.
+        #[arg(long, default_value = "sysaudit:latest")]
+        tag: String,
+    },
     /// Fuzz the rules parser and loader (cargo-fuzz; installs nightly and cargo-fuzz).
     Fuzz {
         /// Seconds per target.
@@ -118,6 +125,25 @@ fn main() -> Result<()> {
             sh::run(sh::cmd(bin).arg("demo"))
         }
         Cmd::Test { unit, filter } => test(unit, &filter),
+        Cmd::Image { tag } => {
+            setup::all()?;
+            let bin = build_release()?;
+            let stage = root.join("target/image-root");
+            sh::step(&format!("staging the image's files in {}", stage.display()));
+            sh::run(
+                sh::cmd("sh")
+                    .arg(root.join("deploy/container/stage.sh"))
+                    .arg(&bin)
+                    .arg(&stage),
+            )?;
+            sh::step(&format!("docker build -t {tag}"));
+            sh::run(
+                sh::cmd("docker")
+                    .args(["build", "-t", &tag, "-f"])
+                    .arg(root.join("deploy/container/Containerfile"))
+                    .arg(&stage),
+            )
+        }
         Cmd::Install { prefix, destdir } => {
             setup::all()?;
             let bin = build_release()?;

@@ -34,7 +34,30 @@ const BPF_LINKER: &str = "0.10.0";
 pub(crate) fn all() -> Result<()> {
     rust_src()?;
     bpf_linker()?;
-    packages()
+    packages()?;
+    python_tools()
+}
+
+/// kubernetes-validate (PyPI), which checks the Kubernetes manifests against a current
+/// Kubernetes's schemas.
+const KUBERNETES_VALIDATE: &str = "1.37.0";
+
+fn python_tools() -> Result<()> {
+    let have = sh::output(sh::cmd("kubernetes-validate").arg("--version")).unwrap_or_default();
+    if have.trim() == KUBERNETES_VALIDATE {
+        eprintln!("ok: kubernetes-validate {KUBERNETES_VALIDATE}");
+        return Ok(());
+    }
+    sh::step(&format!(
+        "installing kubernetes-validate {KUBERNETES_VALIDATE} (pip, from PyPI)"
+    ));
+    sh::run(sh::cmd("python3").args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        &format!("kubernetes-validate=={KUBERNETES_VALIDATE}"),
+    ]))
 }
 
 fn toolchain() -> String {

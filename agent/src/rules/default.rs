@@ -17,6 +17,8 @@ pub(crate) enum LoadError {
     Read { path: String, source: io::Error },
     #[error("{0} error(s) in the rules")]
     Invalid(usize),
+    #[error("no rules file: {0} (a directory stands for its .yaml and .yml files)")]
+    NoFiles(String),
 }
 
 /// The files' texts, in order, or the embedded default when none is named. A directory
@@ -45,6 +47,10 @@ pub(crate) fn sources(files: &[PathBuf]) -> Result<Vec<(String, String)>, LoadEr
             expanded.push(f.clone());
         }
     }
+    if expanded.is_empty() {
+        let named: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        return Err(LoadError::NoFiles(named.join(", ")));
+    }
     expanded
         .iter()
         .map(|f| {
@@ -67,5 +73,35 @@ pub(crate) fn load(files: &[PathBuf], min: Priority) -> Result<(Engine, Loaded),
     match loaded.engine.take() {
         Some(e) if n == 0 => Ok((e, loaded)),
         _ => Err(LoadError::Invalid(n)),
+    }
+}
+
+#[cfg(test)]
+mod dir_tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_stands_for_its_yaml_files_in_name_order_and_none_is_an_error() {
+        let d = std::env::temp_dir().join(format!("sysaudit-rules-dir-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(d.join("sub")).unwrap();
+        for f in ["b.yaml", "a.yml", "c.txt", "sub/d.yaml"] {
+            fs::write(d.join(f), "[]\n").unwrap();
+        }
+        let names: Vec<String> = sources(std::slice::from_ref(&d))
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        let want: Vec<String> = ["a.yml", "b.yaml"]
+            .iter()
+            .map(|f| d.join(f).display().to_string())
+            .collect();
+        assert_eq!(names, want);
+        let empty = d.join("sub2");
+        fs::create_dir_all(&empty).unwrap();
+        let e = sources(&[empty]).unwrap_err().to_string();
+        assert!(e.starts_with("no rules file: "), "{e}");
+        let _ = fs::remove_dir_all(&d);
     }
 }
