@@ -430,7 +430,16 @@ pub type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
 /// An HTTP endpoint on 127.0.0.1 answering 200 to every request and keeping its head and
 /// body (what the agent's HTTP output posted).
 pub fn http_receiver() -> (String, Received) {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    http_receiver_at(0, Default::default())
+}
+
+/// [`http_receiver`] on `port` (0: any); while `down` holds it answers 503 and keeps nothing
+/// (an endpoint that is overloaded or being restarted).
+pub fn http_receiver_at(
+    port: u16,
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> (String, Received) {
+    let l = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind");
     let url = format!("http://{}/falco", l.local_addr().expect("addr"));
     let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let g = got.clone();
@@ -450,13 +459,15 @@ pub fn http_receiver() -> (String, Received) {
             }
             let mut body = vec![0u8; len];
             let _ = r.read_exact(&mut body);
-            g.lock()
-                .expect("lock")
-                .push((head, String::from_utf8_lossy(&body).into_owned()));
-            let _ = std::io::Write::write_all(
-                &mut r.into_inner(),
-                b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-            );
+            let answer: &[u8] = if down.load(std::sync::atomic::Ordering::Relaxed) {
+                b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            } else {
+                g.lock()
+                    .expect("lock")
+                    .push((head, String::from_utf8_lossy(&body).into_owned()));
+                b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            };
+            let _ = std::io::Write::write_all(&mut r.into_inner(), answer);
         }
     });
     (url, got)

@@ -176,6 +176,10 @@ pub(crate) struct HttpOutput {
     pub compress_uploads: bool,
     pub keep_alive: bool,
     pub max_consecutive_timeouts: u8,
+    /// sysaudit's: where alerts wait while the endpoint is down (survives restarts; default
+    /// one directory per URL below /var/lib/sysaudit/spool), and its bound in MiB.
+    pub spool_dir: Option<PathBuf>,
+    pub spool_max_mb: u64,
 }
 
 impl Default for HttpOutput {
@@ -195,6 +199,8 @@ impl Default for HttpOutput {
             compress_uploads: false,
             keep_alive: false,
             max_consecutive_timeouts: 5,
+            spool_dir: None,
+            spool_max_mb: 64,
         }
     }
 }

@@ -4,6 +4,7 @@
 
 mod line;
 mod program;
+mod spool;
 mod syslog;
 mod webhook;
 mod worker;

@@ -6,7 +6,7 @@ use std::{
     io,
     sync::{
         atomic::{AtomicU64, Ordering},
-        mpsc::{sync_channel, SyncSender, TrySendError},
+        mpsc::{sync_channel, Receiver, SyncSender, TrySendError},
         Arc,
     },
     thread::JoinHandle,
@@ -37,27 +37,40 @@ pub(crate) struct Worker {
     failed: Arc<AtomicU64>,
 }
 
+/// What a worker thread receives: each alert's priority and rendered line.
+pub(crate) type Queue = Receiver<(Priority, String)>;
+
 impl Worker {
     pub(crate) fn spawn(name: String, shape: Shape, mut d: impl Deliver) -> io::Result<Worker> {
+        let n = name.clone();
+        Worker::spawn_loop(name, shape, move |rx, failed| {
+            let mut reported = false;
+            for (priority, line) in rx {
+                if let Err(e) = d.deliver(priority, &line) {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                    if !reported {
+                        message!("output {n}: {e}");
+                        reported = true;
+                    }
+                }
+            }
+            d.finish();
+        })
+    }
+
+    /// A worker whose thread runs `run` on the queue (until it disconnects), counting in
+    /// `failed` what it could not deliver.
+    pub(crate) fn spawn_loop(
+        name: String,
+        shape: Shape,
+        run: impl FnOnce(Queue, Arc<AtomicU64>) + Send + 'static,
+    ) -> io::Result<Worker> {
         let (tx, rx) = sync_channel::<(Priority, String)>(QUEUE);
         let failed = Arc::new(AtomicU64::new(0));
         let f = failed.clone();
-        let n = name.clone();
         let thread = std::thread::Builder::new()
             .name(thread_name(&name))
-            .spawn(move || {
-                let mut reported = false;
-                for (priority, line) in rx {
-                    if let Err(e) = d.deliver(priority, &line) {
-                        f.fetch_add(1, Ordering::Relaxed);
-                        if !reported {
-                            message!("output {n}: {e}");
-                            reported = true;
-                        }
-                    }
-                }
-                d.finish();
-            })?;
+            .spawn(move || run(rx, f))?;
         Ok(Worker {
             name,
             shape,

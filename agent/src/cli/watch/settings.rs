@@ -134,6 +134,8 @@ impl Settings {
                 client: h
                     .mtls
                     .then(|| (h.client_cert.clone(), h.client_key.clone())),
+                spool_dir: h.spool_dir.clone(),
+                spool_max_bytes: h.spool_max_mb.saturating_mul(1 << 20),
             };
             list.push(Box::new(
                 Webhook::start(u, self.shape, &opts)
