@@ -255,3 +255,51 @@ fn syslog_and_program_outputs_deliver_alerts() {
         "{fed}"
     );
 }
+
+/// `alert_aggregation`: five identical reads in a window give the first alert at once and one
+/// that says five were folded — never a silent drop.
+#[test]
+fn identical_alerts_are_folded_visibly() {
+    if !privileged() {
+        return;
+    }
+    let dir = TempDir::new("aggregation");
+    let main = dir.0.join("falco.yaml");
+    std::fs::write(
+        &main,
+        "json_output: true\nalert_aggregation:\n  enabled: true\n  window_seconds: 60\n  key_fields: [fd.name]\n",
+    )
+    .expect("falco.yaml");
+    let script = ["cat /etc/shadow > /dev/null"; 5].join("; ");
+    let c = TestContainer::new(&["sh", "-c", &script]);
+    std::fs::write(c.rootfs().join("etc/shadow"), "root:*:19000:0:99999:7:::\n").expect("shadow");
+    let agent = Agent::start(&["watch", "-c", main.to_str().expect("UTF-8")]);
+    c.run();
+    let out = agent.stop();
+    assert!(out.status.success(), "{}", out.stderr);
+    let mine: Vec<Value> = out
+        .alerts_about(c.id())
+        .into_iter()
+        .filter(|a| a["rule"] == "Sensitive file read in a container")
+        .collect();
+    assert_eq!(mine.len(), 2, "{}", out.stdout);
+    assert!(mine[0]["output_fields"].get("aggregated.count").is_none());
+    assert_eq!(
+        mine[1]["output_fields"]["aggregated.count"], 5,
+        "{}",
+        mine[1]
+    );
+    assert!(
+        mine[1]["output"]
+            .as_str()
+            .is_some_and(|t| t.contains("(aggregated: 5 alerts like this one from ")),
+        "{}",
+        mine[1]
+    );
+    // The rules' own count is every alert raised.
+    assert!(
+        out.stderr.contains("5  Sensitive file read in a container"),
+        "{}",
+        out.stderr
+    );
+}

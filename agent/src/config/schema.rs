@@ -40,6 +40,8 @@ pub(crate) struct Config {
     pub syslog_output: Enabled,
     pub webserver: Webserver,
     pub metrics: MetricsConfig,
+    /// sysaudit's: identical alerts within a window folded into one, visibly.
+    pub alert_aggregation: AlertAggregation,
     /// Rules enabled or disabled by name or tag after loading, in order.
     pub rules: Vec<RuleSwitch>,
     pub buffered_outputs: bool,
@@ -71,6 +73,7 @@ impl Default for Config {
             syslog_output: Enabled { enabled: false },
             webserver: Webserver::default(),
             metrics: MetricsConfig::default(),
+            alert_aggregation: AlertAggregation::default(),
             rules: Vec::new(),
             buffered_outputs: false,
         }
@@ -201,6 +204,27 @@ impl Default for HttpOutput {
             max_consecutive_timeouts: 5,
             spool_dir: None,
             spool_max_mb: 64,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct AlertAggregation {
+    pub enabled: bool,
+    /// How long a window stays open after its first alert.
+    pub window_seconds: u64,
+    /// What makes alerts of one rule and container identical: these output fields' values
+    /// (empty: the whole alert text).
+    pub key_fields: Vec<String>,
+}
+
+impl Default for AlertAggregation {
+    fn default() -> AlertAggregation {
+        AlertAggregation {
+            enabled: false,
+            window_seconds: 60,
+            key_fields: Vec::new(),
         }
     }
 }
@@ -358,6 +382,9 @@ pub(super) fn from_node(root: &Node, src: &Sources) -> Result<Config, ConfigErro
                 c.http_output.url = Some(u.to_string());
             }
         }
+    }
+    if c.alert_aggregation.enabled && c.alert_aggregation.window_seconds == 0 {
+        return Err(bad("alert_aggregation.window_seconds must be at least 1"));
     }
     if c.webserver.enabled && c.webserver.ssl_enabled {
         return Err(bad(

@@ -2,6 +2,7 @@
 //! endpoint, a program's standard input, syslog. Outputs know only alerts, never events or
 //! state; the ones that may block deliver from a thread of their own (`worker`).
 
+mod aggregate;
 mod line;
 mod program;
 mod spool;
@@ -12,6 +13,7 @@ mod worker;
 use crate::messages::message;
 use std::io;
 
+pub(crate) use aggregate::Aggregator;
 pub(crate) use line::{LineOutput, ReopenedFile};
 pub(crate) use program::Program;
 pub(crate) use syslog::Syslog;

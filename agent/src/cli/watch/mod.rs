@@ -180,13 +180,22 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
             None => j,
         }
     };
+    let folds = std::cell::RefCell::new(settings.aggregator());
     let deliver = |outputs: &mut Outputs| {
         let mut any = false;
+        let mut folds = folds.borrow_mut();
+        let now = std::time::Instant::now();
         while let Ok(al) = alerts.try_recv() {
             if let Some(m) = &metrics {
                 m.alert(&al);
             }
-            outputs.emit(&al);
+            if folds.as_mut().is_none_or(|g| g.admit(&al, now)) {
+                outputs.emit(&al);
+                any = true;
+            }
+        }
+        for s in folds.as_mut().map(|g| g.expired(now)).unwrap_or_default() {
+            outputs.emit(&s);
             any = true;
         }
         outputs.flush();
@@ -277,6 +286,15 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     }
     drop(tx);
     deliver(&mut outputs);
+    // Windows still open say what they folded before the outputs close.
+    for s in folds
+        .borrow_mut()
+        .as_mut()
+        .map(|g| g.drain())
+        .unwrap_or_default()
+    {
+        outputs.emit(&s);
+    }
     outputs.close();
     let mut fired: BTreeMap<&str, u64> = BTreeMap::new();
     let mut seen = seen;

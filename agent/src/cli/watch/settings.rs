@@ -158,6 +158,17 @@ impl Settings {
 }
 
 impl Settings {
+    /// The folding of identical alerts, when the configuration asks for it.
+    pub(crate) fn aggregator(&self) -> Option<crate::outputs::Aggregator> {
+        let g = &self.config.alert_aggregation;
+        g.enabled.then(|| {
+            crate::outputs::Aggregator::new(
+                std::time::Duration::from_secs(g.window_seconds),
+                g.key_fields.clone(),
+            )
+        })
+    }
+
     /// The metrics registry, and the web server serving it and the probes, when the
     /// configuration turns the server on (bound now: a taken port is an error at start).
     pub(crate) fn metrics(&self) -> Option<std::sync::Arc<crate::metrics::Metrics>> {
