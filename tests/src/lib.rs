@@ -160,6 +160,23 @@ impl TestContainer {
         self.bundle.dir.join("rootfs")
     }
 
+    /// Give the container an `/etc/shadow` (busybox's rootfs has none) for its workload to
+    /// read: what the sensitive-read rules fire on.
+    pub fn with_shadow(self) -> TestContainer {
+        std::fs::write(
+            self.rootfs().join("etc/shadow"),
+            "root:*:19000:0:99999:7:::\n",
+        )
+        .expect("write /etc/shadow");
+        self
+    }
+
+    /// A container that reads its `/etc/shadow` `n` times: `n` sensitive-read alerts.
+    pub fn shadow_reader(n: usize) -> TestContainer {
+        let script = vec!["cat /etc/shadow > /dev/null"; n].join("; ");
+        TestContainer::new(&["sh", "-c", &script]).with_shadow()
+    }
+
     /// Run to completion, whatever the workload's exit status (runc itself must start it).
     pub fn run_any(&self) -> std::process::Output {
         Runc::default().run(&self.bundle).expect("runc")
@@ -471,4 +488,12 @@ pub fn http_receiver_at(
         }
     });
     (url, got)
+}
+
+/// A TCP port nothing listens on now (for a server the test starts, or none).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }

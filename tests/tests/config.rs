@@ -68,8 +68,7 @@ webserver:
     .expect("falco.yaml");
     std::fs::write(conf_d.join("50-iso.yaml"), "time_format_iso_8601: true\n").expect("drop-in");
 
-    let c = TestContainer::new(&["sh", "-c", "cat /etc/shadow > /dev/null; ls /"]);
-    std::fs::write(c.rootfs().join("etc/shadow"), "root:*:19000:0:99999:7:::\n").expect("shadow");
+    let c = TestContainer::new(&["sh", "-c", "cat /etc/shadow > /dev/null; ls /"]).with_shadow();
     std::env::set_var("CFG_TEST_SITE", "lab-1");
     let agent = Agent::start(&[
         "watch",
@@ -216,8 +215,7 @@ fn syslog_and_program_outputs_deliver_alerts() {
         ),
     )
     .expect("falco.yaml");
-    let c = TestContainer::new(&["sh", "-c", "cat /etc/shadow > /dev/null"]);
-    std::fs::write(c.rootfs().join("etc/shadow"), "root:*:19000:0:99999:7:::\n").expect("shadow");
+    let c = TestContainer::shadow_reader(1);
     let agent = Agent::start(&["watch", "-c", main.to_str().expect("UTF-8")]);
     c.run();
     let out = agent.stop();
@@ -270,9 +268,7 @@ fn identical_alerts_are_folded_visibly() {
         "json_output: true\nalert_aggregation:\n  enabled: true\n  window_seconds: 60\n  key_fields: [fd.name]\n",
     )
     .expect("falco.yaml");
-    let script = ["cat /etc/shadow > /dev/null"; 5].join("; ");
-    let c = TestContainer::new(&["sh", "-c", &script]);
-    std::fs::write(c.rootfs().join("etc/shadow"), "root:*:19000:0:99999:7:::\n").expect("shadow");
+    let c = TestContainer::shadow_reader(5);
     let agent = Agent::start(&["watch", "-c", main.to_str().expect("UTF-8")]);
     c.run();
     let out = agent.stop();

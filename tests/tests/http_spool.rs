@@ -10,21 +10,6 @@ use std::{
 use serde_json::Value;
 use sysaudit_tests::*;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// A container reading /etc/shadow `n` times: `n` alerts.
-fn reader(n: usize) -> TestContainer {
-    let script = vec!["cat /etc/shadow > /dev/null"; n].join("; ");
-    let c = TestContainer::new(&["sh", "-c", &script]);
-    std::fs::write(c.rootfs().join("etc/shadow"), "root:*:19000:0:99999:7:::\n").expect("shadow");
-    c
-}
-
 /// The alerts' times, in the order given.
 fn times(alerts: impl IntoIterator<Item = Value>) -> Vec<u64> {
     alerts
@@ -71,7 +56,7 @@ fn alerts_wait_in_the_spool_while_the_endpoint_is_down_and_arrive_in_order() {
 
     // 1. Nothing listens: the alerts are raised, kept, and outlive the agent.
     let agent = Agent::start(&watch);
-    reader(3).run();
+    TestContainer::shadow_reader(3).run();
     std::thread::sleep(Duration::from_millis(800));
     let first = agent.stop();
     assert!(first.status.success(), "{}", first.stderr);
@@ -92,7 +77,7 @@ fn alerts_wait_in_the_spool_while_the_endpoint_is_down_and_arrive_in_order() {
 
     // 3. The endpoint answers 503 for a while: nothing is lost, nothing reordered.
     down.store(true, std::sync::atomic::Ordering::Relaxed);
-    reader(2).run();
+    TestContainer::shadow_reader(2).run();
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(
         received(&got).len(),

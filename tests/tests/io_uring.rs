@@ -17,9 +17,8 @@ fn uring_container(sqpoll: bool) -> TestContainer {
     if sqpoll {
         args.push("sqpoll");
     }
-    let c = TestContainer::new(&args);
+    let c = TestContainer::new(&args).with_shadow();
     compile_fixture("uring_ops", &c.rootfs().join("bin/uring_ops"), false);
-    std::fs::write(c.rootfs().join("etc/shadow"), "root:*:19000:0:99999:7:::\n").expect("shadow");
     c
 }
 

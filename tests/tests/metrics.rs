@@ -12,13 +12,6 @@ use std::{
 use serde_json::Value;
 use sysaudit_tests::*;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 /// GET `url`: (status, body); `None` when nothing answers.
 fn get(url: &str) -> Option<(u16, String)> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -128,8 +121,7 @@ fn prometheus_scrapes_the_agent_and_kubernetes_probes_answer() {
     assert_eq!(get(&format!("{base}/nothing")).map(|r| r.0), Some(404));
 
     let prom = Prometheus::start(&format!("127.0.0.1:{port}"));
-    let c = TestContainer::new(&["sh", "-c", "cat /etc/shadow > /dev/null"]);
-    std::fs::write(c.rootfs().join("etc/shadow"), "root:*:19000:0:99999:7:::\n").expect("shadow");
+    let c = TestContainer::shadow_reader(1);
     c.run();
     // The alert, as Prometheus stored it from its scrapes.
     eventually("Prometheus has the alert", || {
