@@ -177,14 +177,10 @@ fn merge(root: &mut Node, add: Node, strategy: Strategy) {
         return;
     };
     for (k, v) in src.iter() {
-        match (strategy, dst.get_mut(k)) {
-            (Strategy::AddOnly, Some(_)) => {}
-            (Strategy::Append, Some(Node::Sequence(have))) => {
-                if let Node::Sequence(more) = v {
-                    have.extend(more.iter().cloned());
-                } else {
-                    *dst.get_mut(k).expect("present") = v.clone();
-                }
+        match (strategy, dst.get_mut(k), v) {
+            (Strategy::AddOnly, Some(_), _) => {}
+            (Strategy::Append, Some(Node::Sequence(have)), Node::Sequence(more)) => {
+                have.extend(more.iter().cloned());
             }
             _ => {
                 dst.insert(k.clone(), v.clone());

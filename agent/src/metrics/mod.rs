@@ -234,14 +234,7 @@ impl Metrics {
             return;
         };
         let k = &s.kernel;
-        let lost = [
-            ("ring_full", k.ring_full),
-            ("too_big", k.too_big),
-            ("no_scratch", k.no_scratch),
-            ("lifecycle", k.lifecycle_lost),
-            ("io_uring", k.uring_lost),
-            ("undecodable", s.decode_errors),
-        ];
+        let lost = s.losses();
         add(&mut last.lost, &lost, |name, d| {
             self.lost
                 .get_or_create(&StageLabel {

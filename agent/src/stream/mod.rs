@@ -48,14 +48,22 @@ pub(crate) struct Stats {
 }
 
 impl Stats {
+    /// Records lost, by stage (the metrics' `stage` label).
+    pub(crate) fn losses(&self) -> [(&'static str, u64); 6] {
+        let k = &self.kernel;
+        [
+            ("ring_full", k.ring_full),
+            ("too_big", k.too_big),
+            ("no_scratch", k.no_scratch),
+            ("lifecycle", k.lifecycle_lost),
+            ("io_uring", k.uring_lost),
+            ("undecodable", self.decode_errors),
+        ]
+    }
+
     /// Every record lost anywhere on the way.
     pub(crate) fn lost(&self) -> u64 {
-        self.kernel.ring_full
-            + self.kernel.too_big
-            + self.kernel.no_scratch
-            + self.kernel.lifecycle_lost
-            + self.kernel.uring_lost
-            + self.decode_errors
+        self.losses().iter().map(|(_, n)| n).sum()
     }
 
     /// The final stats as one JSON object (`--json` mode prints this instead of the line).
