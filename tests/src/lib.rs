@@ -282,6 +282,8 @@ pub struct Agent {
     child: Child,
     stdout: thread::JoinHandle<String>,
     stderr: thread::JoinHandle<String>,
+    /// Its stderr so far, for tests that act on what it says while it runs.
+    log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Agent {
@@ -302,6 +304,8 @@ impl Agent {
         });
         let err = child.stderr.take().expect("stderr");
         let (ready_tx, ready_rx) = mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let shared = log.clone();
         let stderr = thread::spawn(move || {
             let mut all = String::new();
             for line in BufReader::new(err).lines().map_while(Result::ok) {
@@ -317,6 +321,10 @@ impl Agent {
                 }
                 all.push_str(&line);
                 all.push('\n');
+                if let Ok(mut l) = shared.lock() {
+                    l.push_str(&line);
+                    l.push('\n');
+                }
             }
             all
         });
@@ -324,6 +332,7 @@ impl Agent {
             child,
             stdout,
             stderr,
+            log,
         };
         match ready_rx.recv_timeout(Duration::from_secs(60)) {
             Ok(()) => agent,
@@ -332,6 +341,29 @@ impl Agent {
                 panic!("sysaudit did not start ({}):\n{}", out.status, out.stderr);
             }
         }
+    }
+
+    /// Wait until the agent's stderr holds `needle` `n` times (false after `secs`).
+    pub fn wait_said(&self, needle: &str, n: usize, secs: u64) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if self.said().matches(needle).count() >= n {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    /// What the agent wrote to stderr so far.
+    pub fn said(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Send the agent `sig`.
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: signalling our own child by pid.
+        unsafe { libc::kill(self.child.id() as i32, sig) };
     }
 
     /// SIGINT, then collect everything (SIGKILL after 30 s).
@@ -496,4 +528,28 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
+}
+
+/// GET `url`: (status, body); `None` when nothing answers.
+pub fn http_get(url: &str) -> Option<(u16, String)> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into();
+    let mut r = agent.get(url).call().ok()?;
+    let status = r.status().as_u16();
+    Some((status, r.body_mut().read_to_string().unwrap_or_default()))
+}
+
+/// Poll until `f` holds (20 s at most); panics saying `what` otherwise.
+pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        thread::sleep(Duration::from_millis(200));
+    }
+    panic!("never: {what}");
 }

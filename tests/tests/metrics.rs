@@ -6,35 +6,10 @@
 use std::{
     io::Write,
     process::{Command, Stdio},
-    time::{Duration, Instant},
 };
 
 use serde_json::Value;
 use sysaudit_tests::*;
-
-/// GET `url`: (status, body); `None` when nothing answers.
-fn get(url: &str) -> Option<(u16, String)> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(5)))
-        .build()
-        .into();
-    let mut r = agent.get(url).call().ok()?;
-    let status = r.status().as_u16();
-    Some((status, r.body_mut().read_to_string().unwrap_or_default()))
-}
-
-/// Poll until `f` holds (10 s at most).
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("never: {what}");
-}
 
 /// A Prometheus server scraping `target` every second, stopped when dropped.
 struct Prometheus {
@@ -82,7 +57,7 @@ impl Prometheus {
                 _ => format!("%{b:02X}"),
             })
             .collect();
-        get(&format!("{}/api/v1/query?query={q}", self.url))
+        http_get(&format!("{}/api/v1/query?query={q}", self.url))
             .and_then(|(_, body)| serde_json::from_str::<Value>(&body).ok())
             .and_then(|v| v["data"]["result"].as_array().cloned())
             .unwrap_or_default()
@@ -114,11 +89,11 @@ fn prometheus_scrapes_the_agent_and_kubernetes_probes_answer() {
     let base = format!("http://127.0.0.1:{port}");
     let agent = Agent::start(&["watch", "-c", main.to_str().expect("UTF-8")]);
     assert_eq!(
-        get(&format!("{base}/healthz")),
+        http_get(&format!("{base}/healthz")),
         Some((200, r#"{"status": "ok"}"#.to_string()))
     );
-    assert_eq!(get(&format!("{base}/readyz")).map(|r| r.0), Some(200));
-    assert_eq!(get(&format!("{base}/nothing")).map(|r| r.0), Some(404));
+    assert_eq!(http_get(&format!("{base}/readyz")).map(|r| r.0), Some(200));
+    assert_eq!(http_get(&format!("{base}/nothing")).map(|r| r.0), Some(404));
 
     let prom = Prometheus::start(&format!("127.0.0.1:{port}"));
     let c = TestContainer::shadow_reader(1);
@@ -134,7 +109,7 @@ fn prometheus_scrapes_the_agent_and_kubernetes_probes_answer() {
             .iter()
             .any(|s| s["value"][1].as_str().and_then(|v| v.parse::<f64>().ok()) > Some(0.0))
     });
-    let (status, text) = get(&format!("{base}/metrics")).expect("/metrics");
+    let (status, text) = http_get(&format!("{base}/metrics")).expect("/metrics");
     assert_eq!(status, 200);
     for name in [
         "sysaudit_records_total",
@@ -144,7 +119,8 @@ fn prometheus_scrapes_the_agent_and_kubernetes_probes_answer() {
         "sysaudit_processes_tracked{thread=\"0\"}",
         "sysaudit_rule_evaluation_seconds_bucket",
         "sysaudit_rules_enabled",
-        "sysaudit_config_reloads_total 0",
+        "sysaudit_config_reloads_total{result=\"ok\"} 0",
+        "sysaudit_config_reloads_total{result=\"failed\"} 0",
     ] {
         assert!(text.contains(name), "no {name} in:\n{text}");
     }

@@ -50,9 +50,7 @@ const NOT_APPLIED: &[(&str, &str)] = &[
         "buffer_format_base64",
         "buffers print as Falco prints them by default",
     ),
-    ("watch_config_files", "not acted on yet"),
     ("static_fields", "not acted on yet"),
-    ("outputs_queue", "not acted on yet"),
     (
         "syscall_event_drops",
         "not acted on yet: lost events are counted and reported at exit",

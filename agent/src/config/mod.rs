@@ -11,7 +11,7 @@ mod sources;
 
 use std::path::{Path, PathBuf};
 
-pub(crate) use schema::{AppendOutput, Config, ExtraField, RuleMatching, RuleSwitch};
+pub(crate) use schema::{AppendOutput, Config, DropIn, ExtraField, RuleMatching, RuleSwitch};
 
 /// Where the agent looks when `-c` is not given (used only when it exists).
 pub(crate) const DEFAULT_PATH: &str = "/etc/sysaudit/sysaudit.yaml";

@@ -45,6 +45,19 @@ pub(crate) struct Config {
     /// Rules enabled or disabled by name or tag after loading, in order.
     pub rules: Vec<RuleSwitch>,
     pub buffered_outputs: bool,
+    /// Reload rules and outputs when this file, a drop-in or a rules file changes (SIGHUP
+    /// reloads either way).
+    pub watch_config_files: bool,
+    pub outputs_queue: OutputsQueue,
+}
+
+/// Alerts waiting for each output that delivers from a thread of its own.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct OutputsQueue {
+    /// At most this many (0, Falco's default "unbounded": the agent's bound, 1,024 — an
+    /// output never holds the agent's memory hostage).
+    pub capacity: u64,
 }
 
 impl Default for Config {
@@ -76,6 +89,8 @@ impl Default for Config {
             alert_aggregation: AlertAggregation::default(),
             rules: Vec::new(),
             buffered_outputs: false,
+            watch_config_files: true,
+            outputs_queue: OutputsQueue::default(),
         }
     }
 }

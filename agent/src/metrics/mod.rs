@@ -61,6 +61,11 @@ struct VersionLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ThreadLabel {
     thread: String,
 }
@@ -79,6 +84,7 @@ pub(crate) struct Metrics {
     descriptors: Family<ThreadLabel, Gauge>,
     containers: Gauge,
     rules_loaded: Gauge,
+    reloads: Family<ResultLabel, Counter>,
     evaluation: Histogram,
     /// Absolute totals last published, to add only what is new to the counters.
     last: Mutex<Last>,
@@ -161,11 +167,15 @@ impl Metrics {
             Unit::Seconds,
             evaluation.clone(),
         );
-        // Reloads come with hot reload; until then the counter says there were none.
+        let reloads = Family::<ResultLabel, Counter>::default();
+        // Both series from the start: a dashboard's rate() sees the first reload.
+        for result in ["ok", "failed"] {
+            reloads.get_or_create(&ResultLabel { result });
+        }
         r.register(
             "config_reloads",
-            "Configuration reloads",
-            Counter::<u64>::default(),
+            "Reloads of the configuration and rules (SIGHUP, a watched file changed), by result",
+            reloads.clone(),
         );
         let build = Family::<VersionLabel, Gauge>::default();
         build
@@ -187,6 +197,7 @@ impl Metrics {
             descriptors,
             containers,
             rules_loaded,
+            reloads,
             evaluation,
             last: Mutex::new(Last::default()),
             ready: AtomicBool::new(false),
@@ -213,6 +224,12 @@ impl Metrics {
 
     pub(crate) fn rules_enabled(&self, n: usize) {
         self.rules_loaded.set(n as i64);
+    }
+
+    /// A reload done (`ok`) or refused (the version in force stays).
+    pub(crate) fn config_reload(&self, ok: bool) {
+        let result = if ok { "ok" } else { "failed" };
+        self.reloads.get_or_create(&ResultLabel { result }).inc();
     }
 
     pub(crate) fn alert(&self, a: &Alert) {

@@ -27,14 +27,19 @@ pub(crate) struct Program {
 
 impl Program {
     /// The output feeding `command`, on its own thread.
-    pub(crate) fn start(command: &str, keep_alive: bool, shape: Shape) -> std::io::Result<Worker> {
+    pub(crate) fn start(
+        command: &str,
+        keep_alive: bool,
+        shape: Shape,
+        queue: usize,
+    ) -> std::io::Result<Worker> {
         let p = Program {
             command: command.to_string(),
             keep_alive,
             running: None,
             restarts: 0,
         };
-        Worker::spawn(format!("program {command}"), shape, p)
+        Worker::spawn(format!("program {command}"), shape, queue, p)
     }
 
     fn spawn(&self) -> Result<(Child, ChildStdin), String> {

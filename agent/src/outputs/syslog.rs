@@ -13,8 +13,8 @@ use crate::rules::Priority;
 pub(crate) struct Syslog;
 
 impl Syslog {
-    pub(crate) fn start(shape: Shape) -> std::io::Result<Worker> {
-        Worker::spawn("syslog".into(), shape, Syslog)
+    pub(crate) fn start(shape: Shape, queue: usize) -> std::io::Result<Worker> {
+        Worker::spawn("syslog".into(), shape, queue, Syslog)
     }
 }
 

@@ -5,17 +5,13 @@
 
 use std::{
     path::PathBuf,
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        mpsc::RecvTimeoutError,
-        Arc,
-    },
+    sync::{atomic::Ordering, mpsc::RecvTimeoutError, Arc},
     time::{Duration, Instant},
 };
 
 use super::{
     spool::Spool,
-    worker::{Queue, Worker},
+    worker::{Queue, Shared, Worker},
     Shape,
 };
 use crate::messages::message;
@@ -24,7 +20,7 @@ use crate::messages::message;
 pub(crate) struct Webhook;
 
 /// How to reach the endpoint (Falco's `http_output` keys).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct HttpOptions {
     pub user_agent: Option<String>,
     /// Do not verify the server's certificate.
@@ -37,6 +33,8 @@ pub(crate) struct HttpOptions {
     /// [`SPOOL_ROOT`]), and how many bytes of them at most.
     pub spool_dir: Option<PathBuf>,
     pub spool_max_bytes: u64,
+    /// Alerts waiting for the spool at most.
+    pub queue: usize,
 }
 
 impl Default for HttpOptions {
@@ -48,6 +46,7 @@ impl Default for HttpOptions {
             client: None,
             spool_dir: None,
             spool_max_bytes: 64 << 20,
+            queue: super::QUEUE,
         }
     }
 }
@@ -139,8 +138,9 @@ fn durable(
     mut spool: Spool,
     name: String,
     dir: String,
-) -> impl FnOnce(Queue, Arc<AtomicU64>) {
-    move |rx, failed| {
+) -> impl FnOnce(Queue, Arc<Shared>) {
+    move |rx, shared| {
+        let failed = &shared.failed;
         let earlier = spool.pending_lines();
         if earlier > 0 {
             message!("output {name}: {earlier} alert(s) from an earlier run in its spool {dir}; delivered first");
@@ -179,7 +179,9 @@ fn durable(
                     }
                 }
                 Some(since) => {
-                    if spool.is_empty() || since.elapsed() >= CLOSE_GRACE {
+                    // Replaced by a reload: the next output delivers from the spool.
+                    let hurry = shared.hurry.load(Ordering::Relaxed);
+                    if spool.is_empty() || since.elapsed() >= CLOSE_GRACE || hurry {
                         break;
                     }
                     let left = CLOSE_GRACE.saturating_sub(since.elapsed());
@@ -221,17 +223,34 @@ fn durable(
         if spool.is_empty() {
             spool.remove();
         } else {
+            let next = if shared.hurry.load(Ordering::Relaxed) {
+                "the reloaded output"
+            } else {
+                "the next start"
+            };
             message!(
-                "output {name}: {} alert(s) left in its spool {dir} for the next start",
+                "output {name}: {} alert(s) left in its spool {dir} for {next}",
                 spool.pending_lines()
             );
         }
     }
 }
 
+/// A webhook checked (URL, TLS files) but not started: its spool is not opened yet, so it
+/// may take over one a retiring output still holds.
+pub(crate) struct Prepared {
+    post: Post,
+    dir: PathBuf,
+    max: u64,
+    queue: usize,
+    shape: Shape,
+    name: String,
+}
+
 impl Webhook {
-    /// The output posting to `url`, on its own thread, through its spool.
-    pub(crate) fn start(url: &str, shape: Shape, o: &HttpOptions) -> Result<Worker, String> {
+    /// The output posting to `url` through its spool, checked; [`Prepared::start`] starts it
+    /// on its own thread.
+    pub(crate) fn prepare(url: &str, shape: Shape, o: &HttpOptions) -> Result<Prepared, String> {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(format!(
                 "webhook URL '{url}' must start with http:// or https://"
@@ -253,14 +272,27 @@ impl Webhook {
                 "text/plain"
             },
         };
-        let dir = o.spool_dir.clone().unwrap_or_else(|| default_spool(url));
-        let spool = Spool::open(&dir, o.spool_max_bytes)
-            .map_err(|e| format!("spool {}: {e}", dir.display()))?;
-        let name = format!("webhook {url}");
-        Worker::spawn_loop(
-            name.clone(),
+        Ok(Prepared {
+            post,
+            dir: o.spool_dir.clone().unwrap_or_else(|| default_spool(url)),
+            max: o.spool_max_bytes,
+            queue: o.queue,
             shape,
-            durable(post, spool, name, dir.display().to_string()),
+            name: format!("webhook {url}"),
+        })
+    }
+}
+
+impl Prepared {
+    /// Open the spool and start delivering.
+    pub(crate) fn start(self) -> Result<Worker, String> {
+        let spool = Spool::open(&self.dir, self.max)
+            .map_err(|e| format!("spool {}: {e}", self.dir.display()))?;
+        Worker::spawn_loop(
+            self.name.clone(),
+            self.shape,
+            self.queue,
+            durable(self.post, spool, self.name, self.dir.display().to_string()),
         )
         .map_err(|e| e.to_string())
     }

@@ -5,7 +5,7 @@
 use std::{
     io,
     sync::{
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         mpsc::{sync_channel, Receiver, SyncSender, TrySendError},
         Arc,
     },
@@ -18,7 +18,7 @@ use crate::{
     rules::{Alert, Priority},
 };
 
-/// Alerts waiting for their receiver at most.
+/// Alerts waiting for their receiver at most, unless `outputs_queue.capacity` says.
 pub(crate) const QUEUE: usize = 1024;
 
 /// Delivers one rendered alert; an error is counted (and said once).
@@ -34,20 +34,35 @@ pub(crate) struct Worker {
     tx: Option<SyncSender<(Priority, String)>>,
     thread: Option<JoinHandle<()>>,
     dropped: Arc<AtomicU64>,
-    failed: Arc<AtomicU64>,
+    shared: Arc<Shared>,
+}
+
+/// What the worker thread and the output share.
+#[derive(Default)]
+pub(crate) struct Shared {
+    /// Alerts the thread could not deliver.
+    pub(crate) failed: AtomicU64,
+    /// Set when a reload replaces the output: stop without waiting for a down receiver.
+    pub(crate) hurry: AtomicBool,
 }
 
 /// What a worker thread receives: each alert's priority and rendered line.
 pub(crate) type Queue = Receiver<(Priority, String)>;
 
 impl Worker {
-    pub(crate) fn spawn(name: String, shape: Shape, mut d: impl Deliver) -> io::Result<Worker> {
+    /// A worker delivering with `d`, `queue` alerts waiting at most.
+    pub(crate) fn spawn(
+        name: String,
+        shape: Shape,
+        queue: usize,
+        mut d: impl Deliver,
+    ) -> io::Result<Worker> {
         let n = name.clone();
-        Worker::spawn_loop(name, shape, move |rx, failed| {
+        Worker::spawn_loop(name, shape, queue, move |rx, shared| {
             let mut reported = false;
             for (priority, line) in rx {
                 if let Err(e) = d.deliver(priority, &line) {
-                    failed.fetch_add(1, Ordering::Relaxed);
+                    shared.failed.fetch_add(1, Ordering::Relaxed);
                     if !reported {
                         message!("output {n}: {e}");
                         reported = true;
@@ -59,15 +74,16 @@ impl Worker {
     }
 
     /// A worker whose thread runs `run` on the queue (until it disconnects), counting in
-    /// `failed` what it could not deliver.
+    /// `shared.failed` what it could not deliver.
     pub(crate) fn spawn_loop(
         name: String,
         shape: Shape,
-        run: impl FnOnce(Queue, Arc<AtomicU64>) + Send + 'static,
+        queue: usize,
+        run: impl FnOnce(Queue, Arc<Shared>) + Send + 'static,
     ) -> io::Result<Worker> {
-        let (tx, rx) = sync_channel::<(Priority, String)>(QUEUE);
-        let failed = Arc::new(AtomicU64::new(0));
-        let f = failed.clone();
+        let (tx, rx) = sync_channel::<(Priority, String)>(queue.max(1));
+        let shared = Arc::new(Shared::default());
+        let f = shared.clone();
         let thread = std::thread::Builder::new()
             .name(thread_name(&name))
             .spawn(move || run(rx, f))?;
@@ -77,7 +93,7 @@ impl Worker {
             tx: Some(tx),
             thread: Some(thread),
             dropped: Arc::new(AtomicU64::new(0)),
-            failed,
+            shared,
         })
     }
 }
@@ -120,8 +136,13 @@ impl Output for Worker {
         Ok(())
     }
 
+    fn retire(&mut self) -> io::Result<()> {
+        self.shared.hurry.store(true, Ordering::Relaxed);
+        self.close()
+    }
+
     fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed) + self.failed.load(Ordering::Relaxed)
+        self.dropped.load(Ordering::Relaxed) + self.shared.failed.load(Ordering::Relaxed)
     }
 
     fn name(&self) -> String {

@@ -5,6 +5,7 @@ pub(crate) mod btf;
 pub(crate) mod decode;
 pub(crate) mod paths;
 pub(crate) mod ring;
+pub(crate) mod tune;
 
 use std::collections::BTreeSet;
 
@@ -14,10 +15,10 @@ use aya::{
     Ebpf, EbpfLoader,
 };
 use sysaudit_common::{
-    abi, global, map, mode, scope, ArgSpec, Counters, Profile, BITMAP_WORDS, MAX_SYSCALLS,
+    abi, global, map, mode, scope, Counters, Profile, BITMAP_WORDS, MAX_SYSCALLS,
 };
 
-use crate::syscalls::{args::arg_specs, Abi};
+use crate::syscalls::Abi;
 
 /// The eBPF object built by `build.rs` (empty when the BPF toolchain was missing).
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sysaudit"));
@@ -410,25 +411,8 @@ pub(crate) fn profile_slots(n: u32) -> u32 {
 }
 
 fn configure_maps(ebpf: &mut Ebpf, cfg: &ProbeConfig) -> Result<(), ProbeError> {
-    let mut arr: Array<&mut MapData, u64> = get_mut(ebpf, map::INTERESTING)?;
-    for (i, w) in cfg.interesting.words().into_iter().enumerate() {
-        if w != 0 {
-            arr.set(i as u32, w, 0).map_err(failed(map::INTERESTING))?;
-        }
-    }
-    let mut arr: Array<&mut MapData, ArgSpec> = get_mut(ebpf, map::ARG_SPECS)?;
-    for (table, abi) in [(0usize, Abi::X86_64), (1, Abi::Ia32)] {
-        for (nr, mut spec) in arg_specs(abi, cfg.buffers).into_iter().enumerate() {
-            if let Some(f) = &cfg.path_filter {
-                let name = crate::syscalls::table::name(abi, nr as u32);
-                spec.filter = name.is_some_and(|n| f.syscalls.contains(&n)) as u8;
-            }
-            if spec != ArgSpec::EMPTY {
-                arr.set((table * MAX_SYSCALLS + nr) as u32, spec, 0)
-                    .map_err(failed(map::ARG_SPECS))?;
-            }
-        }
-    }
+    tune::write_interesting(ebpf, &cfg.interesting, false)?;
+    tune::write_arg_specs(ebpf, cfg.path_filter.as_ref(), cfg.buffers, false)?;
     if let Some(f) = &cfg.path_filter {
         paths::write(ebpf, f)?;
     }

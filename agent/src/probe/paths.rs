@@ -32,6 +32,12 @@ fn key(bytes: impl Iterator<Item = u8>) -> Key<PathKey> {
     Key::new(n as u32 * 8, data)
 }
 
+/// Whether two affixes make the same key.
+fn same(a: impl Iterator<Item = u8>, b: impl Iterator<Item = u8>) -> bool {
+    let (a, b) = (key(a), key(b));
+    a.prefix_len() == b.prefix_len() && a.data() == b.data()
+}
+
 pub(super) fn write(ebpf: &mut Ebpf, t: &PathTables) -> Result<(), ProbeError> {
     let mut pre: LpmTrie<&mut MapData, PathKey, u8> = get_mut(ebpf, map::PATH_PREFIXES)?;
     for p in &t.prefixes {
@@ -42,6 +48,34 @@ pub(super) fn write(ebpf: &mut Ebpf, t: &PathTables) -> Result<(), ProbeError> {
     for s in &t.suffixes {
         suf.insert(&key(s.bytes().rev()), 1, 0)
             .map_err(failed(map::PATH_SUFFIXES))?;
+    }
+    Ok(())
+}
+
+/// Remove the affixes of `old` that `new` does not have.
+pub(super) fn remove_stale(
+    ebpf: &mut Ebpf,
+    old: &PathTables,
+    new: &PathTables,
+) -> Result<(), ProbeError> {
+    let mut pre: LpmTrie<&mut MapData, PathKey, u8> = get_mut(ebpf, map::PATH_PREFIXES)?;
+    for p in old.prefixes.iter().filter(|p| !new.prefixes.contains(p)) {
+        // Two affixes cut to the same key: the one kept still needs it.
+        if new.prefixes.iter().any(|n| same(n.bytes(), p.bytes())) {
+            continue;
+        }
+        let _ = pre.remove(&key(p.bytes()));
+    }
+    let mut suf: LpmTrie<&mut MapData, PathKey, u8> = get_mut(ebpf, map::PATH_SUFFIXES)?;
+    for s in old.suffixes.iter().filter(|s| !new.suffixes.contains(s)) {
+        if new
+            .suffixes
+            .iter()
+            .any(|n| same(n.bytes().rev(), s.bytes().rev()))
+        {
+            continue;
+        }
+        let _ = suf.remove(&key(s.bytes().rev()));
     }
     Ok(())
 }

@@ -128,7 +128,7 @@ pub(crate) struct Stream {
 /// stream ends).
 trait Consumer {
     fn drain(&mut self, ring: &mut Ring, stats: &mut Stats, all: bool) -> Flow;
-    fn tick(&mut self, probe: &Probe) -> Flow;
+    fn tick(&mut self, probe: &mut Probe) -> Flow;
     fn sweep(&mut self);
 }
 
@@ -163,7 +163,7 @@ where
 impl<E, T> Consumer for Inline<'_, E, T>
 where
     E: FnMut(&mut State, &Event) -> Flow,
-    T: FnMut(&mut State, &Probe) -> Flow,
+    T: FnMut(&mut State, &mut Probe) -> Flow,
 {
     fn drain(&mut self, ring: &mut Ring, stats: &mut Stats, all: bool) -> Flow {
         let (state, hold) = (&mut *self.state, &mut *self.hold);
@@ -181,7 +181,7 @@ where
         flow
     }
 
-    fn tick(&mut self, probe: &Probe) -> Flow {
+    fn tick(&mut self, probe: &mut Probe) -> Flow {
         (self.on_tick)(self.state, probe)
     }
 
@@ -199,7 +199,7 @@ struct Pooled<'p, H, T> {
     on_tick: T,
 }
 
-impl<H: Handler, T: FnMut(&Probe) -> Flow> Consumer for Pooled<'_, H, T> {
+impl<H: Handler, T: FnMut(&mut Probe, &mut Pool<H>) -> Flow> Consumer for Pooled<'_, H, T> {
     fn drain(&mut self, ring: &mut Ring, stats: &mut Stats, all: bool) -> Flow {
         let (pool, containers, hold) = (&mut *self.pool, &mut *self.containers, &mut *self.hold);
         stats.records += ring.drain(|bytes| {
@@ -216,8 +216,8 @@ impl<H: Handler, T: FnMut(&Probe) -> Flow> Consumer for Pooled<'_, H, T> {
         Flow::Continue
     }
 
-    fn tick(&mut self, probe: &Probe) -> Flow {
-        (self.on_tick)(probe)
+    fn tick(&mut self, probe: &mut Probe) -> Flow {
+        (self.on_tick)(probe, self.pool)
     }
 
     fn sweep(&mut self) {
@@ -272,7 +272,7 @@ impl Stream {
         &mut self,
         duration: Option<Duration>,
         on_event: impl FnMut(&mut State, &Event) -> Flow,
-        on_tick: impl FnMut(&mut State, &Probe) -> Flow,
+        on_tick: impl FnMut(&mut State, &mut Probe) -> Flow,
     ) -> anyhow::Result<Ended> {
         let mut c = Inline {
             state: &mut self.state,
@@ -297,7 +297,7 @@ impl Stream {
         &mut self,
         duration: Option<Duration>,
         pool: &mut Pool<H>,
-        on_tick: impl FnMut(&Probe) -> Flow,
+        on_tick: impl FnMut(&mut Probe, &mut Pool<H>) -> Flow,
     ) -> anyhow::Result<Ended> {
         let mut c = Pooled {
             pool,
@@ -347,7 +347,7 @@ async fn run_loop(
         if ring.wait(left).context("waiting on the ring buffer")? == Woken::Stop {
             break Ended::Signal;
         }
-        if c.drain(ring, stats, false) == Flow::Stop || c.tick(&*probe) == Flow::Stop {
+        if c.drain(ring, stats, false) == Flow::Stop || c.tick(probe) == Flow::Stop {
             break Ended::Handler;
         }
         if last_check.elapsed() >= DROP_CHECK_EVERY {

@@ -70,10 +70,12 @@ struct Batch {
     entries: Vec<Entry>,
 }
 
-enum Msg {
+enum Msg<H> {
     Batch(Batch),
     /// Drop what lingered past its time.
     Sweep,
+    /// Change the handler (a reload), between the batches before and after.
+    Update(Box<dyn FnOnce(&mut H) + Send>),
 }
 
 enum Peer {
@@ -95,7 +97,7 @@ pub(crate) struct Done<H> {
 /// The reader's side: a batch filling per worker, the queues, the threads.
 pub(crate) struct Pool<H> {
     filling: Vec<Batch>,
-    to: Vec<SyncSender<Msg>>,
+    to: Vec<SyncSender<Msg<H>>>,
     free: Receiver<Batch>,
     joins: Vec<JoinHandle<Done<H>>>,
     num: u64,
@@ -213,6 +215,15 @@ impl<H: Handler> Pool<H> {
         }
     }
 
+    /// Change every worker's handler with what `make` returns, after the records routed so
+    /// far (they are sent first) and before any routed later.
+    pub(crate) fn update(&mut self, mut make: impl FnMut() -> Box<dyn FnOnce(&mut H) + Send>) {
+        self.flush();
+        for t in &self.to {
+            let _ = t.send(Msg::Update(make()));
+        }
+    }
+
     /// Undecodable records so far.
     pub(crate) fn decode_errors(&self) -> u64 {
         self.errors.load(Ordering::Relaxed)
@@ -249,7 +260,7 @@ struct Worker<H> {
 }
 
 impl<H: Handler> Worker<H> {
-    fn run(mut self, rx: Receiver<Msg>) -> Done<H> {
+    fn run(mut self, rx: Receiver<Msg<H>>) -> Done<H> {
         while let Ok(msg) = rx.recv() {
             while let Ok(m) = self.inbox.try_recv() {
                 self.peer(m);
@@ -268,6 +279,7 @@ impl<H: Handler> Worker<H> {
                     self.st.procs.sweep();
                     self.st.containers.sweep();
                 }
+                Msg::Update(f) => f(&mut self.h),
             }
         }
         Done {

@@ -52,6 +52,11 @@ impl Judge {
         self
     }
 
+    /// Judge with `engine` from now on (a reload); the counts so far stay.
+    pub(super) fn replace(&mut self, engine: Engine) {
+        self.detector.engine = engine;
+    }
+
     /// Publish the counts and the state's sizes (once per batch or tick).
     pub(super) fn publish(&mut self, st: &State) {
         if let Some(m) = &mut self.meter {

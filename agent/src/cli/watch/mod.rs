@@ -19,8 +19,7 @@ use super::{
 };
 use crate::metrics::Meter;
 use crate::{
-    outputs::Outputs,
-    probe::{paths::PathTables, Probe, ProbeConfig, SyscallSet},
+    probe::{paths::PathTables, tune::Tuning, Probe, ProbeConfig, SyscallSet},
     rules::{default::load, Engine, Priority},
     state::State,
     stream::{
@@ -28,10 +27,13 @@ use crate::{
         raw, Flow, Stream,
     },
 };
+use deliver::Delivery;
 use eval::Judge;
 use settings::Settings;
 
+mod deliver;
 mod eval;
+mod reload;
 pub(crate) mod settings;
 
 #[derive(Args, Debug, Clone)]
@@ -144,10 +146,9 @@ pub(crate) fn interesting(engine: &Engine) -> SyscallSet {
     crate::state::interesting(&names, all)
 }
 
-pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
-    let selection = Selection::from_flags(a.host, &a.containers)?;
-    let ring_bytes = a.ring_size.unwrap_or_else(ProbeConfig::default_ring_bytes);
-    let settings = Settings::new(&a)?;
+/// The rules engine the settings describe: the rules files at the minimum priority, with the
+/// configuration's matching, `append_output` and enable/disable switches.
+pub(crate) fn engine(settings: &Settings) -> anyhow::Result<Engine> {
     let (mut engine, _) = load(&settings.rules, settings.min_priority)?;
     engine.matching = settings.matching;
     engine
@@ -156,7 +157,91 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     engine
         .switch_rules(&settings.switches)
         .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
-    let mut outputs = Outputs::new(settings.outputs()?);
+    Ok(engine)
+}
+
+/// What the kernel must keep for `engine`.
+pub(crate) fn tuning(engine: &Engine, no_path_filter: bool) -> Tuning {
+    Tuning {
+        interesting: interesting(engine),
+        path_filter: path_tables(engine, no_path_filter),
+        buffers: engine.reads(crate::rules::fields::F::EvtBuffer),
+    }
+}
+
+/// The reload in force, and what triggers the next one.
+struct Reloader<'a> {
+    args: &'a WatchArgs,
+    trigger: reload::Trigger,
+    settings: Settings,
+    tuning: Tuning,
+    metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
+}
+
+fn watching(s: &Settings) -> Option<Vec<PathBuf>> {
+    s.config.watch_config_files.then(|| reload::watched(s))
+}
+
+impl Reloader<'_> {
+    /// When a reload is due and loads: the probe retuned, the outputs replaced, and the
+    /// engine to put in every judge. A version that does not load changes nothing.
+    fn check(&mut self, probe: &mut Probe, delivery: &mut Delivery) -> Option<Engine> {
+        let why = self.trigger.poll()?;
+        let hup = why == reload::Why::Hangup;
+        let done = reload::prepare(self.args, |k| delivery.outputs.has(k)).and_then(|p| {
+            probe
+                .retune(&self.tuning, &p.tuning)
+                .map_err(|e| {
+                    // Back to what the rules in force need (from the union a retune keeps).
+                    let _ = probe.retune(&p.tuning, &self.tuning);
+                    anyhow::anyhow!("retuning the kernel programs: {e}")
+                })
+                .map(|()| p)
+        });
+        let p = match done {
+            Ok(p) => p,
+            Err(e) => {
+                message!("reload ({why}): {e:#}; the rules and outputs in force stay");
+                if hup {
+                    delivery.outputs.reopen();
+                }
+                self.trigger.rewatch(watching(&self.settings));
+                if let Some(m) = &self.metrics {
+                    m.config_reload(false);
+                }
+                return None;
+            }
+        };
+        reload::say_restart_only(&self.settings, &p.settings);
+        let folds = (p.settings.config.alert_aggregation != self.settings.config.alert_aggregation)
+            .then(|| p.settings.aggregator());
+        delivery.replace(p.outputs, folds);
+        if hup {
+            delivery.outputs.reopen();
+        }
+        let enabled = p.engine.rules.iter().filter(|r| r.enabled).count();
+        message!(
+            "reloaded ({why}): {enabled} rules, {} syscalls traced",
+            p.tuning.interesting.native.len()
+        );
+        if let Some(m) = &self.metrics {
+            m.config_reload(true);
+            m.rules_enabled(enabled);
+        }
+        self.trigger.rewatch(watching(&p.settings));
+        self.settings = p.settings;
+        self.tuning = p.tuning;
+        Some(p.engine)
+    }
+}
+
+pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
+    let selection = Selection::from_flags(a.host, &a.containers)?;
+    let ring_bytes = a.ring_size.unwrap_or_else(ProbeConfig::default_ring_bytes);
+    let settings = Settings::new(&a)?;
+    let stats_json = settings.shape.json;
+    let engine = engine(&settings)?;
+    let outputs = settings.outputs()?;
 
     let workers = a.workers.map(usize::from).unwrap_or_else(|| {
         default_workers(std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -180,29 +265,7 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
             None => j,
         }
     };
-    let folds = std::cell::RefCell::new(settings.aggregator());
-    let deliver = |outputs: &mut Outputs| {
-        let mut any = false;
-        let mut folds = folds.borrow_mut();
-        let now = std::time::Instant::now();
-        while let Ok(al) = alerts.try_recv() {
-            if let Some(m) = &metrics {
-                m.alert(&al);
-            }
-            if folds.as_mut().is_none_or(|g| g.admit(&al, now)) {
-                outputs.emit(&al);
-                any = true;
-            }
-        }
-        for s in folds.as_mut().map(|g| g.expired(now)).unwrap_or_default() {
-            outputs.emit(&s);
-            any = true;
-        }
-        outputs.flush();
-        if let (true, Some(m)) = (any, &metrics) {
-            m.output_totals(&outputs.counts());
-        }
-    };
+    let mut delivery = Delivery::new(outputs, settings.aggregator(), alerts, metrics.clone());
 
     let mut meta_summary = None;
     let (judges, stats, seen) = if let Some(path) = &a.raw_in {
@@ -216,13 +279,13 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         let mut state = State::live();
         meta_summary = Some(a.engines.attach(&mut state)?);
         let (scope, seen) = select::kernel_scope(&selection, &mut state)?;
-        let set = interesting(&engine);
-        state.set_traced(&set);
-        let n_sys = set.native.len();
+        let tuning = tuning(&engine, a.no_path_filter);
+        state.set_traced(&tuning.interesting);
+        let n_sys = tuning.interesting.native.len();
         let cfg = ProbeConfig {
-            path_filter: path_tables(&engine, a.no_path_filter),
-            buffers: engine.reads(crate::rules::fields::F::EvtBuffer),
-            ..ProbeConfig::trace(scope, set, ring_bytes)
+            path_filter: tuning.path_filter.clone(),
+            buffers: tuning.buffers,
+            ..ProbeConfig::trace(scope, tuning.interesting.clone(), ring_bytes)
         };
         let probe = Probe::load(&cfg)?;
         let mut stream = Stream::new(probe, state)?;
@@ -238,7 +301,14 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         } else {
             format!(", {workers} evaluation threads")
         };
-        message!("watching with {enabled} rules ({n_sys} syscalls traced{on}); stop with Ctrl-C");
+        let mut reloader = Reloader {
+            args: &a,
+            trigger: reload::Trigger::new(watching(&settings)).context("listening for SIGHUP")?,
+            settings,
+            tuning,
+            metrics: metrics.clone(),
+        };
+        message!("watching with {enabled} rules ({n_sys} syscalls traced{on}); stop with Ctrl-C, reload with SIGHUP");
         if let Some(m) = &metrics {
             m.rules_enabled(enabled);
             m.set_ready(true);
@@ -253,9 +323,12 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
                         j.borrow_mut().judge(st, ev, None);
                         Flow::Continue
                     },
-                    |st, _| {
+                    |st, probe| {
                         j.borrow_mut().publish(st);
-                        deliver(&mut outputs);
+                        delivery.deliver();
+                        if let Some(e) = reloader.check(probe, &mut delivery) {
+                            j.borrow_mut().replace(e);
+                        }
                         Flow::Continue
                     },
                 )
@@ -268,8 +341,15 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
             let handlers = (0..workers).map(|_| judge(engine.clone())).collect();
             let mut pool = Pool::start(states, handlers).context("starting evaluation threads")?;
             stream
-                .run_pool(a.duration, &mut pool, |_| {
-                    deliver(&mut outputs);
+                .run_pool(a.duration, &mut pool, |probe, pool| {
+                    delivery.deliver();
+                    if let Some(e) = reloader.check(probe, &mut delivery) {
+                        // In order: records routed before now are judged by the old rules.
+                        pool.update(|| {
+                            let e = e.clone();
+                            Box::new(move |j: &mut Judge| j.replace(e))
+                        });
+                    }
                     Flow::Continue
                 })
                 .await?;
@@ -285,17 +365,7 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         m.set_ready(false);
     }
     drop(tx);
-    deliver(&mut outputs);
-    // Windows still open say what they folded before the outputs close.
-    for s in folds
-        .borrow_mut()
-        .as_mut()
-        .map(|g| g.drain())
-        .unwrap_or_default()
-    {
-        outputs.emit(&s);
-    }
-    outputs.close();
+    delivery.finish();
     let mut fired: BTreeMap<&str, u64> = BTreeMap::new();
     let mut seen = seen;
     for j in &judges {
@@ -315,12 +385,12 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     if let Some(s) = meta_summary.as_ref().and_then(|m| m.summary()) {
         message!("{s}");
     }
-    if settings.shape.json {
+    if stats_json {
         report!("{}", stats.json());
     } else {
         report!("{}", stats.line());
     }
-    let losses = outputs.losses();
+    let losses = delivery.outputs.losses();
     for (o, n) in &losses {
         message!("output {o} lost {n} alert(s)");
     }

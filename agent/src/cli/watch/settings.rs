@@ -9,7 +9,10 @@ use super::WatchArgs;
 use crate::{
     config::{self, AppendOutput, Config, RuleSwitch},
     messages::message,
-    outputs::{HttpOptions, LineOutput, Output, Program, ReopenedFile, Shape, Syslog, Webhook},
+    outputs::{
+        AppendedFile, HttpOptions, LineOutput, Output, Outputs, Program, ReopenedFile, Shape,
+        Syslog, Webhook,
+    },
     rules::{output::JsonParts, Matching, Priority},
 };
 
@@ -20,7 +23,9 @@ pub(crate) struct Settings {
     pub shape: Shape,
     pub append_output: Vec<AppendOutput>,
     pub switches: Vec<RuleSwitch>,
-    config: Config,
+    /// The configuration files read (the main one, then the drop-ins).
+    pub files: Vec<PathBuf>,
+    pub config: Config,
     output: Option<PathBuf>,
     webhook: Option<String>,
 }
@@ -40,7 +45,8 @@ pub(crate) fn load_config(
 
 impl Settings {
     pub(crate) fn new(a: &WatchArgs) -> anyhow::Result<Settings> {
-        let c = load_config(a.config.as_deref(), &a.options)?.config;
+        let loaded = load_config(a.config.as_deref(), &a.options)?;
+        let c = loaded.config;
         // `-r` replaces the file's list, as in Falco; entries that do not exist are dropped
         // from the file's (Falco's packaged list names optional ones), said once.
         let rules = if a.rules.is_empty() {
@@ -90,70 +96,185 @@ impl Settings {
             switches: c.rules.clone(),
             output: a.output.clone(),
             webhook: a.webhook.clone(),
+            files: loaded.files,
             config: c,
         })
     }
 
     /// The outputs: stdout (unless the file turns it off), the file (`--output`, else
     /// `file_output`), the webhook (`--webhook`, else `http_output`), `program_output`,
-    /// `syslog_output`.
-    pub(crate) fn outputs(&self) -> anyhow::Result<Vec<Box<dyn Output>>> {
+    /// `syslog_output` — each as what opens it.
+    pub(crate) fn output_specs(&self) -> Vec<OutputSpec> {
         let c = &self.config;
-        let mut list: Vec<Box<dyn Output>> = Vec::new();
+        let shape = self.shape;
+        let queue = match c.outputs_queue.capacity {
+            0 => crate::outputs::QUEUE,
+            n => usize::try_from(n).unwrap_or(usize::MAX),
+        };
+        let mut list = Vec::new();
         if c.stdout_output.enabled {
-            list.push(Box::new(LineOutput::stdout(self.shape)));
+            list.push(OutputSpec::Stdout(shape));
         }
         if let Some(p) = &self.output {
-            list.push(Box::new(
-                LineOutput::append(p, self.shape)
-                    .with_context(|| format!("--output {}", p.display()))?,
-            ));
+            list.push(OutputSpec::File {
+                path: p.clone(),
+                keep_alive: true,
+                shape,
+                flag: true,
+            });
         } else if let (true, Some(p)) = (c.file_output.enabled, &c.file_output.filename) {
-            let ctx = || format!("file_output {}", p.display());
-            if c.file_output.keep_alive {
-                list.push(Box::new(
-                    LineOutput::append(p, self.shape).with_context(ctx)?,
-                ));
-            } else {
-                list.push(Box::new(
-                    ReopenedFile::new(p, self.shape).with_context(ctx)?,
-                ));
-            }
+            list.push(OutputSpec::File {
+                path: p.clone(),
+                keep_alive: c.file_output.keep_alive,
+                shape,
+                flag: false,
+            });
         }
         if let Some(u) = &self.webhook {
-            list.push(Box::new(
-                Webhook::start(u, self.shape.into_json(), &HttpOptions::default())
-                    .map_err(|e| anyhow::anyhow!("--webhook: {e}"))?,
-            ));
+            list.push(OutputSpec::Http {
+                url: u.clone(),
+                shape: shape.into_json(),
+                options: HttpOptions {
+                    queue,
+                    ..HttpOptions::default()
+                },
+                flag: true,
+            });
         } else if let (true, Some(u)) = (c.http_output.enabled, &c.http_output.url) {
             let h = &c.http_output;
-            let opts = HttpOptions {
-                user_agent: Some(h.user_agent.clone()),
-                insecure: h.insecure,
-                ca_file: h.ca_cert.clone().or_else(|| h.ca_bundle.clone()),
-                client: h
-                    .mtls
-                    .then(|| (h.client_cert.clone(), h.client_key.clone())),
-                spool_dir: h.spool_dir.clone(),
-                spool_max_bytes: h.spool_max_mb.saturating_mul(1 << 20),
-            };
-            list.push(Box::new(
-                Webhook::start(u, self.shape, &opts)
-                    .map_err(|e| anyhow::anyhow!("http_output: {e}"))?,
-            ));
+            list.push(OutputSpec::Http {
+                url: u.clone(),
+                shape,
+                options: HttpOptions {
+                    user_agent: Some(h.user_agent.clone()),
+                    insecure: h.insecure,
+                    ca_file: h.ca_cert.clone().or_else(|| h.ca_bundle.clone()),
+                    client: h
+                        .mtls
+                        .then(|| (h.client_cert.clone(), h.client_key.clone())),
+                    spool_dir: h.spool_dir.clone(),
+                    spool_max_bytes: h.spool_max_mb.saturating_mul(1 << 20),
+                    queue,
+                },
+                flag: false,
+            });
         }
         let p = &c.program_output;
         if let (true, Some(cmd)) = (p.enabled, &p.program) {
-            list.push(Box::new(
-                Program::start(cmd, p.keep_alive, self.shape).context("program_output")?,
-            ));
+            list.push(OutputSpec::Program {
+                command: cmd.clone(),
+                keep_alive: p.keep_alive,
+                shape,
+                queue,
+            });
         }
         if c.syslog_output.enabled {
-            list.push(Box::new(
-                Syslog::start(self.shape).context("syslog_output")?,
-            ));
+            list.push(OutputSpec::Syslog { shape, queue });
         }
-        Ok(list)
+        list
+    }
+
+    /// The outputs, opened.
+    pub(crate) fn outputs(&self) -> anyhow::Result<Outputs> {
+        let mut list = Vec::new();
+        for spec in self.output_specs() {
+            let out = match spec.open()? {
+                Opened::Now(o) => o,
+                Opened::Deferred(start) => start()?,
+            };
+            list.push((spec.key(), out));
+        }
+        Ok(Outputs::new(list))
+    }
+}
+
+/// One output as the settings describe it; equal specs make the same output (a reload keeps
+/// an output whose spec did not change).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum OutputSpec {
+    Stdout(Shape),
+    File {
+        path: PathBuf,
+        keep_alive: bool,
+        shape: Shape,
+        /// From `--output`, not `file_output` (for the errors' wording).
+        flag: bool,
+    },
+    Http {
+        url: String,
+        shape: Shape,
+        options: HttpOptions,
+        flag: bool,
+    },
+    Program {
+        command: String,
+        keep_alive: bool,
+        shape: Shape,
+        queue: usize,
+    },
+    Syslog {
+        shape: Shape,
+        queue: usize,
+    },
+}
+
+/// An output opened, or (HTTP) checked and started once the output it replaces is retired.
+pub(crate) enum Opened {
+    Now(Box<dyn Output>),
+    Deferred(crate::outputs::Start),
+}
+
+impl OutputSpec {
+    pub(crate) fn key(&self) -> String {
+        format!("{self:?}")
+    }
+
+    pub(crate) fn open(&self) -> anyhow::Result<Opened> {
+        Ok(Opened::Now(match self {
+            OutputSpec::Stdout(shape) => Box::new(LineOutput::stdout(*shape)),
+            OutputSpec::File {
+                path,
+                keep_alive,
+                shape,
+                flag,
+            } => {
+                let ctx = || match flag {
+                    true => format!("--output {}", path.display()),
+                    false => format!("file_output {}", path.display()),
+                };
+                if *keep_alive {
+                    Box::new(AppendedFile::open(path, *shape).with_context(ctx)?)
+                } else {
+                    Box::new(ReopenedFile::new(path, *shape).with_context(ctx)?)
+                }
+            }
+            OutputSpec::Http {
+                url,
+                shape,
+                options,
+                flag,
+            } => {
+                let what = if *flag { "--webhook" } else { "http_output" };
+                let p = Webhook::prepare(url, *shape, options)
+                    .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+                return Ok(Opened::Deferred(Box::new(move || {
+                    p.start()
+                        .map(|w| Box::new(w) as Box<dyn Output>)
+                        .map_err(std::io::Error::other)
+                })));
+            }
+            OutputSpec::Program {
+                command,
+                keep_alive,
+                shape,
+                queue,
+            } => Box::new(
+                Program::start(command, *keep_alive, *shape, *queue).context("program_output")?,
+            ),
+            OutputSpec::Syslog { shape, queue } => {
+                Box::new(Syslog::start(*shape, *queue).context("syslog_output")?)
+            }
+        }))
     }
 }
 
