@@ -121,6 +121,7 @@ fn prometheus_scrapes_the_agent_and_kubernetes_probes_answer() {
         "sysaudit_rules_enabled",
         "sysaudit_config_reloads_total{result=\"ok\"} 0",
         "sysaudit_config_reloads_total{result=\"failed\"} 0",
+        "sysaudit_ring_buffer_fill_ratio",
     ] {
         assert!(text.contains(name), "no {name} in:\n{text}");
     }
@@ -146,4 +147,65 @@ fn prometheus_scrapes_the_agent_and_kubernetes_probes_answer() {
     );
     let res = agent.stop();
     assert!(res.status.success(), "{}", res.stderr);
+}
+
+/// The value of the unlabelled series `name` in an exposition.
+fn value(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.split(' ').next() == Some(name))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// The ring's fill is measured, not guessed: a storm into a 16 KiB ring fills it (records
+/// are lost, counted) and the gauge says so; idle, it reads nearly empty.
+#[test]
+fn the_ring_buffer_fill_gauge_follows_the_kernel() {
+    if !privileged() {
+        return;
+    }
+    let port = free_port();
+    let dir = TempDir::new("ring-fill");
+    let main = dir.0.join("falco.yaml");
+    std::fs::write(
+        &main,
+        format!("json_output: true\nwebserver:\n  enabled: true\n  listen_address: 127.0.0.1\n  listen_port: {port}\n  prometheus_metrics_enabled: true\nmetrics:\n  enabled: true\n"),
+    )
+    .expect("falco.yaml");
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let agent = Agent::start(&[
+        "watch",
+        "-c",
+        main.to_str().expect("UTF-8"),
+        "--ring-size",
+        "16K",
+        "--no-path-filter",
+    ]);
+    let fill = || http_get(&url).and_then(|(_, t)| value(&t, "sysaudit_ring_buffer_fill_ratio"));
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let idle = fill().expect("the gauge");
+    assert!(idle < 0.2, "idle fill {idle}");
+    let c = storm_container(300_000);
+    let storm = std::thread::spawn(move || {
+        c.run();
+    });
+    let mut peak = 0.0f64;
+    while !storm.is_finished() {
+        peak = peak.max(fill().unwrap_or(0.0));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = storm.join();
+    let out = agent.stop();
+    let lost = out.stats()["lost"].as_u64().unwrap_or(0);
+    assert!(
+        lost > 0,
+        "a 16 KiB ring under a storm loses records: {}",
+        out.stderr
+    );
+    eprintln!("ring fill: idle {idle:.3}, peak {peak:.3}, {lost} records lost");
+    assert!(
+        peak > 0.5,
+        "peak fill {peak} while {lost} records were lost"
+    );
+    assert!(peak <= 1.0);
 }

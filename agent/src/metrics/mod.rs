@@ -9,7 +9,7 @@
 pub(crate) mod server;
 
 use std::sync::{
-    atomic::{AtomicBool, Ordering},
+    atomic::{AtomicBool, AtomicU64, Ordering},
     Arc, Mutex,
 };
 
@@ -84,6 +84,7 @@ pub(crate) struct Metrics {
     descriptors: Family<ThreadLabel, Gauge>,
     containers: Gauge,
     rules_loaded: Gauge,
+    ring_fill: Gauge<f64, AtomicU64>,
     reloads: Family<ResultLabel, Counter>,
     evaluation: Histogram,
     /// Absolute totals last published, to add only what is new to the counters.
@@ -158,6 +159,12 @@ impl Metrics {
         );
         let containers = Gauge::default();
         r.register("containers_tracked", "Containers known", containers.clone());
+        let ring_fill = Gauge::<f64, AtomicU64>::default();
+        r.register(
+            "ring_buffer_fill_ratio",
+            "Highest fill of the ring buffer seen before a drain in the last quarter second (1: full, records lost)",
+            ring_fill.clone(),
+        );
         let rules_loaded = Gauge::default();
         r.register("rules_enabled", "Rules enabled", rules_loaded.clone());
         let evaluation = Histogram::new(exponential_buckets(1e-7, 2.0, 16));
@@ -170,7 +177,7 @@ impl Metrics {
         let reloads = Family::<ResultLabel, Counter>::default();
         // Both series from the start: a dashboard's rate() sees the first reload.
         for result in ["ok", "failed"] {
-            reloads.get_or_create(&ResultLabel { result });
+            let _ = reloads.get_or_create(&ResultLabel { result });
         }
         r.register(
             "config_reloads",
@@ -197,6 +204,7 @@ impl Metrics {
             descriptors,
             containers,
             rules_loaded,
+            ring_fill,
             reloads,
             evaluation,
             last: Mutex::new(Last::default()),
@@ -224,6 +232,11 @@ impl Metrics {
 
     pub(crate) fn rules_enabled(&self, n: usize) {
         self.rules_loaded.set(n as i64);
+    }
+
+    /// The ring buffer's fill (0 to 1) lately.
+    pub(crate) fn ring_fill(&self, f: f64) {
+        self.ring_fill.set(f);
     }
 
     /// A reload done (`ok`) or refused (the version in force stays).

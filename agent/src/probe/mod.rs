@@ -205,6 +205,8 @@ pub(crate) struct Probe {
     _links: Vec<aya::programs::tp_btf::BtfTracePointLinkId>,
     /// The programs' log ring (aya-log), forwarded to `log`.
     logger: Option<aya_log::EbpfLogger<&'static dyn log::Log>>,
+    /// The ring buffer's size in bytes.
+    ring_bytes: u32,
 }
 
 /// Check what can be checked before touching the kernel, with messages a user can act on.
@@ -330,6 +332,7 @@ impl Probe {
             ebpf,
             _links: links,
             logger,
+            ring_bytes: cfg.ring_bytes,
         })
     }
 
@@ -351,13 +354,16 @@ impl Probe {
         Ok(t)
     }
 
-    /// The ring buffer, taken out of the object (call once).
-    pub(crate) fn take_ring(&mut self) -> Result<RingBuf<MapData>, ProbeError> {
+    /// The ring buffer, taken out of the object (call once), and its size in bytes.
+    pub(crate) fn take_ring(&mut self) -> Result<(RingBuf<MapData>, u32), ProbeError> {
         let m = self
             .ebpf
             .take_map(map::EVENTS)
             .ok_or(ProbeError::MissingMap(map::EVENTS))?;
-        RingBuf::try_from(m).map_err(failed(map::EVENTS))
+        Ok((
+            RingBuf::try_from(m).map_err(failed(map::EVENTS))?,
+            self.ring_bytes,
+        ))
     }
 
     /// Every cgroup's recorded syscalls (profile mode): the slots the kernel claimed, then

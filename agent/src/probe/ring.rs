@@ -35,6 +35,88 @@ pub(crate) struct Ring {
     interval: Duration,
     /// Where every record is also written (`watch --raw-out`).
     tap: Option<Tap>,
+    /// The kernel's positions, read without a syscall; `None` if they could not be mapped.
+    positions: Option<Positions>,
+    /// The highest fill seen before a drain since it was last taken, in bytes.
+    peak: u64,
+}
+
+/// The ring's consumer and producer positions: the first word of its first two pages, mapped
+/// read-only (the kernel's layout for BPF_MAP_TYPE_RINGBUF). aya keeps its own mapping
+/// private; these two pages cost no syscall to read.
+struct Positions {
+    consumer: *mut libc::c_void,
+    producer: *mut libc::c_void,
+    page: usize,
+    size: u64,
+}
+
+// SAFETY: the mappings are read-only words the kernel updates; reading them from any thread
+// is what the positions are for.
+unsafe impl Send for Positions {}
+
+impl Positions {
+    fn map(fd: RawFd, size: u32) -> io::Result<Positions> {
+        // SAFETY: sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+        let one = |offset: usize| -> io::Result<*mut libc::c_void> {
+            // SAFETY: a fresh read-only shared mapping of one page of the ring's fd; checked.
+            let p = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    page,
+                    libc::PROT_READ,
+                    libc::MAP_SHARED,
+                    fd,
+                    offset as libc::off_t,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(p)
+            }
+        };
+        let consumer = one(0)?;
+        let producer = match one(page) {
+            Ok(p) => p,
+            Err(e) => {
+                // SAFETY: mapped just above, with this length.
+                unsafe { libc::munmap(consumer, page) };
+                return Err(e);
+            }
+        };
+        Ok(Positions {
+            consumer,
+            producer,
+            page,
+            size: u64::from(size),
+        })
+    }
+
+    /// Bytes written by the kernel and not yet consumed.
+    fn used(&self) -> u64 {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        // SAFETY: both pages are mapped for the life of `self` and start with an aligned
+        // u64 the kernel writes atomically.
+        let (c, p) = unsafe {
+            (
+                (*(self.consumer as *const AtomicU64)).load(Ordering::Acquire),
+                (*(self.producer as *const AtomicU64)).load(Ordering::Acquire),
+            )
+        };
+        p.saturating_sub(c).min(self.size)
+    }
+}
+
+impl Drop for Positions {
+    fn drop(&mut self) {
+        // SAFETY: both were mapped with this length and are not used after.
+        unsafe {
+            libc::munmap(self.consumer, self.page);
+            libc::munmap(self.producer, self.page);
+        }
+    }
 }
 
 /// What ended a wait.
@@ -66,7 +148,8 @@ fn watch_fd(epoll: &OwnedFd, fd: RawFd, token: u64, edge: bool) -> io::Result<()
 }
 
 impl Ring {
-    pub(crate) fn new(ring: RingBuf<MapData>) -> io::Result<Ring> {
+    /// Drain `ring` of `size` bytes.
+    pub(crate) fn new(ring: RingBuf<MapData>, size: u32) -> io::Result<Ring> {
         // SAFETY: plain syscalls; each returned fd is owned from here on.
         let epoll = unsafe { OwnedFd::from_raw_fd(cvt(libc::epoll_create1(libc::EPOLL_CLOEXEC))?) };
         let stop = unsafe {
@@ -93,6 +176,9 @@ impl Ring {
             // SAFETY: the action only calls write(2), which is async-signal-safe.
             signals.push(unsafe { signal_hook_registry::register(sig, on_signal) }?);
         }
+        let positions = Positions::map(ring.as_fd().as_raw_fd(), size)
+            .map_err(|e| log::warn!("the ring buffer's fill cannot be measured: {e}"))
+            .ok();
         Ok(Ring {
             ring,
             epoll,
@@ -100,7 +186,18 @@ impl Ring {
             signals,
             interval: DRAIN_INTERVAL,
             tap: None,
+            positions,
+            peak: 0,
         })
+    }
+
+    /// The highest fill (a fraction of the size) seen before a drain since the last call;
+    /// `None` when it cannot be measured.
+    pub(crate) fn take_peak_fill(&mut self) -> Option<f64> {
+        let p = self.positions.as_ref()?;
+        let f = self.peak as f64 / p.size.max(1) as f64;
+        self.peak = 0;
+        Some(f)
     }
 
     /// Also write every record drained from now on to `tap`.
@@ -152,6 +249,9 @@ impl Ring {
     /// Hand every available record to `f`; returns how many there were. An empty ring lets
     /// the next wait grow towards [`IDLE_INTERVAL`]; records bring it back to the interval.
     pub(crate) fn drain(&mut self, mut f: impl FnMut(&[u8])) -> usize {
+        if let Some(p) = &self.positions {
+            self.peak = self.peak.max(p.used());
+        }
         let mut n = 0;
         while let Some(item) = self.ring.next() {
             if let Some(t) = &mut self.tap {

@@ -228,7 +228,8 @@ impl<H: Handler, T: FnMut(&mut Probe, &mut Pool<H>) -> Flow> Consumer for Pooled
 
 impl Stream {
     pub(crate) fn new(mut probe: Probe, state: State) -> anyhow::Result<Stream> {
-        let ring = Ring::new(probe.take_ring()?).context("polling the ring buffer")?;
+        let (ring, bytes) = probe.take_ring()?;
+        let ring = Ring::new(ring, bytes).context("polling the ring buffer")?;
         Ok(Stream {
             probe,
             ring,
@@ -357,6 +358,9 @@ async fn run_loop(
             drops.report(stats.lost(), false);
             if let Some(m) = metrics {
                 m.stream_totals(stats);
+                if let Some(f) = ring.take_peak_fill() {
+                    m.ring_fill(f);
+                }
             }
         }
         if last_sweep.elapsed() >= SWEEP_EVERY {
