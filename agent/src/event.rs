@@ -16,6 +16,14 @@ pub use crate::syscalls::{
 pub struct Timestamp(pub u64);
 
 impl Timestamp {
+    /// Now, by the wall clock (for what the agent says itself, not an event's time).
+    pub fn now() -> Timestamp {
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Timestamp(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    }
+
     /// RFC 3339 UTC with nanoseconds (`2023-05-25T13:44:05.478445995Z`); `secs.nanos`
     /// when the year is out of range.
     pub fn rfc3339(self) -> String {

@@ -51,10 +51,6 @@ const NOT_APPLIED: &[(&str, &str)] = &[
         "buffers print as Falco prints them by default",
     ),
     ("static_fields", "not acted on yet"),
-    (
-        "syscall_event_drops",
-        "not acted on yet: lost events are counted and reported at exit",
-    ),
     ("grpc", "removed in Falco 0.44"),
     ("grpc_output", "removed in Falco 0.44"),
     ("outputs", "removed in Falco 0.37"),

@@ -11,7 +11,10 @@ mod sources;
 
 use std::path::{Path, PathBuf};
 
-pub(crate) use schema::{AppendOutput, Config, DropIn, ExtraField, RuleMatching, RuleSwitch};
+pub(crate) use schema::{
+    AppendOutput, Config, DropAction, DropIn, ExtraField, RuleMatching, RuleSwitch,
+    SyscallEventDrops,
+};
 
 /// Where the agent looks when `-c` is not given (used only when it exists).
 pub(crate) const DEFAULT_PATH: &str = "/etc/sysaudit/sysaudit.yaml";
@@ -170,6 +173,12 @@ mod tests {
         assert!(e.contains("both"), "{e}");
         let e = err("- a\n- b\n");
         assert!(e.contains("mapping"), "{e}");
+        let e = err("syscall_event_drops:\n  threshold: 1.5\n");
+        assert!(e.contains(":2:") && e.contains("range [0, 1]"), "{e}");
+        let e = err("syscall_event_drops:\n  actions: [ignore, log]\n");
+        assert!(e.contains(":2:") && e.contains("\"ignore\""), "{e}");
+        let e = err("syscall_event_drops:\n  actions: [panic]\n");
+        assert!(e.contains("panic"), "{e}");
         let o = load(None, &["json_output".into()]).unwrap_err().to_string();
         assert!(o.starts_with("-o json_output: expected key=value"), "{o}");
     }

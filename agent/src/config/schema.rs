@@ -49,6 +49,72 @@ pub(crate) struct Config {
     /// reloads either way).
     pub watch_config_files: bool,
     pub outputs_queue: OutputsQueue,
+    pub syscall_event_drops: SyscallEventDrops,
+}
+
+/// What to do when, within a second, more than `threshold` of the kernel's events were lost
+/// (Falco's `syscall_event_drops`); actions rate-limited by a token bucket. Lost records are
+/// counted and reported whatever this says.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct SyscallEventDrops {
+    /// A fraction of the second's events, in [0, 1].
+    #[serde(deserialize_with = "unit_interval")]
+    pub threshold: f64,
+    #[serde(deserialize_with = "drop_actions")]
+    pub actions: Vec<DropAction>,
+    /// Actions per second at most, on average.
+    pub rate: f64,
+    /// Actions in a burst at most.
+    pub max_burst: f64,
+    /// Act as if one event was lost every second (threshold 0): for testing the actions.
+    pub simulate_drops: bool,
+}
+
+impl Default for SyscallEventDrops {
+    fn default() -> SyscallEventDrops {
+        SyscallEventDrops {
+            threshold: 0.1,
+            // As Falco when the key is absent: nothing (its shipped falco.yaml says log, alert).
+            actions: Vec::new(),
+            rate: 0.03333,
+            max_burst: 1.0,
+            simulate_drops: false,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum DropAction {
+    Ignore,
+    Log,
+    Alert,
+    Exit,
+}
+
+fn unit_interval<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let v = f64::deserialize(d)?;
+    if !(0.0..=1.0).contains(&v) {
+        return Err(serde::de::Error::custom(
+            "syscall event drops threshold must be a double in the range [0, 1]",
+        ));
+    }
+    Ok(v)
+}
+
+/// Falco's check: `ignore` with `log` or `alert` makes no sense.
+fn drop_actions<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<DropAction>, D::Error> {
+    let v = Vec::<DropAction>::deserialize(d)?;
+    if v.contains(&DropAction::Ignore)
+        && v.iter()
+            .any(|a| matches!(a, DropAction::Log | DropAction::Alert))
+    {
+        return Err(serde::de::Error::custom(
+            "syscall event drop actions \"log\" and \"alert\" do not make sense with \"ignore\"",
+        ));
+    }
+    Ok(v)
 }
 
 /// Alerts waiting for each output that delivers from a thread of its own.
@@ -91,6 +157,7 @@ impl Default for Config {
             buffered_outputs: false,
             watch_config_files: true,
             outputs_queue: OutputsQueue::default(),
+            syscall_event_drops: SyscallEventDrops::default(),
         }
     }
 }

@@ -34,6 +34,7 @@ pub(crate) mod yaml;
 pub use compile::Rule;
 pub use default::{DEFAULT_RULES, DEFAULT_RULES_NAME};
 pub use diag::Diag;
+pub(crate) use engine::hostname;
 pub use engine::{Engine, Loaded, Matching};
 pub use evttype::Set as EventTypes;
 pub use output::Alert;

@@ -20,6 +20,7 @@ use crate::{
 use hold::Hold;
 use pool::{Handler, Pool};
 
+pub(crate) mod drops;
 mod hold;
 pub(crate) mod pool;
 pub(crate) mod raw;
@@ -37,6 +38,8 @@ pub(crate) enum Ended {
     Signal,
     Duration,
     Handler,
+    /// `syscall_event_drops` asked to exit.
+    Drops,
 }
 
 /// Counters of one run: the kernel's, plus what userspace saw.
@@ -121,6 +124,8 @@ pub(crate) struct Stream {
     hold: Hold,
     /// Where the run's totals are published (`/metrics`), about once a second.
     metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
+    /// What to do when a second loses too much (`syscall_event_drops`).
+    drops: Option<drops::DropPolicy>,
 }
 
 /// Where drained records go: through the state on this thread, or to workers. New
@@ -237,12 +242,18 @@ impl Stream {
             stats: Stats::default(),
             hold: Hold::default(),
             metrics: None,
+            drops: None,
         })
     }
 
     /// Publish the run's totals to `m` as it goes.
     pub(crate) fn set_metrics(&mut self, m: std::sync::Arc<crate::metrics::Metrics>) {
         self.metrics = Some(m);
+    }
+
+    /// Act on seconds that lose too much as `p` says.
+    pub(crate) fn set_drop_policy(&mut self, p: drops::DropPolicy) {
+        self.drops = Some(p);
     }
 
     /// The probe and the state at once (e.g. to read maps and resolve their keys).
@@ -286,6 +297,7 @@ impl Stream {
             &mut self.ring,
             &mut self.stats,
             self.metrics.as_deref(),
+            self.drops.as_mut(),
             duration,
             &mut c,
         )
@@ -311,6 +323,7 @@ impl Stream {
             &mut self.ring,
             &mut self.stats,
             self.metrics.as_deref(),
+            self.drops.as_mut(),
             duration,
             &mut c,
         )
@@ -332,6 +345,7 @@ async fn run_loop(
     ring: &mut Ring,
     stats: &mut Stats,
     metrics: Option<&crate::metrics::Metrics>,
+    mut policy: Option<&mut drops::DropPolicy>,
     duration: Option<Duration>,
     c: &mut impl Consumer,
 ) -> anyhow::Result<Ended> {
@@ -361,6 +375,10 @@ async fn run_loop(
                 if let Some(f) = ring.take_peak_fill() {
                     m.ring_fill(f);
                 }
+            }
+            if let Some(Err(e)) = policy.as_mut().map(|p| p.check(stats, last_check)) {
+                crate::messages::message!("{e}");
+                break Ended::Drops;
             }
         }
         if last_sweep.elapsed() >= SWEEP_EVERY {

@@ -23,8 +23,9 @@ use crate::{
     rules::{default::load, Engine, Priority},
     state::State,
     stream::{
+        drops::DropPolicy,
         pool::{self, Pool},
-        raw, Flow, Stream,
+        raw, Ended, Flow, Stream,
     },
 };
 use deliver::Delivery;
@@ -268,6 +269,7 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     let mut delivery = Delivery::new(outputs, settings.aggregator(), alerts, metrics.clone());
 
     let mut meta_summary = None;
+    let mut ended = None;
     let (judges, stats, seen) = if let Some(path) = &a.raw_in {
         let mut state = State::live();
         // As the recording's probe did (the same rules).
@@ -295,6 +297,13 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         if let Some(p) = &a.raw_out {
             stream.tap(raw::Tap::create(p).with_context(|| format!("--raw-out {}", p.display()))?);
         }
+        let d = &settings.config.syscall_event_drops;
+        if d.actions
+            .iter()
+            .any(|x| *x != crate::config::DropAction::Ignore)
+        {
+            stream.set_drop_policy(DropPolicy::new(d.clone(), tx.clone()));
+        }
         let enabled = engine.rules.iter().filter(|r| r.enabled).count();
         let on = if workers == 0 {
             String::new()
@@ -316,23 +325,25 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         let judges = if workers == 0 {
             // Both callbacks reach the one judge, never at once.
             let j = std::cell::RefCell::new(judge(engine));
-            stream
-                .run(
-                    a.duration,
-                    |st, ev| {
-                        j.borrow_mut().judge(st, ev, None);
-                        Flow::Continue
-                    },
-                    |st, probe| {
-                        j.borrow_mut().publish(st);
-                        delivery.deliver();
-                        if let Some(e) = reloader.check(probe, &mut delivery) {
-                            j.borrow_mut().replace(e);
-                        }
-                        Flow::Continue
-                    },
-                )
-                .await?;
+            ended = Some(
+                stream
+                    .run(
+                        a.duration,
+                        |st, ev| {
+                            j.borrow_mut().judge(st, ev, None);
+                            Flow::Continue
+                        },
+                        |st, probe| {
+                            j.borrow_mut().publish(st);
+                            delivery.deliver();
+                            if let Some(e) = reloader.check(probe, &mut delivery) {
+                                j.borrow_mut().replace(e);
+                            }
+                            Flow::Continue
+                        },
+                    )
+                    .await?,
+            );
             vec![j.into_inner()]
         } else {
             let states = stream
@@ -340,19 +351,21 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
                 .split(workers, |pid| pool::owner(pid, workers));
             let handlers = (0..workers).map(|_| judge(engine.clone())).collect();
             let mut pool = Pool::start(states, handlers).context("starting evaluation threads")?;
-            stream
-                .run_pool(a.duration, &mut pool, |probe, pool| {
-                    delivery.deliver();
-                    if let Some(e) = reloader.check(probe, &mut delivery) {
-                        // In order: records routed before now are judged by the old rules.
-                        pool.update(|| {
-                            let e = e.clone();
-                            Box::new(move |j: &mut Judge| j.replace(e))
-                        });
-                    }
-                    Flow::Continue
-                })
-                .await?;
+            ended = Some(
+                stream
+                    .run_pool(a.duration, &mut pool, |probe, pool| {
+                        delivery.deliver();
+                        if let Some(e) = reloader.check(probe, &mut delivery) {
+                            // In order: records routed before now are judged by the old rules.
+                            pool.update(|| {
+                                let e = e.clone();
+                                Box::new(move |j: &mut Judge| j.replace(e))
+                            });
+                        }
+                        Flow::Continue
+                    })
+                    .await?,
+            );
             let errors = pool.decode_errors();
             let judges = eval::finish(pool);
             stream.add_decode_errors(errors);
@@ -393,6 +406,9 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     let losses = delivery.outputs.losses();
     for (o, n) in &losses {
         message!("output {o} lost {n} alert(s)");
+    }
+    if ended == Some(Ended::Drops) {
+        anyhow::bail!("stopped: syscall_event_drops.actions has exit");
     }
     selection.check_all_seen(&seen)?;
     if !losses.is_empty() {

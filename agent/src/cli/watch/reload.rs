@@ -200,6 +200,10 @@ pub(super) fn say_restart_only(old: &Settings, new: &Settings) {
     for (changed, key) in [
         (o.webserver != n.webserver, "webserver"),
         (o.metrics != n.metrics, "metrics"),
+        (
+            o.syscall_event_drops != n.syscall_event_drops,
+            "syscall_event_drops",
+        ),
     ] {
         if changed {
             message!("reload: {key} changed; it applies at the next start");
