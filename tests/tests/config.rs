@@ -59,6 +59,8 @@ engine:
   kind: modern_ebpf
 webserver:
   enabled: false
+static_fields:
+  cluster: "${{CFG_TEST_SITE}}"
 "#,
             rules = rules_dir.display(),
             conf = conf_d.display(),
@@ -113,6 +115,9 @@ webserver:
         "{text}"
     );
     assert_eq!(a["output_fields"]["where"], "in lab-1 as root", "{a}");
+    // static_fields: a field of every alert, shown by the suggested output.
+    assert_eq!(a["output_fields"]["static.cluster"], "lab-1", "{a}");
+    assert!(text.contains(" static_cluster=lab-1"), "{text}");
     assert!(a["output_fields"]["proc.pid"].is_u64(), "{a}");
     // priority: warning keeps Notice rules off.
     assert!(

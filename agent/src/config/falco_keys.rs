@@ -50,7 +50,6 @@ const NOT_APPLIED: &[(&str, &str)] = &[
         "buffer_format_base64",
         "buffers print as Falco prints them by default",
     ),
-    ("static_fields", "not acted on yet"),
     ("grpc", "removed in Falco 0.44"),
     ("grpc_output", "removed in Falco 0.44"),
     ("outputs", "removed in Falco 0.37"),

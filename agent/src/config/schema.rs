@@ -50,6 +50,8 @@ pub(crate) struct Config {
     pub watch_config_files: bool,
     pub outputs_queue: OutputsQueue,
     pub syscall_event_drops: SyscallEventDrops,
+    /// `static.NAME` fields for conditions and outputs (values: `${VAR}` expanded).
+    pub static_fields: BTreeMap<String, String>,
 }
 
 /// What to do when, within a second, more than `threshold` of the kernel's events were lost
@@ -158,6 +160,7 @@ impl Default for Config {
             watch_config_files: true,
             outputs_queue: OutputsQueue::default(),
             syscall_event_drops: SyscallEventDrops::default(),
+            static_fields: BTreeMap::new(),
         }
     }
 }

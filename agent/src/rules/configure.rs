@@ -15,6 +15,7 @@ impl Engine {
             };
             if item.suggested_output {
                 self.decorate_matching(|r| matches(item, &r.name, &r.tags));
+                self.suggest_statics(item)?;
             }
             let text = match &item.extra_output {
                 Some(t) => Some(Format::parse(t).map_err(|e| at("extra_output", e))?),
@@ -51,6 +52,58 @@ impl Engine {
                     r.output.add_field(k, ex.clone(), fmt.clone());
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Falco's `static_fields`: `static.NAME` for every NAME, in conditions and outputs;
+    /// a rule naming one that is not defined is an error, as in Falco (an unknown field).
+    /// Call before [`Engine::append_output`] (its suggested output shows them).
+    pub(crate) fn set_static_fields(
+        &mut self,
+        fields: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        self.statics = fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        for r in &self.rules {
+            let mut missing = None;
+            let mut check = |e: &super::ir::Extract| {
+                if let (super::fields::F::Static, super::fields::Arg::Key(k)) =
+                    (e.field.f, &e.field.arg)
+                {
+                    if !fields.contains_key(k) {
+                        missing.get_or_insert_with(|| k.clone());
+                    }
+                }
+            };
+            r.node.extracts(&mut check);
+            r.output.extracts().for_each(&mut check);
+            if let Some(k) = missing {
+                return Err(format!(
+                    "rule '{}': static.{k} is not in static_fields",
+                    r.name
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Falco's suggested output shows the static fields: ` static_NAME=%static.NAME`.
+    fn suggest_statics(&mut self, item: &AppendOutput) -> Result<(), String> {
+        if self.statics.is_empty() {
+            return Ok(());
+        }
+        let text: String = self
+            .statics
+            .iter()
+            .map(|(k, _)| format!(" static_{k}=%static.{k}"))
+            .collect();
+        let f = Format::parse(&text).map_err(|(m, _)| format!("static_fields: {m}"))?;
+        for r in self
+            .rules
+            .iter_mut()
+            .filter(|r| matches(item, &r.name, &r.tags))
+        {
+            r.output.append(&f);
         }
         Ok(())
     }
@@ -162,5 +215,54 @@ mod tests {
             a.iter().map(|a| a.rule.as_str()).collect::<Vec<_>>(),
             ["Shadow read"]
         );
+    }
+
+    #[test]
+    fn static_fields_are_fields_in_conditions_and_the_suggested_output() {
+        let rules = "- rule: Prod read\n  desc: d\n  condition: evt.type = openat and static.env = prod\n  output: read in %static.env\n  priority: WARNING\n";
+        let load = || {
+            Engine::load(
+                &[("r.yaml".into(), rules.into())],
+                crate::rules::Priority::Debug,
+            )
+            .engine
+            .unwrap()
+        };
+        let mut e = load();
+        let statics = [
+            ("env".to_string(), "prod".to_string()),
+            ("site".to_string(), "lab 1".to_string()),
+        ]
+        .into();
+        e.set_static_fields(&statics).unwrap();
+        e.append_output(&[crate::config::AppendOutput {
+            suggested_output: true,
+            ..Default::default()
+        }])
+        .unwrap();
+        let a = alerts(&e);
+        assert_eq!(a.len(), 1);
+        assert!(
+            a[0].message.starts_with("read in prod "),
+            "{}",
+            a[0].message
+        );
+        assert!(
+            a[0].message.ends_with(" static_env=prod static_site=lab 1"),
+            "{}",
+            a[0].message
+        );
+        assert!(a[0]
+            .output_fields
+            .iter()
+            .any(|(k, v)| k == "static.site" && v == "lab 1"));
+        // Another value: the condition no longer holds.
+        let mut e = load();
+        e.set_static_fields(&[("env".to_string(), "dev".to_string())].into())
+            .unwrap();
+        assert!(alerts(&e).is_empty());
+        // Not defined: an error naming the rule, as Falco's unknown field.
+        let err = load().set_static_fields(&Default::default()).unwrap_err();
+        assert_eq!(err, "rule 'Prod read': static.env is not in static_fields");
     }
 }

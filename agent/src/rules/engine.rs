@@ -46,6 +46,8 @@ pub struct Engine {
     /// Macros defined by the files (for the load summary).
     pub macros: usize,
     pub(crate) hostname: String,
+    /// The configuration's `static_fields`: `static.NAME` in conditions and outputs.
+    pub(crate) statics: Vec<(String, String)>,
 }
 
 /// The outcome of loading rules files.
@@ -143,6 +145,7 @@ impl Engine {
                 lists: c.lists,
                 macros: c.macros,
                 hostname: hostname(),
+                statics: Vec::new(),
             }
         });
         Loaded {
@@ -191,7 +194,8 @@ impl Engine {
         if rules.is_empty() {
             return;
         }
-        let cx = Ctx::new(ev, st, num, &self.hostname);
+        let mut cx = Ctx::new(ev, st, num, &self.hostname);
+        cx.statics = &self.statics;
         for &i in rules {
             let r = &self.rules[i as usize];
             if eval_node(&r.node, &cx) {
@@ -258,7 +262,8 @@ impl Engine {
         if !r.evttypes.contains(t) {
             return None;
         }
-        let cx = Ctx::new(ev, st, num, &self.hostname);
+        let mut cx = Ctx::new(ev, st, num, &self.hostname);
+        cx.statics = &self.statics;
         let mut lines = Vec::new();
         let v = explain_node(&r.node, &cx, 1, true, &mut lines);
         Some((v, lines))

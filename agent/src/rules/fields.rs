@@ -77,6 +77,7 @@ fields! {
         EvtIsOpenCreate      "evt.is_open_create"                     Bool None     "an open with O_CREAT";
         EvtSource            "evt.source"                             Str  None     "always 'syscall'";
         EvtHostname          "evt.hostname"                           Str  None     "host name";
+        Static               "static"                                 Str  Required "a value of the configuration's static_fields (static.NAME), the same in every alert";
         EvtAbi               "evt.abi"                                Str  None     "syscall ABI: x86_64, ia32, x32 (sysaudit)";
         EvtCpu               "evt.cpu"                                Int  None     "CPU the kernel recorded the event on";
         EvtCount             "evt.count"                              Int  None     "always 1 (Falco's, to count events)";
@@ -264,8 +265,12 @@ pub(crate) fn def(name: &str) -> Option<&'static Def> {
 
 /// Resolve `name` (possibly with a dotted argument, `evt.arg.flags`) and its bracket argument.
 pub(crate) fn bind(name: &str, arg: Option<&str>) -> Result<Bound, String> {
-    let (def, arg) = match def(name) {
-        Some(d) => (d, arg.map(str::to_string)),
+    let statics = name
+        .strip_prefix("static.")
+        .filter(|k| !k.is_empty() && arg.is_none())
+        .and_then(|k| Some((def("static")?, Some(k.to_string()))));
+    let (def, arg) = match statics.or_else(|| def(name).map(|d| (d, arg.map(str::to_string)))) {
+        Some(d) => d,
         None => {
             // `evt.arg.flags` is `evt.arg` with the argument `flags`.
             let (head, tail) = name

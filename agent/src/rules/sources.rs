@@ -84,7 +84,7 @@ pub(crate) fn source(f: F) -> Source {
         | EvtRawTimeNs | EvtIsOpenRead | EvtIsOpenWrite | EvtIsOpenExec | EvtIsOpenCreate
         | EvtAbi | EvtCpu | EvtIsIo | EvtIsIoUring | ProcName | ProcPid | ThreadTid | UserUid
         | GroupGid => Source::Record,
-        EvtDir | EvtNum | EvtCount | EvtSource | EvtHostname => Source::Agent,
+        EvtDir | EvtNum | EvtCount | EvtSource | EvtHostname | Static => Source::Agent,
         ProcExe | ProcExePath | ProcArgs | ProcCmdline | ProcExeline | ProcVpid | ProcTty
         | ProcEnv | ProcSid | ProcVpgid | ProcIsVpgidLeader | ProcIsSidLeader
         | ProcIsExeFromMemfd | ProcIsExeUpper | ProcIsExeLower | ProcIsExeWritable | ProcExeIno

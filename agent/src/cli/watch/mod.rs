@@ -153,6 +153,9 @@ pub(crate) fn engine(settings: &Settings) -> anyhow::Result<Engine> {
     let (mut engine, _) = load(&settings.rules, settings.min_priority)?;
     engine.matching = settings.matching;
     engine
+        .set_static_fields(&settings.config.static_fields)
+        .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+    engine
         .append_output(&settings.append_output)
         .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
     engine

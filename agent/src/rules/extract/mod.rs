@@ -30,6 +30,8 @@ pub(crate) struct Ctx<'a> {
     /// Event number (evt.num), from 1.
     pub(crate) num: u64,
     pub(crate) hostname: &'a str,
+    /// The configuration's `static_fields` (`static.NAME`).
+    pub(crate) statics: &'a [(String, String)],
     proc: OnceCell<Option<&'a Process>>,
     parent: OnceCell<Option<&'a Process>>,
     ancestors: OnceCell<Vec<&'a Process>>,
@@ -74,6 +76,7 @@ impl<'a> Ctx<'a> {
             st,
             num,
             hostname,
+            statics: &[],
             proc: OnceCell::new(),
             parent: OnceCell::new(),
             ancestors: OnceCell::new(),
@@ -258,6 +261,14 @@ impl<'a> Ctx<'a> {
             }
             F::EvtSource => s("syscall"),
             F::EvtHostname => s(self.hostname),
+            F::Static => match &b.arg {
+                Arg::Key(k) => self
+                    .statics
+                    .iter()
+                    .find(|(n, _)| n == k)
+                    .and_then(|(_, v)| s(v)),
+                _ => None,
+            },
             F::EvtAbi => s(self.sys()?.abi.as_str()),
             F::EvtCount => Some(Val::Int(1)),
             F::EvtCpu => t.cpu.map(|c| Val::Int(c as i64)),
