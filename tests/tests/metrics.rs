@@ -209,3 +209,61 @@ fn the_ring_buffer_fill_gauge_follows_the_kernel() {
     );
     assert!(peak <= 1.0);
 }
+
+/// Falco's metrics snapshots: `metrics.output_rule` sends "Falco internal: metrics snapshot"
+/// through the outputs every `interval`, `metrics.output_file` appends the same counters as
+/// JSON lines; the rule counters see the alert a container raised.
+#[test]
+fn metrics_snapshots_go_to_the_outputs_and_a_file() {
+    if !privileged() {
+        return;
+    }
+    let dir = TempDir::new("snapshots");
+    let file = dir.0.join("stats.jsonl");
+    let main = dir.0.join("falco.yaml");
+    std::fs::write(
+        &main,
+        format!(
+            "json_output: true\nmetrics:\n  enabled: true\n  interval: 500ms\n  output_rule: true\n  output_file: {}\n",
+            file.display()
+        ),
+    )
+    .expect("falco.yaml");
+    let agent = Agent::start(&[
+        "watch",
+        "-c",
+        main.to_str().expect("UTF-8"),
+        "--duration",
+        "3",
+    ]);
+    let c = TestContainer::shadow_reader(1);
+    c.run();
+    let out = agent.wait();
+    assert!(out.status.success(), "{}", out.stderr);
+    let snaps: Vec<Value> = out
+        .events()
+        .into_iter()
+        .filter(|v| v["rule"] == "Falco internal: metrics snapshot")
+        .collect();
+    assert!(snaps.len() >= 3, "{}", out.stdout);
+    let last = &snaps[snaps.len() - 1];
+    assert_eq!(last["priority"], "Informational", "{last}");
+    let f = &last["output_fields"];
+    assert_eq!(
+        f["falco.rules.Sensitive_file_read_in_a_container"], 1,
+        "{last}"
+    );
+    assert_eq!(f["falco.rules.matches_total"], 1, "{last}");
+    assert!(f["scap.n_evts"].as_u64() > Some(0), "{last}");
+    assert_eq!(f["scap.n_drops"], 0, "{last}");
+    let lines: Vec<Value> = std::fs::read_to_string(&file)
+        .expect("output_file")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines.len(), snaps.len());
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l["sample"], i as u64 + 1, "{l}");
+        assert!(l["output_fields"]["falco.duration_sec"].is_u64(), "{l}");
+    }
+}

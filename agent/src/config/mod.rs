@@ -6,11 +6,13 @@
 //! the defaults (`cli/watch` applies them in that order).
 
 mod falco_keys;
+mod interval;
 mod schema;
 mod sources;
 
 use std::path::{Path, PathBuf};
 
+pub(crate) use interval::parse_interval;
 pub(crate) use schema::{
     AppendOutput, Config, DropAction, DropIn, ExtraField, RuleMatching, RuleSwitch,
     SyscallEventDrops,

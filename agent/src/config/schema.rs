@@ -95,6 +95,12 @@ pub(crate) enum DropAction {
     Exit,
 }
 
+fn interval<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = String::deserialize(d)?;
+    super::interval::parse_interval(&v).map_err(serde::de::Error::custom)?;
+    Ok(Some(v))
+}
+
 fn unit_interval<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     let v = f64::deserialize(d)?;
     if !(0.0..=1.0).contains(&v) {
@@ -352,6 +358,8 @@ impl Default for Webserver {
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct MetricsConfig {
     pub enabled: bool,
+    /// How often a snapshot is written (`output_rule`, `output_file`): a Prometheus duration.
+    #[serde(deserialize_with = "interval")]
     pub interval: Option<String>,
     pub output_rule: bool,
     pub output_file: Option<PathBuf>,
@@ -478,7 +486,10 @@ pub(super) fn from_node(root: &Node, src: &Sources) -> Result<Config, ConfigErro
     }
     if c.metrics.enabled
         && !c.metrics.output_rule
-        && c.metrics.output_file.is_none()
+        && c.metrics
+            .output_file
+            .as_ref()
+            .is_none_or(|p| p.as_os_str().is_empty())
         && !(c.webserver.enabled && c.webserver.prometheus_metrics_enabled)
     {
         return Err(bad(

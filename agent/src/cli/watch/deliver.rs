@@ -14,6 +14,8 @@ pub(super) struct Delivery {
     folds: Option<Aggregator>,
     alerts: mpsc::Receiver<Alert>,
     metrics: Option<std::sync::Arc<Metrics>>,
+    /// Alerts raised per rule (the metrics snapshot's counters).
+    fired: std::collections::BTreeMap<String, u64>,
 }
 
 impl Delivery {
@@ -28,7 +30,22 @@ impl Delivery {
             folds,
             alerts,
             metrics,
+            fired: Default::default(),
         }
+    }
+
+    /// Alerts the rules raised: in all, and per rule.
+    pub(super) fn fired(&self) -> (u64, &std::collections::BTreeMap<String, u64>) {
+        (self.fired.values().sum(), &self.fired)
+    }
+
+    /// An alert of the agent's own (a metrics snapshot): to the outputs at once.
+    pub(super) fn emit_internal(&mut self, al: &Alert) {
+        if let Some(m) = &self.metrics {
+            m.alert(al);
+        }
+        self.outputs.emit(al);
+        self.outputs.flush();
     }
 
     /// Hand what was raised since the last call to the outputs, with the folds whose window
@@ -39,6 +56,9 @@ impl Delivery {
         while let Ok(al) = self.alerts.try_recv() {
             if let Some(m) = &self.metrics {
                 m.alert(&al);
+            }
+            if !al.rule.starts_with("Falco internal: ") {
+                *self.fired.entry(al.rule.clone()).or_default() += 1;
             }
             if self.folds.as_mut().is_none_or(|g| g.admit(&al, now)) {
                 self.outputs.emit(&al);

@@ -36,6 +36,7 @@ mod deliver;
 mod eval;
 mod reload;
 pub(crate) mod settings;
+mod snapshot;
 
 #[derive(Args, Debug, Clone)]
 pub(crate) struct WatchArgs {
@@ -313,6 +314,7 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         } else {
             format!(", {workers} evaluation threads")
         };
+        let mut snapshots = settings.snapshots();
         let mut reloader = Reloader {
             args: &a,
             trigger: reload::Trigger::new(watching(&settings)).context("listening for SIGHUP")?,
@@ -339,6 +341,9 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
                         |st, probe| {
                             j.borrow_mut().publish(st);
                             delivery.deliver();
+                            if let Some(s) = &mut snapshots {
+                                s.tick(probe, &mut delivery);
+                            }
                             if let Some(e) = reloader.check(probe, &mut delivery) {
                                 j.borrow_mut().replace(e);
                             }
@@ -358,6 +363,9 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
                 stream
                     .run_pool(a.duration, &mut pool, |probe, pool| {
                         delivery.deliver();
+                        if let Some(s) = &mut snapshots {
+                            s.tick(probe, &mut delivery);
+                        }
                         if let Some(e) = reloader.check(probe, &mut delivery) {
                             // In order: records routed before now are judged by the old rules.
                             pool.update(|| {

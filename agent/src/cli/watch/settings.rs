@@ -290,6 +290,19 @@ impl Settings {
         })
     }
 
+    /// Falco's metrics snapshots, when `metrics` asks for them (`output_rule`, `output_file`).
+    pub(crate) fn snapshots(&self) -> Option<super::snapshot::Snapshots> {
+        let m = &self.config.metrics;
+        if !m.enabled {
+            return None;
+        }
+        // Checked when the configuration was read; Falco's default is 5 s.
+        let every = crate::config::parse_interval(m.interval.as_deref().unwrap_or("5000"))
+            .unwrap_or(std::time::Duration::from_secs(5));
+        let file = m.output_file.clone().filter(|p| !p.as_os_str().is_empty());
+        super::snapshot::Snapshots::new(every, m.output_rule, file)
+    }
+
     /// The metrics registry, and the web server serving it and the probes, when the
     /// configuration turns the server on (bound now: a taken port is an error at start).
     pub(crate) fn metrics(&self) -> Option<std::sync::Arc<crate::metrics::Metrics>> {
