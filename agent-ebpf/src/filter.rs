@@ -142,7 +142,7 @@ pub(crate) fn in_scope(task: *const u8) -> Option<InScope> {
                 Some(InScope::Container)
             }
         }
-        _ => {
+        kind => {
             let levels = konst(&SCOPE_LEVELS);
             let mut level = 0;
             while level < MAX_LEVEL {
@@ -157,6 +157,9 @@ pub(crate) fn in_scope(task: *const u8) -> Option<InScope> {
                     }
                 }
                 level += 1;
+            }
+            if kind == scope::CGROUPS_AND_CONTAINERS && !in_host_pidns_fast(task) {
+                return Some(InScope::Container);
             }
             None
         }

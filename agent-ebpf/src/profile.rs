@@ -1,15 +1,18 @@
 //! Profile mode: mark the syscalls a cgroup makes in its `PROFILES` entry, from its gate on.
 //! Nothing goes through the ring buffer per syscall.
 
-use aya_ebpf::bindings::{pt_regs, BPF_NOEXIST};
+use aya_ebpf::{
+    bindings::{pt_regs, BPF_NOEXIST},
+    helpers::bpf_get_current_pid_tgid,
+};
 use sysaudit_common::{
-    abi, gate, nr, scope, Counters, Profile, MAX_SYSCALLS, PR_CAPBSET_DROP, PR_GET_PDEATHSIG,
-    PR_SET_NO_NEW_PRIVS,
+    abi, gate, kind, mode, nr, scope, Counters, FirstUseRecord, Profile, MAX_SYSCALLS,
+    PR_CAPBSET_DROP, PR_GET_PDEATHSIG, PR_SET_NO_NEW_PRIVS,
 };
 
 use crate::{
-    maps::{konst, PROFILES, PROFILE_SLOTS, PROFILE_SLOT_MASK, SCOPE, SLOT_OWNERS},
-    record::arg,
+    maps::{konst, EVENTS, MODE, PROFILES, PROFILE_SLOTS, PROFILE_SLOT_MASK, SCOPE, SLOT_OWNERS},
+    record::{arg, fill_header, wake_flags},
 };
 
 /// A zeroed entry for a container cgroup seen for the first time (`scope::CONTAINERS`).
@@ -95,8 +98,35 @@ pub(crate) fn record(c: &mut Counters, regs: *const pt_regs, key: u64, abi_idx: 
     // Test first: a hot syscall then only reads its byte, no cache-line ping-pong.
     if *slot == 0 {
         *slot = 1;
+        if konst(&MODE) & mode::FIRSTS != 0 {
+            first_use(c, key, abi_idx, nr);
+        }
     }
     c.profiled += 1;
+}
+
+/// Say who used syscall `nr` first in the cgroup of `key` (two CPUs may both say it: the
+/// agent keeps the earlier).
+#[inline(never)]
+fn first_use(c: &mut Counters, key: u64, abi_idx: u8, nr: u32) {
+    let Some(mut entry) = EVENTS.reserve::<FirstUseRecord>(0) else {
+        c.lifecycle_lost += 1;
+        return;
+    };
+    // SAFETY: the ring buffer entry is reserved for us and sized for the record; we are its
+    // only writer until submit.
+    let rec = unsafe { &mut *entry.as_mut_ptr() };
+    fill_header(
+        &mut rec.hdr,
+        kind::FIRST_USE,
+        abi_idx,
+        bpf_get_current_pid_tgid(),
+    );
+    rec.profile = key;
+    rec.nr = nr;
+    rec._pad = 0;
+    entry.submit(wake_flags());
+    c.lifecycle_emitted += 1;
 }
 
 /// Does this syscall hand the cgroup over to its workload?

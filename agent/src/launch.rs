@@ -35,9 +35,10 @@ pub(crate) struct OwnCgroup {
 }
 
 impl OwnCgroup {
-    pub(crate) fn create() -> Result<OwnCgroup, LaunchError> {
+    /// `/sysaudit/<kind>-<our pid>` below the cgroup2 mount.
+    pub(crate) fn create(kind: &str) -> Result<OwnCgroup, LaunchError> {
         let root = crate::host::cgroup2_mount().ok_or(LaunchError::NoCgroup2)?;
-        let rel = format!("/sysaudit/profile-{}", std::process::id());
+        let rel = format!("/sysaudit/{kind}-{}", std::process::id());
         let dir = root.join(rel.trim_start_matches('/'));
         let made = fs::create_dir_all(&dir).and_then(|()| fs::metadata(&dir));
         match made {

@@ -13,6 +13,7 @@ mod messages;
 mod metrics;
 mod outputs;
 mod probe;
+mod report;
 pub mod rules;
 pub mod runc;
 mod seccomp;

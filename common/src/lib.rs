@@ -105,6 +105,9 @@ pub mod kind {
     pub const CGROUP_MKDIR: u16 = 5;
     /// `cgroup_rmdir`: the cgroup is gone, its id may be forgotten.
     pub const CGROUP_RMDIR: u16 = 6;
+    /// Profile mode with [`mode::FIRSTS`](super::mode::FIRSTS): a recorded cgroup made a
+    /// syscall for the first time (once per cgroup, ABI and syscall): who made it, and when.
+    pub const FIRST_USE: u16 = 7;
 }
 
 /// Bits of [`Header::flags`].
@@ -327,6 +330,21 @@ pub struct CgroupRecord {
     pub _pad: [u16; 3],
 }
 
+/// A profiled cgroup's first use of a syscall ([`kind::FIRST_USE`]); the header's `abi` is
+/// the ABI and its task the caller.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct FirstUseRecord {
+    /// Common header.
+    pub hdr: Header,
+    /// The profile's key: the recorded scope root's cgroup id.
+    pub profile: u64,
+    /// The syscall number in that ABI.
+    pub nr: u32,
+    /// Explicit padding (zero).
+    pub _pad: u32,
+}
+
 /// Where the kernel looks for string and address arguments of one syscall; indexed by syscall
 /// number in the `ARG_SPECS` array (one block of [`MAX_SYSCALLS`] per recorded ABI).
 /// Argument positions are stored plus one so that the all-zero entry of an unset array slot
@@ -547,6 +565,9 @@ pub mod scope {
     pub const CONTAINERS: u32 = 1;
     /// Tasks in the cgroups of `SCOPE_CGROUPS` or below them.
     pub const CGROUPS: u32 = 2;
+    /// Both: tasks below `SCOPE_CGROUPS`, and every task outside the host pid namespace
+    /// (`sysaudit ci`: the command's cgroup and the containers it starts).
+    pub const CGROUPS_AND_CONTAINERS: u32 = 3;
 }
 
 /// Bits of the `MODE` global.
@@ -555,6 +576,9 @@ pub mod mode {
     pub const TRACE: u32 = 1;
     /// Set bits in per-cgroup syscall bitmaps, no per-syscall ring traffic.
     pub const PROFILE: u32 = 2;
+    /// With `PROFILE`: a [`kind::FIRST_USE`](super::kind::FIRST_USE) record when a bit is set
+    /// the first time (a few hundred per workload).
+    pub const FIRSTS: u32 = 4;
 }
 
 /// Gate of a profile bitmap: when recording starts for that cgroup.

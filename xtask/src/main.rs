@@ -60,7 +60,7 @@ enum Cmd {
         #[arg(long)]
         cases: Option<String>,
         /// Only these root benchmarks, and no criterion (default: all of them).
-        #[arg(value_parser = ["overhead", "storm", "workers"])]
+        #[arg(value_parser = ["overhead", "storm", "workers", "ci"])]
         suites: Vec<String>,
     },
     /// Build and install: the binary, man pages, shell completions, the systemd unit and
@@ -223,7 +223,7 @@ fn bench(rules_only: bool, cases: Option<&str>, suites: &[String]) -> Result<()>
             "--bin",
             "bench",
         ]))?;
-        sh::step("overhead (getppid loop), storm (open/close) and evaluation threads in runc containers (root)");
+        sh::step("overhead (getppid loop), storm (open/close), evaluation threads in runc containers, ci on a test suite (root)");
         let mut c = sh::cmd(root().join("target/release/bench"));
         c.args(suites);
         c.env("SYSAUDIT_BIN", &bin);

@@ -38,26 +38,36 @@ pub(crate) fn all() -> Result<()> {
     python_tools()
 }
 
-/// kubernetes-validate (PyPI), which checks the Kubernetes manifests against a current
-/// Kubernetes's schemas.
-const KUBERNETES_VALIDATE: &str = "1.37.0";
+/// What the tests check our output with, from PyPI: kubernetes-validate (the manifests
+/// against a current Kubernetes's schemas), junitparser (`sysaudit ci`'s JUnit reports) and
+/// jsonschema (its SARIF against the official schema).
+const PYTHON_TOOLS: [(&str, &str); 3] = [
+    ("kubernetes-validate", "1.37.0"),
+    ("junitparser", "5.0.3"),
+    ("jsonschema", "4.26.0"),
+];
 
 fn python_tools() -> Result<()> {
-    let have = sh::output(sh::cmd("kubernetes-validate").arg("--version")).unwrap_or_default();
-    if have.trim() == KUBERNETES_VALIDATE {
-        eprintln!("ok: kubernetes-validate {KUBERNETES_VALIDATE}");
-        return Ok(());
+    for (name, version) in PYTHON_TOOLS {
+        let have = sh::output(sh::cmd("python3").args([
+            "-c",
+            &format!("import importlib.metadata as m; print(m.version('{name}'))"),
+        ]))
+        .unwrap_or_default();
+        if have.trim() == version {
+            eprintln!("ok: {name} {version}");
+            continue;
+        }
+        sh::step(&format!("installing {name} {version} (pip, from PyPI)"));
+        sh::run(sh::cmd("python3").args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            &format!("{name}=={version}"),
+        ]))?;
     }
-    sh::step(&format!(
-        "installing kubernetes-validate {KUBERNETES_VALIDATE} (pip, from PyPI)"
-    ));
-    sh::run(sh::cmd("python3").args([
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        &format!("kubernetes-validate=={KUBERNETES_VALIDATE}"),
-    ]))
+    Ok(())
 }
 
 fn toolchain() -> String {

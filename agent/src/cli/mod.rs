@@ -2,6 +2,7 @@
 //! its raw flags into a validated config first (errors name the flag), then runs.
 
 pub(crate) mod calibrate;
+pub(crate) mod ci;
 pub(crate) mod config;
 pub(crate) mod demo;
 pub(crate) mod flags;
@@ -47,6 +48,9 @@ pub(crate) enum Command {
     Profile(profile::ProfileArgs),
     /// Run a command under a seccomp profile.
     Run(run::RunArgs),
+    /// Run a test suite under detection and profile recording; judge it for CI (exit code,
+    /// JUnit, SARIF, GitHub annotations, drift against a baseline profile).
+    Ci(ci::CiArgs),
     /// Falco-style rules: validate, list, replay captures.
     #[command(subcommand)]
     Rules(rules::RulesCmd),
@@ -97,6 +101,7 @@ pub fn main() -> ExitCode {
             Command::Watch(a) => watch::run(a).await,
             Command::Profile(a) => profile::run(a).await,
             Command::Run(a) => run::run(a),
+            Command::Ci(a) => ci::run(a).await,
             Command::Calibrate => calibrate::run().await,
         }
     });

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 pub(crate) use interval::parse_interval;
 pub(crate) use schema::{
-    AppendOutput, Config, DropAction, DropIn, ExtraField, RuleMatching, RuleSwitch,
+    AppendOutput, Config, DropAction, DropIn, ExtraField, RuleMatching, RuleSwitch, Selector,
     SyscallEventDrops,
 };
 

@@ -2,8 +2,8 @@
 //! is an error, never a panic or an out-of-bounds read.
 
 use sysaudit_common::{
-    flags, kind, CgroupRecord, ExecRecord, ExitRecord, FileFacts, ForkRecord, Header,
-    SyscallRecord, TASK_COMM_LEN,
+    flags, kind, CgroupRecord, ExecRecord, ExitRecord, FileFacts, FirstUseRecord, ForkRecord,
+    Header, SyscallRecord, TASK_COMM_LEN,
 };
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -44,6 +44,8 @@ pub(crate) enum Record<'a> {
         path: &'a [u8],
         removed: bool,
     },
+    /// A profiled cgroup's first use of a syscall.
+    FirstUse(FirstUseRecord),
 }
 
 fn read<T: Copy>(b: &[u8]) -> Result<T, DecodeError> {
@@ -123,6 +125,7 @@ pub(crate) fn decode(b: &[u8]) -> Result<Record<'_>, DecodeError> {
                 removed: hdr.kind == kind::CGROUP_RMDIR,
             })
         }
+        kind::FIRST_USE => Ok(Record::FirstUse(read(b)?)),
         k => Err(DecodeError::Kind(k)),
     }
 }
@@ -141,7 +144,9 @@ pub(crate) fn owner(b: &[u8]) -> Result<Owner, DecodeError> {
     let hdr: Header = read(b)?;
     let tgid = (hdr.pid_tgid >> 32) as u32;
     match hdr.kind {
-        kind::SYSCALL | kind::EXEC | kind::EXIT => Ok(Owner::Task { tgid, child: None }),
+        kind::SYSCALL | kind::EXEC | kind::EXIT | kind::FIRST_USE => {
+            Ok(Owner::Task { tgid, child: None })
+        }
         kind::FORK => {
             let r: ForkRecord = read(b)?;
             Ok(Owner::Task {

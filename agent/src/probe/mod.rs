@@ -7,16 +7,14 @@ pub(crate) mod paths;
 pub(crate) mod ring;
 pub(crate) mod tune;
 
-use std::collections::BTreeSet;
+pub(crate) use tune::SyscallSet;
 
 use aya::{
     maps::{Array, HashMap as BpfHashMap, MapData, MapError, PerCpuArray, RingBuf},
     programs::{BtfTracePoint, ProgramError},
     Ebpf, EbpfLoader,
 };
-use sysaudit_common::{
-    abi, global, map, mode, scope, Counters, Profile, BITMAP_WORDS, MAX_SYSCALLS,
-};
+use sysaudit_common::{abi, global, map, mode, scope, Counters, Profile, MAX_SYSCALLS};
 
 use crate::syscalls::Abi;
 
@@ -70,58 +68,17 @@ pub(crate) enum Scope {
     Containers,
     /// These cgroups (id, level) and everything below them.
     Cgroups(Vec<(u64, u32)>),
+    /// Both: these cgroups and below, and every task outside the host pid namespace.
+    CgroupsAndContainers(Vec<(u64, u32)>),
 }
 
-/// Syscalls per ABI (numbers).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct SyscallSet {
-    pub native: BTreeSet<u32>,
-    pub ia32: BTreeSet<u32>,
-}
-
-impl SyscallSet {
-    /// Every syscall of both recorded ABIs.
-    pub(crate) fn all() -> SyscallSet {
-        SyscallSet {
-            native: (0..MAX_SYSCALLS as u32).collect(),
-            ia32: (0..MAX_SYSCALLS as u32).collect(),
+impl Scope {
+    /// The scope roots, (id, level).
+    fn cgroups(&self) -> &[(u64, u32)] {
+        match self {
+            Scope::Cgroups(v) | Scope::CgroupsAndContainers(v) => v,
+            Scope::All | Scope::Containers => &[],
         }
-    }
-
-    pub(crate) fn insert(&mut self, abi: Abi, nr: u32) {
-        match abi {
-            Abi::Ia32 => self.ia32.insert(nr),
-            _ => self.native.insert(nr),
-        };
-    }
-
-    /// Add syscall `name` in every recorded ABI that has it; false if none does.
-    pub(crate) fn insert_name(&mut self, name: &str) -> bool {
-        let mut found = false;
-        for abi in [Abi::X86_64, Abi::Ia32] {
-            if let Some(nr) = crate::syscalls::table::number(abi, name) {
-                self.insert(abi, nr);
-                found = true;
-            }
-        }
-        found
-    }
-
-    pub(crate) fn contains(&self, abi: Abi, nr: u32) -> bool {
-        match abi {
-            Abi::Ia32 => self.ia32.contains(&nr),
-            _ => self.native.contains(&nr),
-        }
-    }
-
-    fn words(&self) -> Vec<u64> {
-        let mut w = vec![0u64; abi::RECORDED * BITMAP_WORDS];
-        for (base, set) in [(0, &self.native), (BITMAP_WORDS, &self.ia32)] {
-            for nr in set.iter().filter(|n| (**n as usize) < MAX_SYSCALLS) {
-                w[base + *nr as usize / 64] |= 1 << (nr % 64);
-            }
-        }
-        w
     }
 }
 
@@ -143,6 +100,8 @@ pub(crate) struct ProbeConfig {
     pub path_filter: Option<paths::PathTables>,
     /// Trace mode: copy the first bytes of I/O buffers (a rule reads `evt.buffer`).
     pub buffers: bool,
+    /// Profile mode: say who made each syscall first in each recorded cgroup.
+    pub firsts: bool,
 }
 
 impl ProbeConfig {
@@ -158,6 +117,7 @@ impl ProbeConfig {
             profile_entries: 1,
             path_filter: None,
             buffers: false,
+            firsts: false,
         }
     }
 
@@ -180,6 +140,7 @@ impl ProbeConfig {
             profile_entries: entries,
             path_filter: None,
             buffers: false,
+            firsts: false,
         }
     }
 
@@ -277,14 +238,20 @@ impl Probe {
         if cfg.profile {
             m |= mode::PROFILE;
         }
-        let (scope_kind, levels) = match &cfg.scope {
-            Scope::All => (scope::ALL, 0u32),
-            Scope::Containers => (scope::CONTAINERS, 0),
-            Scope::Cgroups(v) => (
-                scope::CGROUPS,
-                v.iter().fold(0u32, |acc, (_, l)| acc | 1 << l.min(&31)),
-            ),
+        if cfg.profile && cfg.firsts {
+            m |= mode::FIRSTS;
+        }
+        let scope_kind = match &cfg.scope {
+            Scope::All => scope::ALL,
+            Scope::Containers => scope::CONTAINERS,
+            Scope::Cgroups(_) => scope::CGROUPS,
+            Scope::CgroupsAndContainers(_) => scope::CGROUPS_AND_CONTAINERS,
         };
+        let levels = cfg
+            .scope
+            .cgroups()
+            .iter()
+            .fold(0u32, |acc, (_, l)| acc | 1 << l.min(&31));
         let (ns_dev, ns_ino) = crate::host::host_pidns().ok_or(ProbeError::NoPidns)?;
         let wake = (cfg.ring_bytes / 2) as u64;
 
@@ -422,7 +389,8 @@ fn configure_maps(ebpf: &mut Ebpf, cfg: &ProbeConfig) -> Result<(), ProbeError> 
     if let Some(f) = &cfg.path_filter {
         paths::write(ebpf, f)?;
     }
-    if let Scope::Cgroups(list) = &cfg.scope {
+    let list = cfg.scope.cgroups();
+    if !list.is_empty() {
         let mut h: BpfHashMap<&mut MapData, u64, u32> = get_mut(ebpf, map::SCOPE_CGROUPS)?;
         for (id, level) in list {
             h.insert(id, level, 0).map_err(failed(map::SCOPE_CGROUPS))?;

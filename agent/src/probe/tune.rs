@@ -6,8 +6,65 @@
 use aya::maps::{Array, MapData};
 use sysaudit_common::{map, ArgSpec, MAX_SYSCALLS};
 
-use super::{failed, get_mut, paths, paths::PathTables, Probe, ProbeError, SyscallSet};
+use std::collections::BTreeSet;
+
+use sysaudit_common::{abi, BITMAP_WORDS};
+
+use super::{failed, get_mut, paths, paths::PathTables, Probe, ProbeError};
 use crate::syscalls::{args::arg_specs, Abi};
+
+/// Syscalls per ABI (numbers).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct SyscallSet {
+    pub native: BTreeSet<u32>,
+    pub ia32: BTreeSet<u32>,
+}
+
+impl SyscallSet {
+    /// Every syscall of both recorded ABIs.
+    pub(crate) fn all() -> SyscallSet {
+        SyscallSet {
+            native: (0..MAX_SYSCALLS as u32).collect(),
+            ia32: (0..MAX_SYSCALLS as u32).collect(),
+        }
+    }
+
+    pub(crate) fn insert(&mut self, abi: Abi, nr: u32) {
+        match abi {
+            Abi::Ia32 => self.ia32.insert(nr),
+            _ => self.native.insert(nr),
+        };
+    }
+
+    /// Add syscall `name` in every recorded ABI that has it; false if none does.
+    pub(crate) fn insert_name(&mut self, name: &str) -> bool {
+        let mut found = false;
+        for abi in [Abi::X86_64, Abi::Ia32] {
+            if let Some(nr) = crate::syscalls::table::number(abi, name) {
+                self.insert(abi, nr);
+                found = true;
+            }
+        }
+        found
+    }
+
+    pub(crate) fn contains(&self, abi: Abi, nr: u32) -> bool {
+        match abi {
+            Abi::Ia32 => self.ia32.contains(&nr),
+            _ => self.native.contains(&nr),
+        }
+    }
+
+    fn words(&self) -> Vec<u64> {
+        let mut w = vec![0u64; abi::RECORDED * BITMAP_WORDS];
+        for (base, set) in [(0, &self.native), (BITMAP_WORDS, &self.ia32)] {
+            for nr in set.iter().filter(|n| (**n as usize) < MAX_SYSCALLS) {
+                w[base + *nr as usize / 64] |= 1 << (nr % 64);
+            }
+        }
+        w
+    }
+}
 
 /// What the rules ask of the kernel.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

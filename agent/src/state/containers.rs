@@ -69,6 +69,9 @@ pub(crate) struct Containers {
     last_walk: Option<Instant>,
     /// Shared by every copy of the state; answered by the engines (or never, detached).
     meta: Arc<MetaCache>,
+    /// Cgroup subtrees that stand for a container though no engine made them (`sysaudit ci`'s
+    /// launched command): (path, the container).
+    adopted: Vec<(String, Arc<Container>)>,
 }
 
 /// How long a removed cgroup stays resolvable (events still in flight).
@@ -90,6 +93,7 @@ impl Containers {
             by_cgroup: FastMap::default(),
             last_walk: None,
             meta: MetaCache::detached(),
+            adopted: Vec::new(),
         }
     }
 
@@ -101,6 +105,7 @@ impl Containers {
             by_cgroup: FastMap::default(),
             last_walk: None,
             meta: MetaCache::detached(),
+            adopted: Vec::new(),
         }
     }
 
@@ -169,12 +174,40 @@ impl Containers {
         self.by_cgroup.get(&cgroup_id).and_then(|e| e.path.clone())
     }
 
+    /// Make cgroup `path` (id `cgroup_id`) and every cgroup below it one container, `id`,
+    /// with metadata `meta` known up front: rules that say "in a container" then apply to a
+    /// workload launched on the host as they would in one.
+    pub(crate) fn adopt(&mut self, cgroup_id: u64, path: &str, id: &str, meta: Meta) {
+        let c = Arc::new(Container {
+            id: id.into(),
+            runtime: Runtime::Unknown,
+            cgroup_path: path.to_string(),
+            cgroup_id,
+            meta: Arc::new(super::meta::Pending::known(meta)),
+        });
+        self.adopted.push((path.to_string(), c));
+        self.insert(cgroup_id, Some(path.to_string()));
+    }
+
+    /// The adopted container a cgroup path is in.
+    fn adopted_by(&self, path: &str) -> Option<Arc<Container>> {
+        self.adopted
+            .iter()
+            .find(|(root, _)| {
+                path.strip_prefix(root.as_str())
+                    .is_some_and(|r| r.is_empty() || r.starts_with('/'))
+            })
+            .map(|(_, c)| c.clone())
+    }
+
     fn insert(&mut self, cgroup_id: u64, path: Option<String>) {
         let kind = path
             .as_deref()
             .map(cgroup_path::classify)
             .unwrap_or(PathKind::Other);
+        let adopted = path.as_deref().and_then(|p| self.adopted_by(p));
         let container = match &kind {
+            _ if adopted.is_some() => adopted,
             PathKind::Container { runtime, id } => {
                 let id: Arc<str> = id.as_str().into();
                 Some(Arc::new(Container {

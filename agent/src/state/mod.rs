@@ -10,6 +10,7 @@ pub(crate) mod containers;
 pub(crate) mod dns;
 mod exec;
 pub(crate) mod fds;
+pub(crate) mod firsts;
 pub(crate) mod meta;
 mod path;
 pub(crate) mod procfs;
@@ -95,6 +96,8 @@ pub struct State {
     /// directories and descriptors are known here. A narrow `trace --syscalls` does not, and
     /// relative paths are then resolved from /proc.
     follows: bool,
+    /// Who made each syscall first, per recorded cgroup (`sysaudit ci`).
+    pub(crate) firsts: firsts::FirstUses,
 }
 
 impl State {
@@ -117,6 +120,7 @@ impl State {
             live: true,
             host_id: Arc::from(HOST),
             follows: false,
+            firsts: Default::default(),
         }
     }
 
@@ -132,6 +136,7 @@ impl State {
             live: false,
             host_id: Arc::from(HOST),
             follows: true,
+            firsts: Default::default(),
         }
     }
 
@@ -153,8 +158,14 @@ impl State {
                 live: self.live,
                 host_id: self.host_id.clone(),
                 follows: self.follows,
+                firsts: Default::default(),
             })
             .collect()
+    }
+
+    /// A record's wall-clock time.
+    fn time(&self, hdr: &sysaudit_common::Header) -> Timestamp {
+        Timestamp((hdr.ts_ns as i128 + self.boot_to_real_ns).max(0) as u64)
     }
 
     /// Say which syscalls the kernel sends (before the probe starts).
@@ -239,6 +250,11 @@ impl State {
         let ev = match rec {
             Record::Cgroup { rec, path, removed } => {
                 self.containers.cgroup_record(rec.id, path, *removed);
+                return None;
+            }
+            Record::FirstUse(r) => {
+                let time = self.time(&r.hdr);
+                self.firsts.note(r, &self.procs, time);
                 return None;
             }
             Record::Syscall {

@@ -188,7 +188,7 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
     let mut was_populated = false;
     let (scope, profiles, label) = match &cfg.target {
         Target::Command(argv) => {
-            let cg = OwnCgroup::create()?;
+            let cg = OwnCgroup::create("profile")?;
             fixed_id = Some(cg.id);
             let s = (
                 Scope::Cgroups(vec![(cg.id, cg.level())]),

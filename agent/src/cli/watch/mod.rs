@@ -151,7 +151,13 @@ pub(crate) fn interesting(engine: &Engine) -> SyscallSet {
 /// The rules engine the settings describe: the rules files at the minimum priority, with the
 /// configuration's matching, `append_output` and enable/disable switches.
 pub(crate) fn engine(settings: &Settings) -> anyhow::Result<Engine> {
-    let (mut engine, _) = load(&settings.rules, settings.min_priority)?;
+    engine_with_files(settings).map(|(e, _)| e)
+}
+
+/// [`engine`], with the names of the rules files it read (as the rules' locations index
+/// them).
+pub(crate) fn engine_with_files(settings: &Settings) -> anyhow::Result<(Engine, Vec<String>)> {
+    let (mut engine, loaded) = load(&settings.rules, settings.min_priority)?;
     engine.matching = settings.matching;
     engine
         .set_static_fields(&settings.config.static_fields)
@@ -162,7 +168,7 @@ pub(crate) fn engine(settings: &Settings) -> anyhow::Result<Engine> {
     engine
         .switch_rules(&settings.switches)
         .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
-    Ok(engine)
+    Ok((engine, loaded.files))
 }
 
 /// What the kernel must keep for `engine`.

@@ -1,8 +1,9 @@
 //! The benchmarks that need root (`cargo xtask bench`): per-syscall overhead of each recorder
 //! (`overhead`), the open/close storm under live detection (`storm`) and the evaluation
-//! threads' speedup (`workers`). Each prints ratios measured in this one run.
-//! `bench [overhead] [storm] [workers]` picks; default: all.
+//! threads' speedup (`workers`), `sysaudit ci` on a real test suite (`ci`). Each prints ratios
+//! measured in this one run. `bench [overhead] [storm] [workers] [ci]` picks; default: all.
 
+mod ci;
 mod overhead;
 #[path = "../../reference.rs"]
 mod reference;
@@ -33,6 +34,9 @@ fn main() {
     }
     if run("workers") {
         workers::run();
+    }
+    if run("ci") {
+        ci::run();
     }
 }
 
