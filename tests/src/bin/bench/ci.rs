@@ -85,4 +85,5 @@ pub(crate) fn run() {
         "  under sysaudit ci       {w:>7.2} s   {:>+6.1} %   (goal: within 5 %)",
         (w / b - 1.0) * 100.0
     );
+    println!("  of which start and end  {start:>7.2} s   (`sysaudit ci -- true`)");
 }
