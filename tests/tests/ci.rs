@@ -238,6 +238,28 @@ fn a_suite_is_judged_by_its_alerts_and_its_drift_with_ci_reports() {
     ]);
     assert_eq!(r.status.code(), Some(0), "{}", r.stderr);
 
+    // Records lost (a 16 KiB ring under an open/close storm): the run was not fully
+    // audited (exit 3), said in the summary and the JUnit.
+    let lost_xml = p("lost.xml");
+    let r = ci(&[
+        "--ring-size",
+        "16K",
+        "--report",
+        &format!("junit={lost_xml}"),
+        "--",
+        fixture("open_storm").to_str().expect("UTF-8"),
+        "300000",
+    ]);
+    assert_eq!(r.status.code(), Some(3), "{}", r.stderr);
+    assert!(r.stderr.contains("ci: exit 3: events lost"), "{}", r.stderr);
+    let cases = python("check_junit.py", &[Path::new(&lost_xml)]);
+    assert!(
+        cases.as_array().is_some_and(|c| c
+            .iter()
+            .any(|c| c["name"] == "events watched" && c["failed"] == true)),
+        "{cases}"
+    );
+
     // The command's own failure wins.
     let r = ci(&["--", "sh", "-c", "cat /etc/shadow > /dev/null; exit 7"]);
     assert_eq!(r.status.code(), Some(7), "{}", r.stderr);
