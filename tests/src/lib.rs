@@ -553,3 +553,23 @@ pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     }
     panic!("never: {what}");
 }
+
+/// Run one of `tests/support/`'s Python checkers (independent readers of our reports) on
+/// `args`; its JSON answer. Panics with its stderr when it refuses.
+pub fn python_check(script: &str, args: &[&Path]) -> Value {
+    let out = Command::new("python3")
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("support")
+                .join(script),
+        )
+        .args(args)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON from the checker")
+}

@@ -12,12 +12,6 @@ use std::{
 use serde_json::Value;
 use sysaudit_tests::*;
 
-fn support(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("support")
-        .join(name)
-}
-
 /// The official SARIF 2.1.0 schema, as the serde-sarif crate of this build (Cargo.lock's
 /// version, in cargo's registry sources) ships it.
 fn sarif_schema() -> PathBuf {
@@ -43,20 +37,6 @@ fn sarif_schema() -> PathBuf {
         })
         .find(|p| p.is_file())
         .expect("serde-sarif's schema.json")
-}
-
-fn python(script: &str, args: &[&Path]) -> Value {
-    let out = Command::new("python3")
-        .arg(support(script))
-        .args(args)
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "{script}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON from the checker")
 }
 
 fn ci(args: &[&str]) -> AgentOutput {
@@ -103,7 +83,7 @@ fn a_suite_is_judged_by_its_alerts_and_its_drift_with_ci_reports() {
         "{}",
         r.stderr
     );
-    let cases = python("check_junit.py", &[Path::new(&clean_xml)]);
+    let cases = python_check("check_junit.py", &[Path::new(&clean_xml)]);
     assert!(
         cases
             .as_array()
@@ -136,7 +116,7 @@ fn a_suite_is_judged_by_its_alerts_and_its_drift_with_ci_reports() {
         "{}",
         r.stderr
     );
-    let cases = python("check_junit.py", &[Path::new(&bad_xml)]);
+    let cases = python_check("check_junit.py", &[Path::new(&bad_xml)]);
     let failed: Vec<&str> = cases
         .as_array()
         .expect("cases")
@@ -152,7 +132,7 @@ fn a_suite_is_judged_by_its_alerts_and_its_drift_with_ci_reports() {
         ],
         "{cases}"
     );
-    let ids = python("check_sarif.py", &[Path::new(&bad_sarif), &sarif_schema()]);
+    let ids = python_check("check_sarif.py", &[Path::new(&bad_sarif), &sarif_schema()]);
     let ids: Vec<&str> = ids
         .as_array()
         .expect("ids")
@@ -252,7 +232,7 @@ fn a_suite_is_judged_by_its_alerts_and_its_drift_with_ci_reports() {
     ]);
     assert_eq!(r.status.code(), Some(3), "{}", r.stderr);
     assert!(r.stderr.contains("ci: exit 3: events lost"), "{}", r.stderr);
-    let cases = python("check_junit.py", &[Path::new(&lost_xml)]);
+    let cases = python_check("check_junit.py", &[Path::new(&lost_xml)]);
     assert!(
         cases.as_array().is_some_and(|c| c
             .iter()

@@ -97,20 +97,6 @@ fn make_baseline(repo: &Repo) {
     assert_eq!(code, 0, "{out}");
 }
 
-fn check_junit(p: &Path) -> serde_json::Value {
-    let out = Command::new("python3")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("support/check_junit.py"))
-        .arg(p)
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON")
-}
-
 #[test]
 fn the_github_actions_recipe_runs_passes_clean_and_fails_on_drift() {
     if !privileged() {
@@ -160,7 +146,7 @@ fn the_github_actions_recipe_runs_passes_clean_and_fails_on_drift() {
             }
         }
         assert_eq!(ran, 1, "the recipe's sysaudit step ran");
-        let cases = check_junit(&repo.file("sysaudit-junit.xml"));
+        let cases = python_check("check_junit.py", &[&repo.file("sysaudit-junit.xml")]);
         let failed = cases
             .as_array()
             .expect("cases")
@@ -198,7 +184,7 @@ fn the_gitlab_recipe_runs_and_publishes_its_junit_report() {
         let junit = job["artifacts"]["reports"]["junit"]
             .as_str()
             .expect("junit report");
-        let cases = check_junit(&repo.file(junit));
+        let cases = python_check("check_junit.py", &[&repo.file(junit)]);
         assert!(cases.as_array().is_some_and(|c| !c.is_empty()), "{cases}");
     }
 }

@@ -42,16 +42,9 @@ use crate::{
 
 #[derive(Args, Debug, Clone)]
 pub(crate) struct CiArgs {
-    /// Configuration file (Falco's falco.yaml keys: rules_files, append_output, outputs...).
-    /// Standard output stays the command's: stdout_output is off.
-    #[arg(short = 'c', long = "config", value_name = "FILE")]
-    pub(crate) config: Option<PathBuf>,
-    /// Override a configuration key, as Falco's -o; repeatable, in order.
-    #[arg(short = 'o', long = "option", value_name = "KEY=VALUE")]
-    pub(crate) options: Vec<String>,
-    /// Rules files or directories (repeatable). Default: the embedded ruleset.
-    #[arg(short = 'r', long = "rules", value_name = "FILE")]
-    pub(crate) rules: Vec<PathBuf>,
+    /// The configuration (as `watch`'s; its stdout_output is off: stdout is the command's).
+    #[command(flatten)]
+    pub(crate) conf: flags::ConfigArgs,
     /// Fail the job (exit 4) when an alert of this priority or a more severe one fires.
     #[arg(long, default_value = "warning", value_parser = parse_priority)]
     pub(crate) fail_on: Priority,
@@ -95,12 +88,11 @@ const QUIET_IN_CI: [&str; 3] = [
 /// `watch`'s settings for the same flags: the configuration, `-o`, `-r`; stdout is the
 /// command's.
 fn settings(a: &CiArgs) -> anyhow::Result<Settings> {
-    let mut options = vec!["stdout_output.enabled=false".to_string()];
-    options.extend(a.options.iter().cloned());
+    let mut conf = a.conf.clone();
+    conf.options
+        .insert(0, "stdout_output.enabled=false".to_string());
     let w = WatchArgs {
-        config: a.config.clone(),
-        options,
-        rules: a.rules.clone(),
+        conf,
         containers: Vec::new(),
         host: false,
         json: false,

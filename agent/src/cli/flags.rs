@@ -59,6 +59,24 @@ mod tests {
     }
 }
 
+/// The configuration a long-running command reads, as Falco's: the file, its `-o` overrides,
+/// the rules files that replace its `rules_files`.
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct ConfigArgs {
+    /// Configuration file: Falco's falco.yaml keys (rules_files, json_output, append_output,
+    /// file_output, http_output...). Default: /etc/sysaudit/sysaudit.yaml when it exists.
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub(crate) config: Option<std::path::PathBuf>,
+    /// Override a configuration key, as Falco's -o (`json_output=true`,
+    /// `http_output.url=http://...`, `rules_files[]=extra.yaml`); repeatable, in order.
+    #[arg(short = 'o', long = "option", value_name = "KEY=VALUE")]
+    pub(crate) options: Vec<String>,
+    /// Rules files or directories, in order (repeatable); they replace the configuration's
+    /// rules_files. Default: the embedded sysaudit ruleset.
+    #[arg(short = 'r', long = "rules", value_name = "FILE")]
+    pub(crate) rules: Vec<std::path::PathBuf>,
+}
+
 /// Where the container engines listen (their metadata names containers in events and alerts).
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct EngineArgs {

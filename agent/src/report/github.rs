@@ -107,11 +107,7 @@ pub(crate) fn step_summary(run: &Run) -> String {
     if !run.alerts.is_empty() {
         md.push_str("| rule | priority | alerts | fails |\n|---|---|---|---|\n");
         for (rule, alerts) in run.by_rule() {
-            let worst = alerts
-                .iter()
-                .map(|a| a.priority)
-                .min()
-                .unwrap_or(run.fail_on);
+            let worst = run.worst(&alerts);
             md.push_str(&format!(
                 "| {} | {} | {} | {} |\n",
                 rule.replace('|', "\\|"),

@@ -47,11 +47,7 @@ pub(crate) fn junit(run: &Run) -> Result<String, String> {
         if alerts.len() > LISTED {
             text.push_str(&format!("\n... and {} more", alerts.len() - LISTED));
         }
-        let worst = alerts
-            .iter()
-            .map(|a| a.priority)
-            .min()
-            .unwrap_or(run.fail_on);
+        let worst = run.worst(&alerts);
         let n = alerts.len();
         let mut tc = if alerts.iter().any(|a| run.fails(a)) {
             case(

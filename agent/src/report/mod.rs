@@ -75,6 +75,15 @@ impl Run {
         out
     }
 
+    /// The most severe priority among `alerts` (`--fail-on` for none).
+    pub(crate) fn worst(&self, alerts: &[&Alert]) -> Priority {
+        alerts
+            .iter()
+            .map(|a| a.priority)
+            .min()
+            .unwrap_or(self.fail_on)
+    }
+
     pub(crate) fn drifted(&self) -> bool {
         self.drift.as_ref().is_some_and(|d| d.drift.drifted())
     }

@@ -158,11 +158,7 @@ pub(crate) fn sarif(run: &Run) -> Result<String, String> {
     let mut rules = Vec::new();
     let mut results = Vec::new();
     for (rule, alerts) in run.by_rule() {
-        let worst = alerts
-            .iter()
-            .map(|a| a.priority)
-            .min()
-            .unwrap_or(run.fail_on);
+        let worst = run.worst(&alerts);
         rules.push(descriptor(rule_id(rule), rule, rule, level_name(worst)));
         for a in alerts {
             if results.len() < MAX_RESULTS {

@@ -15,11 +15,7 @@ pub(crate) fn summary(run: &Run) -> Vec<String> {
         out.push("ci: no rule fired".into());
     }
     for (rule, alerts) in &rules {
-        let worst = alerts
-            .iter()
-            .map(|a| a.priority)
-            .min()
-            .unwrap_or(run.fail_on);
+        let worst = run.worst(alerts);
         let fails = alerts.iter().any(|a| run.fails(a));
         out.push(format!(
             "ci: {} {rule}: {} alert(s){}",

@@ -40,18 +40,8 @@ mod snapshot;
 
 #[derive(Args, Debug, Clone)]
 pub(crate) struct WatchArgs {
-    /// Configuration file: Falco's falco.yaml keys (rules_files, json_output, append_output,
-    /// file_output, http_output...). Default: /etc/sysaudit/sysaudit.yaml when it exists.
-    #[arg(short = 'c', long = "config", value_name = "FILE")]
-    pub(crate) config: Option<PathBuf>,
-    /// Override a configuration key, as Falco's -o (`json_output=true`,
-    /// `http_output.url=http://...`, `rules_files[]=extra.yaml`); repeatable, in order.
-    #[arg(short = 'o', long = "option", value_name = "KEY=VALUE")]
-    pub(crate) options: Vec<String>,
-    /// Rules files or directories, in order (repeatable); they replace the configuration's
-    /// rules_files. Default: the embedded sysaudit ruleset.
-    #[arg(short = 'r', long = "rules", value_name = "FILE")]
-    pub(crate) rules: Vec<PathBuf>,
+    #[command(flatten)]
+    pub(crate) conf: flags::ConfigArgs,
     /// Watch only this container (id, unique prefix, or its engine's name); repeatable.
     #[arg(long = "container", value_name = "ID")]
     pub(crate) containers: Vec<String>,

@@ -45,11 +45,11 @@ pub(crate) fn load_config(
 
 impl Settings {
     pub(crate) fn new(a: &WatchArgs) -> anyhow::Result<Settings> {
-        let loaded = load_config(a.config.as_deref(), &a.options)?;
+        let loaded = load_config(a.conf.config.as_deref(), &a.conf.options)?;
         let c = loaded.config;
         // `-r` replaces the file's list, as in Falco; entries that do not exist are dropped
         // from the file's (Falco's packaged list names optional ones), said once.
-        let rules = if a.rules.is_empty() {
+        let rules = if a.conf.rules.is_empty() {
             c.rules_files
                 .iter()
                 .filter(|p| {
@@ -62,7 +62,7 @@ impl Settings {
                 .cloned()
                 .collect()
         } else {
-            a.rules.clone()
+            a.conf.rules.clone()
         };
         let matching = if a.all_matches {
             Matching::All
