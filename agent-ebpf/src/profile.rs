@@ -110,7 +110,7 @@ pub(crate) fn record(c: &mut Counters, regs: *const pt_regs, key: u64, abi_idx: 
 #[inline(never)]
 fn first_use(c: &mut Counters, key: u64, abi_idx: u8, nr: u32) {
     let Some(mut entry) = EVENTS.reserve::<FirstUseRecord>(0) else {
-        c.lifecycle_lost += 1;
+        c.firsts_lost += 1;
         return;
     };
     // SAFETY: the ring buffer entry is reserved for us and sized for the record; we are its

@@ -462,6 +462,9 @@ counters! {
     /// io_uring operations lost: the table of requests in flight was full, or the ring
     /// buffer was.
     uring_lost,
+    /// First-use records (who made a syscall first) lost to a full ring: the syscall is in
+    /// the profile, its first caller unknown.
+    firsts_lost,
 }
 
 /// Rare conditions a kernel program met while recording one syscall, reported as bits to the

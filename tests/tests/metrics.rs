@@ -207,7 +207,6 @@ fn the_ring_buffer_fill_gauge_follows_the_kernel() {
         peak > 0.5,
         "peak fill {peak} while {lost} records were lost"
     );
-    assert!(peak <= 1.0);
 }
 
 /// Falco's metrics snapshots: `metrics.output_rule` sends "Falco internal: metrics snapshot"
@@ -234,7 +233,7 @@ fn metrics_snapshots_go_to_the_outputs_and_a_file() {
         "-c",
         main.to_str().expect("UTF-8"),
         "--duration",
-        "3",
+        "5",
     ]);
     let c = TestContainer::shadow_reader(1);
     c.run();

@@ -121,6 +121,9 @@ fn reload_under_watch(workers: &str) {
         assert_eq!(a["output_fields"]["container.id"], c.id(), "{a}");
         // The shell was learned before the reload: its name is still known.
         assert_eq!(a["output_fields"]["proc.pname"], "sh", "{a}");
+        // Every evaluation thread has switched by now (a worker still on its last old batch
+        // may have raised one more).
+        thread::sleep(Duration::from_millis(300));
         let reads = alerts_in(&alerts, "Hostname read").len();
         thread::sleep(Duration::from_millis(500));
         assert_eq!(

@@ -310,6 +310,12 @@ pub(crate) async fn run(a: CiArgs) -> anyhow::Result<ExitCode> {
     for r in &profile.incomplete {
         message!("ci: the profile may be incomplete: {r}");
     }
+    if stats.kernel.firsts_lost > 0 {
+        message!(
+            "ci: {} first-use record(s) lost: some new syscalls may be listed without their first caller",
+            stats.kernel.firsts_lost
+        );
+    }
 
     let run = Run {
         command: a.command.clone(),

@@ -13,8 +13,7 @@ pub(crate) fn parse_interval(s: &str) -> Result<Duration, String> {
         return Err(bad());
     }
     if rest.bytes().all(|b| b.is_ascii_digit()) {
-        rest = rest.trim_start_matches('0');
-        let ms: u64 = rest.parse().unwrap_or(0);
+        let ms: u64 = rest.parse().map_err(|_| bad())?;
         return match ms {
             0..100 => Err(format!("\"{s}\": the interval is 100ms at least")),
             _ => Ok(Duration::from_millis(ms)),
@@ -60,6 +59,9 @@ mod tests {
             .unwrap_err()
             .contains("100ms at least"));
         assert_eq!(parse_interval("5000"), Ok(Duration::from_secs(5)));
+        assert!(parse_interval("99999999999999999999999")
+            .unwrap_err()
+            .contains("not a duration"));
         for bad in ["", "h", "10", "5 min", "1.5h", "-1s"] {
             assert!(parse_interval(bad).is_err(), "{bad}");
         }

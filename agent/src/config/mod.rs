@@ -179,6 +179,8 @@ mod tests {
         assert!(e.contains(":2:") && e.contains("range [0, 1]"), "{e}");
         let e = err("syscall_event_drops:\n  actions: [ignore, log]\n");
         assert!(e.contains(":2:") && e.contains("\"ignore\""), "{e}");
+        let e = err("outputs_queue:\n  capacity: 18446744073709551615\n");
+        assert!(e.contains(":2:") && e.contains("more than 1048576"), "{e}");
         let e = err("syscall_event_drops:\n  actions: [panic]\n");
         assert!(e.contains("panic"), "{e}");
         let o = load(None, &["json_output".into()]).unwrap_err().to_string();

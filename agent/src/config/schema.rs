@@ -130,8 +130,22 @@ fn drop_actions<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<DropAction
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct OutputsQueue {
     /// At most this many (0, Falco's default "unbounded": the agent's bound, 1,024 — an
-    /// output never holds the agent's memory hostage).
+    /// output never holds the agent's memory hostage); 1,048,576 at most.
+    #[serde(deserialize_with = "queue_capacity")]
     pub capacity: u64,
+}
+
+/// The largest `outputs_queue.capacity`: the queue's slots are allocated up front.
+pub(crate) const MAX_QUEUE: u64 = 1 << 20;
+
+fn queue_capacity<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let v = u64::deserialize(d)?;
+    if v > MAX_QUEUE {
+        return Err(serde::de::Error::custom(format!(
+            "outputs_queue.capacity {v} is more than {MAX_QUEUE} alerts"
+        )));
+    }
+    Ok(v)
 }
 
 impl Default for Config {

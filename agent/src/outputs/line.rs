@@ -21,6 +21,9 @@ pub(crate) struct LineOutput<W: Write> {
     ends: Vec<usize>,
     /// Alerts not written (the writer failed).
     lost: u64,
+    /// A failed write left part of a line: the next write ends it first, so the fragment
+    /// stays one bad line rather than spoiling the next alert's.
+    torn: bool,
     shape: Shape,
     name: String,
 }
@@ -32,6 +35,7 @@ impl<W: Write> LineOutput<W> {
             buf: Vec::new(),
             ends: Vec::new(),
             lost: 0,
+            torn: false,
             shape: shape.into(),
             name: name.into(),
         }
@@ -45,6 +49,10 @@ impl<W: Write> LineOutput<W> {
     /// Write what is buffered; on an error the alerts whose line was not written whole are
     /// counted as lost and the buffer is emptied (the next lines are tried afresh).
     fn write_out(&mut self) -> io::Result<()> {
+        if self.torn && !self.buf.is_empty() {
+            self.buf.insert(0, b'\n');
+            self.ends.iter_mut().for_each(|e| *e += 1);
+        }
         let mut done = 0;
         let r = loop {
             if done == self.buf.len() {
@@ -59,6 +67,13 @@ impl<W: Write> LineOutput<W> {
         };
         if r.is_err() {
             self.lost += self.ends.iter().filter(|e| **e > done).count() as u64;
+        }
+        if !self.buf.is_empty() {
+            self.torn = match &r {
+                Ok(()) => false,
+                // Stopped inside a line; or wrote nothing while a line was still open.
+                Err(_) => (done > 0 && self.buf[done - 1] != b'\n') || (self.torn && done == 0),
+            };
         }
         self.buf.clear();
         self.ends.clear();
@@ -236,11 +251,13 @@ mod tests {
         assert!(o.flush().is_err());
         assert_eq!(o.dropped(), 2);
         assert_eq!(o.out.got, b"aaaa\nbbb");
-        // Room again: the next lines go out, nothing more counted.
+        // Room again: the torn line is ended, the next lines go out whole, nothing more
+        // counted.
         o.out.room = 100;
         o.buf.extend_from_slice(b"dd\n");
         o.ends = vec![3];
         o.flush().unwrap();
         assert_eq!(o.dropped(), 2);
+        assert_eq!(o.out.got, b"aaaa\nbbb\ndd\n");
     }
 }

@@ -127,8 +127,8 @@ impl Outputs {
 
     /// Become `next`: kept outputs keep their counts and state, the others are retired
     /// (their totals stay in the counts), then deferred ones start. A deferred output that
-    /// cannot start is said and left out.
-    pub(crate) fn replace(&mut self, next: Vec<Next>) {
+    /// cannot start is said and left out; how many did not is returned.
+    pub(crate) fn replace(&mut self, next: Vec<Next>) -> usize {
         let mut old: Vec<Option<Slot>> = self.list.drain(..).map(Some).collect();
         let mut placed: Vec<Result<Slot, (String, Start)>> = Vec::new();
         let fresh = |key, out| Slot {
@@ -157,15 +157,20 @@ impl Outputs {
             self.retired
                 .push((s.out.name(), s.delivered, s.failures + s.out.dropped()));
         }
+        let mut failed = 0;
         for p in placed {
             match p {
                 Ok(s) => self.list.push(s),
                 Err((key, start)) => match start() {
                     Ok(out) => self.list.push(fresh(key, out)),
-                    Err(e) => message!("reload: an output could not start: {e}"),
+                    Err(e) => {
+                        message!("reload: an output could not start: {e}");
+                        failed += 1;
+                    }
                 },
             }
         }
+        failed
     }
 
     pub(crate) fn emit(&mut self, alert: &Alert) {

@@ -172,7 +172,11 @@ fn durable(
                     match got {
                         Ok((_, line)) => store(&mut spool, &line),
                         Err(RecvTimeoutError::Timeout) => {}
-                        Err(RecvTimeoutError::Disconnected) => closing = Some(Instant::now()),
+                        Err(RecvTimeoutError::Disconnected) => {
+                            // Look at the grace (and a reload's hurry) before posting again.
+                            closing = Some(Instant::now());
+                            continue;
+                        }
                     }
                     while let Ok((_, line)) = rx.try_recv() {
                         store(&mut spool, &line);
@@ -223,13 +227,8 @@ fn durable(
         if spool.is_empty() {
             spool.remove();
         } else {
-            let next = if shared.hurry.load(Ordering::Relaxed) {
-                "the reloaded output"
-            } else {
-                "the next start"
-            };
             message!(
-                "output {name}: {} alert(s) left in its spool {dir} for {next}",
+                "output {name}: {} alert(s) left in its spool {dir}: the next output on it delivers them (a reload's, or the next start's)",
                 spool.pending_lines()
             );
         }

@@ -475,14 +475,9 @@ fn load_all(
             Some((*n, *tp, prog))
         })
         .collect();
-    if let Some((missing, _)) = wanted
-        .iter()
-        .find(|(n, _)| !jobs.iter().any(|(j, _, _)| j == n))
-    {
-        return Err(ProbeError::Program {
-            program: missing,
-            source: ProgramError::NotLoaded,
-        });
+    if let Some((program, _)) = wanted.iter().find(|(n, _)| !jobs.iter().any(|j| j.0 == *n)) {
+        let source = ProgramError::NotLoaded;
+        return Err(ProbeError::Program { program, source });
     }
     std::thread::scope(|s| {
         let threads: Vec<_> = jobs

@@ -211,11 +211,11 @@ pub(crate) fn sarif(run: &Run) -> Result<String, String> {
             );
         }
     }
-    if run.lost > 0 {
+    if run.lost > 0 || run.output_losses > 0 {
         rules.push(descriptor(
             LOST_RULE.into(),
             "Events lost",
-            "Records were lost: the run was not fully audited",
+            "Records or alerts were lost: the run was not fully audited",
             "warning",
         ));
         let anchor = run.command.first().cloned().unwrap_or_default();
@@ -223,7 +223,10 @@ pub(crate) fn sarif(run: &Run) -> Result<String, String> {
             s::Result::builder()
                 .rule_id(LOST_RULE)
                 .level(s::ResultLevel::Warning)
-                .message(&format!("{} record(s) lost", run.lost))
+                .message(&format!(
+                    "{} record(s) lost, {} alert(s) not delivered",
+                    run.lost, run.output_losses
+                ))
                 .locations(vec![location(&anchor, 1, Vec::new())])
                 .build(),
         );

@@ -56,21 +56,26 @@ impl Engine {
         Ok(())
     }
 
-    /// Falco's `static_fields`: `static.NAME` for every NAME, in conditions and outputs;
-    /// a rule naming one that is not defined is an error, as in Falco (an unknown field).
-    /// Call before [`Engine::append_output`] (its suggested output shows them).
+    /// Falco's `static_fields`: `static.NAME` for every NAME, in conditions and outputs.
+    /// Call before [`Engine::append_output`] (its suggested output shows them), then
+    /// [`Engine::check_static_fields`].
     pub(crate) fn set_static_fields(
         &mut self,
         fields: &std::collections::BTreeMap<String, String>,
-    ) -> Result<(), String> {
+    ) {
         self.statics = fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    }
+
+    /// A rule (condition or output, appended text included) naming a static field that is
+    /// not defined is an error, as in Falco (an unknown field).
+    pub(crate) fn check_static_fields(&self) -> Result<(), String> {
         for r in &self.rules {
             let mut missing = None;
             let mut check = |e: &super::ir::Extract| {
                 if let (super::fields::F::Static, super::fields::Arg::Key(k)) =
                     (e.field.f, &e.field.arg)
                 {
-                    if !fields.contains_key(k) {
+                    if !self.statics.iter().any(|(n, _)| n == k) {
                         missing.get_or_insert_with(|| k.clone());
                     }
                 }
@@ -234,12 +239,13 @@ mod tests {
             ("site".to_string(), "lab 1".to_string()),
         ]
         .into();
-        e.set_static_fields(&statics).unwrap();
+        e.set_static_fields(&statics);
         e.append_output(&[crate::config::AppendOutput {
             suggested_output: true,
             ..Default::default()
         }])
         .unwrap();
+        e.check_static_fields().unwrap();
         let a = alerts(&e);
         assert_eq!(a.len(), 1);
         assert!(
@@ -258,11 +264,12 @@ mod tests {
             .any(|(k, v)| k == "static.site" && v == "lab 1"));
         // Another value: the condition no longer holds.
         let mut e = load();
-        e.set_static_fields(&[("env".to_string(), "dev".to_string())].into())
-            .unwrap();
+        e.set_static_fields(&[("env".to_string(), "dev".to_string())].into());
         assert!(alerts(&e).is_empty());
         // Not defined: an error naming the rule, as Falco's unknown field.
-        let err = load().set_static_fields(&Default::default()).unwrap_err();
+        let mut e = load();
+        e.set_static_fields(&Default::default());
+        let err = e.check_static_fields().unwrap_err();
         assert_eq!(err, "rule 'Prod read': static.env is not in static_fields");
     }
 }

@@ -89,17 +89,19 @@ impl Delivery {
 
     /// A reload: what was raised goes out first, as it was configured; then the outputs
     /// become `next`, and the folding `folds` when it changed (`Some`).
-    pub(super) fn replace(&mut self, next: Vec<Next>, folds: Option<Option<Aggregator>>) {
+    /// How many new outputs could not start is returned.
+    pub(super) fn replace(&mut self, next: Vec<Next>, folds: Option<Option<Aggregator>>) -> usize {
         self.deliver();
         if let Some(f) = folds {
             self.drain_folds();
             self.folds = f;
         }
         self.outputs.flush();
-        self.outputs.replace(next);
+        let failed = self.outputs.replace(next);
         if let Some(m) = &self.metrics {
             m.output_totals(&self.outputs.counts());
         }
+        failed
     }
 
     /// The end: everything raised delivered, open windows said, outputs closed.

@@ -149,15 +149,13 @@ pub(crate) fn engine(settings: &Settings) -> anyhow::Result<Engine> {
 pub(crate) fn engine_with_files(settings: &Settings) -> anyhow::Result<(Engine, Vec<String>)> {
     let (mut engine, loaded) = load(&settings.rules, settings.min_priority)?;
     engine.matching = settings.matching;
-    engine
-        .set_static_fields(&settings.config.static_fields)
-        .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+    engine.set_static_fields(&settings.config.static_fields);
+    let conf = |e| anyhow::anyhow!("configuration: {e}");
     engine
         .append_output(&settings.append_output)
-        .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
-    engine
-        .switch_rules(&settings.switches)
-        .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        .map_err(conf)?;
+    engine.switch_rules(&settings.switches).map_err(conf)?;
+    engine.check_static_fields().map_err(conf)?;
     Ok((engine, loaded.files))
 }
 
@@ -189,6 +187,7 @@ impl Reloader<'_> {
     fn check(&mut self, probe: &mut Probe, delivery: &mut Delivery) -> Option<Engine> {
         let why = self.trigger.poll()?;
         let hup = why == reload::Why::Hangup;
+        let seen = self.trigger.snapshot();
         let done = reload::prepare(self.args, |k| delivery.outputs.has(k)).and_then(|p| {
             probe
                 .retune(&self.tuning, &p.tuning)
@@ -206,7 +205,7 @@ impl Reloader<'_> {
                 if hup {
                     delivery.outputs.reopen();
                 }
-                self.trigger.rewatch(watching(&self.settings));
+                self.trigger.rewatch(watching(&self.settings), seen);
                 if let Some(m) = &self.metrics {
                     m.config_reload(false);
                 }
@@ -216,20 +215,24 @@ impl Reloader<'_> {
         reload::say_restart_only(&self.settings, &p.settings);
         let folds = (p.settings.config.alert_aggregation != self.settings.config.alert_aggregation)
             .then(|| p.settings.aggregator());
-        delivery.replace(p.outputs, folds);
+        let failed = delivery.replace(p.outputs, folds);
         if hup {
             delivery.outputs.reopen();
         }
         let enabled = p.engine.rules.iter().filter(|r| r.enabled).count();
         message!(
-            "reloaded ({why}): {enabled} rules, {} syscalls traced",
-            p.tuning.interesting.native.len()
+            "reloaded ({why}): {enabled} rules, {} syscalls traced{}",
+            p.tuning.interesting.native.len(),
+            match failed {
+                0 => String::new(),
+                n => format!("; {n} output(s) could not start"),
+            }
         );
         if let Some(m) = &self.metrics {
-            m.config_reload(true);
+            m.config_reload(failed == 0);
             m.rules_enabled(enabled);
         }
-        self.trigger.rewatch(watching(&p.settings));
+        self.trigger.rewatch(watching(&p.settings), seen);
         self.settings = p.settings;
         self.tuning = p.tuning;
         Some(p.engine)
@@ -240,6 +243,8 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     let selection = Selection::from_flags(a.host, &a.containers)?;
     let ring_bytes = a.ring_size.unwrap_or_else(ProbeConfig::default_ring_bytes);
     let settings = Settings::new(&a)?;
+    // Before anything slow: SIGHUP's default action would end the agent while it starts.
+    let trigger = reload::Trigger::new(watching(&settings)).context("listening for SIGHUP")?;
     let stats_json = settings.shape.json;
     let engine = engine(&settings)?;
     let outputs = settings.outputs()?;
@@ -313,7 +318,7 @@ pub(crate) async fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         let mut snapshots = settings.snapshots();
         let mut reloader = Reloader {
             args: &a,
-            trigger: reload::Trigger::new(watching(&settings)).context("listening for SIGHUP")?,
+            trigger,
             settings,
             tuning,
             metrics: metrics.clone(),

@@ -141,11 +141,22 @@ impl Trigger {
         Some(Why::Changed(changed))
     }
 
-    /// After a reload (done or refused): watch `files` from their state now (`None`: stop).
-    pub(super) fn rewatch(&mut self, files: Option<Vec<PathBuf>>) {
+    /// What the watched files look like now: taken before a reload reads them, so that an
+    /// edit made while it loads is seen afterwards.
+    pub(super) fn snapshot(&self) -> Option<Look> {
+        self.files.as_ref().map(|(paths, _)| look(paths))
+    }
+
+    /// After a reload (done or refused): watch `files` from `seen` (the snapshot before the
+    /// reload, when the list is the same; else as they are now); `None`: stop watching.
+    pub(super) fn rewatch(&mut self, files: Option<Vec<PathBuf>>, seen: Option<Look>) {
         self.pending = None;
+        let same = self.files.as_ref().map(|(p, _)| p) == files.as_ref();
         self.files = files.map(|f| {
-            let s = look(&f);
+            let s = match seen {
+                Some(l) if same => l,
+                _ => look(&f),
+            };
             (f, s)
         });
     }
@@ -230,14 +241,21 @@ mod tests {
         std::fs::write(&f, "json_output: false\n").unwrap();
         assert_eq!(tick(&mut t), None, "first look: wait for a second one");
         assert_eq!(tick(&mut t), Some(Why::Changed(f.clone())));
-        t.rewatch(Some(vec![f.clone(), dir.join("rules.d")]));
+        t.rewatch(Some(vec![f.clone(), dir.join("rules.d")]), None);
         assert_eq!(tick(&mut t), None);
+        // An edit while a reload loads (after its snapshot): seen once it is over.
+        let before = t.snapshot();
+        std::fs::write(&f, "json_output: true\n").unwrap();
+        t.rewatch(Some(vec![f.clone(), dir.join("rules.d")]), before);
+        assert_eq!(tick(&mut t), None);
+        assert_eq!(tick(&mut t), Some(Why::Changed(f.clone())));
+        t.rewatch(Some(vec![f.clone(), dir.join("rules.d")]), None);
         // A file added to a watched directory.
         let r = dir.join("rules.d/extra.yaml");
         std::fs::write(&r, "- list: x\n  items: []\n").unwrap();
         assert_eq!(tick(&mut t), None);
         assert!(matches!(tick(&mut t), Some(Why::Changed(_))));
-        t.rewatch(Some(vec![f.clone(), dir.join("rules.d")]));
+        t.rewatch(Some(vec![f.clone(), dir.join("rules.d")]), None);
         // SIGHUP, at once and once.
         // SAFETY: raise(3) sends the signal to this thread; the handler is registered.
         unsafe { libc::raise(libc::SIGHUP) };

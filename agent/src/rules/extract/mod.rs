@@ -261,14 +261,10 @@ impl<'a> Ctx<'a> {
             }
             F::EvtSource => s("syscall"),
             F::EvtHostname => s(self.hostname),
-            F::Static => match &b.arg {
-                Arg::Key(k) => self
-                    .statics
-                    .iter()
-                    .find(|(n, _)| n == k)
-                    .and_then(|(_, v)| s(v)),
+            F::Static => self.statics.iter().find_map(|(n, v)| match &b.arg {
+                Arg::Key(k) if k == n => s(v),
                 _ => None,
-            },
+            }),
             F::EvtAbi => s(self.sys()?.abi.as_str()),
             F::EvtCount => Some(Val::Int(1)),
             F::EvtCpu => t.cpu.map(|c| Val::Int(c as i64)),
