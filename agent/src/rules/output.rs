@@ -389,6 +389,25 @@ pub struct Alert {
 }
 
 impl Alert {
+    /// An alert the agent raises about itself (Falco's "Falco internal: ..."): now, on this
+    /// host, no tags.
+    pub(crate) fn internal(
+        rule: &str,
+        priority: Priority,
+        message: String,
+        output_fields: Vec<(String, Value)>,
+    ) -> Alert {
+        Alert {
+            time: Timestamp::now(),
+            rule: rule.to_string(),
+            priority,
+            message,
+            output_fields,
+            tags: Vec::new(),
+            hostname: super::engine::hostname(),
+        }
+    }
+
     /// Falco's text line: `<local time>: <Priority> <output>`.
     pub fn line(&self) -> String {
         self.line_as(false)

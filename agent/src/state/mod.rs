@@ -175,6 +175,7 @@ impl State {
     }
 
     fn task(&mut self, hdr: &sysaudit_common::Header) -> Task {
+        let time = self.time(hdr);
         let tgid = (hdr.pid_tgid >> 32) as u32;
         let tid = hdr.pid_tgid as u32;
         let uid = hdr.uid_gid as u32;
@@ -226,7 +227,7 @@ impl State {
         }
         let names = p.names.as_ref();
         Task {
-            time: Timestamp((hdr.ts_ns as i128 + self.boot_to_real_ns).max(0) as u64),
+            time,
             pid: tgid,
             tid,
             ppid: p.ppid,

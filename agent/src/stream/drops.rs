@@ -14,7 +14,6 @@ use serde_json::Value;
 use super::Stats;
 use crate::{
     config::{DropAction, SyscallEventDrops},
-    event::Timestamp,
     messages::message,
     rules::{Alert, Priority},
 };
@@ -129,12 +128,11 @@ impl DropPolicy {
 fn alert(msg: &str, seen: u64, dropped: u64, s: &Stats) -> Alert {
     let k = &s.kernel;
     let field = |k: &str, v: u64| (k.to_string(), Value::String(v.to_string()));
-    Alert {
-        time: Timestamp::now(),
-        rule: RULE.to_string(),
-        priority: Priority::Debug,
-        message: msg.to_string(),
-        output_fields: vec![
+    Alert::internal(
+        RULE,
+        Priority::Debug,
+        msg.to_string(),
+        vec![
             field("n_evts", seen),
             field("n_drops", dropped),
             field(
@@ -146,9 +144,7 @@ fn alert(msg: &str, seen: u64, dropped: u64, s: &Stats) -> Alert {
             field("n_drops_undecodable", s.decode_errors),
             ("ebpf_enabled".to_string(), Value::String("1".into())),
         ],
-        tags: Vec::new(),
-        hostname: crate::rules::hostname(),
-    }
+    )
 }
 
 #[cfg(test)]

@@ -60,15 +60,12 @@ impl Snapshots {
         self.sample += 1;
         let fields = self.fields(probe, delivery);
         if self.rule {
-            delivery.emit_internal(&Alert {
-                time: Timestamp::now(),
-                rule: RULE.to_string(),
-                priority: Priority::Informational,
-                message: "Falco metrics snapshot".to_string(),
-                output_fields: fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-                tags: Vec::new(),
-                hostname: crate::rules::hostname(),
-            });
+            delivery.emit_internal(&Alert::internal(
+                RULE,
+                Priority::Informational,
+                "Falco metrics snapshot".to_string(),
+                fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            ));
         }
         if let Some(p) = &self.file {
             let line = json!({"sample": self.sample, "output_fields": fields}).to_string();
