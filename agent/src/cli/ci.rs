@@ -34,7 +34,7 @@ use crate::{
     probe::{Probe, ProbeConfig, Scope},
     report::{self as rep, DriftFound, Format, Run},
     rules::{detect::Detector, Alert, Priority},
-    seccomp::{self, drift::Drift, profile::write_atomic, record, DefaultAction, Profile},
+    seccomp::{drift::Drift, profile::write_atomic, record, DefaultAction, Profile},
     state::{meta::Meta, State, HOST},
     stream::{Ended, Flow, Stream},
     syscalls::{table, Abi},
@@ -51,9 +51,9 @@ pub(crate) struct CiArgs {
     /// Write the command's seccomp profile here (atomically).
     #[arg(long, value_name = "FILE")]
     pub(crate) profile_out: Option<PathBuf>,
-    /// Format of --profile-out and of an updated baseline: oci (JSON) or spo (YAML).
-    #[arg(long, default_value = "oci", value_parser = ["oci", "spo"])]
-    pub(crate) format: String,
+    /// Format of --profile-out and of an updated baseline.
+    #[command(flatten)]
+    pub(crate) out_format: flags::ProfileFormatArgs,
     /// A committed profile (OCI JSON or SPO YAML): syscalls the command makes that it does
     /// not allow fail the job (exit 5), each with the process that made it first.
     #[arg(long, value_name = "PROFILE")]
@@ -148,10 +148,7 @@ pub(crate) async fn run(a: CiArgs) -> anyhow::Result<ExitCode> {
         ),
         None => None,
     };
-    let format = match a.format.as_str() {
-        "spo" => seccomp::Format::Spo,
-        _ => seccomp::Format::Oci,
-    };
+    let format = a.out_format.format();
 
     crate::probe::preflight()?;
     let mut state = State::live();
@@ -258,6 +255,7 @@ pub(crate) async fn run(a: CiArgs) -> anyhow::Result<ExitCode> {
     let (probe, st) = stream.parts();
     let (mut profile, gate_closed) =
         record::recorded(probe, &mut st.containers, record::Target::Cgroup(cg.id))?;
+    profile.base_profile.clone_from(&a.out_format.base_profile);
     profile.incomplete.extend(record::gaps(
         &stats.kernel,
         gate_closed,

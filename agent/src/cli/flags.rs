@@ -77,6 +77,31 @@ pub(crate) struct ConfigArgs {
     pub(crate) rules: Vec<std::path::PathBuf>,
 }
 
+/// How a recorded profile is written.
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct ProfileFormatArgs {
+    /// oci: Docker/podman/runc/kubelet JSON; spo: Security Profiles Operator SeccompProfile.
+    #[arg(long, default_value = "oci", value_parser = ["oci", "spo"])]
+    pub(crate) format: String,
+    /// The SeccompProfile API version (spo): v1 (SPO 1.0.0 and later) or v1beta1.
+    #[arg(long, default_value = "v1", value_parser = ["v1", "v1beta1"])]
+    pub(crate) spo_version: String,
+    /// SPO `baseProfileName`: layer the recorded profile on this runtime base profile (for
+    /// example `runc-v1.1.5`), whose syscalls the operator adds.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) base_profile: Option<String>,
+}
+
+impl ProfileFormatArgs {
+    pub(crate) fn format(&self) -> crate::seccomp::Format {
+        use crate::seccomp::{Format, SpoVersion};
+        match self.format.as_str() {
+            "spo" => Format::Spo(SpoVersion::parse(&self.spo_version).unwrap_or_default()),
+            _ => Format::Oci,
+        }
+    }
+}
+
 /// Where the container engines listen (their metadata names containers in events and alerts).
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct EngineArgs {

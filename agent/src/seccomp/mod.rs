@@ -5,8 +5,11 @@
 
 pub(crate) mod drift;
 pub(crate) mod enforce;
+pub(crate) mod file;
+pub(crate) mod policy;
+pub(crate) mod posture;
 pub(crate) mod profile;
 pub(crate) mod record;
 pub(crate) mod runtime;
 
-pub(crate) use profile::{DefaultAction, Format, Profile};
+pub(crate) use profile::{DefaultAction, Format, Profile, SpoVersion};

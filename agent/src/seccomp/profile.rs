@@ -6,6 +6,7 @@ use std::{collections::BTreeSet, fmt, fs, io::Write, path::Path};
 use serde::Serialize;
 use yaml_rust2::{yaml::Hash, Yaml, YamlEmitter};
 
+use super::file::{self, RawProfile, SPO_GROUP};
 use crate::syscalls::{table, Abi};
 
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +57,35 @@ pub(crate) enum Format {
     /// OCI runtime-spec `linux.seccomp` / Docker `--security-opt seccomp=` / kubelet Localhost.
     Oci,
     /// Security Profiles Operator `SeccompProfile` manifest (YAML).
-    Spo,
+    Spo(SpoVersion),
+}
+
+/// The SPO API version written (both are read).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) enum SpoVersion {
+    /// `v1`, since SPO 1.0.0.
+    #[default]
+    V1,
+    /// `v1beta1`, for operators older than 1.0.0.
+    V1beta1,
+}
+
+impl SpoVersion {
+    pub(crate) fn parse(s: &str) -> Option<SpoVersion> {
+        match s {
+            "v1" => Some(SpoVersion::V1),
+            "v1beta1" => Some(SpoVersion::V1beta1),
+            _ => None,
+        }
+    }
+
+    fn api_version(self) -> String {
+        let v = match self {
+            SpoVersion::V1 => "v1",
+            SpoVersion::V1beta1 => "v1beta1",
+        };
+        format!("{SPO_GROUP}/{v}")
+    }
 }
 
 /// An allowlist profile.
@@ -69,6 +98,8 @@ pub(crate) struct Profile {
     pub incomplete: Vec<String>,
     /// The default action a profile read from a file names (merges use the flag's).
     pub file_default: Option<DefaultAction>,
+    /// SPO `baseProfileName`: the runtime profile this one is layered on.
+    pub base_profile: Option<String>,
 }
 
 impl Profile {
@@ -79,6 +110,7 @@ impl Profile {
             names: BTreeSet::new(),
             incomplete: Vec::new(),
             file_default: None,
+            base_profile: None,
         }
     }
 
@@ -92,10 +124,35 @@ impl Profile {
     pub(crate) fn merge(&mut self, other: &Profile) {
         self.abis.extend(other.abis.iter().copied());
         self.names.extend(other.names.iter().cloned());
+        if self.base_profile.is_none() {
+            self.base_profile.clone_from(&other.base_profile);
+        }
         for r in &other.incomplete {
             if !self.incomplete.contains(r) {
                 self.incomplete.push(r.clone());
             }
+        }
+    }
+
+    /// As a file would hold it, for the resolver.
+    pub(crate) fn raw(&self) -> RawProfile {
+        RawProfile {
+            default_action: self.default_action.scmp().to_string(),
+            architectures: self
+                .abis
+                .iter()
+                .map(|a| a.scmp_arch().to_string())
+                .collect(),
+            syscalls: vec![file::RawRule {
+                names: self.names.iter().cloned().collect(),
+                name: None,
+                action: "SCMP_ACT_ALLOW".into(),
+                args: Vec::new(),
+                includes: Default::default(),
+                excludes: Default::default(),
+                errno_ret: None,
+            }],
+            ..RawProfile::default()
         }
     }
 
@@ -150,7 +207,7 @@ impl Profile {
     }
 
     /// A Security Profiles Operator `SeccompProfile` (YAML).
-    pub(crate) fn to_spo(&self, name: &str) -> String {
+    pub(crate) fn to_spo(&self, name: &str, version: SpoVersion) -> String {
         let st = |s: &str| Yaml::String(s.to_string());
         let mut meta = Hash::new();
         meta.insert(st("name"), st(&spo_name(name)));
@@ -167,6 +224,9 @@ impl Profile {
             Yaml::Array(self.names.iter().map(|n| st(n)).collect()),
         );
         let mut spec = Hash::new();
+        if let Some(b) = &self.base_profile {
+            spec.insert(st("baseProfileName"), st(b));
+        }
         spec.insert(st("defaultAction"), st(self.default_action.scmp()));
         spec.insert(
             st("architectures"),
@@ -176,10 +236,7 @@ impl Profile {
             spec.insert(st("syscalls"), Yaml::Array(vec![Yaml::Hash(rule)]));
         }
         let mut doc = Hash::new();
-        doc.insert(
-            st("apiVersion"),
-            st("security-profiles-operator.x-k8s.io/v1beta1"),
-        );
+        doc.insert(st("apiVersion"), st(&version.api_version()));
         doc.insert(st("kind"), st("SeccompProfile"));
         doc.insert(st("metadata"), Yaml::Hash(meta));
         doc.insert(st("spec"), Yaml::Hash(spec));
@@ -192,7 +249,7 @@ impl Profile {
     pub(crate) fn render(&self, format: Format, name: &str) -> String {
         match format {
             Format::Oci => self.to_oci(),
-            Format::Spo => self.to_spo(name),
+            Format::Spo(v) => self.to_spo(name, v),
         }
     }
 
@@ -202,141 +259,53 @@ impl Profile {
         path: &Path,
         default_action: DefaultAction,
     ) -> Result<Profile, ProfileError> {
-        let p = path.display().to_string();
-        let text = fs::read_to_string(path).map_err(|err| ProfileError::Io {
-            path: p.clone(),
-            err,
-        })?;
-        let err = |msg: String| ProfileError::Parse {
-            path: p.clone(),
+        let raw = file::read(path)?;
+        Profile::from_raw(&raw, default_action).map_err(|msg| ProfileError::Parse {
+            path: path.display().to_string(),
             msg,
-        };
-        let file_default: Option<String>;
-        let (arches, rules) = if text.trim_start().starts_with('{') {
-            let v: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| err(format!("line {}:{}: {e}", e.line(), e.column())))?;
-            file_default = v["defaultAction"].as_str().map(str::to_string);
-            if v.get("archMap").is_some() {
-                return Err(err("archMap profiles (Docker's default) are not allowlists; merge recorded profiles".into()));
-            }
-            let arches: Vec<String> = v["architectures"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let rules: Vec<(String, Vec<String>, bool)> = v["syscalls"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|r| {
-                            let names = r["names"]
-                                .as_array()
-                                .map(|n| {
-                                    n.iter()
-                                        .filter_map(|x| x.as_str().map(str::to_string))
-                                        .collect()
-                                })
-                                .unwrap_or_default();
-                            let has_args = r["args"].as_array().is_some_and(|x| !x.is_empty())
-                                || r.get("includes").is_some()
-                                || r.get("excludes").is_some();
-                            (
-                                r["action"].as_str().unwrap_or("").to_string(),
-                                names,
-                                has_args,
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            (arches, rules)
-        } else {
-            let node =
-                marked_yaml::parse_yaml(0, &text).map_err(|e| err(format!("invalid YAML: {e}")))?;
-            let spec = node
-                .as_mapping()
-                .and_then(|m| m.get_mapping("spec"))
-                .ok_or_else(|| err("no spec: not a SeccompProfile".into()))?;
-            file_default = spec
-                .get_scalar("defaultAction")
-                .map(|v| v.as_str().to_string());
-            let arches = spec
-                .get_sequence("architectures")
-                .map(|s| {
-                    s.iter()
-                        .filter_map(|x| x.as_scalar().map(|v| v.as_str().to_string()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let rules = spec
-                .get_sequence("syscalls")
-                .map(|s| {
-                    s.iter()
-                        .filter_map(|r| r.as_mapping())
-                        .map(|r| {
-                            let names = r
-                                .get_sequence("names")
-                                .map(|n| {
-                                    n.iter()
-                                        .filter_map(|x| {
-                                            x.as_scalar().map(|v| v.as_str().to_string())
-                                        })
-                                        .collect()
-                                })
-                                .unwrap_or_default();
-                            let action = r
-                                .get_scalar("action")
-                                .map(|a| a.as_str().to_string())
-                                .unwrap_or_default();
-                            (action, names, r.get_node("args").is_some())
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            (arches, rules)
-        };
+        })
+    }
+
+    fn from_raw(raw: &RawProfile, default_action: DefaultAction) -> Result<Profile, String> {
+        if !raw.arch_map.is_empty() {
+            return Err("archMap profiles (Docker's and podman's defaults) are not allowlists; merge recorded profiles, compare with `profile diff`".into());
+        }
         let mut out = Profile::new(default_action);
-        out.file_default = match file_default.as_deref() {
-            None => None,
-            Some("SCMP_ACT_ERRNO") => Some(DefaultAction::Errno),
-            Some("SCMP_ACT_KILL" | "SCMP_ACT_KILL_PROCESS" | "SCMP_ACT_KILL_THREAD") => Some(DefaultAction::Kill),
-            Some("SCMP_ACT_LOG") => Some(DefaultAction::Log),
-            Some("SCMP_ACT_TRAP") => Some(DefaultAction::Trap),
-            Some(other) => return Err(err(format!("defaultAction {other}: an allowlist needs a denying default (ERRNO, KILL, TRAP or LOG)"))),
+        out.base_profile = raw.base_profile_name.clone();
+        out.file_default = match raw.default_action.as_str() {
+            "" => None,
+            "SCMP_ACT_ERRNO" => Some(DefaultAction::Errno),
+            "SCMP_ACT_KILL" | "SCMP_ACT_KILL_PROCESS" | "SCMP_ACT_KILL_THREAD" => Some(DefaultAction::Kill),
+            "SCMP_ACT_LOG" => Some(DefaultAction::Log),
+            "SCMP_ACT_TRAP" => Some(DefaultAction::Trap),
+            other => return Err(format!("defaultAction {other}: an allowlist needs a denying default (ERRNO, KILL, TRAP or LOG)")),
         };
         out.abis.clear();
-        for a in arches {
-            let abi = match a.as_str() {
-                "SCMP_ARCH_X86_64" => Abi::X86_64,
-                "SCMP_ARCH_X86" => Abi::Ia32,
-                "SCMP_ARCH_X32" => Abi::X32,
-                other => {
-                    return Err(err(format!(
-                        "architecture {other} is not one sysaudit records (x86_64, x86, x32)"
-                    )))
-                }
-            };
+        for a in &raw.architectures {
+            let abi = Abi::from_scmp_arch(a).ok_or_else(|| {
+                format!("architecture {a} is not one sysaudit records (x86_64, x86, x32)")
+            })?;
             out.abis.insert(abi);
         }
         out.abis.insert(Abi::X86_64);
-        for (action, names, has_args) in rules {
-            if action != "SCMP_ACT_ALLOW" {
-                return Err(err(format!("a rule with action {action}: only allowlists (SCMP_ACT_ALLOW rules) can be merged")));
-            }
-            if has_args {
-                return Err(err(
-                    "an ALLOW rule with argument conditions or includes/excludes cannot be merged"
-                        .into(),
+        for r in &raw.syscalls {
+            if r.action != "SCMP_ACT_ALLOW" {
+                return Err(format!(
+                    "a rule with action {}: only allowlists (SCMP_ACT_ALLOW rules) can be merged",
+                    r.action
                 ));
             }
-            for n in names {
-                if !table::is_known(&n) {
-                    return Err(err(format!("unknown syscall '{n}'")));
+            if !r.args.is_empty() || !r.includes.is_empty() || !r.excludes.is_empty() {
+                return Err(
+                    "an ALLOW rule with argument conditions or includes/excludes cannot be merged"
+                        .into(),
+                );
+            }
+            for n in r.all_names() {
+                if !table::is_known(n) {
+                    return Err(format!("unknown syscall '{n}'"));
                 }
-                out.names.insert(n);
+                out.names.insert(n.to_string());
             }
         }
         Ok(out)
@@ -448,7 +417,11 @@ mod tests {
             serde_json::json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"])
         );
         assert!(v["comment"].as_str().unwrap().contains("INCOMPLETE"));
-        let y = p.to_spo("My App_1");
+        let y = p.to_spo("My App_1", SpoVersion::V1);
+        assert!(
+            y.contains("apiVersion: security-profiles-operator.x-k8s.io/v1\n"),
+            "{y}"
+        );
         assert!(y.contains("kind: SeccompProfile"), "{y}");
         assert!(y.contains("name: my-app-1"), "{y}");
         assert!(y.contains("sysaudit.io/incomplete"), "{y}");
@@ -466,7 +439,8 @@ mod tests {
         b.allow(Abi::X86_64, "mkdir");
         b.allow(Abi::Ia32, "socketcall");
         let spo = dir.join("b.yaml");
-        write_atomic(&spo, &b.to_spo("b")).unwrap();
+        b.base_profile = Some("runc-v1.1.5".into());
+        write_atomic(&spo, &b.to_spo("b", SpoVersion::V1beta1)).unwrap();
         let mut ra = Profile::read(&oci, DefaultAction::Errno).unwrap();
         assert_eq!(ra.file_default, Some(DefaultAction::Errno));
         ra.file_default = None;
@@ -476,6 +450,14 @@ mod tests {
         assert_eq!(rb, b);
         a.merge(&rb);
         assert_eq!(a.names.len(), 5);
+        assert_eq!(
+            a.base_profile.as_deref(),
+            Some("runc-v1.1.5"),
+            "kept by a merge"
+        );
+        assert!(a
+            .to_spo("a", SpoVersion::V1)
+            .contains("baseProfileName: runc-v1.1.5"));
         assert!(a.abis.contains(&Abi::Ia32));
         fs::write(dir.join("deny.json"), r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO"}]}"#).unwrap();
         let e = Profile::read(&dir.join("deny.json"), DefaultAction::Errno)
@@ -486,7 +468,10 @@ mod tests {
         let e = Profile::read(&dir.join("bad.json"), DefaultAction::Errno)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("bad.json: line 1"), "{e}");
+        assert!(
+            e.contains("bad.json: ") && e.contains("line 1 column"),
+            "{e}"
+        );
         fs::write(
             dir.join("typo.json"),
             r#"{"syscalls":[{"names":["raed"],"action":"SCMP_ACT_ALLOW"}]}"#,

@@ -46,6 +46,11 @@ impl Abi {
         }
     }
 
+    /// The ABI of a profile's `SCMP_ARCH_*` token (other architectures: none).
+    pub(crate) fn from_scmp_arch(s: &str) -> Option<Abi> {
+        Abi::ALL.into_iter().find(|a| a.scmp_arch() == s)
+    }
+
     /// libseccomp's architecture.
     pub(crate) fn scmp(self) -> ScmpArch {
         match self {

@@ -1,6 +1,7 @@
 //! `sysaudit profile`: record the syscalls a container (or a pod's containers, a cgroup, a
 //! command) makes, in the kernel, and write the minimal seccomp profile that lets it run.
 
+mod compare;
 mod pod;
 
 use crate::messages::{message, report, report_inline, warning};
@@ -33,14 +34,16 @@ use crate::{
 };
 
 #[derive(Args, Debug, Clone)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub(crate) struct ProfileArgs {
+    #[command(subcommand)]
+    pub(crate) tool: Option<Tool>,
     /// Write the profile here (atomically); default: stdout. With --pod: a directory, one
     /// profile per container, `<pod>-<container>.json` (`.yaml` for spo).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
-    /// oci: Docker/podman/runc/kubelet JSON; spo: Security Profiles Operator SeccompProfile.
-    #[arg(long, default_value = "oci", value_parser = ["oci", "spo"])]
-    pub(crate) format: String,
+    #[command(flatten)]
+    pub(crate) out_format: flags::ProfileFormatArgs,
     /// Name of the SeccompProfile (spo); default: derived from the target.
     #[arg(long)]
     pub(crate) name: Option<String>,
@@ -79,6 +82,16 @@ pub(crate) struct ProfileArgs {
     /// Launch this command in a fresh cgroup and record it and its descendants.
     #[arg(last = true, value_name = "COMMAND")]
     pub(crate) command: Vec<String>,
+}
+
+/// What is done with profiles once written.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub(crate) enum Tool {
+    /// What one profile allows that the other does not, per ABI, with argument conditions.
+    Diff(compare::DiffArgs),
+    /// A profile's surface: against a baseline (the node's podman default by default) and the
+    /// dangerous syscalls it still allows.
+    Score(compare::ScoreArgs),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -141,6 +154,9 @@ fn config(a: &ProfileArgs) -> anyhow::Result<Config> {
     for m in &a.merge {
         merged.merge(&Profile::read(m, default_action)?);
     }
+    if let Some(b) = &a.out_format.base_profile {
+        merged.base_profile = Some(b.clone());
+    }
     let name = a.name.clone().unwrap_or_else(|| match &target {
         Target::Container(c) => c.clone(),
         Target::Pod { name, .. } => name.clone(),
@@ -153,11 +169,7 @@ fn config(a: &ProfileArgs) -> anyhow::Result<Config> {
     Ok(Config {
         target,
         output: a.output.clone(),
-        format: if a.format == "spo" {
-            Format::Spo
-        } else {
-            Format::Oci
-        },
+        format: a.out_format.format(),
         name,
         merged,
         duration: a.duration,
@@ -167,6 +179,11 @@ fn config(a: &ProfileArgs) -> anyhow::Result<Config> {
 }
 
 pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
+    match a.tool {
+        Some(Tool::Diff(d)) => return compare::diff(d),
+        Some(Tool::Score(s)) => return compare::score(s),
+        None => {}
+    }
     let cfg = config(&a)?;
     crate::probe::preflight()?;
     let mut state = State::live();
@@ -421,6 +438,7 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
             .map(|p| format!(", written to {}", p.display()))
             .unwrap_or_default()
     );
+    compare::summary(&out, cfg.output.as_deref(), cfg.format, &cfg.name);
     drop(own);
     if !out.incomplete.is_empty() {
         for r in &out.incomplete {

@@ -54,7 +54,7 @@ pub(super) fn pod_dir(cg_root: &Path, container_cgroup: &str) -> Option<PathBuf>
 pub(super) fn file(dir: &Path, profile_name: &str, format: Format) -> PathBuf {
     let ext = match format {
         Format::Oci => "json",
-        Format::Spo => "yaml",
+        Format::Spo(_) => "yaml",
     };
     dir.join(format!("{profile_name}.{ext}"))
 }
@@ -103,7 +103,11 @@ mod tests {
         );
         assert_eq!(pod_dir(root, "/8c4a"), None);
         assert_eq!(
-            file(Path::new("/p"), "web-1-reader", Format::Spo),
+            file(
+                Path::new("/p"),
+                "web-1-reader",
+                Format::Spo(Default::default())
+            ),
             Path::new("/p/web-1-reader.yaml")
         );
     }
