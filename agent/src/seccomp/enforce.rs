@@ -3,11 +3,24 @@
 //! is the command's own `execve` — exactly where `profile -- COMMAND` starts recording.
 
 use crate::messages::message;
-use std::{ffi::CString, os::unix::ffi::OsStrExt, path::Path};
+use std::{
+    ffi::CString,
+    io::{self, Read as _, Seek as _},
+    os::{
+        fd::{AsRawFd, FromRawFd, OwnedFd, RawFd},
+        unix::{ffi::OsStrExt, process::CommandExt},
+    },
+    path::{Path, PathBuf},
+    process::{Child, Command},
+    time::Duration,
+};
 
 use libseccomp::{ScmpAction, ScmpFilterContext, ScmpSyscall};
 
-use super::profile::{DefaultAction, Profile};
+use super::{
+    notify::{self, Denial, Listener, Supervisor},
+    profile::{DefaultAction, Profile},
+};
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum EnforceError {
@@ -15,6 +28,8 @@ pub(crate) enum EnforceError {
     Seccomp(#[from] libseccomp::error::SeccompError),
     #[error("{0}")]
     Command(String),
+    #[error("{0}")]
+    Io(#[from] io::Error),
 }
 
 fn action(a: DefaultAction) -> ScmpAction {
@@ -29,7 +44,14 @@ fn action(a: DefaultAction) -> ScmpAction {
 /// Build the filter; names this libseccomp does not know are returned (and left out, as runc
 /// does).
 pub(crate) fn filter(p: &Profile) -> Result<(ScmpFilterContext, Vec<String>), EnforceError> {
-    let mut ctx = ScmpFilterContext::new(action(p.default_action))?;
+    filter_with(p, action(p.default_action))
+}
+
+fn filter_with(
+    p: &Profile,
+    default: ScmpAction,
+) -> Result<(ScmpFilterContext, Vec<String>), EnforceError> {
+    let mut ctx = ScmpFilterContext::new(default)?;
     for abi in &p.abis {
         ctx.add_arch(abi.scmp())?;
     }
@@ -43,6 +65,178 @@ pub(crate) fn filter(p: &Profile) -> Result<(ScmpFilterContext, Vec<String>), En
         }
     }
     Ok((ctx, unknown))
+}
+
+/// Resolve a program name on PATH before any filter is loaded: a search would make syscalls
+/// the profile may not allow.
+pub(crate) fn program(prog: &str) -> Result<PathBuf, EnforceError> {
+    if prog.contains('/') {
+        return Ok(Path::new(prog).to_path_buf());
+    }
+    std::env::var_os("PATH")
+        .and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(prog))
+                .find(|c| c.is_file())
+        })
+        .ok_or_else(|| EnforceError::Command(format!("{prog}: command not found")))
+}
+
+/// How a launched command is filtered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// No filter (the reference run); no_new_privs still set, as under the filter.
+    Plain,
+    /// The profile as written.
+    Enforce,
+    /// The profile with its default action handed to a listener that lets everything run.
+    Listen,
+}
+
+/// A classic BPF program as the kernel takes it.
+fn bpf(ctx: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>, EnforceError> {
+    // SAFETY: memfd_create with a static name; the fd is owned below.
+    let fd = unsafe { libc::memfd_create(c"sysaudit-bpf".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error().into());
+    }
+    // SAFETY: memfd_create returned a new fd.
+    let mut f = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    ctx.export_bpf(&f)?;
+    f.rewind()?;
+    let mut raw = Vec::new();
+    f.read_to_end(&mut raw)?;
+    Ok(raw
+        .chunks_exact(8)
+        .map(|c| libc::sock_filter {
+            code: u16::from_ne_bytes([c[0], c[1]]),
+            jt: c[2],
+            jf: c[3],
+            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+        })
+        .collect())
+}
+
+/// The listener's thread of a command launched in [`Mode::Listen`] (none otherwise).
+pub(crate) struct Listening(Option<Supervisor>);
+
+impl Listening {
+    /// After the child ended: what the listener saw (empty without one).
+    pub(crate) fn denials(self) -> Result<Vec<Denial>, EnforceError> {
+        match self.0 {
+            Some(s) => Ok(s.finish()?),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two fds.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both are new fds.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// In the child, just before exec: only async-signal-safe calls. With a listener, the fd
+/// the kernel will give it (the lowest free one) and our pid are sent first, and the child
+/// waits until the parent has taken the listener: after exec it would be closed.
+fn install(prog: &mut [libc::sock_filter], listen: Option<(RawFd, RawFd)>) -> io::Result<()> {
+    let last = io::Error::last_os_error;
+    // SAFETY: raw syscalls on fds and memory this closure owns.
+    unsafe {
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 {
+            return Err(last());
+        }
+        if prog.is_empty() {
+            return Ok(());
+        }
+        let fprog = libc::sock_fprog {
+            len: prog.len() as u16,
+            filter: prog.as_mut_ptr(),
+        };
+        let Some((ready, ack)) = listen else {
+            let r = libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &fprog);
+            return if r < 0 { Err(last()) } else { Ok(()) };
+        };
+        let next = libc::fcntl(ready, libc::F_DUPFD, 0);
+        if next < 0 {
+            return Err(last());
+        }
+        libc::close(next);
+        let msg: [i32; 2] = [libc::getpid(), next];
+        if libc::write(ready, msg.as_ptr().cast(), 8) != 8 {
+            return Err(last());
+        }
+        let fd = libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+            &fprog,
+        );
+        if fd < 0 {
+            return Err(last());
+        }
+        let mut b = 0u8;
+        libc::read(ack, (&mut b as *mut u8).cast(), 1);
+    }
+    Ok(())
+}
+
+/// Spawn `cmd` (its program resolved already) under `p` in `mode`.
+pub(crate) fn launch(
+    p: &Profile,
+    mut cmd: Command,
+    mode: Mode,
+) -> Result<(Child, Listening), EnforceError> {
+    let mut prog = match mode {
+        Mode::Plain => Vec::new(),
+        Mode::Enforce => bpf(&filter(p)?.0)?,
+        Mode::Listen => bpf(&filter_with(p, ScmpAction::Notify)?.0)?,
+    };
+    if mode != Mode::Listen {
+        // SAFETY: `install` makes only async-signal-safe calls.
+        unsafe { cmd.pre_exec(move || install(&mut prog, None)) };
+        return Ok((cmd.spawn()?, Listening(None)));
+    }
+    let (ready_r, ready_w) = pipe()?;
+    let (ack_r, ack_w) = pipe()?;
+    let (ready_raw, ack_raw) = (ready_w.as_raw_fd(), ack_r.as_raw_fd());
+    // spawn() returns only once the child has exec'd, which it does only after the listener
+    // is taken: the taking happens on this thread.
+    let sup = Supervisor::spawn(move |stop| {
+        let mut msg = [0u8; 8];
+        std::fs::File::from(ready_r).read_exact(&mut msg)?;
+        let pid = i32::from_ne_bytes([msg[0], msg[1], msg[2], msg[3]]);
+        let target = i32::from_ne_bytes([msg[4], msg[5], msg[6], msg[7]]);
+        let fd = notify::take_from(pid, target, Duration::from_secs(5))?;
+        // SAFETY: one byte to our own pipe.
+        unsafe { libc::write(ack_w.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
+        let mut l = Listener::new(fd);
+        // The launcher's own wait for that byte is not the workload's.
+        let mut own_read = true;
+        l.serve(stop, |who, _, name, args| {
+            let own = own_read && who as i32 == pid && name == "read" && args[0] == ack_raw as u64;
+            own_read &= !own;
+            own
+        })?;
+        Ok(l.denials())
+    })?;
+    // SAFETY: `install` makes only async-signal-safe calls.
+    unsafe { cmd.pre_exec(move || install(&mut prog, Some((ready_raw, ack_raw)))) };
+    let child = cmd.spawn();
+    // The child's copies went with its exec; ours would keep the thread's read waiting.
+    drop(ready_w);
+    drop(ack_r);
+    match child {
+        Ok(child) => Ok((child, Listening(Some(sup)))),
+        Err(e) => {
+            sup.stop();
+            Err(e.into())
+        }
+    }
 }
 
 /// Load the profile and exec `argv` in this process. Returns only on failure.
@@ -60,19 +254,9 @@ pub(crate) fn exec_under(p: &Profile, argv: &[String]) -> EnforceError {
     let Some(prog) = argv.first() else {
         return EnforceError::Command("no command".into());
     };
-    // Resolve the program before the filter is loaded: a PATH search would make syscalls the
-    // profile may not allow.
-    let path = if prog.contains('/') {
-        Path::new(prog).to_path_buf()
-    } else {
-        match std::env::var_os("PATH").and_then(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join(prog))
-                .find(|c| c.is_file())
-        }) {
-            Some(p) => p,
-            None => return EnforceError::Command(format!("{prog}: command not found")),
-        }
+    let path = match program(prog) {
+        Ok(p) => p,
+        Err(e) => return e,
     };
     let cpath = match CString::new(path.as_os_str().as_bytes()) {
         Ok(c) => c,

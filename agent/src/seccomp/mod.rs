@@ -6,10 +6,12 @@
 pub(crate) mod drift;
 pub(crate) mod enforce;
 pub(crate) mod file;
+pub(crate) mod notify;
 pub(crate) mod policy;
 pub(crate) mod posture;
 pub(crate) mod profile;
 pub(crate) mod record;
 pub(crate) mod runtime;
+pub(crate) mod trial;
 
 pub(crate) use profile::{DefaultAction, Format, Profile, SpoVersion};

@@ -3,6 +3,7 @@
 
 mod compare;
 mod pod;
+mod verify;
 
 use crate::messages::{message, report, report_inline, warning};
 use std::{
@@ -92,6 +93,9 @@ pub(crate) enum Tool {
     /// A profile's surface: against a baseline (the node's podman default by default) and the
     /// dangerous syscalls it still allows.
     Score(compare::ScoreArgs),
+    /// Run the workload without the profile and under it; when it changes, name every
+    /// syscall the profile denies it, with the process and ABI (exit 5 when not verified).
+    Verify(verify::VerifyArgs),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -182,6 +186,7 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
     match a.tool {
         Some(Tool::Diff(d)) => return compare::diff(d),
         Some(Tool::Score(s)) => return compare::score(s),
+        Some(Tool::Verify(v)) => return verify::run(v),
         None => {}
     }
     let cfg = config(&a)?;
