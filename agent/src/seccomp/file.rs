@@ -7,7 +7,10 @@ use std::{fs, path::Path};
 
 use serde::Deserialize;
 
-use super::profile::ProfileError;
+use super::{
+    profile::{ProfileError, PROVENANCE_ANNOTATION},
+    provenance::Provenance,
+};
 
 /// The SPO API group; both of its versions are read.
 pub(crate) const SPO_GROUP: &str = "security-profiles-operator.x-k8s.io";
@@ -87,7 +90,7 @@ pub(crate) struct ArchMapEntry {
 }
 
 /// A profile's body: the OCI document, or an SPO manifest's `spec`.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct RawProfile {
     #[serde(default, deserialize_with = "nullable")]
@@ -103,6 +106,9 @@ pub(crate) struct RawProfile {
     /// SPO: the profile this one is layered on.
     #[serde(default, deserialize_with = "nullable")]
     pub(crate) base_profile_name: Option<String>,
+    /// What sysaudit wrote of how it came to be (an SPO manifest's annotation).
+    #[serde(default, deserialize_with = "nullable")]
+    pub(crate) sysaudit: Option<Provenance>,
 }
 
 #[derive(Deserialize)]
@@ -112,7 +118,15 @@ struct Manifest {
     api_version: String,
     #[serde(default, deserialize_with = "nullable")]
     kind: String,
+    #[serde(default, deserialize_with = "nullable")]
+    metadata: Metadata,
     spec: Option<RawProfile>,
+}
+
+#[derive(Default, Deserialize)]
+struct Metadata {
+    #[serde(default, deserialize_with = "nullable")]
+    annotations: std::collections::BTreeMap<String, String>,
 }
 
 /// Read a profile file of either format.
@@ -149,8 +163,16 @@ pub(crate) fn parse(text: &str) -> Result<RawProfile, String> {
             m.api_version, m.kind
         ));
     }
-    m.spec
-        .ok_or_else(|| "no spec: an empty SeccompProfile".to_string())
+    let mut spec = m
+        .spec
+        .ok_or_else(|| "no spec: an empty SeccompProfile".to_string())?;
+    if let Some(j) = m.metadata.annotations.get(PROVENANCE_ANNOTATION) {
+        spec.sysaudit = Some(
+            serde_json::from_str(j)
+                .map_err(|e| format!("annotation {PROVENANCE_ANNOTATION}: {e}"))?,
+        );
+    }
+    Ok(spec)
 }
 
 #[cfg(test)]

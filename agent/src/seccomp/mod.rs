@@ -10,6 +10,7 @@ pub(crate) mod notify;
 pub(crate) mod policy;
 pub(crate) mod posture;
 pub(crate) mod profile;
+pub(crate) mod provenance;
 pub(crate) mod record;
 pub(crate) mod runtime;
 pub(crate) mod trial;

@@ -1,5 +1,5 @@
-//! The profile model and its two formats. Output is deterministic: sorted names, fixed key
-//! order, no timestamps.
+//! The profile model and its two formats. Output is deterministic for the same recordings:
+//! sorted names, fixed key order, no timestamps (coverage is in seconds since the start).
 
 use std::{collections::BTreeSet, fmt, fs, io::Write, path::Path};
 
@@ -7,6 +7,7 @@ use serde::Serialize;
 use yaml_rust2::{yaml::Hash, Yaml, YamlEmitter};
 
 use super::file::{self, RawProfile, SPO_GROUP};
+use super::provenance::Provenance;
 use crate::syscalls::{table, Abi};
 
 #[derive(Debug, thiserror::Error)]
@@ -89,7 +90,7 @@ impl SpoVersion {
 }
 
 /// An allowlist profile.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Profile {
     pub default_action: DefaultAction,
     pub abis: BTreeSet<Abi>,
@@ -100,6 +101,7 @@ pub(crate) struct Profile {
     pub file_default: Option<DefaultAction>,
     /// SPO `baseProfileName`: the runtime profile this one is layered on.
     pub base_profile: Option<String>,
+    pub provenance: Provenance,
 }
 
 impl Profile {
@@ -111,6 +113,7 @@ impl Profile {
             incomplete: Vec::new(),
             file_default: None,
             base_profile: None,
+            provenance: Provenance::default(),
         }
     }
 
@@ -127,6 +130,7 @@ impl Profile {
         if self.base_profile.is_none() {
             self.base_profile.clone_from(&other.base_profile);
         }
+        self.provenance.merge(&other.provenance);
         for r in &other.incomplete {
             if !self.incomplete.contains(r) {
                 self.incomplete.push(r.clone());
@@ -180,6 +184,8 @@ impl Profile {
         struct Oci<'a> {
             #[serde(skip_serializing_if = "Option::is_none")]
             comment: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            sysaudit: Option<&'a Provenance>,
             default_action: &'static str,
             #[serde(skip_serializing_if = "Option::is_none")]
             default_errno_ret: Option<u32>,
@@ -188,6 +194,7 @@ impl Profile {
         }
         let doc = Oci {
             comment: self.note(),
+            sysaudit: (!self.provenance.is_empty()).then_some(&self.provenance),
             default_action: self.default_action.scmp(),
             default_errno_ret: (self.default_action == DefaultAction::Errno)
                 .then_some(libc::EPERM as u32),
@@ -215,6 +222,10 @@ impl Profile {
         ann.insert(st("sysaudit.io/recorded-by"), st("sysaudit"));
         if let Some(n) = self.note() {
             ann.insert(st("sysaudit.io/incomplete"), st(&n));
+        }
+        if !self.provenance.is_empty() {
+            let j = serde_json::to_string(&self.provenance).unwrap_or_default();
+            ann.insert(st(PROVENANCE_ANNOTATION), st(&j));
         }
         meta.insert(st("annotations"), Yaml::Hash(ann));
         let mut rule = Hash::new();
@@ -272,6 +283,7 @@ impl Profile {
         }
         let mut out = Profile::new(default_action);
         out.base_profile = raw.base_profile_name.clone();
+        let provenance = raw.sysaudit.clone();
         out.file_default = match raw.default_action.as_str() {
             "" => None,
             "SCMP_ACT_ERRNO" => Some(DefaultAction::Errno),
@@ -308,9 +320,13 @@ impl Profile {
                 out.names.insert(n.to_string());
             }
         }
+        out.provenance = provenance.unwrap_or_else(|| Provenance::one(&out.names));
         Ok(out)
     }
 }
+
+/// The SPO annotation that carries [`Provenance`] (as JSON).
+pub(crate) const PROVENANCE_ANNOTATION: &str = "sysaudit.io/provenance";
 
 /// A Kubernetes object name: lowercase alphanumerics, '-' and '.', at most 253 characters.
 pub(crate) fn spo_name(s: &str) -> String {
@@ -433,6 +449,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("sysaudit-prof-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         let mut a = sample();
+        a.provenance = Provenance::one(&a.names);
         let oci = dir.join("a.json");
         write_atomic(&oci, &a.to_oci()).unwrap();
         let mut b = Profile::new(DefaultAction::Errno);
@@ -440,6 +457,12 @@ mod tests {
         b.allow(Abi::Ia32, "socketcall");
         let spo = dir.join("b.yaml");
         b.base_profile = Some("runc-v1.1.5".into());
+        b.provenance = Provenance::one(&b.names);
+        b.provenance.coverage = Some(crate::seccomp::provenance::Coverage {
+            seconds: 3.5,
+            curve: vec![(1.0, 2), (2.0, 0), (3.5, 0)],
+            last_new: Some(("mkdir".into(), 0.25)),
+        });
         write_atomic(&spo, &b.to_spo("b", SpoVersion::V1beta1)).unwrap();
         let mut ra = Profile::read(&oci, DefaultAction::Errno).unwrap();
         assert_eq!(ra.file_default, Some(DefaultAction::Errno));
@@ -450,6 +473,16 @@ mod tests {
         assert_eq!(rb, b);
         a.merge(&rb);
         assert_eq!(a.names.len(), 5);
+        assert_eq!(a.provenance.recordings, 2);
+        let mut hand = sample();
+        hand.provenance = Provenance::default();
+        let plain = dir.join("hand.json");
+        write_atomic(&plain, &hand.to_oci()).unwrap();
+        let rh = Profile::read(&plain, DefaultAction::Errno).unwrap();
+        assert_eq!(
+            rh.provenance.recordings, 1,
+            "a profile from elsewhere counts once"
+        );
         assert_eq!(
             a.base_profile.as_deref(),
             Some("runc-v1.1.5"),

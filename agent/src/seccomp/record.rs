@@ -3,7 +3,12 @@
 
 use sysaudit_common::{abi, Counters, Profile as KernelProfile, MAX_SYSCALLS};
 
-use super::{profile::Profile, runtime::HANDOVER_BASE, DefaultAction};
+use super::{
+    profile::Profile,
+    provenance::{Added, Provenance},
+    runtime::HANDOVER_BASE,
+    DefaultAction,
+};
 use crate::{
     probe::{Probe, ProbeError},
     state::containers::Containers,
@@ -31,18 +36,39 @@ pub(crate) fn recorded(
     let mut p = Profile::new(DefaultAction::Errno);
     let mut closed = true;
     for (cg, k) in probe.profiles()? {
-        let mine = match target {
-            Target::Cgroup(i) => cg == i,
-            Target::Container(c) => containers.resolve(cg, 0, true).is_some_and(|x| &*x.id == c),
-            Target::Unknown => false,
-        };
-        if mine {
+        if target.is(containers, cg) {
             let r = Recorded::from_kernel(&k);
             closed &= r.gate_closed;
             r.apply(&mut p);
         }
     }
+    p.provenance = Provenance::one(&p.names);
     Ok((p, closed))
+}
+
+impl Target<'_> {
+    /// Whether the kernel's profile of cgroup `cg` is the target's.
+    fn is(&self, containers: &mut Containers, cg: u64) -> bool {
+        match *self {
+            Target::Cgroup(i) => cg == i,
+            Target::Container(c) => containers.resolve(cg, 0, true).is_some_and(|x| &*x.id == c),
+            Target::Unknown => false,
+        }
+    }
+
+    /// The cgroups (profile keys) recorded for the target so far.
+    pub(crate) fn keys(
+        &self,
+        probe: &Probe,
+        containers: &mut Containers,
+    ) -> Result<Vec<u64>, ProbeError> {
+        Ok(probe
+            .profiles()?
+            .into_iter()
+            .map(|(cg, _)| cg)
+            .filter(|cg| self.is(containers, *cg))
+            .collect())
+    }
 }
 
 /// The recorded profile of each container of Kubernetes pod `namespace`/`name`, by container
@@ -74,7 +100,10 @@ pub(crate) fn pod_profiles(
     }
     Ok(by_name
         .into_iter()
-        .map(|(n, (p, closed))| (n, p, closed))
+        .map(|(n, (mut p, closed))| {
+            p.provenance = Provenance::one(&p.names);
+            (n, p, closed)
+        })
         .collect())
 }
 
@@ -84,6 +113,12 @@ pub(crate) fn add_handover(profile: &mut Profile) {
         return;
     }
     for n in HANDOVER_BASE {
+        if !profile.names.contains(*n) {
+            profile.provenance.added.push(Added {
+                name: n.to_string(),
+                why: "the runtime's Go code may make it between filter and exec".into(),
+            });
+        }
         profile.allow(Abi::X86_64, n);
     }
 }

@@ -48,6 +48,20 @@ impl FirstUses {
         }
     }
 
+    /// The first use of each syscall in any of the cgroups recorded under `profiles`, by name
+    /// (of every ABI), the earliest.
+    pub(crate) fn earliest(&self, profiles: &[u64]) -> Vec<(Timestamp, String)> {
+        let mut by_name: BTreeMap<String, Timestamp> = BTreeMap::new();
+        for ((key, abi, nr), u) in &self.by_call {
+            if profiles.contains(key) {
+                let name = crate::syscalls::table::display_name(*abi, *nr).into_owned();
+                let t = by_name.entry(name).or_insert(u.time);
+                *t = (*t).min(u.time);
+            }
+        }
+        by_name.into_iter().map(|(n, t)| (t, n)).collect()
+    }
+
     /// The first use of syscall `nr` of `abi` in the cgroup recorded under `profile`.
     pub(crate) fn get(&self, profile: u64, abi: Abi, nr: u32) -> Option<&FirstUse> {
         self.by_call.get(&(profile, abi, nr))

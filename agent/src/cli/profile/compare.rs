@@ -145,6 +145,28 @@ pub(crate) fn summary(p: &Profile, written: Option<&Path>, format: Format, name:
     for line in s.text("profile").lines() {
         message!("{}", line.trim_start());
     }
+    let pv = &p.provenance;
+    let uneven = pv.uneven();
+    if pv.recordings > 1 && !uneven.is_empty() {
+        let v: Vec<String> = uneven
+            .iter()
+            .map(|(n, c)| format!("{n} ({c} of {})", pv.recordings))
+            .collect();
+        message!(
+            "seen by some of the {} recordings only: {} (paths a single run may miss; verify with `profile verify --runs N`)",
+            pv.recordings,
+            v.join(", ")
+        );
+    }
+    if !pv.added.is_empty() {
+        let v: Vec<String> = pv.added.iter().map(|a| a.name.clone()).collect();
+        message!(
+            "allowed without being recorded ({}): {} — {}",
+            v.len(),
+            v.join(", "),
+            pv.added[0].why
+        );
+    }
     for line in hints(written, format, name) {
         message!("{line}");
     }

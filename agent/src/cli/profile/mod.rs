@@ -3,6 +3,7 @@
 
 mod compare;
 mod pod;
+mod snapshot;
 mod verify;
 
 use crate::messages::{message, report, report_inline, warning};
@@ -22,11 +23,12 @@ use sysaudit_common::gate;
 use super::{flags, select};
 use crate::seccomp::record::pod_profiles;
 use crate::{
-    event::Event,
+    event::{Event, Timestamp},
     launch::{populated, OwnCgroup},
     probe::{Probe, ProbeConfig, Scope},
     seccomp::{
         profile::write_atomic,
+        provenance::Coverage,
         record::{self, add_handover, recorded},
         DefaultAction, Format, Profile,
     },
@@ -57,6 +59,10 @@ pub(crate) struct ProfileArgs {
     /// Stop recording after this many seconds.
     #[arg(long, value_name = "SECS", value_parser = flags::duration)]
     pub(crate) duration: Option<Duration>,
+    /// Stop recording once no new syscall has appeared for this many seconds (a launched
+    /// command is then asked to stop).
+    #[arg(long, value_name = "SECS", value_parser = flags::duration)]
+    pub(crate) until_stable: Option<Duration>,
     /// Record this container (id, unique prefix, or its engine's name); it may start after
     /// sysaudit.
     #[arg(long, value_name = "ID", conflicts_with_all = ["cgroup", "command"])]
@@ -113,6 +119,7 @@ struct Config {
     name: String,
     merged: Profile,
     duration: Option<Duration>,
+    until_stable: Option<Duration>,
     ring_bytes: u32,
     max_cgroups: u32,
 }
@@ -177,6 +184,7 @@ fn config(a: &ProfileArgs) -> anyhow::Result<Config> {
         name,
         merged,
         duration: a.duration,
+        until_stable: a.until_stable,
         ring_bytes: a.ring_size.unwrap_or_else(ProbeConfig::default_ring_bytes),
         max_cgroups: a.max_cgroups.max(1),
     })
@@ -271,14 +279,21 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
         }
     };
 
-    let probe = Probe::load(&ProbeConfig::profile(
-        scope,
-        profiles,
-        cfg.max_cgroups,
-        cfg.ring_bytes,
-    ))?;
+    let mut pc = ProbeConfig::profile(scope, profiles, cfg.max_cgroups, cfg.ring_bytes);
+    // First-use records: when each syscall first appeared (the coverage curve).
+    pc.firsts = true;
+    let probe = Probe::load(&pc)?;
     let mut stream = Stream::new(probe, state)?;
-    message!("recording {label}; stop with Ctrl-C");
+    message!(
+        "recording {label}; stop with Ctrl-C{}",
+        if cfg.output.is_some() {
+            ", snapshot with SIGUSR1"
+        } else {
+            ""
+        }
+    );
+    let start = Timestamp::now();
+    let snapshot = snapshot::Request::listen()?;
 
     let mut child = match (&cfg.target, &own) {
         (Target::Command(argv), Some(cg)) => Some(cg.spawn(argv)?),
@@ -298,8 +313,10 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
     let container_id: std::cell::RefCell<Option<String>> = std::cell::RefCell::new(None);
     let watch_dir = std::cell::RefCell::new(watch_dir);
     let tty = std::io::stderr().is_terminal();
-    let mut last_status = Instant::now();
-    let mut last_count = usize::MAX;
+    let mut last_look = Instant::now();
+    let mut last_count = 0usize;
+    let mut last_new = Instant::now();
+    let mut stable = false;
 
     let ended = stream
         .run(
@@ -351,22 +368,46 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
                         _ => {}
                     }
                 }
-                if tty && last_status.elapsed() >= Duration::from_millis(500) {
-                    last_status = Instant::now();
-                    let cid = container_id.borrow().clone();
-                    let n = match &want_pod {
-                        Some((ns, name)) => pod_profiles(probe, &mut st.containers, ns, name)
-                            .map(|v| v.iter().map(|(_, p, _)| p.names.len()).sum())
-                            .unwrap_or(0),
-                        None => {
-                            recorded(probe, &mut st.containers, target(fixed_id, cid.as_deref()))
-                                .map(|(p, _)| p.names.len())
-                                .unwrap_or(0)
+                if last_look.elapsed() < Duration::from_millis(500) && !snapshot.asked() {
+                    return Flow::Continue;
+                }
+                last_look = Instant::now();
+                let cid = container_id.borrow().clone();
+                let n = match &want_pod {
+                    Some((ns, name)) => pod_profiles(probe, &mut st.containers, ns, name)
+                        .map(|v| v.iter().map(|(_, p, _)| p.names.len()).sum())
+                        .unwrap_or(0),
+                    None => recorded(probe, &mut st.containers, target(fixed_id, cid.as_deref()))
+                        .map(|(p, _)| p.names.len())
+                        .unwrap_or(0),
+                };
+                if n != last_count {
+                    last_count = n;
+                    last_new = Instant::now();
+                }
+                if tty {
+                    report_inline!(
+                        "\rsysaudit: {label}: {n} syscalls recorded, the last new {:.0} s ago ",
+                        last_new.elapsed().as_secs_f64()
+                    );
+                }
+                if snapshot.take() {
+                    if want_pod.is_some() || cfg.output.is_none() {
+                        warning!("SIGUSR1: a snapshot needs -o FILE and a container, cgroup or command (not --pod)");
+                    } else {
+                        let t = target(fixed_id, cid.as_deref());
+                        match build(&cfg, probe, st, t, start, &reasons, true)
+                            .and_then(|p| write(&cfg, &p))
+                        {
+                            Ok(()) => message!("snapshot: {n} syscalls written; recording goes on"),
+                            Err(e) => warning!("snapshot: {e:#}"),
                         }
-                    };
-                    if n != last_count {
-                        last_count = n;
-                        report_inline!("\rsysaudit: {label}: {n} syscalls recorded ");
+                    }
+                }
+                if let Some(d) = cfg.until_stable {
+                    if n > 0 && last_new.elapsed() >= d {
+                        stable = true;
+                        return Flow::Stop;
                     }
                 }
                 Flow::Continue
@@ -376,11 +417,17 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
     if tty {
         report!();
     }
+    if stable {
+        message!(
+            "no new syscall for {} s: recording ended (--until-stable)",
+            cfg.until_stable.unwrap_or_default().as_secs_f64()
+        );
+    }
 
     // A signal ends the recording; a launched command is asked to stop and awaited.
     if let Some(c) = child.as_mut() {
         if status.is_none() {
-            if ended == Ended::Signal {
+            if ended == Ended::Signal || stable {
                 // SAFETY: signalling our own child.
                 unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
             }
@@ -402,33 +449,20 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
         let recorded = pod_profiles(probe, &mut st.containers, ns, name)?;
         return finish_pod(&cfg, ns, name, recorded, &k, reasons);
     }
-    let (mut profile, gate_closed) = recorded(
-        probe,
-        &mut st.containers,
-        target(fixed_id, container_id.as_deref()),
-    )?;
-    profile.default_action = cfg.merged.default_action;
-    if want.is_some() && container_id.is_none() && fixed_id.is_none() && profile.names.is_empty() {
+    let t = target(fixed_id, container_id.as_deref());
+    if want.is_some()
+        && container_id.is_none()
+        && fixed_id.is_none()
+        && t.keys(probe, &mut st.containers)?.is_empty()
+    {
         bail!(
             "no container matching '{}' appeared while recording",
             want.unwrap_or_default()
         );
     }
-    reasons.extend(record::gaps(&k, gate_closed, profile.names.is_empty()));
-    profile.incomplete.extend(reasons);
-    if matches!(cfg.target, Target::Container(_)) {
-        add_handover(&mut profile);
-    }
-    let mut out = cfg.merged.clone();
-    out.merge(&profile);
-    let text = out.render(cfg.format, &cfg.name);
-    match &cfg.output {
-        Some(p) => write_atomic(p, &text).with_context(|| format!("writing {}", p.display()))?,
-        None => {
-            print!("{text}");
-            let _ = std::io::stdout().flush();
-        }
-    }
+    reasons.extend(record::gaps(&k, false, false));
+    let out = build(&cfg, probe, st, t, start, &reasons, false)?;
+    write(&cfg, &out)?;
     let native = out.names.len();
     message!(
         "profile of {label}: {} syscalls ({}){}",
@@ -443,6 +477,15 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
             .map(|p| format!(", written to {}", p.display()))
             .unwrap_or_default()
     );
+    if let Some(c) = &out.provenance.coverage {
+        message!("coverage: {}", c.text());
+    }
+    if k.firsts_lost > 0 {
+        message!(
+            "coverage: {} first-use records were lost; the curve misses them",
+            k.firsts_lost
+        );
+    }
     compare::summary(&out, cfg.output.as_deref(), cfg.format, &cfg.name);
     drop(own);
     if !out.incomplete.is_empty() {
@@ -451,7 +494,7 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if let Some(s) = status {
-        if !s.success() {
+        if !s.success() && !stable {
             let code = s
                 .code()
                 .unwrap_or(128 + std::os::unix::process::ExitStatusExt::signal(&s).unwrap_or(0));
@@ -462,6 +505,57 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
         crate::messages::set_lost();
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The profile recorded so far, merged with the earlier ones, with its coverage: what the end
+/// of a recording writes, and a SIGUSR1 snapshot.
+fn build(
+    cfg: &Config,
+    probe: &Probe,
+    st: &mut State,
+    t: record::Target<'_>,
+    start: Timestamp,
+    reasons: &[String],
+    snapshot: bool,
+) -> anyhow::Result<Profile> {
+    let (mut profile, gate_closed) = recorded(probe, &mut st.containers, t)?;
+    let keys = t.keys(probe, &mut st.containers)?;
+    profile.provenance.coverage = Some(Coverage::of(
+        start,
+        Timestamp::now(),
+        st.firsts.earliest(&keys),
+    ));
+    profile.default_action = cfg.merged.default_action;
+    profile.incomplete.extend(reasons.iter().cloned());
+    if gate_closed && profile.names.is_empty() {
+        profile
+            .incomplete
+            .extend(record::gaps(&Default::default(), true, true));
+    }
+    if snapshot {
+        profile
+            .incomplete
+            .push("a snapshot: the recording was still going on".into());
+    }
+    if matches!(cfg.target, Target::Container(_)) {
+        add_handover(&mut profile);
+    }
+    let mut out = cfg.merged.clone();
+    out.merge(&profile);
+    Ok(out)
+}
+
+/// Write the profile to -o (atomically) or stdout.
+fn write(cfg: &Config, out: &Profile) -> anyhow::Result<()> {
+    let text = out.render(cfg.format, &cfg.name);
+    match &cfg.output {
+        Some(p) => write_atomic(p, &text).with_context(|| format!("writing {}", p.display()))?,
+        None => {
+            print!("{text}");
+            let _ = std::io::stdout().flush();
+        }
+    }
+    Ok(())
 }
 
 /// Write one profile per container of the pod: each as complete as a container's own.
