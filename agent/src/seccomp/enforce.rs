@@ -15,9 +15,10 @@ use std::{
     time::Duration,
 };
 
-use libseccomp::{ScmpAction, ScmpFilterContext, ScmpSyscall};
+use libseccomp::{ScmpAction, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
 
 use super::{
+    file::ArgCmp,
     notify::{self, Denial, Listener, Supervisor},
     profile::{DefaultAction, Profile},
 };
@@ -56,15 +57,43 @@ fn filter_with(
         ctx.add_arch(abi.scmp())?;
     }
     let mut unknown = Vec::new();
-    for n in &p.names {
-        match ScmpSyscall::from_name(n) {
-            Ok(sc) => {
-                ctx.add_rule(ScmpAction::Allow, sc)?;
+    for r in p.rules() {
+        let action = match r.errno_ret {
+            Some(e) => ScmpAction::Errno(e as i32),
+            None => ScmpAction::Allow,
+        };
+        let cmps: Vec<ScmpArgCompare> = r.args.iter().filter_map(compare).collect();
+        for n in &r.names {
+            match ScmpSyscall::from_name(n) {
+                Ok(sc) => {
+                    ctx.add_rule_conditional(action, sc, &cmps)?;
+                }
+                Err(_) => unknown.push(n.clone()),
             }
-            Err(_) => unknown.push(n.clone()),
         }
     }
     Ok((ctx, unknown))
+}
+
+/// libseccomp's form of an OCI comparison (MASKED_EQ: `value` is the mask).
+fn compare(c: &ArgCmp) -> Option<ScmpArgCompare> {
+    let op = match c.op.as_str() {
+        "SCMP_CMP_NE" => ScmpCompareOp::NotEqual,
+        "SCMP_CMP_LT" => ScmpCompareOp::Less,
+        "SCMP_CMP_LE" => ScmpCompareOp::LessOrEqual,
+        "SCMP_CMP_EQ" => ScmpCompareOp::Equal,
+        "SCMP_CMP_GE" => ScmpCompareOp::GreaterEqual,
+        "SCMP_CMP_GT" => ScmpCompareOp::Greater,
+        "SCMP_CMP_MASKED_EQ" => {
+            return Some(ScmpArgCompare::new(
+                c.index,
+                ScmpCompareOp::MaskedEqual(c.value),
+                c.value_two,
+            ))
+        }
+        _ => return None,
+    };
+    Some(ScmpArgCompare::new(c.index, op, c.value))
 }
 
 /// Resolve a program name on PATH before any filter is loaded: a search would make syscalls

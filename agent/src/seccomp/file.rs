@@ -25,7 +25,7 @@ where
 }
 
 /// One argument comparison of a rule (`args[]`).
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ArgCmp {
     pub(crate) index: u32,

@@ -3,6 +3,7 @@
 //! earlier recordings, written atomically; and a loader that enforces one on a command.
 //! Independent of the rules engine; `record` reads the probe's per-cgroup maps.
 
+pub(crate) mod args;
 pub(crate) mod drift;
 pub(crate) mod enforce;
 pub(crate) mod file;

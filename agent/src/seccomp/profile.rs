@@ -1,12 +1,17 @@
 //! The profile model and its two formats. Output is deterministic for the same recordings:
 //! sorted names, fixed key order, no timestamps (coverage is in seconds since the start).
 
-use std::{collections::BTreeSet, fmt, fs, io::Write, path::Path};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fmt, fs,
+    io::Write,
+    path::Path,
+};
 
 use serde::Serialize;
 use yaml_rust2::{yaml::Hash, Yaml, YamlEmitter};
 
-use super::file::{self, RawProfile, SPO_GROUP};
+use super::file::{self, ArgCmp, RawProfile, RawRule, SPO_GROUP};
 use super::provenance::Provenance;
 use crate::syscalls::{table, Abi};
 
@@ -102,6 +107,11 @@ pub(crate) struct Profile {
     /// SPO `baseProfileName`: the runtime profile this one is layered on.
     pub base_profile: Option<String>,
     pub provenance: Provenance,
+    /// Syscalls allowed only with some argument values (`--args`): each rule's comparisons
+    /// must all hold. A name is here or in `names`, not both.
+    pub conditions: BTreeMap<String, BTreeSet<Vec<ArgCmp>>>,
+    /// Syscalls answered with an errno rather than the default action.
+    pub errnos: BTreeMap<String, u32>,
 }
 
 impl Profile {
@@ -114,6 +124,8 @@ impl Profile {
             file_default: None,
             base_profile: None,
             provenance: Provenance::default(),
+            conditions: BTreeMap::new(),
+            errnos: BTreeMap::new(),
         }
     }
 
@@ -131,6 +143,20 @@ impl Profile {
             self.base_profile.clone_from(&other.base_profile);
         }
         self.provenance.merge(&other.provenance);
+        for (n, rules) in &other.conditions {
+            self.conditions
+                .entry(n.clone())
+                .or_default()
+                .extend(rules.iter().cloned());
+        }
+        for (n, e) in &other.errnos {
+            self.errnos.entry(n.clone()).or_insert(*e);
+        }
+        // What one profile allows outright, the union does.
+        let names = &self.names;
+        self.conditions.retain(|n, _| !names.contains(n));
+        self.errnos
+            .retain(|n, _| !names.contains(n) && !self.conditions.contains_key(n));
         for r in &other.incomplete {
             if !self.incomplete.contains(r) {
                 self.incomplete.push(r.clone());
@@ -147,17 +173,51 @@ impl Profile {
                 .iter()
                 .map(|a| a.scmp_arch().to_string())
                 .collect(),
-            syscalls: vec![file::RawRule {
-                names: self.names.iter().cloned().collect(),
-                name: None,
-                action: "SCMP_ACT_ALLOW".into(),
-                args: Vec::new(),
-                includes: Default::default(),
-                excludes: Default::default(),
-                errno_ret: None,
-            }],
+            syscalls: self.rules(),
             ..RawProfile::default()
         }
+    }
+
+    /// Its rules as written: the unconditional allowlist, the argument rules, the errnos.
+    pub(crate) fn rules(&self) -> Vec<RawRule> {
+        let rule =
+            |names: Vec<String>, action: &str, args: Vec<ArgCmp>, errno: Option<u32>| RawRule {
+                names,
+                name: None,
+                action: action.into(),
+                args,
+                includes: Default::default(),
+                excludes: Default::default(),
+                errno_ret: errno,
+            };
+        let mut out = Vec::new();
+        if !self.names.is_empty() {
+            out.push(rule(
+                self.names.iter().cloned().collect(),
+                "SCMP_ACT_ALLOW",
+                Vec::new(),
+                None,
+            ));
+        }
+        for (n, rules) in &self.conditions {
+            for args in rules {
+                out.push(rule(vec![n.clone()], "SCMP_ACT_ALLOW", args.clone(), None));
+            }
+        }
+        for (n, e) in &self.errnos {
+            out.push(rule(
+                vec![n.clone()],
+                "SCMP_ACT_ERRNO",
+                Vec::new(),
+                Some(*e),
+            ));
+        }
+        out
+    }
+
+    /// Syscalls allowed, outright or on arguments.
+    pub(crate) fn count(&self) -> usize {
+        self.names.len() + self.conditions.len()
     }
 
     fn note(&self) -> Option<String> {
@@ -174,11 +234,15 @@ impl Profile {
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]
         struct Rule<'a> {
-            names: Vec<&'a str>,
-            action: &'static str,
+            names: &'a [String],
+            action: &'a str,
+            #[serde(skip_serializing_if = "<[ArgCmp]>::is_empty")]
+            args: &'a [ArgCmp],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            errno_ret: Option<u32>,
         }
-        // `comment` is ignored by runc, Docker, podman and containerd (unknown JSON keys are
-        // skipped); it carries the incomplete-recording flag.
+        // `comment` and `sysaudit` are ignored by runc, crun, Docker, podman and containerd
+        // (unknown JSON keys are skipped): the incomplete-recording flag and the provenance.
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]
         struct Oci<'a> {
@@ -192,6 +256,7 @@ impl Profile {
             architectures: Vec<&'static str>,
             syscalls: Vec<Rule<'a>>,
         }
+        let rules = self.rules();
         let doc = Oci {
             comment: self.note(),
             sysaudit: (!self.provenance.is_empty()).then_some(&self.provenance),
@@ -199,14 +264,15 @@ impl Profile {
             default_errno_ret: (self.default_action == DefaultAction::Errno)
                 .then_some(libc::EPERM as u32),
             architectures: self.abis.iter().map(|a| a.scmp_arch()).collect(),
-            syscalls: if self.names.is_empty() {
-                Vec::new()
-            } else {
-                vec![Rule {
-                    names: self.names.iter().map(String::as_str).collect(),
-                    action: "SCMP_ACT_ALLOW",
-                }]
-            },
+            syscalls: rules
+                .iter()
+                .map(|r| Rule {
+                    names: &r.names,
+                    action: &r.action,
+                    args: &r.args,
+                    errno_ret: r.errno_ret,
+                })
+                .collect(),
         };
         let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
         s.push('\n');
@@ -228,12 +294,36 @@ impl Profile {
             ann.insert(st(PROVENANCE_ANNOTATION), st(&j));
         }
         meta.insert(st("annotations"), Yaml::Hash(ann));
-        let mut rule = Hash::new();
-        rule.insert(st("action"), st("SCMP_ACT_ALLOW"));
-        rule.insert(
-            st("names"),
-            Yaml::Array(self.names.iter().map(|n| st(n)).collect()),
-        );
+        let int = |v: u64| Yaml::Integer(v as i64);
+        let rules: Vec<Yaml> = self
+            .rules()
+            .into_iter()
+            .map(|r| {
+                let mut h = Hash::new();
+                h.insert(st("action"), st(&r.action));
+                h.insert(
+                    st("names"),
+                    Yaml::Array(r.names.iter().map(|n| st(n)).collect()),
+                );
+                if !r.args.is_empty() {
+                    let args = r.args.iter().map(|a| {
+                        let mut c = Hash::new();
+                        c.insert(st("index"), int(a.index.into()));
+                        c.insert(st("value"), int(a.value));
+                        if a.value_two != 0 {
+                            c.insert(st("valueTwo"), int(a.value_two));
+                        }
+                        c.insert(st("op"), st(&a.op));
+                        Yaml::Hash(c)
+                    });
+                    h.insert(st("args"), Yaml::Array(args.collect()));
+                }
+                if let Some(e) = r.errno_ret {
+                    h.insert(st("errnoRet"), int(e.into()));
+                }
+                Yaml::Hash(h)
+            })
+            .collect();
         let mut spec = Hash::new();
         if let Some(b) = &self.base_profile {
             spec.insert(st("baseProfileName"), st(b));
@@ -243,8 +333,8 @@ impl Profile {
             st("architectures"),
             Yaml::Array(self.abis.iter().map(|a| st(a.scmp_arch())).collect()),
         );
-        if !self.names.is_empty() {
-            spec.insert(st("syscalls"), Yaml::Array(vec![Yaml::Hash(rule)]));
+        if !rules.is_empty() {
+            spec.insert(st("syscalls"), Yaml::Array(rules));
         }
         let mut doc = Hash::new();
         doc.insert(st("apiVersion"), st(&version.api_version()));
@@ -301,29 +391,48 @@ impl Profile {
         }
         out.abis.insert(Abi::X86_64);
         for r in &raw.syscalls {
-            if r.action != "SCMP_ACT_ALLOW" {
-                return Err(format!(
-                    "a rule with action {}: only allowlists (SCMP_ACT_ALLOW rules) can be merged",
-                    r.action
-                ));
+            if !r.includes.is_empty() || !r.excludes.is_empty() {
+                return Err("a rule with includes/excludes cannot be merged".into());
             }
-            if !r.args.is_empty() || !r.includes.is_empty() || !r.excludes.is_empty() {
-                return Err(
-                    "an ALLOW rule with argument conditions or includes/excludes cannot be merged"
-                        .into(),
-                );
+            let errno = r.action == "SCMP_ACT_ERRNO" && r.args.is_empty();
+            if r.action != "SCMP_ACT_ALLOW" && !errno {
+                return Err(format!("a rule with action {}: only allowlists (SCMP_ACT_ALLOW rules, with or without arguments, and plain ERRNO rules) can be merged", r.action));
             }
             for n in r.all_names() {
                 if !table::is_known(n) {
                     return Err(format!("unknown syscall '{n}'"));
                 }
-                out.names.insert(n.to_string());
+                if errno {
+                    let e = r.errno_ret.unwrap_or(libc::EPERM as u32);
+                    out.errnos.insert(n.to_string(), e);
+                } else if r.args.is_empty() {
+                    out.names.insert(n.to_string());
+                } else {
+                    if let Some(a) = r.args.iter().find(|a| !KNOWN_OPS.contains(&a.op.as_str())) {
+                        return Err(format!("{n}: unknown comparison '{}'", a.op));
+                    }
+                    let rules = out.conditions.entry(n.to_string()).or_default();
+                    rules.insert(r.args.clone());
+                }
             }
         }
+        let names = &out.names;
+        out.conditions.retain(|n, _| !names.contains(n));
         out.provenance = provenance.unwrap_or_else(|| Provenance::one(&out.names));
         Ok(out)
     }
 }
+
+/// The comparisons of libseccomp (and of OCI's `args[].op`).
+pub(crate) const KNOWN_OPS: &[&str] = &[
+    "SCMP_CMP_NE",
+    "SCMP_CMP_LT",
+    "SCMP_CMP_LE",
+    "SCMP_CMP_EQ",
+    "SCMP_CMP_GE",
+    "SCMP_CMP_GT",
+    "SCMP_CMP_MASKED_EQ",
+];
 
 /// The SPO annotation that carries [`Provenance`] (as JSON).
 pub(crate) const PROVENANCE_ANNOTATION: &str = "sysaudit.io/provenance";
@@ -450,6 +559,12 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         let mut a = sample();
         a.provenance = Provenance::one(&a.names);
+        let mut sock = crate::seccomp::args::Seen::default();
+        a.allow(Abi::X86_64, "socket");
+        a.allow(Abi::X86_64, "clone3");
+        sock.exec(1);
+        sock.note(1, "socket", &[1, 0, 0, 0, 0, 0]);
+        sock.apply(&mut a);
         let oci = dir.join("a.json");
         write_atomic(&oci, &a.to_oci()).unwrap();
         let mut b = Profile::new(DefaultAction::Errno);
@@ -457,6 +572,8 @@ mod tests {
         b.allow(Abi::Ia32, "socketcall");
         let spo = dir.join("b.yaml");
         b.base_profile = Some("runc-v1.1.5".into());
+        b.conditions = a.conditions.clone();
+        b.errnos = a.errnos.clone();
         b.provenance = Provenance::one(&b.names);
         b.provenance.coverage = Some(crate::seccomp::provenance::Coverage {
             seconds: 3.5,
@@ -492,7 +609,7 @@ mod tests {
             .to_spo("a", SpoVersion::V1)
             .contains("baseProfileName: runc-v1.1.5"));
         assert!(a.abis.contains(&Abi::Ia32));
-        fs::write(dir.join("deny.json"), r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO"}]}"#).unwrap();
+        fs::write(dir.join("deny.json"), r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_KILL_PROCESS"}]}"#).unwrap();
         let e = Profile::read(&dir.join("deny.json"), DefaultAction::Errno)
             .unwrap_err()
             .to_string();

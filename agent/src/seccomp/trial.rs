@@ -237,7 +237,7 @@ impl Bundle {
                 .abis
                 .iter()
                 .flat_map(|abi| table::all(*abi).map(|(_, n)| n))
-                .filter(|n| !p.names.contains(*n) && *n != "write")
+                .filter(|n| !p.names.contains(*n) && !p.errnos.contains_key(*n) && *n != "write")
                 .collect();
             others.sort_unstable();
             others.dedup();

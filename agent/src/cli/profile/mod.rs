@@ -27,6 +27,7 @@ use crate::{
     launch::{populated, OwnCgroup},
     probe::{Probe, ProbeConfig, Scope},
     seccomp::{
+        args,
         profile::write_atomic,
         provenance::Coverage,
         record::{self, add_handover, recorded},
@@ -59,6 +60,12 @@ pub(crate) struct ProfileArgs {
     /// Stop recording after this many seconds.
     #[arg(long, value_name = "SECS", value_parser = flags::duration)]
     pub(crate) duration: Option<Duration>,
+    /// Also record the argument values that decide what a syscall can do to isolation —
+    /// socket families, clone/unshare namespace flags, personality values, ioctl requests —
+    /// and allow only those (as Docker's default filters socket and clone); clone3, whose
+    /// flags a filter cannot see, answers ENOSYS so libc falls back to clone.
+    #[arg(long, conflicts_with = "pod")]
+    pub(crate) args: bool,
     /// Stop recording once no new syscall has appeared for this many seconds (a launched
     /// command is then asked to stop).
     #[arg(long, value_name = "SECS", value_parser = flags::duration)]
@@ -120,6 +127,7 @@ struct Config {
     merged: Profile,
     duration: Option<Duration>,
     until_stable: Option<Duration>,
+    args: bool,
     ring_bytes: u32,
     max_cgroups: u32,
 }
@@ -185,6 +193,7 @@ fn config(a: &ProfileArgs) -> anyhow::Result<Config> {
         merged,
         duration: a.duration,
         until_stable: a.until_stable,
+        args: a.args,
         ring_bytes: a.ring_size.unwrap_or_else(ProbeConfig::default_ring_bytes),
         max_cgroups: a.max_cgroups.max(1),
     })
@@ -279,9 +288,17 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
         }
     };
 
+    let profiles_gates = profiles.clone();
     let mut pc = ProbeConfig::profile(scope, profiles, cfg.max_cgroups, cfg.ring_bytes);
     // First-use records: when each syscall first appeared (the coverage curve).
     pc.firsts = true;
+    if cfg.args {
+        // The filtered syscalls come through the ring with their registers.
+        pc.trace = true;
+        for n in args::TRACED {
+            pc.interesting.insert_name(n);
+        }
+    }
     let probe = Probe::load(&pc)?;
     let mut stream = Stream::new(probe, state)?;
     message!(
@@ -317,6 +334,12 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
     let mut last_count = 0usize;
     let mut last_new = Instant::now();
     let mut stable = false;
+    let seen = std::cell::RefCell::new(args::Seen::new(
+        profiles_gates
+            .iter()
+            .filter(|(_, g)| *g == gate::OPEN)
+            .map(|(cg, _)| *cg),
+    ));
 
     let ended = stream
         .run(
@@ -343,6 +366,20 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
                         if watch_dir.borrow().is_none() {
                             *watch_dir.borrow_mut() = pod::pod_dir(&cg_root, &c.cgroup_path);
                         }
+                    }
+                }
+                if cfg.args {
+                    let t = ev.task();
+                    let mine = fixed_id.is_some()
+                        || container_id.borrow().as_deref() == Some(&*t.container_id);
+                    match ev {
+                        Event::Exec(_) if mine => seen.borrow_mut().exec(t.cgroup_id),
+                        Event::Syscall(e) if mine => {
+                            if let Some(regs) = &e.regs {
+                                seen.borrow_mut().note(t.cgroup_id, &e.syscall, regs);
+                            }
+                        }
+                        _ => {}
                     }
                 }
                 Flow::Continue
@@ -396,7 +433,14 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
                         warning!("SIGUSR1: a snapshot needs -o FILE and a container, cgroup or command (not --pod)");
                     } else {
                         let t = target(fixed_id, cid.as_deref());
-                        match build(&cfg, probe, st, t, start, &reasons, true)
+                        match build(
+                            &cfg,
+                            probe,
+                            st,
+                            t,
+                            &SoFar { start, reasons: &reasons, seen: &seen.borrow() },
+                            true,
+                        )
                             .and_then(|p| write(&cfg, &p))
                         {
                             Ok(()) => message!("snapshot: {n} syscalls written; recording goes on"),
@@ -461,9 +505,21 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
         );
     }
     reasons.extend(record::gaps(&k, false, false));
-    let out = build(&cfg, probe, st, t, start, &reasons, false)?;
+    if cfg.args && (k.ring_full > 0 || k.too_big > 0) {
+        reasons.push(format!(
+            "{} syscall records were lost: argument values may be missing (--args)",
+            k.ring_full + k.too_big
+        ));
+    }
+    let seen = seen.into_inner();
+    let so_far = SoFar {
+        start,
+        reasons: &reasons,
+        seen: &seen,
+    };
+    let out = build(&cfg, probe, st, t, &so_far, false)?;
     write(&cfg, &out)?;
-    let native = out.names.len();
+    let native = out.count();
     message!(
         "profile of {label}: {} syscalls ({}){}",
         native,
@@ -507,6 +563,14 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What a recording has gathered beside the kernel's bitmaps.
+#[derive(Clone, Copy)]
+struct SoFar<'a> {
+    start: Timestamp,
+    reasons: &'a [String],
+    seen: &'a args::Seen,
+}
+
 /// The profile recorded so far, merged with the earlier ones, with its coverage: what the end
 /// of a recording writes, and a SIGUSR1 snapshot.
 fn build(
@@ -514,11 +578,18 @@ fn build(
     probe: &Probe,
     st: &mut State,
     t: record::Target<'_>,
-    start: Timestamp,
-    reasons: &[String],
+    so_far: &SoFar<'_>,
     snapshot: bool,
 ) -> anyhow::Result<Profile> {
+    let SoFar {
+        start,
+        reasons,
+        seen,
+    } = *so_far;
     let (mut profile, gate_closed) = recorded(probe, &mut st.containers, t)?;
+    if cfg.args {
+        seen.apply(&mut profile);
+    }
     let keys = t.keys(probe, &mut st.containers)?;
     profile.provenance.coverage = Some(Coverage::of(
         start,
