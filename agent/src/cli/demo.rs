@@ -159,7 +159,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
     let (probe, st) = stream.parts();
     let (mut profile, _) = recorded(probe, &mut st.containers, record::Target::Container(&id))?;
-    add_handover(&mut profile);
+    add_handover(&mut profile, None);
     if profile.names.is_empty() {
         bail!("nothing was recorded for container {id}");
     }

@@ -107,10 +107,32 @@ pub(crate) fn pod_profiles(
         .collect())
 }
 
-/// A container went through its runtime's hand-over: allow what the runtime may do there.
-pub(crate) fn add_handover(profile: &mut Profile) {
+/// A container went through its runtime's hand-over: allow what the runtime may do there —
+/// its measured share (`profile base`) when given, and for a Go runtime (runc) the calls its
+/// scheduler makes only at times, which no measurement is sure to catch.
+pub(crate) fn add_handover(profile: &mut Profile, base: Option<&Profile>) {
     if profile.names.is_empty() {
         return;
+    }
+    if let Some(b) = base {
+        let rt = b
+            .provenance
+            .runtime
+            .clone()
+            .unwrap_or_else(|| "the runtime".into());
+        for n in &b.names {
+            if !profile.names.contains(n) {
+                profile.provenance.added.push(Added {
+                    name: n.clone(),
+                    why: format!("{rt} makes it after it loads the filter (measured)"),
+                });
+            }
+            profile.allow(Abi::X86_64, n);
+        }
+        profile.provenance.runtime = Some(rt.clone());
+        if !rt.starts_with("runc") {
+            return;
+        }
     }
     for n in HANDOVER_BASE {
         if !profile.names.contains(*n) {
@@ -258,11 +280,11 @@ mod tests {
     #[test]
     fn handover_is_added_only_to_a_recorded_profile() {
         let mut empty = Profile::new(DefaultAction::Errno);
-        add_handover(&mut empty);
+        add_handover(&mut empty, None);
         assert!(empty.names.is_empty());
         let mut p = Profile::new(DefaultAction::Errno);
         p.allow(Abi::X86_64, "openat");
-        add_handover(&mut p);
+        add_handover(&mut p, None);
         assert!(p.names.contains("rt_sigreturn") && p.names.contains("openat"));
     }
 }

@@ -71,6 +71,19 @@ impl Workload {
         }
     }
 
+    /// Whether a notified task is the runtime itself, before the workload's exec: runc's
+    /// init names itself `runc:[2:INIT]`; crun keeps its name.
+    pub(crate) fn by_runtime(&self, comm: &str) -> bool {
+        let Some(rt) = self.runtime() else {
+            return false;
+        };
+        let base = Path::new(rt)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        comm.starts_with("runc:[") || comm == "crun" || comm == "runc" || comm == base
+    }
+
     /// The runtime that starts it, for a bundle.
     pub(crate) fn runtime(&self) -> Option<&str> {
         match self {
@@ -138,6 +151,17 @@ fn command_run(p: &Profile, argv: &[String], mode: Mode, timeout: Duration) -> R
     let mut o = finish(child, timeout)?;
     o.denials = listening.denials()?;
     Ok(o)
+}
+
+/// `RUNTIME --version`'s first line (`runc version 1.1.5+ds1`, `crun version 1.8.1`).
+pub(crate) fn runtime_version(runtime: &str) -> Result<String> {
+    let out = Command::new(runtime)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| failed(runtime, e))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(text.lines().next().unwrap_or(runtime).trim().to_string())
 }
 
 /// A user's OCI bundle, rewritten per run into a work directory.

@@ -1,6 +1,7 @@
 //! `sysaudit profile`: record the syscalls a container (or a pod's containers, a cgroup, a
 //! command) makes, in the kernel, and write the minimal seccomp profile that lets it run.
 
+mod base;
 mod compare;
 mod pod;
 mod snapshot;
@@ -51,6 +52,11 @@ pub(crate) struct ProfileArgs {
     /// Name of the SeccompProfile (spo); default: derived from the target.
     #[arg(long)]
     pub(crate) name: Option<String>,
+    /// The runtime's share of a container's profile as `profile base` measured it (in place
+    /// of the fixed Go-runtime list; for runc both are kept); its version is named in the
+    /// profile.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) runtime_base: Option<PathBuf>,
     /// Union with an existing profile (OCI JSON or SPO YAML); repeatable.
     #[arg(long = "merge", value_name = "FILE")]
     pub(crate) merge: Vec<PathBuf>,
@@ -109,6 +115,9 @@ pub(crate) enum Tool {
     /// Run the workload without the profile and under it; when it changes, name every
     /// syscall the profile denies it, with the process and ABI (exit 5 when not verified).
     Verify(verify::VerifyArgs),
+    /// Measure what the installed runc or crun does itself after it loads a container's
+    /// filter: the runtime's share of every container profile, with its version.
+    Base(base::BaseArgs),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -128,6 +137,7 @@ struct Config {
     duration: Option<Duration>,
     until_stable: Option<Duration>,
     args: bool,
+    runtime_base: Option<Profile>,
     ring_bytes: u32,
     max_cgroups: u32,
 }
@@ -194,6 +204,10 @@ fn config(a: &ProfileArgs) -> anyhow::Result<Config> {
         duration: a.duration,
         until_stable: a.until_stable,
         args: a.args,
+        runtime_base: match &a.runtime_base {
+            Some(p) => Some(Profile::read(p, default_action).context("--runtime-base")?),
+            None => None,
+        },
         ring_bytes: a.ring_size.unwrap_or_else(ProbeConfig::default_ring_bytes),
         max_cgroups: a.max_cgroups.max(1),
     })
@@ -204,6 +218,7 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
         Some(Tool::Diff(d)) => return compare::diff(d),
         Some(Tool::Score(s)) => return compare::score(s),
         Some(Tool::Verify(v)) => return verify::run(v),
+        Some(Tool::Base(b)) => return base::run(b),
         None => {}
     }
     let cfg = config(&a)?;
@@ -609,7 +624,7 @@ fn build(
             .push("a snapshot: the recording was still going on".into());
     }
     if matches!(cfg.target, Target::Container(_)) {
-        add_handover(&mut profile);
+        add_handover(&mut profile, cfg.runtime_base.as_ref());
     }
     let mut out = cfg.merged.clone();
     out.merge(&profile);
@@ -648,7 +663,7 @@ fn finish_pod(
         p.incomplete.extend(reasons.iter().cloned());
         p.incomplete
             .extend(record::gaps(k, gate_closed, p.names.is_empty()));
-        add_handover(&mut p);
+        add_handover(&mut p, cfg.runtime_base.as_ref());
         let mut out = cfg.merged.clone();
         out.merge(&p);
         for r in &out.incomplete {

@@ -115,7 +115,7 @@ pub(crate) fn run(a: VerifyArgs) -> anyhow::Result<ExitCode> {
                 Some(k) => k.d.count += d.count,
                 None => found.push(Found {
                     run,
-                    by_runtime: by_runtime(&d.comm, &workload),
+                    by_runtime: workload.by_runtime(&d.comm),
                     d,
                 }),
             }
@@ -150,20 +150,6 @@ struct Found {
     run: u32,
     by_runtime: bool,
     d: Denial,
-}
-
-/// runc's init names itself `runc:[2:INIT]`; crun keeps its name.
-fn by_runtime(comm: &str, w: &Workload) -> bool {
-    match w.runtime() {
-        None => false,
-        Some(rt) => {
-            let base = Path::new(rt)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            comm.starts_with("runc:[") || comm == "crun" || comm == "runc" || comm == base
-        }
-    }
 }
 
 /// `: "first line"` of a stream, for the message.
