@@ -8,6 +8,7 @@ pub mod cli;
 mod config;
 pub mod event;
 mod host;
+mod inspect;
 mod launch;
 mod messages;
 mod metrics;

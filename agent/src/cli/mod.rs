@@ -7,6 +7,7 @@ pub(crate) mod config;
 pub(crate) mod demo;
 pub(crate) mod flags;
 pub(crate) mod generate;
+pub(crate) mod inspect;
 pub(crate) mod profile;
 pub(crate) mod rules;
 pub(crate) mod run;
@@ -46,6 +47,9 @@ pub(crate) enum Command {
     Watch(watch::WatchArgs),
     /// Record the syscalls of a container, cgroup or command and write a seccomp profile.
     Profile(profile::ProfileArgs),
+    /// What protects each running container, from outside: seccomp filters (the syscalls they
+    /// deny), capabilities, no_new_privs, host namespaces, LSM label, read-only root.
+    Inspect(inspect::InspectArgs),
     /// Run a command under a seccomp profile.
     Run(run::RunArgs),
     /// Run a test suite under detection and profile recording; judge it for CI (exit code,
@@ -101,6 +105,7 @@ pub fn main() -> ExitCode {
             Command::Watch(a) => watch::run(a).await,
             Command::Profile(a) => profile::run(a).await,
             Command::Run(a) => run::run(a),
+            Command::Inspect(a) => inspect::run(a),
             Command::Ci(a) => ci::run(a).await,
             Command::Calibrate => calibrate::run().await,
         }

@@ -146,6 +146,20 @@ fn bpf(ctx: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>, EnforceError> 
         .collect())
 }
 
+/// The filter of `p` as the kernel would hold it (for the interpreter's tests).
+#[cfg(test)]
+pub(crate) fn compiled(p: &Profile) -> Result<Vec<super::bpf::Insn>, EnforceError> {
+    Ok(bpf(&filter(p)?.0)?
+        .into_iter()
+        .map(|f| super::bpf::Insn {
+            code: f.code,
+            jt: f.jt,
+            jf: f.jf,
+            k: f.k,
+        })
+        .collect())
+}
+
 /// The listener's thread of a command launched in [`Mode::Listen`] (none otherwise).
 pub(crate) struct Listening(Option<Supervisor>);
 

@@ -4,6 +4,7 @@
 //! Independent of the rules engine; `record` reads the probe's per-cgroup maps.
 
 pub(crate) mod args;
+pub(crate) mod bpf;
 pub(crate) mod drift;
 pub(crate) mod enforce;
 pub(crate) mod file;
