@@ -155,9 +155,8 @@ fn inspect_reads_each_containers_filters_capabilities_and_namespaces() {
     assert!(n.len() > 250, "{} denied", n.len());
     assert!(n.contains(&"mkdir") && n.contains(&"socket"), "{n:?}");
     assert!(!n.contains(&"nanosleep") && !n.contains(&"execve"), "{n:?}");
-    assert_eq!(
+    assert!(
         r["denied"]["ia32"]["never"].as_array().unwrap().len() > 300,
-        true,
         "ia32 is not let in"
     );
 }
