@@ -73,6 +73,20 @@ fn until_stable_ends_a_long_recording_and_the_profile_carries_its_coverage() {
         "every recorded syscall is on the curve: {cov}"
     );
     assert!(out.stderr.contains("coverage: 0–1 s +"), "{}", out.stderr);
+    // The summary after every recording: the score and how to apply it.
+    assert!(
+        out.stderr.contains("dangerous syscalls allowed"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(&format!(
+            "docker run --security-opt seccomp={}",
+            file.display()
+        )),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
