@@ -46,7 +46,7 @@ pub(crate) enum Command {
     /// Detect threats live: match container syscalls against Falco-style rules.
     Watch(watch::WatchArgs),
     /// Record the syscalls of a container, cgroup or command and write a seccomp profile.
-    Profile(profile::ProfileArgs),
+    Profile(Box<profile::ProfileArgs>),
     /// What protects each running container, from outside: seccomp filters (the syscalls they
     /// deny), capabilities, no_new_privs, host namespaces, LSM label, read-only root.
     Inspect(inspect::InspectArgs),
@@ -103,7 +103,7 @@ pub fn main() -> ExitCode {
             Command::Config(c) => config::run(c),
             Command::Generate(a) => generate::run(a),
             Command::Watch(a) => watch::run(a).await,
-            Command::Profile(a) => profile::run(a).await,
+            Command::Profile(a) => profile::run(*a).await,
             Command::Run(a) => run::run(a),
             Command::Inspect(a) => inspect::run(a),
             Command::Ci(a) => ci::run(a).await,

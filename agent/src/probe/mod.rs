@@ -355,6 +355,39 @@ impl Probe {
     }
 }
 
+impl Probe {
+    /// Start cgroup `cg`'s recording over, its gate left as it is: the serving phase of
+    /// `profile --phases` begins with nothing seen. A syscall the kernel marks while the entry
+    /// is rewritten may be lost from the new phase (a serving loop makes it again).
+    pub(crate) fn reset_profile(&mut self, cg: u64) -> Result<(), ProbeError> {
+        let slot = {
+            let owners: BpfHashMap<&MapData, u32, u64> = get(&self.ebpf, map::SLOT_OWNERS)?;
+            owners
+                .iter()
+                .filter_map(Result::ok)
+                .find(|(_, id)| *id == cg)
+                .map(|(s, _)| s)
+        };
+        let clear = |p: &mut Profile| p.seen = [[0; MAX_SYSCALLS]; abi::RECORDED];
+        if let Some(slot) = slot {
+            let mut slots: Array<&mut MapData, Profile> =
+                get_mut(&mut self.ebpf, map::PROFILE_SLOTS)?;
+            let mut p = slots.get(&slot, 0).map_err(failed(map::PROFILE_SLOTS))?;
+            if p.tag == cg {
+                clear(&mut p);
+                slots.set(slot, p, 0).map_err(failed(map::PROFILE_SLOTS))?;
+                return Ok(());
+            }
+        }
+        let mut h: BpfHashMap<&mut MapData, u64, Profile> = get_mut(&mut self.ebpf, map::PROFILES)?;
+        if let Ok(mut p) = h.get(&cg, 0) {
+            clear(&mut p);
+            h.insert(cg, p, 0).map_err(failed(map::PROFILES))?;
+        }
+        Ok(())
+    }
+}
+
 /// Map `name` of the object as the typed map `M`.
 fn get<'a, M>(ebpf: &'a Ebpf, name: &'static str) -> Result<M, ProbeError>
 where

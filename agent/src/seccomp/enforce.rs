@@ -17,9 +17,11 @@ use std::{
 
 use libseccomp::{ScmpAction, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
 
+use crate::syscalls::Abi;
+
 use super::{
     file::ArgCmp,
-    notify::{self, Denial, Listener, Supervisor},
+    notify::{self, Answer, Denial, Listener, Supervisor},
     profile::{DefaultAction, Profile},
 };
 
@@ -237,13 +239,52 @@ pub(crate) fn launch(
     let mut prog = match mode {
         Mode::Plain => Vec::new(),
         Mode::Enforce => bpf(&filter(p)?.0)?,
-        Mode::Listen => bpf(&filter_with(p, ScmpAction::Notify)?.0)?,
+        Mode::Listen => {
+            let prog = bpf(&filter_with(p, ScmpAction::Notify)?.0)?;
+            return supervised(cmd, prog, |_, _, _, _| Answer::Record);
+        }
     };
-    if mode != Mode::Listen {
-        // SAFETY: `install` makes only async-signal-safe calls.
-        unsafe { cmd.pre_exec(move || install(&mut prog, None)) };
-        return Ok((cmd.spawn()?, Listening(None)));
+    // SAFETY: `install` makes only async-signal-safe calls.
+    unsafe { cmd.pre_exec(move || install(&mut prog, None)) };
+    Ok((cmd.spawn()?, Listening(None)))
+}
+
+/// A serving-phase filter: `serving`'s rules allow; what only `full` allows, and the
+/// `markers` (the calls that say serving began), go to the supervisor.
+pub(crate) fn phased_filter(
+    full: &Profile,
+    serving: &Profile,
+    markers: &[String],
+) -> Result<Vec<libc::sock_filter>, EnforceError> {
+    let mut allowed = serving.clone();
+    for m in markers {
+        allowed.names.remove(m);
+        allowed.conditions.remove(m);
     }
+    let (mut ctx, _) = filter_with(&allowed, action(full.default_action))?;
+    let notify = full
+        .names
+        .iter()
+        .chain(full.conditions.keys())
+        .filter(|n| !allowed.names.contains(*n) && !allowed.conditions.contains_key(*n))
+        .chain(markers.iter());
+    let mut done = std::collections::BTreeSet::new();
+    for n in notify {
+        if done.insert(n.clone()) {
+            if let Ok(sc) = ScmpSyscall::from_name(n) {
+                ctx.add_rule(ScmpAction::Notify, sc)?;
+            }
+        }
+    }
+    bpf(&ctx)
+}
+
+/// Spawn `cmd` under `prog`, its notifications answered by `decide` on a supervisor thread.
+pub(crate) fn supervised(
+    mut cmd: Command,
+    mut prog: Vec<libc::sock_filter>,
+    mut decide: impl FnMut(u32, Abi, &str, &[u64; 6]) -> Answer + Send + 'static,
+) -> Result<(Child, Listening), EnforceError> {
     let (ready_r, ready_w) = pipe()?;
     let (ack_r, ack_w) = pipe()?;
     let (ready_raw, ack_raw) = (ready_w.as_raw_fd(), ack_r.as_raw_fd());
@@ -260,10 +301,14 @@ pub(crate) fn launch(
         let mut l = Listener::new(fd);
         // The launcher's own wait for that byte is not the workload's.
         let mut own_read = true;
-        l.serve(stop, |who, _, name, args| {
+        l.serve(stop, |who, abi, name, args| {
             let own = own_read && who as i32 == pid && name == "read" && args[0] == ack_raw as u64;
             own_read &= !own;
-            own
+            if own {
+                Answer::Pass
+            } else {
+                decide(who, abi, name, args)
+            }
         })?;
         Ok(l.denials())
     })?;

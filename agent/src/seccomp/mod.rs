@@ -9,6 +9,7 @@ pub(crate) mod drift;
 pub(crate) mod enforce;
 pub(crate) mod file;
 pub(crate) mod notify;
+pub(crate) mod phases;
 pub(crate) mod policy;
 pub(crate) mod posture;
 pub(crate) mod profile;

@@ -52,6 +52,17 @@ fn abi_of(arch: u32, nr: i32) -> Option<(Abi, u32)> {
     }
 }
 
+/// What the supervisor answers a notified syscall.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// Let it run, unrecorded (the launcher's own calls).
+    Pass,
+    /// Let it run and write it down (what the profile would have denied).
+    Record,
+    /// Fail it with this errno (a phase's denial).
+    Deny(i32),
+}
+
 /// A listener fd and what it has seen.
 pub(crate) struct Listener {
     fd: OwnedFd,
@@ -68,11 +79,11 @@ impl Listener {
     }
 
     /// Serve until every task under the filter is gone (the fd hangs up) or `stop` is set and
-    /// nothing is pending. `skip` names notifications that are the launcher's own.
+    /// nothing is pending; `decide` answers each notification (pid, ABI, name, arguments).
     pub(crate) fn serve(
         &mut self,
         stop: &AtomicBool,
-        mut skip: impl FnMut(u32, Abi, &str, &[u64; 6]) -> bool,
+        mut decide: impl FnMut(u32, Abi, &str, &[u64; 6]) -> Answer,
     ) -> io::Result<()> {
         loop {
             let mut pfd = libc::pollfd {
@@ -96,14 +107,17 @@ impl Listener {
                 continue;
             }
             if pfd.revents & libc::POLLIN != 0 {
-                self.one(&mut skip)?;
+                self.one(&mut decide)?;
             } else if pfd.revents & (libc::POLLHUP | libc::POLLERR) != 0 {
                 return Ok(());
             }
         }
     }
 
-    fn one(&mut self, skip: &mut impl FnMut(u32, Abi, &str, &[u64; 6]) -> bool) -> io::Result<()> {
+    fn one(
+        &mut self,
+        decide: &mut impl FnMut(u32, Abi, &str, &[u64; 6]) -> Answer,
+    ) -> io::Result<()> {
         // SAFETY: the kernel fills a zeroed seccomp_notif (it insists on zero).
         let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
         // SAFETY: the ioctl writes one seccomp_notif.
@@ -123,9 +137,11 @@ impl Listener {
             };
         }
         let d = req.data;
+        let mut answer = Answer::Record;
         if let Some((abi, nr)) = abi_of(d.arch, d.nr) {
             let name = table::display_name(abi, nr).into_owned();
-            if !skip(req.pid, abi, &name, &d.args) {
+            answer = decide(req.pid, abi, &name, &d.args);
+            if answer == Answer::Record {
                 let e = self.seen.entry((abi, name.clone())).or_insert_with(|| {
                     let read = |f: &str| {
                         fs::read_to_string(format!("/proc/{}/{f}", req.pid))
@@ -147,11 +163,15 @@ impl Listener {
                 e.count += 1;
             }
         }
+        let (error, flags) = match answer {
+            Answer::Deny(e) => (-e, 0),
+            _ => (0, libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32),
+        };
         let mut resp = libc::seccomp_notif_resp {
             id: req.id,
             val: 0,
-            error: 0,
-            flags: libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
+            error,
+            flags,
         };
         // SAFETY: the ioctl reads one seccomp_notif_resp. ENOENT: the task is gone.
         if unsafe {
@@ -265,7 +285,7 @@ pub(crate) fn serve_runtime(sock: UnixListener, stop: &AtomicBool) -> io::Result
     conn.set_nonblocking(false)?;
     let (fd, _state) = receive(conn.as_raw_fd())?;
     let mut l = Listener::new(fd);
-    l.serve(stop, |_, _, _, _| false)?;
+    l.serve(stop, |_, _, _, _| Answer::Record)?;
     Ok(l.denials())
 }
 

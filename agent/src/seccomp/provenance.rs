@@ -116,6 +116,18 @@ pub(crate) struct Added {
     pub(crate) why: String,
 }
 
+/// A recording split at the moment the workload started serving.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Phases {
+    /// The syscall that marked it (the first `accept4`, say) and when, in seconds.
+    pub(crate) marker: String,
+    pub(crate) at: f64,
+    /// Syscalls seen in start-up and never while serving.
+    pub(crate) startup_only: Vec<String>,
+    /// Whether this profile is the serving phase's (else the whole run's).
+    pub(crate) serving: bool,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Provenance {
     /// Recordings united in the profile (0: unknown, a profile from elsewhere).
@@ -130,6 +142,8 @@ pub(crate) struct Provenance {
     /// The OCI runtime (and version) the recording ran under.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) runtime: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) phases: Option<Phases>,
 }
 
 impl Provenance {
@@ -155,6 +169,9 @@ impl Provenance {
         self.added = added.into_iter().collect();
         if self.runtime.is_none() {
             self.runtime.clone_from(&other.runtime);
+        }
+        if other.phases.is_some() {
+            self.phases.clone_from(&other.phases);
         }
     }
 

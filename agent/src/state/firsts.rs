@@ -62,6 +62,14 @@ impl FirstUses {
         by_name.into_iter().map(|(n, t)| (t, n)).collect()
     }
 
+    /// The recorded cgroups that have made syscall `nr` of `abi`, with when.
+    pub(crate) fn users(&self, abi: Abi, nr: u32) -> impl Iterator<Item = (u64, Timestamp)> + '_ {
+        self.by_call
+            .iter()
+            .filter(move |((_, a, n), _)| *a == abi && *n == nr)
+            .map(|((k, _, _), u)| (*k, u.time))
+    }
+
     /// The first use of syscall `nr` of `abi` in the cgroup recorded under `profile`.
     pub(crate) fn get(&self, profile: u64, abi: Abi, nr: u32) -> Option<&FirstUse> {
         self.by_call.get(&(profile, abi, nr))

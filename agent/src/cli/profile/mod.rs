@@ -28,7 +28,7 @@ use crate::{
     launch::{populated, OwnCgroup},
     probe::{Probe, ProbeConfig, Scope},
     seccomp::{
-        args,
+        args, phases,
         profile::write_atomic,
         provenance::Coverage,
         record::{self, add_handover, recorded},
@@ -72,6 +72,14 @@ pub(crate) struct ProfileArgs {
     /// flags a filter cannot see, answers ENOSYS so libc falls back to clone.
     #[arg(long, conflicts_with = "pod")]
     pub(crate) args: bool,
+    /// Split the recording where the workload starts serving (its first accept/accept4, or
+    /// --serving-marker): -o FILE gets the whole run's profile and FILE.serving the serving
+    /// phase's, for `run --serving` to apply after start-up.
+    #[arg(long, conflicts_with_all = ["pod", "args"], requires = "output")]
+    pub(crate) phases: bool,
+    /// The syscall whose first call marks serving (repeatable; default accept, accept4).
+    #[arg(long, value_name = "SYSCALL", requires = "phases")]
+    pub(crate) serving_marker: Vec<String>,
     /// Stop recording once no new syscall has appeared for this many seconds (a launched
     /// command is then asked to stop).
     #[arg(long, value_name = "SECS", value_parser = flags::duration)]
@@ -137,6 +145,8 @@ struct Config {
     duration: Option<Duration>,
     until_stable: Option<Duration>,
     args: bool,
+    /// `--phases`: the markers.
+    phases: Option<Vec<String>>,
     runtime_base: Option<Profile>,
     ring_bytes: u32,
     max_cgroups: u32,
@@ -204,6 +214,7 @@ fn config(a: &ProfileArgs) -> anyhow::Result<Config> {
         duration: a.duration,
         until_stable: a.until_stable,
         args: a.args,
+        phases: a.phases.then(|| markers(&a.serving_marker)).transpose()?,
         runtime_base: match &a.runtime_base {
             Some(p) => Some(Profile::read(p, default_action).context("--runtime-base")?),
             None => None,
@@ -349,6 +360,7 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
     let mut last_count = 0usize;
     let mut last_new = Instant::now();
     let mut stable = false;
+    let mut split: Option<phases::Split> = None;
     let seen = std::cell::RefCell::new(args::Seen::new(
         profiles_gates
             .iter()
@@ -418,6 +430,29 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
                             return Flow::Stop
                         }
                         _ => {}
+                    }
+                }
+                if let (Some(markers), None) = (&cfg.phases, &split) {
+                    let cid = container_id.borrow().clone();
+                    let t = target(fixed_id, cid.as_deref());
+                    let seen = phases::marker_seen(
+                        &st.firsts,
+                        || t.keys(probe, &mut st.containers).unwrap_or_default(),
+                        markers,
+                    );
+                    if let Some((marker, at)) = seen {
+                        match start_serving(probe, st, t, marker, at) {
+                            Ok(s) => {
+                                message!(
+                                    "serving from {:.2} s (the first {}): {} syscalls in start-up; recording the serving phase",
+                                    at.0.saturating_sub(start.0) as f64 / 1e9,
+                                    s.marker,
+                                    s.startup.names.len()
+                                );
+                                split = Some(s);
+                            }
+                            Err(e) => warning!("--phases: {e:#}"),
+                        }
                     }
                 }
                 if last_look.elapsed() < Duration::from_millis(500) && !snapshot.asked() {
@@ -532,8 +567,45 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
         reasons: &reasons,
         seen: &seen,
     };
-    let out = build(&cfg, probe, st, t, &so_far, false)?;
+    let mut out = build(&cfg, probe, st, t, &so_far, false)?;
+    let mut serving = None;
+    if let Some(s) = &split {
+        let keys = t.keys(probe, &mut st.containers)?;
+        let after: Vec<String> = st
+            .firsts
+            .earliest(&keys)
+            .into_iter()
+            .filter(|(at, _)| *at >= s.at)
+            .map(|(_, n)| n)
+            .collect();
+        let (full, serve) = phases::finish(s, &out, after, start);
+        out = full;
+        serving = Some(serve);
+    } else if cfg.phases.is_some() {
+        warning!("--phases: no serving marker was seen (the workload never started serving); only the whole run's profile is written");
+    }
     write(&cfg, &out)?;
+    if let (Some(serve), Some(path)) = (&serving, &cfg.output) {
+        let sp = phases::serving_path(path);
+        let text = serve.render(cfg.format, &format!("{}-serving", cfg.name));
+        write_atomic(&sp, &text).with_context(|| format!("writing {}", sp.display()))?;
+        if let Some(ph) = &out.provenance.phases {
+            message!(
+                "phases: start-up and serving {} syscalls, serving alone {}, written to {}; only at start-up ({}): {}",
+                out.count(),
+                serve.count(),
+                sp.display(),
+                ph.startup_only.len(),
+                ph.startup_only.join(", ")
+            );
+            message!(
+                "apply the serving phase after start-up: sysaudit run --seccomp {} --serving {} -- COMMAND (a supervisor denies the start-up-only calls from the first {} on), or stack it from the workload with prctl(PR_SET_SECCOMP) once it serves",
+                path.display(),
+                sp.display(),
+                ph.marker
+            );
+        }
+    }
     let native = out.count();
     message!(
         "profile of {label}: {} syscalls ({}){}",
@@ -576,6 +648,42 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
         crate::messages::set_lost();
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--serving-marker` names, checked (default: accept, accept4).
+fn markers(named: &[String]) -> anyhow::Result<Vec<String>> {
+    if named.is_empty() {
+        return Ok(phases::DEFAULT_MARKERS
+            .iter()
+            .map(|m| m.to_string())
+            .collect());
+    }
+    for m in named {
+        if crate::syscalls::table::number(crate::syscalls::Abi::X86_64, m).is_none() {
+            bail!("--serving-marker {m}: not a syscall");
+        }
+    }
+    Ok(named.to_vec())
+}
+
+/// The workload made its first marker: keep what start-up recorded, start the kernel's
+/// bitmaps over.
+fn start_serving(
+    probe: &mut Probe,
+    st: &mut State,
+    t: record::Target<'_>,
+    marker: String,
+    at: Timestamp,
+) -> anyhow::Result<phases::Split> {
+    let (startup, _) = recorded(probe, &mut st.containers, t)?;
+    for k in t.keys(probe, &mut st.containers)? {
+        probe.reset_profile(k)?;
+    }
+    Ok(phases::Split {
+        marker,
+        at,
+        startup,
+    })
 }
 
 /// What a recording has gathered beside the kernel's bitmaps.
