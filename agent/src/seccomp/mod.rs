@@ -5,6 +5,7 @@
 
 pub(crate) mod args;
 pub(crate) mod bpf;
+pub(crate) mod complete;
 pub(crate) mod drift;
 pub(crate) mod enforce;
 pub(crate) mod file;

@@ -158,13 +158,15 @@ pub(crate) fn summary(p: &Profile, written: Option<&Path>, format: Format, name:
             v.join(", ")
         );
     }
-    if !pv.added.is_empty() {
-        let v: Vec<String> = pv.added.iter().map(|a| a.name.clone()).collect();
+    // Each addition with why, those with the same reason on one line.
+    let mut by_why: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for a in &pv.added {
+        by_why.entry(&a.why).or_default().push(&a.name);
+    }
+    for (why, names) in by_why {
         message!(
-            "allowed without being recorded ({}): {} — {}",
-            v.len(),
-            v.join(", "),
-            pv.added[0].why
+            "allowed without being recorded: {} — {why}",
+            names.join(", ")
         );
     }
     for line in hints(written, format, name) {

@@ -28,7 +28,7 @@ use crate::{
     launch::{populated, OwnCgroup},
     probe::{Probe, ProbeConfig, Scope},
     seccomp::{
-        args, phases,
+        args, complete, phases,
         profile::write_atomic,
         provenance::Coverage,
         record::{self, add_handover, recorded},
@@ -72,6 +72,12 @@ pub(crate) struct ProfileArgs {
     /// flags a filter cannot see, answers ENOSYS so libc falls back to clone.
     #[arg(long, conflicts_with = "pod")]
     pub(crate) args: bool,
+    /// Add what one recording may miss, each addition listed with why: `siblings` (for a
+    /// syscall seen, the other forms its libc call may use: poll/ppoll, wait4/waitid...),
+    /// `imports` (the syscalls behind the libc functions the executables that ran import),
+    /// or `all`.
+    #[arg(long, value_name = "WHAT", value_parser = ["siblings", "imports", "all"])]
+    pub(crate) complete: Option<String>,
     /// Split the recording where the workload starts serving (its first accept/accept4, or
     /// --serving-marker): -o FILE gets the whole run's profile and FILE.serving the serving
     /// phase's, for `run --serving` to apply after start-up.
@@ -147,6 +153,8 @@ struct Config {
     args: bool,
     /// `--phases`: the markers.
     phases: Option<Vec<String>>,
+    /// `--complete`: siblings, imports.
+    complete: (bool, bool),
     runtime_base: Option<Profile>,
     ring_bytes: u32,
     max_cgroups: u32,
@@ -215,6 +223,12 @@ fn config(a: &ProfileArgs) -> anyhow::Result<Config> {
         until_stable: a.until_stable,
         args: a.args,
         phases: a.phases.then(|| markers(&a.serving_marker)).transpose()?,
+        complete: match a.complete.as_deref() {
+            Some("siblings") => (true, false),
+            Some("imports") => (false, true),
+            Some(_) => (true, true),
+            None => (false, false),
+        },
         runtime_base: match &a.runtime_base {
             Some(p) => Some(Profile::read(p, default_action).context("--runtime-base")?),
             None => None,
@@ -361,6 +375,7 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
     let mut last_new = Instant::now();
     let mut stable = false;
     let mut split: Option<phases::Split> = None;
+    let imports = std::cell::RefCell::new(complete::Imports::default());
     let seen = std::cell::RefCell::new(args::Seen::new(
         profiles_gates
             .iter()
@@ -393,6 +408,22 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
                         if watch_dir.borrow().is_none() {
                             *watch_dir.borrow_mut() = pod::pod_dir(&cg_root, &c.cgroup_path);
                         }
+                    }
+                }
+                if let (true, Event::Exec(e)) = (cfg.complete.1, ev) {
+                    let mine = fixed_id.is_some()
+                        || container_id.borrow().as_deref() == Some(&*e.task.container_id);
+                    if mine {
+                        // The process may be gone already: its root may still lead to the
+                        // file, and a launched command's paths are the host's.
+                        let exe = PathBuf::from(format!("/proc/{}/exe", e.task.pid));
+                        let rooted = PathBuf::from(format!("/proc/{}/root{}", e.task.pid, e.filename));
+                        let host = PathBuf::from(&e.filename);
+                        let mut paths = vec![exe.as_path(), rooted.as_path()];
+                        if matches!(cfg.target, Target::Command(_)) {
+                            paths.push(host.as_path());
+                        }
+                        imports.borrow_mut().executable(&paths, &e.filename);
                     }
                 }
                 if cfg.args {
@@ -488,7 +519,12 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
                             probe,
                             st,
                             t,
-                            &SoFar { start, reasons: &reasons, seen: &seen.borrow() },
+                            &SoFar {
+                                start,
+                                reasons: &reasons,
+                                seen: &seen.borrow(),
+                                imports: &imports.borrow(),
+                            },
                             true,
                         )
                             .and_then(|p| write(&cfg, &p))
@@ -562,11 +598,21 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     let seen = seen.into_inner();
+    let imports = imports.into_inner();
     let so_far = SoFar {
         start,
         reasons: &reasons,
         seen: &seen,
+        imports: &imports,
     };
+    if cfg.complete.1 {
+        message!(
+            "--complete imports: {} executables read ({} static, nothing to import), {} gone before they could be read",
+            imports.read,
+            imports.statics,
+            imports.unread
+        );
+    }
     let mut out = build(&cfg, probe, st, t, &so_far, false)?;
     let mut serving = None;
     if let Some(s) = &split {
@@ -692,6 +738,7 @@ struct SoFar<'a> {
     start: Timestamp,
     reasons: &'a [String],
     seen: &'a args::Seen,
+    imports: &'a complete::Imports,
 }
 
 /// The profile recorded so far, merged with the earlier ones, with its coverage: what the end
@@ -708,10 +755,18 @@ fn build(
         start,
         reasons,
         seen,
+        imports,
     } = *so_far;
     let (mut profile, gate_closed) = recorded(probe, &mut st.containers, t)?;
     if cfg.args {
         seen.apply(&mut profile);
+    }
+    if cfg.complete != (false, false) {
+        complete::apply(
+            &mut profile,
+            cfg.complete.0,
+            cfg.complete.1.then_some(imports),
+        );
     }
     let keys = t.keys(probe, &mut st.containers)?;
     profile.provenance.coverage = Some(Coverage::of(
