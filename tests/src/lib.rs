@@ -573,3 +573,55 @@ pub fn python_check(script: &str, args: &[&Path]) -> Value {
     );
     serde_json::from_slice(&out.stdout).expect("JSON from the checker")
 }
+
+/// The names of a profile's unconditional ALLOW rule (the first rule, as sysaudit writes it).
+pub fn profile_names(p: &Value) -> Vec<String> {
+    p["syscalls"][0]["names"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Record `c` while it runs (`profile --container ID -o FILE EXTRA...`): the container's
+/// output and the profile.
+pub fn record_container(
+    c: &TestContainer,
+    file: &Path,
+    extra: &[&str],
+) -> (std::process::Output, Value) {
+    let mut args = vec![
+        "profile",
+        "--container",
+        c.id(),
+        "-o",
+        file.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let agent = Agent::start(&args);
+    let out = c.run();
+    let res = agent.wait();
+    assert!(res.status.success(), "{}", res.stderr);
+    let text = std::fs::read_to_string(file)
+        .unwrap_or_else(|e| panic!("no profile ({e}):\n{}", res.stderr));
+    (out, serde_json::from_str(&text).expect("profile JSON"))
+}
+
+/// crun refuses this host's hybrid cgroup layout; as on such hosts in production it runs in a
+/// private mount namespace without the cgroup2 mount. A wrapper in `dir` that does so, for
+/// commands that take a runtime (`profile verify --runtime`, `profile base --runtime`).
+pub fn crun_hybrid(dir: &Path) -> PathBuf {
+    let w = dir.join("crun-hybrid");
+    std::fs::write(
+        &w,
+        "#!/bin/sh\nexec unshare -m sh -c 'umount /sys/fs/cgroup/unified && exec crun \"$@\"' crun \"$@\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&w, std::fs::Permissions::from_mode(0o755)).unwrap();
+    w
+}

@@ -16,24 +16,12 @@ fn container(mode: &str) -> TestContainer {
 fn record(extra: &[&str]) -> Value {
     let c = container("plain");
     let dir = TempDir::new("args");
-    let file = dir.0.join("p.json");
-    let mut args = vec![
-        "profile",
-        "--container",
-        c.id(),
-        "-o",
-        file.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let agent = Agent::start(&args);
-    let out = c.run();
+    let (out, p) = record_container(&c, &dir.0.join("p.json"), extra);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "fork: ok\nunix socket: ok\n"
     );
-    let res = agent.wait();
-    assert!(res.status.success(), "{}", res.stderr);
-    serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap()
+    p
 }
 
 fn rules_for<'a>(p: &'a Value, name: &str) -> Vec<&'a Value> {

@@ -14,15 +14,6 @@ fn read(p: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
-fn names(p: &Value) -> Vec<String> {
-    p["syscalls"][0]["names"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n.as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn until_stable_ends_a_long_recording_and_the_profile_carries_its_coverage() {
     if !privileged() {
@@ -55,7 +46,7 @@ fn until_stable_ends_a_long_recording_and_the_profile_carries_its_coverage() {
     );
     assert!(out.stderr.contains("--until-stable"), "{}", out.stderr);
     let p = read(&file);
-    assert!(names(&p).contains(&"mkdir".to_string()));
+    assert!(profile_names(&p).contains(&"mkdir".to_string()));
     let cov = &p["sysaudit"]["coverage"];
     let secs = cov["seconds"].as_f64().unwrap();
     let last = cov["last_new"][1].as_f64().unwrap();
@@ -117,7 +108,7 @@ fn sigusr1_writes_a_snapshot_and_recording_goes_on() {
     assert!(agent.wait_said("snapshot:", 1, 10), "{}", agent.said());
     let snap = read(&file);
     assert!(
-        !names(&snap).contains(&"mkdir".to_string()),
+        !profile_names(&snap).contains(&"mkdir".to_string()),
         "the snapshot is of the first phase"
     );
     assert!(
@@ -127,7 +118,7 @@ fn sigusr1_writes_a_snapshot_and_recording_goes_on() {
     let res = agent.wait();
     assert!(res.status.success(), "{}", res.stderr);
     let end = read(&file);
-    assert!(names(&end).contains(&"mkdir".to_string()), "{end}");
+    assert!(profile_names(&end).contains(&"mkdir".to_string()), "{end}");
     assert!(
         end.get("comment").is_none(),
         "the final profile is complete: {end}"

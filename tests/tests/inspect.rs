@@ -140,16 +140,7 @@ fn inspect_reads_each_containers_filters_capabilities_and_namespaces() {
     let dir = TempDir::new("inspect");
     let file = dir.0.join("p.json");
     let c = TestContainer::new(&["sleep", "1"]);
-    let agent = Agent::start(&[
-        "profile",
-        "--container",
-        c.id(),
-        "-o",
-        file.to_str().unwrap(),
-    ]);
-    c.run();
-    assert!(agent.wait().status.success());
-    let recorded: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let (_, recorded) = record_container(&c, &file, &[]);
     let r = inspect_under(Some(recorded));
     let n = never(&r);
     assert!(n.len() > 250, "{} denied", n.len());

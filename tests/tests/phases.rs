@@ -31,15 +31,6 @@ fn ask(port: u16, what: &str) -> String {
     reply
 }
 
-fn names(p: &Value) -> Vec<String> {
-    p["syscalls"][0]["names"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n.as_str().unwrap().to_string())
-        .collect()
-}
-
 fn read(p: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
@@ -75,7 +66,7 @@ fn a_serving_profile_applied_after_start_up_keeps_serving_and_denies_start_up_ca
     assert!(res.stderr.contains("serving from"), "{}", res.stderr);
     let whole = read(&full);
     let serving = read(&dir.0.join("web.serving.json"));
-    let (w, s) = (names(&whole), names(&serving));
+    let (w, s) = (profile_names(&whole), profile_names(&serving));
     for n in ["mkdir", "bind", "listen", "accept4", "read", "write"] {
         assert!(w.contains(&n.to_string()), "the whole run has {n}: {w:?}");
     }

@@ -4,19 +4,10 @@
 //! calls. A container profile built on crun's measured base, without the Go list, verifies
 //! under crun.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 use sysaudit_tests::*;
-
-fn names(p: &Value) -> Vec<String> {
-    p["syscalls"][0]["names"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n.as_str().unwrap().to_string())
-        .collect()
-}
 
 fn base(runtime: &str, out: &Path) -> Value {
     let r = sysaudit(&[
@@ -33,21 +24,6 @@ fn base(runtime: &str, out: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap()
 }
 
-/// crun refuses this host's hybrid cgroups; it runs where only the v1 hierarchies show.
-fn crun_wrapper(dir: &Path) -> PathBuf {
-    let w = dir.join("crun-hybrid");
-    std::fs::write(
-        &w,
-        "#!/bin/sh\nexec unshare -m sh -c 'umount /sys/fs/cgroup/unified && exec crun \"$@\"' crun \"$@\"\n",
-    )
-    .unwrap();
-    std::process::Command::new("chmod")
-        .args(["+x", w.to_str().unwrap()])
-        .status()
-        .unwrap();
-    w
-}
-
 #[test]
 fn runc_and_crun_shares_are_measured_and_a_crun_profile_needs_no_go_list() {
     if !privileged() {
@@ -62,14 +38,14 @@ fn runc_and_crun_shares_are_measured_and_a_crun_profile_needs_no_go_list() {
             .starts_with("runc version"),
         "{runc}"
     );
-    let rn = names(&runc);
+    let rn = profile_names(&runc);
     for n in ["execve", "write", "openat", "close"] {
         assert!(
             rn.contains(&n.to_string()),
             "runc's share lacks {n}: {rn:?}"
         );
     }
-    let crun_rt = crun_wrapper(&dir.0);
+    let crun_rt = crun_hybrid(&dir.0);
     let crun = base(crun_rt.to_str().unwrap(), &dir.0.join("crun.json"));
     assert!(
         crun["sysaudit"]["runtime"]
@@ -78,7 +54,7 @@ fn runc_and_crun_shares_are_measured_and_a_crun_profile_needs_no_go_list() {
             .starts_with("crun version"),
         "{crun}"
     );
-    let cn = names(&crun);
+    let cn = profile_names(&crun);
     assert!(cn.contains(&"execve".to_string()), "{cn:?}");
     for go in ["sigaltstack", "tgkill", "sched_yield"] {
         assert!(
@@ -91,19 +67,8 @@ fn runc_and_crun_shares_are_measured_and_a_crun_profile_needs_no_go_list() {
     let script = "rm -rf /tmp/x; mkdir /tmp/x && echo made";
     let c = TestContainer::new(&["sh", "-c", script]);
     let file = dir.0.join("ctr.json");
-    let agent = Agent::start(&[
-        "profile",
-        "--container",
-        c.id(),
-        "--runtime-base",
-        dir.0.join("crun.json").to_str().unwrap(),
-        "-o",
-        file.to_str().unwrap(),
-    ]);
-    c.run();
-    let res = agent.wait();
-    assert!(res.status.success(), "{}", res.stderr);
-    let p: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let base = dir.0.join("crun.json");
+    let (_, p) = record_container(&c, &file, &["--runtime-base", base.to_str().unwrap()]);
     assert!(
         p["sysaudit"]["runtime"]
             .as_str()
@@ -111,7 +76,10 @@ fn runc_and_crun_shares_are_measured_and_a_crun_profile_needs_no_go_list() {
             .starts_with("crun version"),
         "{p}"
     );
-    assert!(!names(&p).contains(&"sigaltstack".to_string()), "{p}");
+    assert!(
+        !profile_names(&p).contains(&"sigaltstack".to_string()),
+        "{p}"
+    );
     let again = TestContainer::new(&["sh", "-c", script]);
     let v = sysaudit(&[
         "profile",

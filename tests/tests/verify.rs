@@ -105,20 +105,11 @@ fn a_command_profile_verifies_and_a_cut_one_names_the_denied_syscall() {
 const SCRIPT: &str = "rm -rf /tmp/x; mkdir /tmp/x && echo made";
 
 /// Record the container's profile under runc.
-fn record_container(dir: &Path) -> PathBuf {
+fn record_script(dir: &Path) -> PathBuf {
     let c = TestContainer::new(&["sh", "-c", SCRIPT]);
     let file = dir.join("full.json");
-    let agent = Agent::start(&[
-        "profile",
-        "--container",
-        c.id(),
-        "-o",
-        file.to_str().unwrap(),
-    ]);
-    let out = c.run();
+    let (out, _) = record_container(&c, &file, &[]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "made\n");
-    let res = agent.wait();
-    assert!(res.status.success(), "{}", res.stderr);
     file
 }
 
@@ -128,7 +119,7 @@ fn a_runc_bundle_profile_verifies_and_a_cut_one_names_the_denied_syscall() {
         return;
     }
     let dir = TempDir::new("verify-runc");
-    let full = record_container(&dir.0);
+    let full = record_script(&dir.0);
     let c = TestContainer::new(&["sh", "-c", SCRIPT]);
     let bundle = c.bundle.dir.to_str().unwrap();
     let ok = sysaudit(&[
@@ -151,30 +142,14 @@ fn a_runc_bundle_profile_verifies_and_a_cut_one_names_the_denied_syscall() {
     ]));
 }
 
-/// crun refuses this host's hybrid cgroup layout; as on such hosts in production it runs in a
-/// private mount namespace without the cgroup2 mount. verify takes it as the runtime.
-fn crun_wrapper(dir: &Path) -> PathBuf {
-    let w = dir.join("crun-hybrid");
-    std::fs::write(
-        &w,
-        "#!/bin/sh\nexec unshare -m sh -c 'umount /sys/fs/cgroup/unified && exec crun \"$@\"' crun \"$@\"\n",
-    )
-    .unwrap();
-    std::process::Command::new("chmod")
-        .args(["+x", w.to_str().unwrap()])
-        .status()
-        .unwrap();
-    w
-}
-
 #[test]
 fn a_crun_bundle_profile_verifies_and_a_cut_one_names_the_denied_syscall() {
     if !privileged() {
         return;
     }
     let dir = TempDir::new("verify-crun");
-    let full = record_container(&dir.0);
-    let crun = crun_wrapper(&dir.0);
+    let full = record_script(&dir.0);
+    let crun = crun_hybrid(&dir.0);
     let c = TestContainer::new(&["sh", "-c", SCRIPT]);
     let bundle = c.bundle.dir.to_str().unwrap();
     let rt = crun.to_str().unwrap();
