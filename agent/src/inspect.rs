@@ -188,13 +188,21 @@ fn read_filters(pid: u32, count: u32) -> Result<Vec<Vec<Insn>>, String> {
         if libc::ptrace(PTRACE_SEIZE, p, 0, 0) < 0 {
             return Err(err("ptrace seize"));
         }
+        let mut pending = 0;
         let out = (|| {
             if libc::ptrace(PTRACE_INTERRUPT, p, 0, 0) < 0 {
                 return Err(err("ptrace interrupt"));
             }
+            // The first stop may be a signal's delivery (one sent between seize and
+            // interrupt): it is handed back at detach rather than swallowed.
             let mut st = 0;
-            if libc::waitpid(p, &mut st, libc::__WALL) < 0 {
-                return Err(err("waitpid"));
+            while libc::waitpid(p, &mut st, libc::__WALL) < 0 {
+                if io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                    return Err(err("waitpid"));
+                }
+            }
+            if libc::WIFSTOPPED(st) && st >> 16 == 0 && libc::WSTOPSIG(st) != libc::SIGTRAP {
+                pending = libc::WSTOPSIG(st);
             }
             let mut filters = Vec::new();
             for i in 0..count.max(1) as libc::c_long {
@@ -230,7 +238,7 @@ fn read_filters(pid: u32, count: u32) -> Result<Vec<Vec<Insn>>, String> {
             }
             Ok(filters)
         })();
-        libc::ptrace(libc::PTRACE_DETACH, p, 0, 0);
+        libc::ptrace(libc::PTRACE_DETACH, p, 0, pending as libc::c_long);
         out
     }
 }

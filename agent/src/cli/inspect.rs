@@ -52,7 +52,14 @@ pub(crate) fn run(a: InspectArgs) -> anyhow::Result<ExitCode> {
         else {
             continue;
         };
-        let p = inspect(pid).with_context(|| format!("container {}: process {pid}", c.id))?;
+        // A container that ends while the node is walked is skipped, not the whole listing.
+        let p = match inspect(pid) {
+            Ok(p) => p,
+            Err(e) => {
+                crate::messages::warning!("container {}: process {pid}: {e}", c.id);
+                continue;
+            }
+        };
         let name = c.meta().map(|m| m.name.clone()).unwrap_or_default();
         if a.json {
             let mut v = p.json();

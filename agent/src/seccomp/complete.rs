@@ -112,12 +112,23 @@ impl Imports {
     }
 }
 
-/// Add what completion finds to `p`, each with why.
-pub(crate) fn apply(p: &mut Profile, siblings: bool, imports: Option<&Imports>) {
+/// Add what completion finds to `p`, each with why. `args_filtered`: the profile has
+/// `--args` rules.
+pub(crate) fn apply(
+    p: &mut Profile,
+    siblings: bool,
+    imports: Option<&Imports>,
+    args_filtered: bool,
+) {
     let add = |p: &mut Profile, name: &str, why: String| {
+        // Under `--args` the filtered syscalls keep their argument rules (or stay out):
+        // completion never widens one to an unconditional allow.
+        let argued = args_filtered && super::args::TRACED.contains(&name);
         if crate::syscalls::table::number(crate::syscalls::Abi::X86_64, name).is_none()
             || p.names.contains(name)
             || p.conditions.contains_key(name)
+            || p.errnos.contains_key(name)
+            || argued
         {
             return;
         }
@@ -173,7 +184,18 @@ mod tests {
         i.executable(&[Path::new("/proc/self/exe")], "test");
         assert_eq!(i.read, 1);
         i.by_function.insert("waitpid", "/bin/sh".into());
-        apply(&mut p, true, Some(&i));
+        apply(&mut p, true, Some(&i), false);
+        let mut q = Profile::new(DefaultAction::Errno);
+        q.allow(Abi::X86_64, "read");
+        q.errnos.insert("clone3".into(), 38);
+        i.by_function.insert("system", "/bin/sh".into());
+        apply(&mut q, false, Some(&i), true);
+        assert!(
+            !q.names.contains("clone3") && !q.names.contains("clone"),
+            "{:?}",
+            q.names
+        );
+        assert!(q.names.contains("execve"));
         assert!(p.names.contains("ppoll"));
         assert!(p.names.contains("wait4"));
         let why: Vec<&str> = p.provenance.added.iter().map(|a| a.why.as_str()).collect();

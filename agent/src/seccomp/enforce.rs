@@ -64,6 +64,10 @@ fn filter_with(
             Some(e) => ScmpAction::Errno(e as i32),
             None => ScmpAction::Allow,
         };
+        // libseccomp refuses a rule that only repeats the default (runc skips them too).
+        if action == default {
+            continue;
+        }
         let cmps: Vec<ScmpArgCompare> = r.args.iter().filter_map(compare).collect();
         for n in &r.names {
             match ScmpSyscall::from_name(n) {
@@ -123,6 +127,9 @@ pub(crate) enum Mode {
     /// The profile with its default action handed to a listener that lets everything run.
     Listen,
 }
+
+/// The longest classic BPF program the kernel loads.
+const BPF_MAXINSNS: usize = 4096;
 
 /// A classic BPF program as the kernel takes it.
 fn bpf(ctx: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>, EnforceError> {
@@ -188,7 +195,10 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 /// In the child, just before exec: only async-signal-safe calls. With a listener, the fd
 /// the kernel will give it (the lowest free one) and our pid are sent first, and the child
 /// waits until the parent has taken the listener: after exec it would be closed.
-fn install(prog: &mut [libc::sock_filter], listen: Option<(RawFd, RawFd)>) -> io::Result<()> {
+fn install(
+    prog: &mut [libc::sock_filter],
+    listen: Option<(RawFd, RawFd, RawFd)>,
+) -> io::Result<()> {
     let last = io::Error::last_os_error;
     // SAFETY: raw syscalls on fds and memory this closure owns.
     unsafe {
@@ -202,10 +212,13 @@ fn install(prog: &mut [libc::sock_filter], listen: Option<(RawFd, RawFd)>) -> io
             len: prog.len() as u16,
             filter: prog.as_mut_ptr(),
         };
-        let Some((ready, ack)) = listen else {
+        let Some((ready, ack, ack_w)) = listen else {
             let r = libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &fprog);
             return if r < 0 { Err(last()) } else { Ok(()) };
         };
+        // Our copy of the write end would keep the wait below from ever ending if the
+        // supervisor gives up; closed before the fd number is predicted.
+        libc::close(ack_w);
         let next = libc::fcntl(ready, libc::F_DUPFD, 0);
         if next < 0 {
             return Err(last());
@@ -225,7 +238,10 @@ fn install(prog: &mut [libc::sock_filter], listen: Option<(RawFd, RawFd)>) -> io
             return Err(last());
         }
         let mut b = 0u8;
-        libc::read(ack, (&mut b as *mut u8).cast(), 1);
+        if libc::read(ack, (&mut b as *mut u8).cast(), 1) != 1 {
+            // The supervisor could not take the listener: no workload without it.
+            return Err(io::Error::from_raw_os_error(libc::ECHILD));
+        }
     }
     Ok(())
 }
@@ -244,6 +260,12 @@ pub(crate) fn launch(
             return supervised(cmd, prog, |_, _, _, _| Answer::Record);
         }
     };
+    if prog.len() > BPF_MAXINSNS {
+        return Err(EnforceError::Command(format!(
+            "the filter has {} instructions; the kernel takes {BPF_MAXINSNS}",
+            prog.len()
+        )));
+    }
     // SAFETY: `install` makes only async-signal-safe calls.
     unsafe { cmd.pre_exec(move || install(&mut prog, None)) };
     Ok((cmd.spawn()?, Listening(None)))
@@ -261,6 +283,9 @@ pub(crate) fn phased_filter(
         allowed.names.remove(m);
         allowed.conditions.remove(m);
     }
+    // Start-up's ABIs too: a start-up-only ia32 call must reach the supervisor, not the
+    // bad-arch action.
+    allowed.abis.extend(full.abis.iter().copied());
     let (mut ctx, _) = filter_with(&allowed, action(full.default_action))?;
     let notify = full
         .names
@@ -287,7 +312,14 @@ pub(crate) fn supervised(
 ) -> Result<(Child, Listening), EnforceError> {
     let (ready_r, ready_w) = pipe()?;
     let (ack_r, ack_w) = pipe()?;
-    let (ready_raw, ack_raw) = (ready_w.as_raw_fd(), ack_r.as_raw_fd());
+    let (ready_raw, ack_raw, ack_w_raw) =
+        (ready_w.as_raw_fd(), ack_r.as_raw_fd(), ack_w.as_raw_fd());
+    if prog.len() > BPF_MAXINSNS {
+        return Err(EnforceError::Command(format!(
+            "the filter has {} instructions; the kernel takes {BPF_MAXINSNS}",
+            prog.len()
+        )));
+    }
     // spawn() returns only once the child has exec'd, which it does only after the listener
     // is taken: the taking happens on this thread.
     let sup = Supervisor::spawn(move |stop| {
@@ -313,7 +345,7 @@ pub(crate) fn supervised(
         Ok(l.denials())
     })?;
     // SAFETY: `install` makes only async-signal-safe calls.
-    unsafe { cmd.pre_exec(move || install(&mut prog, Some((ready_raw, ack_raw)))) };
+    unsafe { cmd.pre_exec(move || install(&mut prog, Some((ready_raw, ack_raw, ack_w_raw)))) };
     let child = cmd.spawn();
     // The child's copies went with its exec; ours would keep the thread's read waiting.
     drop(ready_w);

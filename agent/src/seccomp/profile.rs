@@ -294,7 +294,11 @@ impl Profile {
             ann.insert(st(PROVENANCE_ANNOTATION), st(&j));
         }
         meta.insert(st("annotations"), Yaml::Hash(ann));
-        let int = |v: u64| Yaml::Integer(v as i64);
+        // Above i64 (a 64-bit mask) YAML gets the decimal digits, which read back as u64.
+        let int = |v: u64| match i64::try_from(v) {
+            Ok(i) => Yaml::Integer(i),
+            Err(_) => Yaml::Real(v.to_string()),
+        };
         let rules: Vec<Yaml> = self
             .rules()
             .into_iter()
@@ -573,6 +577,15 @@ mod tests {
         let spo = dir.join("b.yaml");
         b.base_profile = Some("runc-v1.1.5".into());
         b.conditions = a.conditions.clone();
+        b.conditions.insert(
+            "personality".into(),
+            BTreeSet::from([vec![ArgCmp {
+                index: 0,
+                value: u64::MAX,
+                value_two: 0,
+                op: "SCMP_CMP_EQ".into(),
+            }]]),
+        );
         b.errnos = a.errnos.clone();
         b.provenance = Provenance::one(&b.names);
         b.provenance.coverage = Some(crate::seccomp::provenance::Coverage {

@@ -524,6 +524,7 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
                                 reasons: &reasons,
                                 seen: &seen.borrow(),
                                 imports: &imports.borrow(),
+                                startup: split.as_ref().map(|s| &s.startup),
                             },
                             true,
                         )
@@ -604,6 +605,8 @@ pub(crate) async fn run(a: ProfileArgs) -> anyhow::Result<ExitCode> {
         reasons: &reasons,
         seen: &seen,
         imports: &imports,
+        // The end's profile is the serving phase's; phases::finish adds start-up.
+        startup: None,
     };
     if cfg.complete.1 {
         message!(
@@ -739,6 +742,8 @@ struct SoFar<'a> {
     reasons: &'a [String],
     seen: &'a args::Seen,
     imports: &'a complete::Imports,
+    /// Start-up's profile, once a `--phases` split restarted the kernel's.
+    startup: Option<&'a Profile>,
 }
 
 /// The profile recorded so far, merged with the earlier ones, with its coverage: what the end
@@ -756,8 +761,13 @@ fn build(
         reasons,
         seen,
         imports,
+        startup,
     } = *so_far;
     let (mut profile, gate_closed) = recorded(probe, &mut st.containers, t)?;
+    if let Some(startup) = startup {
+        // After a --phases split the kernel holds the serving phase only.
+        profile.merge(startup);
+    }
     if cfg.args {
         seen.apply(&mut profile);
     }
@@ -766,6 +776,7 @@ fn build(
             &mut profile,
             cfg.complete.0,
             cfg.complete.1.then_some(imports),
+            cfg.args,
         );
     }
     let keys = t.keys(probe, &mut st.containers)?;
