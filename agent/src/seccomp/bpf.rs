@@ -37,6 +37,20 @@ impl Verdict {
         }
     }
 
+    /// Severity alone, without an errno's value.
+    fn rank(self) -> u8 {
+        match self {
+            Verdict::KillProcess => 0,
+            Verdict::KillThread => 1,
+            Verdict::Trap => 2,
+            Verdict::Errno(_) => 3,
+            Verdict::Notify => 4,
+            Verdict::Trace => 5,
+            Verdict::Log => 6,
+            Verdict::Allow => 7,
+        }
+    }
+
     /// Whether the syscall runs.
     pub(crate) fn runs(self) -> bool {
         matches!(self, Verdict::Allow | Verdict::Log)
@@ -112,13 +126,15 @@ fn exec(prog: &[Insn], arch: u32, nr: i32, args: &[u64; 6], read_args: &mut bool
                     0x00 => a.wrapping_add(src),
                     0x10 => a.wrapping_sub(src),
                     0x20 => a.wrapping_mul(src),
-                    0x30 if src != 0 => a / src,
+                    // The kernel's program returns 0 (KILL_THREAD) on a division by zero.
+                    0x30 | 0x90 if src == 0 => return Verdict::KillThread,
+                    0x30 => a / src,
                     0x40 => a | src,
                     0x50 => a & src,
                     0x60 => a.wrapping_shl(src),
                     0x70 => a.wrapping_shr(src),
                     0x80 => a.wrapping_neg(),
-                    0x90 if src != 0 => a % src,
+                    0x90 => a % src,
                     0xa0 => a ^ src,
                     _ => return Verdict::KillProcess,
                 }
@@ -177,7 +193,11 @@ pub(crate) fn stacked(
     filters
         .iter()
         .map(|f| run(f, arch, nr, args))
-        .fold((Verdict::Allow, false), |(v, r), (w, s)| (v.min(w), r || s))
+        // Newest first: a later filter replaces the answer only with a more severe action
+        // (its errno does not count), as the kernel runs them.
+        .fold((Verdict::Allow, false), |(v, r), (w, s)| {
+            (if w.rank() < v.rank() { w } else { v }, r || s)
+        })
 }
 
 /// What a stack of filters does to every syscall of an ABI: the ones that never run, and the
@@ -238,6 +258,20 @@ mod tests {
         let (denied, depends) = denied(&f, Abi::X86_64);
         assert!(denied.contains(&"mkdir") && !denied.contains(&"read"));
         assert_eq!(depends, ["socket"]);
+        // Stacked errnos: the newest filter's (index 0) stands.
+        let mut eacces = Profile::new(DefaultAction::Errno);
+        eacces.allow(Abi::X86_64, "read");
+        let mut prog = compiled(&eacces);
+        for i in prog.iter_mut() {
+            if i.code == 0x06 && i.k == 0x0005_0000 | libc::EPERM as u32 {
+                i.k = 0x0005_0000 | libc::EACCES as u32;
+            }
+        }
+        let two = vec![prog, compiled(&p)];
+        assert_eq!(
+            stacked(&two, Abi::X86_64, nr("mkdir"), &[0; 6]).0,
+            Verdict::Errno(libc::EACCES as u16)
+        );
         // Stacked: the most severe answer wins.
         let mut kill = Profile::new(DefaultAction::Kill);
         kill.allow(Abi::X86_64, "write");
