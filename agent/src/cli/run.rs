@@ -37,7 +37,8 @@ pub(crate) struct RunArgs {
     pub(crate) command: Vec<String>,
 }
 
-fn read(path: &std::path::Path) -> anyhow::Result<Profile> {
+/// A profile to enforce: its own default action, and something allowed.
+pub(crate) fn read(path: &std::path::Path) -> anyhow::Result<Profile> {
     let mut p = Profile::read(path, DefaultAction::Errno)?;
     if let Some(d) = p.file_default {
         p.default_action = d;

@@ -7,6 +7,19 @@ use crate::syscalls::{table, Abi};
 const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 const AUDIT_ARCH_I386: u32 = 0x4000_0003;
 
+/// The ABI and number of a notified syscall (`seccomp_data.arch` / `.nr`).
+pub(crate) fn abi_of(arch: u32, nr: i32) -> Option<(Abi, u32)> {
+    let nr = nr as u32;
+    match arch {
+        AUDIT_ARCH_X86_64 if nr & sysaudit_common::X32_SYSCALL_BIT as u32 != 0 => {
+            Some((Abi::X32, nr & !(sysaudit_common::X32_SYSCALL_BIT as u32)))
+        }
+        AUDIT_ARCH_X86_64 => Some((Abi::X86_64, nr)),
+        AUDIT_ARCH_I386 => Some((Abi::Ia32, nr)),
+        _ => None,
+    }
+}
+
 /// `SECCOMP_RET_*` actions, from the most to the least severe (the kernel keeps the most
 /// severe of all stacked filters' answers).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -223,6 +236,20 @@ mod tests {
     /// A filter libseccomp builds, exported and read back as the kernel holds it.
     fn compiled(p: &Profile) -> Vec<Insn> {
         enforce::compiled(p).unwrap()
+    }
+
+    #[test]
+    fn abis_of_notified_syscalls() {
+        assert_eq!(abi_of(AUDIT_ARCH_X86_64, 0), Some((Abi::X86_64, 0)));
+        assert_eq!(
+            abi_of(
+                AUDIT_ARCH_X86_64,
+                (sysaudit_common::X32_SYSCALL_BIT as u32 | 1) as i32
+            ),
+            Some((Abi::X32, 1))
+        );
+        assert_eq!(abi_of(AUDIT_ARCH_I386, 3), Some((Abi::Ia32, 3)));
+        assert_eq!(abi_of(0xc000_00b7, 3), None);
     }
 
     #[test]

@@ -19,12 +19,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sysaudit_common::X32_SYSCALL_BIT;
-
+use super::bpf::abi_of;
 use crate::syscalls::{table, Abi};
-
-const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
-const AUDIT_ARCH_I386: u32 = 0x4000_0003;
 
 /// One syscall the profile would have denied, first seen from this task.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,19 +33,6 @@ pub(crate) struct Denial {
     pub(crate) args: [u64; 6],
     /// How many times it was made.
     pub(crate) count: u64,
-}
-
-/// The ABI and number of a notified syscall (`seccomp_data.arch` / `.nr`).
-fn abi_of(arch: u32, nr: i32) -> Option<(Abi, u32)> {
-    let nr = nr as u32;
-    match arch {
-        AUDIT_ARCH_X86_64 if nr & X32_SYSCALL_BIT as u32 != 0 => {
-            Some((Abi::X32, nr & !(X32_SYSCALL_BIT as u32)))
-        }
-        AUDIT_ARCH_X86_64 => Some((Abi::X86_64, nr)),
-        AUDIT_ARCH_I386 => Some((Abi::Ia32, nr)),
-        _ => None,
-    }
 }
 
 /// What the supervisor answers a notified syscall.
@@ -344,20 +327,4 @@ fn receive(sock: RawFd) -> io::Result<(OwnedFd, Vec<u8>)> {
         ));
     }
     Ok((fd, buf))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn abis_of_notified_syscalls() {
-        assert_eq!(abi_of(AUDIT_ARCH_X86_64, 0), Some((Abi::X86_64, 0)));
-        assert_eq!(
-            abi_of(AUDIT_ARCH_X86_64, (X32_SYSCALL_BIT as u32 | 1) as i32),
-            Some((Abi::X32, 1))
-        );
-        assert_eq!(abi_of(AUDIT_ARCH_I386, 3), Some((Abi::Ia32, 3)));
-        assert_eq!(abi_of(0xc000_00b7, 3), None);
-    }
 }

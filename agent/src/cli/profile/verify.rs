@@ -19,7 +19,6 @@ use crate::seccomp::{
     enforce::Mode,
     notify::Denial,
     trial::{Outcome, Workload},
-    DefaultAction, Profile,
 };
 
 /// Exit code of a profile that changed the workload or denied it something.
@@ -56,13 +55,7 @@ pub(crate) struct VerifyArgs {
 }
 
 pub(crate) fn run(a: VerifyArgs) -> anyhow::Result<ExitCode> {
-    let mut profile = Profile::read(&a.profile, DefaultAction::Errno)?;
-    if let Some(d) = profile.file_default {
-        profile.default_action = d;
-    }
-    if profile.names.is_empty() {
-        bail!("{}: the profile allows nothing", a.profile.display());
-    }
+    let profile = crate::cli::run::read(&a.profile)?;
     let workload = match (&a.bundle, a.command.is_empty()) {
         (Some(dir), true) => Workload::bundle(dir, &a.runtime).context("--bundle")?,
         (None, false) => Workload::command(&a.command)?,
